@@ -1,0 +1,36 @@
+// Package edge is the HTTP/JSON edge of the suite: grpc-gateway routes for
+// every public RPC, authentication, CORS from an allow-list, request size and
+// per-identity rate limits, error mapping without internals, health and the
+// OpenAPI document. It dials the services over gRPC like any other client.
+package edge
+
+import (
+	"time"
+
+	"github.com/nocontact/backend/platform/config"
+)
+
+// Config is the gateway's configuration, read from the environment.
+type Config struct {
+	// HTTPAddr is where the gateway listens.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// PlansAddr is the plans service's gRPC address.
+	PlansAddr string `env:"PLANS_ADDR" envDefault:"127.0.0.1:9091"`
+	// CORSAllowedOrigins lists the exact origins a browser may call from
+	// (a counsellor dashboard). Empty allows no cross-origin calls.
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
+	// MaxBodyBytes caps a request body; larger ones answer 413.
+	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	// RateLimitPerSecond is the sustained request rate per identity (per
+	// remote address before authentication).
+	RateLimitPerSecond float64 `env:"RATE_LIMIT_PER_SECOND" envDefault:"20"`
+	// RateLimitBurst is how many requests an identity may send at once.
+	RateLimitBurst int `env:"RATE_LIMIT_BURST" envDefault:"40"`
+	// BackendTimeout bounds one call to a service.
+	BackendTimeout time.Duration `env:"BACKEND_TIMEOUT" envDefault:"10s"`
+	// ShutdownTimeout bounds the drain of in-flight requests at shutdown.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	Auth config.Auth
+	Log  config.Log
+}

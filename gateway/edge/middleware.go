@@ -1,0 +1,249 @@
+package edge
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/cors"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/logging"
+)
+
+const requestIDHeader = "X-Request-Id"
+
+type middleware func(http.Handler) http.Handler
+
+// chain wraps h so that the first middleware runs first.
+func chain(h http.Handler, mws ...middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// withRequestID keeps a well-formed X-Request-Id from the caller or makes
+// one, so one id follows the request through the gateway, the service logs
+// and the response.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID.MatchString(id) {
+			id = uuid.NewString()
+			r.Header.Set(requestIDHeader, id)
+		}
+		w.Header().Set(requestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+	})
+}
+
+// withRecovery turns a panic into a 500 with no detail, logged with its stack.
+func withRecovery(log *slog.Logger) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.ErrorContext(r.Context(), "panic in http handler", "panic", v, "stack", string(debug.Stack()))
+					writeStatus(w, http.StatusInternalServerError, status.New(codes.Internal, "internal error"))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// withAccessLog logs one line per request: method, path, status, duration.
+// Never bodies or query strings (they may hold ids the path already shows,
+// or worse).
+func withAccessLog(log *slog.Logger, clk clock.Clock) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := clk.Now()
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			log.InfoContext(r.Context(), "http request",
+				"method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration_ms", clk.Now().Sub(start).Milliseconds())
+		})
+	}
+}
+
+// withCORS allows exactly the configured origins; it never echoes an
+// arbitrary Origin back.
+func withCORS(origins []string) middleware {
+	c := cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", requestIDHeader},
+		ExposedHeaders:   []string{requestIDHeader},
+		AllowCredentials: false,
+		MaxAge:           600,
+	})
+	return c.Handler
+}
+
+// withBodyLimit refuses bodies larger than limit: 413 at once when the
+// declared length says so, and a read error (mapped to 413) when a body
+// without a length grows past it.
+func withBodyLimit(limit int64) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				writeStatus(w, http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, "request body too large"))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// withTimeout bounds a call to the services.
+func withTimeout(d time.Duration) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// withAuthentication answers 401 before any service is called when the
+// bearer token is missing, expired or badly signed, then applies the
+// caller's rate limit. The services verify the token again themselves: the
+// gateway is not trusted with identity.
+func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodOptions {
+				next.ServeHTTP(w, r)
+				return
+			}
+			token, ok := bearerToken(r.Header.Get("Authorization"))
+			if !ok {
+				if !limiter.allow("addr:" + remoteHost(r)) {
+					writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
+					return
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="nocontact"`)
+				writeStatus(w, http.StatusUnauthorized, status.New(codes.Unauthenticated, "missing bearer token"))
+				return
+			}
+			id, err := v.Verify(r.Context(), token)
+			if err != nil {
+				if !limiter.allow("addr:" + remoteHost(r)) {
+					writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
+					return
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="nocontact", error="invalid_token"`)
+				writeStatus(w, http.StatusUnauthorized, status.New(codes.Unauthenticated, "invalid or expired token"))
+				return
+			}
+			if !limiter.allow("sub:" + id.Subject) {
+				w.Header().Set("Retry-After", "1")
+				writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func bearerToken(h string) (string, bool) {
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	t := strings.TrimSpace(h[len(prefix):])
+	return t, t != ""
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// rateLimiter keeps one token bucket per key (identity or address). Buckets
+// idle for a while are dropped so the map stays bounded by active callers.
+type rateLimiter struct {
+	mu      sync.Mutex
+	rps     rate.Limit
+	burst   int
+	clk     clock.Clock
+	buckets map[string]*bucket
+	sweep   time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+const bucketIdle = 10 * time.Minute
+
+func newRateLimiter(rps float64, burst int, clk clock.Clock) *rateLimiter {
+	return &rateLimiter{rps: rate.Limit(rps), burst: burst, clk: clk, buckets: map[string]*bucket{}, sweep: clk.Now()}
+}
+
+func (l *rateLimiter) allow(key string) bool {
+	if l.rps <= 0 {
+		return true
+	}
+	now := l.clk.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweep) > bucketIdle {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > bucketIdle {
+				delete(l.buckets, k)
+			}
+		}
+		l.sweep = now
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{lim: rate.NewLimiter(l.rps, l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	return b.lim.AllowN(now, 1)
+}

@@ -1,0 +1,235 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
+	"github.com/nocontact/backend/proto/openapi"
+
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+)
+
+// Server is the HTTP edge. Build it with New, serve it with Serve.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	handler  http.Handler
+	backends []backend
+	openapi  []byte
+}
+
+type backend struct {
+	name string
+	conn *grpc.ClientConn
+}
+
+// New dials the services and builds the HTTP handler. Dialling is lazy
+// (grpc.NewClient), so New succeeds while a service is still starting;
+// /healthz tells when they answer.
+func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifier, clk clock.Clock) (*Server, error) {
+	doc, err := openAPIDocument()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, openapi: doc}
+
+	plansConn, err := grpc.NewClient(cfg.PlansAddr,
+		// Transport security between services is the mesh's job (mTLS
+		// sidecars in Kubernetes); the token rides in metadata either way.
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dial plans at %s: %w", cfg.PlansAddr, err)
+	}
+	s.backends = append(s.backends, backend{name: "plans", conn: plansConn})
+
+	mux := runtime.NewServeMux(
+		runtime.WithErrorHandler(errorHandler(log)),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			// Zero values are written too: a dashboard reading
+			// currentStreakDays on day 0 gets 0, not a missing field.
+			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+			// Unknown fields are refused, so a typo answers 400 instead
+			// of being silently dropped.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	if err := plansv1.RegisterPlansServiceHandler(ctx, mux, plansConn); err != nil {
+		return nil, fmt.Errorf("register plans routes: %w", err)
+	}
+	if err := plansv1.RegisterCareServiceHandler(ctx, mux, plansConn); err != nil {
+		return nil, fmt.Errorf("register care routes: %w", err)
+	}
+
+	limiter := newRateLimiter(cfg.RateLimitPerSecond, cfg.RateLimitBurst, clk)
+	api := chain(mux,
+		withRequestID,
+		withRecovery(log),
+		withAccessLog(log, clk),
+		withCORS(cfg.CORSAllowedOrigins),
+		withBodyLimit(cfg.MaxBodyBytes),
+		withTimeout(cfg.BackendTimeout),
+		withAuthentication(verifier, limiter),
+	)
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", s.healthz)
+	root.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ALIVE"}`))
+	})
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(s.openapi)
+	})
+	root.Handle("/v1/", api)
+	root.Handle("/", chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		routingErrorHandler(r.Context(), nil, nil, w, r, http.StatusNotFound)
+	}), withRequestID))
+	s.handler = root
+	return s, nil
+}
+
+// Handler is the whole HTTP surface, for tests with httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers HTTP on lis until ctx is done, then drains in-flight
+// requests for at most the configured shutdown timeout and closes the
+// backend connections. It returns nil on a clean shutdown.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		err := srv.Shutdown(shutdownCtx)
+		cancel()
+		if err != nil {
+			_ = srv.Close()
+			serveErr = fmt.Errorf("drain http: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
+			serveErr = err
+		}
+	}
+	for _, b := range s.backends {
+		_ = b.conn.Close()
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		return nil
+	}
+	return serveErr
+}
+
+// healthz answers 200 when every backend reports SERVING over the gRPC
+// health protocol, 503 otherwise, with each backend's state.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	states := make(map[string]string, len(s.backends))
+	healthy := true
+	for _, b := range s.backends {
+		resp, err := healthpb.NewHealthClient(b.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		switch {
+		case err != nil:
+			states[b.name] = "UNREACHABLE"
+			healthy = false
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			states[b.name] = resp.GetStatus().String()
+			healthy = false
+		default:
+			states[b.name] = "SERVING"
+		}
+	}
+	body := map[string]any{"status": "SERVING", "services": states}
+	code := http.StatusOK
+	if !healthy {
+		body["status"] = "NOT_SERVING"
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// incomingHeader forwards only what the services use. Authorization is
+// always forwarded by grpc-gateway itself; identity is never taken from any
+// other header.
+func incomingHeader(key string) (string, bool) {
+	if textproto.CanonicalMIMEHeaderKey(key) == requestIDHeader {
+		return "x-request-id", true
+	}
+	return "", false
+}
+
+// outgoingHeader passes the service's request id back to the caller and
+// drops every other piece of response metadata.
+func outgoingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, "x-request-id") {
+		return requestIDHeader, true
+	}
+	return "", false
+}
+
+// openAPIDocument returns the generated OpenAPI document with a proper title
+// (the generator names it after the first proto file it merged).
+func openAPIDocument() ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		return nil, fmt.Errorf("parse embedded openapi document: %w", err)
+	}
+	doc["info"] = map[string]any{
+		"title":       "No-contact platform API",
+		"version":     "v1",
+		"description": "HTTP/JSON edge of the plans, journal and notify services. Authenticate with a bearer JWT.",
+	}
+	doc["securityDefinitions"] = map[string]any{
+		"bearer": map[string]any{"type": "apiKey", "name": "Authorization", "in": "header"},
+	}
+	doc["security"] = []any{map[string]any{"bearer": []any{}}}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// writeStatus writes an error in the same JSON shape grpc-gateway uses.
+func writeStatus(w http.ResponseWriter, httpStatus int, st *status.Status) {
+	body, err := protojson.Marshal(st.Proto())
+	if err != nil {
+		body = []byte(`{"code":13,"message":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	_, _ = w.Write(body)
+}

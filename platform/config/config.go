@@ -1,0 +1,191 @@
+// Package config loads a binary's configuration from the environment.
+//
+// Each binary declares one Config struct and embeds (or names) the shared
+// sub-configs below, then calls Load once in main:
+//
+//	type Config struct {
+//		GRPC  config.GRPC
+//		Mongo config.Mongo
+//		Auth  config.Auth
+//		Log   config.Log
+//		PlanScanInterval time.Duration `env:"PLAN_SCAN_INTERVAL" envDefault:"30s"`
+//	}
+//
+// Variable names are not prefixed by default: every binary runs in its own
+// container, so MONGODB_URI cannot mean two things. A process that hosts
+// several services (the devstack) either builds each Config with LoadFrom
+// from its own map, or gives a sub-config a prefix with the envPrefix tag of
+// caarlos0/env, which prepends to every variable inside that struct:
+//
+//	Mongo config.Mongo `envPrefix:"PLANS_"` // reads PLANS_MONGODB_URI, ...
+//
+// Secrets use the Secret type so that logging a whole Config never prints
+// them.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Load fills v, a pointer to a struct, from the process environment using
+// the `env` and `envDefault` tags.
+func Load(v any) error {
+	if err := env.Parse(v); err != nil {
+		return fmt.Errorf("load config from environment: %w", err)
+	}
+	return nil
+}
+
+// LoadFrom fills v from environ instead of the process environment. Tests
+// use it to avoid mutating global state, and the devstack to configure
+// several services inside one process.
+func LoadFrom(v any, environ map[string]string) error {
+	if environ == nil {
+		// caarlos0/env falls back to the process environment on a nil map;
+		// an explicit empty map keeps LoadFrom hermetic.
+		environ = map[string]string{}
+	}
+	if err := env.ParseWithOptions(v, env.Options{Environment: environ}); err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	return nil
+}
+
+// GRPC configures a gRPC server.
+type GRPC struct {
+	// Addr is the listen address.
+	Addr string `env:"GRPC_ADDR" envDefault:":9090"`
+	// ShutdownTimeout bounds the graceful stop; in-flight calls still running
+	// after it are cut. Keep it below the pod's terminationGracePeriodSeconds.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// ReadinessInterval is how often the readiness checks (Mongo, NATS) run.
+	ReadinessInterval time.Duration `env:"READINESS_INTERVAL" envDefault:"2s"`
+}
+
+// Validate reports settings that would make the server misbehave.
+func (g GRPC) Validate() error {
+	var errs []error
+	if g.Addr == "" {
+		errs = append(errs, errors.New("GRPC_ADDR is empty"))
+	}
+	if g.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
+	}
+	if g.ReadinessInterval <= 0 {
+		errs = append(errs, errors.New("READINESS_INTERVAL must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Mongo configures the MongoDB connection of a service (each service owns
+// its own database).
+type Mongo struct {
+	// URI is the connection string. Empty means "no external database" to
+	// binaries that can embed one (the devstack). It may hold credentials:
+	// never log it.
+	URI string `env:"MONGODB_URI"`
+	// Database is the service's database name.
+	Database string `env:"MONGODB_DATABASE"`
+	// MaxPoolSize caps the driver's connection pool; 0 keeps the driver's
+	// default. FerretDB needs 1 (see DESIGN.md section 6).
+	MaxPoolSize uint64 `env:"MONGODB_MAX_POOL_SIZE" envDefault:"0"`
+}
+
+// NATS configures the NATS connection.
+type NATS struct {
+	// URL of the NATS server(s), comma separated.
+	URL string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+}
+
+// Auth configures JWT verification (HS256 in development and tests).
+type Auth struct {
+	// JWTSecret is the HS256 key shared with the token issuer.
+	JWTSecret Secret `env:"NOCONTACT_JWT_SECRET"`
+	// Issuer is the expected `iss` claim.
+	Issuer string `env:"NOCONTACT_JWT_ISSUER" envDefault:"nocontact"`
+	// Audience is the expected `aud` claim.
+	Audience string `env:"NOCONTACT_JWT_AUDIENCE" envDefault:"nocontact"`
+}
+
+// MinJWTSecretLen is the shortest HS256 key accepted: RFC 7518 section 3.2
+// requires a key at least as long as the hash output (256 bits).
+const MinJWTSecretLen = 32
+
+// Validate reports a missing or too short secret and empty claims
+// expectations: a service must never start unable to authenticate, nor
+// accept tokens minted for another issuer or audience.
+func (a Auth) Validate() error {
+	var errs []error
+	if n := len(a.JWTSecret); n < MinJWTSecretLen {
+		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_SECRET must be at least %d bytes, got %d", MinJWTSecretLen, n))
+	}
+	if a.Issuer == "" {
+		errs = append(errs, errors.New("NOCONTACT_JWT_ISSUER is empty"))
+	}
+	if a.Audience == "" {
+		errs = append(errs, errors.New("NOCONTACT_JWT_AUDIENCE is empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// LogFormat selects the log encoding.
+type LogFormat string
+
+// Log formats.
+const (
+	LogJSON LogFormat = "json"
+	LogText LogFormat = "text"
+)
+
+// UnmarshalText accepts "json" or "text" (any case), so that a typo in
+// LOG_FORMAT fails at start-up instead of silently picking a format.
+func (f *LogFormat) UnmarshalText(b []byte) error {
+	switch v := LogFormat(strings.ToLower(strings.TrimSpace(string(b)))); v {
+	case LogJSON, LogText:
+		*f = v
+		return nil
+	default:
+		return fmt.Errorf("log format %q: want %q or %q", string(b), LogJSON, LogText)
+	}
+}
+
+// Log configures logging.
+type Log struct {
+	// Format is json (production) or text (a developer's terminal).
+	Format LogFormat `env:"LOG_FORMAT" envDefault:"json"`
+	// Level is the minimum level: debug, info, warn or error (slog syntax,
+	// so "info+2" works too).
+	Level slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// Secret is a string that never shows itself in logs, fmt output or JSON.
+// Use Reveal at the single place that needs the value.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer; fmt uses it for %v, %s, %q and %x.
+func (Secret) String() string { return redacted }
+
+// GoString implements fmt.GoStringer, for %#v.
+func (Secret) GoString() string { return redacted }
+
+// LogValue implements slog.LogValuer.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON implements json.Marshaler.
+func (Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
+
+// MarshalText implements encoding.TextMarshaler, which other encoders
+// (YAML, XML, slog's text handler for map keys) prefer over the raw string.
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }

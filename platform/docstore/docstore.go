@@ -1,0 +1,176 @@
+// Package docstore keeps aggregates as single MongoDB documents with
+// optimistic concurrency and a transactional outbox: a state change and the
+// events it causes are written by one document write, so a crash can never
+// keep one without the other (DESIGN.md §5; FerretDB has no multi-document
+// transactions).
+//
+// Every document carries `version` (checked and bumped by each write),
+// `outbox` (events waiting for the relay, keyed by event id) and
+// `outbox_pending`; the aggregate's own fields are inlined beside them.
+package docstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/outbox"
+)
+
+// ErrNotFound is returned when no document has the id.
+var ErrNotFound = errors.New("document not found")
+
+// ErrExists is returned by Create when the id is taken.
+var ErrExists = errors.New("document already exists")
+
+// maxAttempts bounds the read-modify-write retries of Update under
+// contention before it gives up with Aborted.
+const maxAttempts = 20
+
+// backoff waits a little, randomly, before the next attempt, so that
+// writers who collided do not collide again in lockstep.
+func backoff(ctx context.Context, attempt int) error {
+	limit := time.Millisecond << min(attempt, 6) // up to 64 ms
+	t := time.NewTimer(rand.N(limit) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// record is the stored form: the aggregate inlined beside the bookkeeping.
+type record[T any] struct {
+	ID            string `bson:"_id"`
+	outbox.Fields `bson:",inline"`
+	Doc           T `bson:",inline"`
+}
+
+// Store reads and writes aggregates of type T (a struct with bson tags; it
+// must not use the field names _id, version, outbox, outbox_pending).
+type Store[T any] struct {
+	coll *mongo.Collection
+	kick func()
+}
+
+// New returns a store over coll. kick, when not nil, is called after every
+// write that queued events (the relay's Kick), so events leave at once
+// instead of at the next poll.
+func New[T any](coll *mongo.Collection, kick func()) *Store[T] {
+	return &Store[T]{coll: coll, kick: kick}
+}
+
+// Collection is the underlying collection, for queries.
+func (s *Store[T]) Collection() *mongo.Collection { return s.coll }
+
+// Get returns the aggregate and its version.
+func (s *Store[T]) Get(ctx context.Context, id string) (T, int64, error) {
+	var rec record[T]
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		var zero T
+		return zero, 0, ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, 0, fmt.Errorf("get %s/%s: %w", s.coll.Name(), id, err)
+	}
+	return rec.Doc, rec.Version, nil
+}
+
+// Create inserts a new aggregate with its first events. An existing id
+// answers ErrExists, which makes creates with deterministic ids idempotent.
+func (s *Store[T]) Create(ctx context.Context, id string, doc T, events ...outbox.Message) error {
+	rec := record[T]{ID: id, Doc: doc}
+	rec.Version = 1
+	if err := rec.Append(events...); err != nil {
+		return fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
+	}
+	if _, err := s.coll.InsertOne(ctx, rec); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return ErrExists
+		}
+		return fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
+	}
+	s.kicked(len(events))
+	return nil
+}
+
+// Update reads the aggregate, applies fn and writes it back if nobody wrote
+// in between; otherwise it reads again and re-applies fn. fn may run more
+// than once, so it must only change the aggregate it is given. The events
+// fn returns are stored by the same write. An error from fn aborts without
+// writing and is returned as is.
+func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]outbox.Message, error)) (T, error) {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var rec record[T]
+		err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			var zero T
+			return zero, ErrNotFound
+		}
+		if err != nil {
+			var zero T
+			return zero, fmt.Errorf("load %s/%s: %w", s.coll.Name(), id, err)
+		}
+		events, err := fn(&rec.Doc)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		read := rec.Version
+		rec.Version = read + 1
+		if err := rec.Append(events...); err != nil {
+			var zero T
+			return zero, fmt.Errorf("update %s/%s: %w", s.coll.Name(), id, err)
+		}
+		res, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: outbox.FieldVersion, Value: read}}, rec)
+		if err != nil {
+			var zero T
+			return zero, fmt.Errorf("write %s/%s: %w", s.coll.Name(), id, err)
+		}
+		if res.MatchedCount == 1 {
+			s.kicked(len(events))
+			return rec.Doc, nil
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	var zero T
+	return zero, apperr.Aborted("the record changed while it was being saved, please retry")
+}
+
+// Find decodes every aggregate matching filter, in the order opts give.
+// Keep filters bounded (a limit, or a small per-client set): FerretDB scans.
+func (s *Store[T]) Find(ctx context.Context, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := s.coll.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("find in %s: %w", s.coll.Name(), err)
+	}
+	var recs []record[T]
+	if err := cur.All(ctx, &recs); err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.coll.Name(), err)
+	}
+	out := make([]T, len(recs))
+	for i := range recs {
+		out[i] = recs[i].Doc
+	}
+	return out, nil
+}
+
+func (s *Store[T]) kicked(n int) {
+	if n > 0 && s.kick != nil {
+		s.kick()
+	}
+}

@@ -1,0 +1,258 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/logging"
+)
+
+// The interceptors below run in this order, outermost first: recovery,
+// request id, logging, auth (package auth), validation, error mapping.
+// Recovery is outermost so that a panic anywhere, interceptors included,
+// becomes Internal; error mapping is innermost so that logging records the
+// code the client actually gets.
+
+// wrappedStream lets an interceptor replace the context of a stream and
+// hook RecvMsg.
+type wrappedStream struct {
+	grpc.ServerStream
+	ctx  context.Context
+	recv func(m any) error // nil: the embedded stream's RecvMsg
+}
+
+func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+func (w *wrappedStream) RecvMsg(m any) error {
+	if w.recv != nil {
+		return w.recv(m)
+	}
+	return w.ServerStream.RecvMsg(m)
+}
+
+// --- recovery ---
+
+func (s *Server) unaryRecovery(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, s.recovered(ctx, info.FullMethod, p)
+		}
+	}()
+	return handler(ctx, req)
+}
+
+func (s *Server) streamRecovery(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = s.recovered(ss.Context(), info.FullMethod, p)
+		}
+	}()
+	return handler(srv, ss)
+}
+
+// recovered logs a panic with its stack (still the panicking goroutine's,
+// since we are in its deferred call) and hides it from the client.
+func (s *Server) recovered(ctx context.Context, method string, p any) error {
+	s.logger.ErrorContext(ctx, "panic in rpc handler",
+		"method", method,
+		"panic", fmt.Sprint(p),
+		"stack", string(debug.Stack()),
+	)
+	return status.Error(codes.Internal, apperr.InternalMessage)
+}
+
+// --- request id ---
+
+// maxRequestIDLen bounds a caller-chosen request id; longer or oddly
+// formed ids are replaced so that nobody can inject into our logs.
+const maxRequestIDLen = 128
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '-', r == '_', r == '.', r == ':', r == '/', r == '+', r == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// requestID returns the caller's request id when it sent a usable one (the
+// gateway does), else a new one.
+func requestID(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if ids := md.Get(logging.RequestIDHeader); len(ids) == 1 && validRequestID(ids[0]) {
+		return ids[0]
+	}
+	return uuid.NewString()
+}
+
+func (s *Server) unaryRequestID(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	id := requestID(ctx)
+	ctx = logging.WithRequestID(ctx, id)
+	// The header is best effort: it fails only when headers were already
+	// sent, which cannot have happened before the handler runs.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(logging.RequestIDHeader, id))
+	return handler(ctx, req)
+}
+
+func (s *Server) streamRequestID(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	id := requestID(ss.Context())
+	_ = ss.SetHeader(metadata.Pairs(logging.RequestIDHeader, id))
+	return handler(srv, &wrappedStream{ServerStream: ss, ctx: logging.WithRequestID(ss.Context(), id)})
+}
+
+// --- logging ---
+
+func (s *Server) unaryLogging(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := s.clock.Now()
+	panicked := true
+	// Deferred without recover so that a panic still reaches the recovery
+	// interceptor with its stack, yet the call is in the access log.
+	defer func() { s.logCall(ctx, info.FullMethod, err, panicked, start) }()
+	resp, err = handler(ctx, req)
+	panicked = false
+	return resp, err
+}
+
+func (s *Server) streamLogging(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := s.clock.Now()
+	panicked := true
+	defer func() { s.logCall(ss.Context(), info.FullMethod, err, panicked, start) }()
+	err = handler(srv, ss)
+	panicked = false
+	return err
+}
+
+// logCall writes the access log line: method, code, duration. Never the
+// request or response: they may hold health data.
+func (s *Server) logCall(ctx context.Context, method string, err error, panicked bool, start time.Time) {
+	code := status.Code(err)
+	if panicked {
+		code = codes.Internal
+	}
+	level := slog.LevelInfo
+	if isPlatformService(method) {
+		level = slog.LevelDebug // probes every few seconds would drown the log
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Float64("duration_ms", float64(s.clock.Now().Sub(start).Microseconds())/1000),
+	}
+	if panicked {
+		attrs = append(attrs, slog.Bool("panic", true))
+	}
+	s.logger.LogAttrs(ctx, level, "rpc", attrs...)
+}
+
+// --- validation ---
+
+// validate checks msg against its protovalidate rules. A rule violation is
+// an apperr.InvalidArgument; any other failure (rules that do not compile,
+// a CEL runtime error) is a server bug and stays an internal error.
+func (s *Server) validate(msg any) error {
+	pm, ok := msg.(proto.Message)
+	if !ok {
+		return nil
+	}
+	err := s.validator.Validate(pm)
+	if err == nil {
+		return nil
+	}
+	if ve, ok := errors.AsType[*protovalidate.ValidationError](err); ok {
+		return apperr.InvalidArgument(ValidationViolations(ve)...)
+	}
+	return fmt.Errorf("validate %s: %w", pm.ProtoReflect().Descriptor().FullName(), err)
+}
+
+func (s *Server) unaryValidation(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.validate(req); err != nil {
+		// Error mapping runs inside this interceptor, so map here.
+		return nil, s.toStatusError(ctx, info.FullMethod, err)
+	}
+	return handler(ctx, req)
+}
+
+func (s *Server) streamValidation(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	w := &wrappedStream{ServerStream: ss, ctx: ss.Context()}
+	w.recv = func(m any) error {
+		if err := ss.RecvMsg(m); err != nil {
+			return err
+		}
+		// The handler returns this error (maybe wrapped); error mapping,
+		// inside, turns it into InvalidArgument.
+		return s.validate(m)
+	}
+	return handler(srv, w)
+}
+
+// ValidationViolations converts protovalidate violations to field
+// violations: Field is the proto field path (`plan.target_days`,
+// `reasons[2]`, `labels["x"]`), empty for a message-level rule; Description
+// is the rule's message.
+func ValidationViolations(ve *protovalidate.ValidationError) []apperr.FieldViolation {
+	if ve == nil {
+		return nil
+	}
+	out := make([]apperr.FieldViolation, 0, len(ve.Violations))
+	for _, v := range ve.Violations {
+		if v == nil || v.Proto == nil {
+			continue
+		}
+		desc := v.Proto.GetMessage()
+		if desc == "" {
+			desc = "violates rule " + v.Proto.GetRuleId()
+		}
+		out = append(out, apperr.FieldViolation{
+			Field:       protovalidate.FieldPathString(v.Proto.GetField()),
+			Description: desc,
+		})
+	}
+	return out
+}
+
+// --- error mapping ---
+
+func (s *Server) unaryErrorMapping(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return nil, s.toStatusError(ctx, info.FullMethod, err)
+	}
+	return resp, nil
+}
+
+func (s *Server) streamErrorMapping(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := handler(srv, ss); err != nil {
+		return s.toStatusError(ss.Context(), info.FullMethod, err)
+	}
+	return nil
+}
+
+// toStatusError maps err with apperr.ToStatus and logs the real error once
+// when the client only gets "internal error".
+func (s *Server) toStatusError(ctx context.Context, method string, err error) error {
+	st := apperr.ToStatus(err)
+	if st.Code() == codes.Internal {
+		s.logger.ErrorContext(ctx, "rpc failed", "method", method, "error", err.Error())
+	}
+	return st.Err()
+}

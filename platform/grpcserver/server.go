@@ -1,0 +1,309 @@
+// Package grpcserver builds the gRPC server every service runs: one
+// interceptor chain (panic recovery, request id, logging, authentication,
+// request validation, error mapping), the gRPC health protocol backed by
+// real readiness checks, reflection, and a graceful shutdown with a deadline.
+//
+// A service's main creates the server, registers its services on GRPC() and
+// calls Serve with a context cancelled on SIGTERM:
+//
+//	srv := grpcserver.New(grpcserver.Options{Logger: log, Verifier: v, ServiceName: "nocontact.plans.v1.PlansService",
+//		Readiness: []grpcserver.Check{{Name: "mongo", Fn: db.Ping}}})
+//	plansv1.RegisterPlansServiceServer(srv.GRPC(), handler)
+//	return srv.Serve(ctx, lis, cfg.GRPC.ShutdownTimeout)
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/logging"
+)
+
+// DefaultReadinessInterval is used when Options.ReadinessInterval is not
+// positive.
+const DefaultReadinessInterval = 2 * time.Second
+
+// ErrForcedStop is returned by Serve when in-flight calls were still
+// running at the shutdown deadline and had to be cut.
+var ErrForcedStop = errors.New("graceful stop deadline expired; remaining calls were cut")
+
+// Check is one readiness check, e.g. "mongo" pinging the database. Fn must
+// honour ctx: it is given at most one readiness interval.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Options configure a Server. Only Verifier is needed for a useful server;
+// the rest has defaults.
+type Options struct {
+	// Logger receives the access log, internal errors and panics. Nil
+	// discards.
+	Logger *slog.Logger
+	// Verifier authenticates every call that is not public. Nil rejects
+	// every non-public call (deny by default).
+	Verifier auth.Verifier
+	// PublicMethods are full method names ("/pkg.Service/Method") callable
+	// without a token. The health and reflection services are always public.
+	PublicMethods []string
+	// Readiness checks gate the SERVING health status; none means always
+	// ready.
+	Readiness []Check
+	// ReadinessInterval is how often the checks run (DefaultReadinessInterval
+	// when not positive).
+	ReadinessInterval time.Duration
+	// ServiceName is the health service name reported besides "" (usually
+	// the fully qualified proto service name).
+	ServiceName string
+	// Clock measures call durations and gives protovalidate its `now`;
+	// clock.Real() when nil.
+	Clock clock.Clock
+	// ServerOptions are appended to the server's own. Interceptors added
+	// with grpc.ChainUnaryInterceptor/ChainStreamInterceptor run inside the
+	// platform chain (after validation); avoid grpc.UnaryInterceptor, which
+	// gRPC would run outside it, before panic recovery.
+	ServerOptions []grpc.ServerOption
+}
+
+// Server is a gRPC server with the platform's interceptors, health and
+// reflection. It serves once.
+type Server struct {
+	grpc      *grpc.Server
+	health    *health.Server
+	logger    *slog.Logger
+	clock     clock.Clock
+	validator protovalidate.Validator
+	initErr   error
+
+	checks      []Check
+	interval    time.Duration
+	serviceName string
+	public      map[string]bool
+
+	served atomic.Bool
+}
+
+// alwaysPublicServices are callable without a token: probes and tooling
+// have none, and neither service reveals user data.
+var alwaysPublicServices = []string{
+	healthgrpc.Health_ServiceDesc.ServiceName,
+	reflectionv1.ServerReflection_ServiceDesc.ServiceName,
+	reflectionv1alpha.ServerReflection_ServiceDesc.ServiceName,
+}
+
+// New returns a Server configured by opts. Register services on GRPC()
+// before calling Serve.
+func New(opts Options) *Server {
+	s := &Server{
+		logger:      opts.Logger,
+		clock:       opts.Clock,
+		checks:      append([]Check(nil), opts.Readiness...),
+		interval:    opts.ReadinessInterval,
+		serviceName: opts.ServiceName,
+		public:      make(map[string]bool, len(opts.PublicMethods)),
+		health:      health.NewServer(),
+	}
+	switch {
+	case s.logger == nil:
+		s.logger = slog.New(slog.DiscardHandler)
+	default:
+		// The access log is useless without the request id: make sure the
+		// handler adds it even when the caller built its logger by hand.
+		if _, ok := s.logger.Handler().(*logging.ContextHandler); !ok {
+			s.logger = slog.New(logging.NewContextHandler(s.logger.Handler()))
+		}
+	}
+	if s.clock == nil {
+		s.clock = clock.Real()
+	}
+	if s.interval <= 0 {
+		s.interval = DefaultReadinessInterval
+	}
+	for _, m := range opts.PublicMethods {
+		s.public[m] = true
+	}
+
+	clk := s.clock
+	v, err := protovalidate.New(protovalidate.WithNowFunc(func() *timestamppb.Timestamp {
+		return timestamppb.New(clk.Now())
+	}))
+	if err != nil {
+		// Serve reports it; New has no error so that wiring stays simple.
+		s.initErr = fmt.Errorf("create request validator: %w", err)
+	}
+	s.validator = v
+
+	var verifier auth.Verifier
+	if opts.Verifier != nil {
+		verifier = loggingVerifier{Verifier: opts.Verifier, logger: s.logger}
+	}
+	serverOpts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			s.unaryRecovery,
+			s.unaryRequestID,
+			s.unaryLogging,
+			auth.UnaryServerInterceptor(verifier, s.isPublic),
+			s.unaryValidation,
+			s.unaryErrorMapping,
+		),
+		grpc.ChainStreamInterceptor(
+			s.streamRecovery,
+			s.streamRequestID,
+			s.streamLogging,
+			auth.StreamServerInterceptor(verifier, s.isPublic),
+			s.streamValidation,
+			s.streamErrorMapping,
+		),
+	}
+	s.grpc = grpc.NewServer(append(serverOpts, opts.ServerOptions...)...)
+	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	// Not ready until the first round of checks passes: a load balancer
+	// must not route to a replica whose database is still unreachable.
+	initial := healthpb.HealthCheckResponse_NOT_SERVING
+	if len(s.checks) == 0 {
+		initial = healthpb.HealthCheckResponse_SERVING
+	}
+	s.setHealth(initial)
+	return s
+}
+
+// GRPC returns the underlying server, to register services on.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+func (s *Server) isPublic(fullMethod string) bool {
+	if s.public[fullMethod] {
+		return true
+	}
+	return isPlatformService(fullMethod)
+}
+
+// isPlatformService reports whether fullMethod belongs to the health or
+// reflection service.
+func isPlatformService(fullMethod string) bool {
+	for _, svc := range alwaysPublicServices {
+		if strings.HasPrefix(fullMethod, "/"+svc+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
+	s.health.SetServingStatus("", st)
+	if s.serviceName != "" {
+		s.health.SetServingStatus(s.serviceName, st)
+	}
+}
+
+// Serve serves on lis until ctx is done, then shuts down: health turns
+// NOT_SERVING, GracefulStop waits for in-flight calls up to shutdownTimeout
+// (not positive: no wait), and a hard Stop cuts whatever is left. It returns
+// nil after a clean shutdown, ErrForcedStop when calls had to be cut, or
+// the error that stopped serving early. Serve closes lis.
+//
+// Open health Watch streams never end by themselves, so a server with
+// watchers always reaches the deadline; Kubernetes probes use Check, not
+// Watch.
+func (s *Server) Serve(ctx context.Context, lis net.Listener, shutdownTimeout time.Duration) error {
+	if s.initErr != nil {
+		_ = lis.Close()
+		return s.initErr
+	}
+	if !s.served.CompareAndSwap(false, true) {
+		_ = lis.Close()
+		return errors.New("grpcserver: Serve called more than once")
+	}
+
+	readyCtx, stopReadiness := context.WithCancel(ctx)
+	readinessDone := make(chan struct{})
+	go func() {
+		defer close(readinessDone)
+		s.runReadiness(readyCtx)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.grpc.Serve(lis) }()
+	s.logger.InfoContext(ctx, "grpc server listening", "addr", lis.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		// The listener failed: stop everything and report why.
+		stopReadiness()
+		<-readinessDone
+		s.health.Shutdown()
+		s.grpc.Stop()
+		return fmt.Errorf("grpc serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	stopReadiness()
+	<-readinessDone
+	// Shutdown also pins NOT_SERVING against any later update.
+	s.health.Shutdown()
+	s.logger.InfoContext(context.WithoutCancel(ctx), "grpc server shutting down", "timeout", shutdownTimeout.String())
+
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s.grpc.GracefulStop()
+	}()
+	forced := false
+	if shutdownTimeout <= 0 {
+		s.grpc.Stop()
+		forced = true
+	} else {
+		timer := time.NewTimer(shutdownTimeout)
+		select {
+		case <-stopped:
+		case <-timer.C:
+			s.grpc.Stop()
+			forced = true
+		}
+		timer.Stop()
+	}
+	<-stopped
+	if err := <-serveErr; err != nil {
+		return fmt.Errorf("grpc serve: %w", err)
+	}
+	if forced {
+		return ErrForcedStop
+	}
+	return nil
+}
+
+// loggingVerifier logs why a token was refused: the client is only told
+// "invalid or expired token", so the reason must be findable in the log
+// (under the call's request id). The reason names the failed check, never
+// the token.
+type loggingVerifier struct {
+	auth.Verifier
+	logger *slog.Logger
+}
+
+func (v loggingVerifier) Verify(ctx context.Context, token string) (auth.Identity, error) {
+	id, err := v.Verifier.Verify(ctx, token)
+	if err != nil {
+		v.logger.InfoContext(ctx, "authentication failed", "error", err.Error())
+	}
+	return id, err
+}

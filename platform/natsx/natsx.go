@@ -1,0 +1,88 @@
+// Package natsx connects to NATS JetStream and sets up what the suite's event
+// flow needs: one file-backed stream per producing service with a one-hour
+// duplicate window (so an outbox republish is dropped by JetStream), and
+// durable pull consumers with explicit ack, bounded redelivery and a
+// dead-letter stream for messages that can never be handled.
+package natsx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id on the
+// suite's streams. The outbox relay may republish an event after a crash or a
+// lost race; any republish within this window is dropped by the server, and
+// consumers are idempotent for the rest.
+const DuplicateWindow = time.Hour
+
+// reconnectWait spaces reconnect attempts; short, because a service without
+// NATS cannot publish or consume anything.
+const reconnectWait = time.Second
+
+// Connect opens a connection named name (shown in the server's monitoring)
+// and a JetStream context on it. The connection reconnects forever, and every
+// disconnect, reconnect and asynchronous error is logged, so an outage is
+// visible in the logs without killing the process. The initial connect is not
+// retried: a service that cannot reach NATS at start-up should fail its
+// start-up (and be restarted) rather than report ready.
+//
+// The caller closes (or better, drains) the connection at shutdown.
+func Connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("nats_connection", name)
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			} else {
+				log.Info("nats disconnected")
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Error("nats async error", "subject", subject, "err", err)
+		}),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats connect %s: %w", name, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream context: %w", err)
+	}
+	return nc, js, nil
+}
+
+// EnsureStream creates the stream name on subjects, or updates it to this
+// configuration: file storage (events survive a server restart) and the
+// DuplicateWindow. It is idempotent, so every replica calls it at start-up.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, name string, subjects []string) (jetstream.Stream, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   subjects,
+		Storage:    jetstream.FileStorage,
+		Duplicates: DuplicateWindow,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", name, err)
+	}
+	return s, nil
+}
