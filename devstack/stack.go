@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/nocontact/backend/gateway/edge"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/config"
+	"github.com/nocontact/backend/platform/embedded"
+	plansserver "github.com/nocontact/backend/services/plans/server"
+)
+
+// Settings is the devstack's configuration (the issue's contract).
+type Settings struct {
+	HTTPAddr      string        `env:"NOCONTACT_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	PlansGRPCAddr string        `env:"NOCONTACT_PLANS_GRPC_ADDR" envDefault:"127.0.0.1:0"`
+	DataDir       string        `env:"NOCONTACT_DATA_DIR" envDefault:"./.devstack"`
+	JWTSecret     config.Secret `env:"NOCONTACT_JWT_SECRET"`
+	NATSURL       string        `env:"NATS_URL"`
+	MongoURI      string        `env:"MONGODB_URI"`
+	CORSOrigins   string        `env:"NOCONTACT_CORS_ALLOWED_ORIGINS" envDefault:"http://localhost:3000"`
+	LogFormat     string        `env:"LOG_FORMAT" envDefault:"text"`
+	LogLevel      string        `env:"LOG_LEVEL" envDefault:"warn"`
+	// MilestoneScanInterval is short here so a demo sees milestones at once.
+	MilestoneScanInterval string `env:"NOCONTACT_MILESTONE_SCAN_INTERVAL" envDefault:"1s"`
+}
+
+// DevJWTSecret is the development HS256 secret used when
+// NOCONTACT_JWT_SECRET is not set. It is printed at start-up: never use it
+// anywhere real.
+const DevJWTSecret = "nocontact-devstack-secret-do-not-use-in-production"
+
+// Stack is a running suite: infrastructure, services and gateway.
+type Stack struct {
+	HTTPAddr  string
+	PlansAddr string
+	NATSURL   string
+	MongoURI  string
+	// Embedded says which infrastructure the stack started itself.
+	EmbeddedNATS, EmbeddedMongo bool
+
+	wg      sync.WaitGroup
+	errMu   sync.Mutex
+	errs    []error
+	cleanup []func()
+}
+
+// Start brings the whole suite up and returns once every listener is bound.
+// The services run until ctx is done; Wait then returns their first error.
+func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (st *Stack, err error) {
+	st = &Stack{NATSURL: s.NATSURL, MongoURI: s.MongoURI}
+	defer func() {
+		if err != nil {
+			st.stopInfra()
+		}
+	}()
+	secret := s.JWTSecret.Reveal()
+	if secret == "" {
+		secret = DevJWTSecret
+	}
+	if err := os.MkdirAll(s.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+
+	if st.NATSURL == "" {
+		dir := filepath.Join(s.DataDir, "nats")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create nats dir: %w", err)
+		}
+		ns, err := embedded.StartNATS(embedded.NATSOptions{Port: embedded.RandomPort, StoreDir: dir})
+		if err != nil {
+			return nil, err
+		}
+		st.cleanup = append(st.cleanup, func() { ns.Shutdown(); ns.WaitForShutdown() })
+		st.NATSURL = ns.ClientURL()
+		st.EmbeddedNATS = true
+	}
+	if st.MongoURI == "" {
+		dir, err := filepath.Abs(filepath.Join(s.DataDir, "ferretdb"))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create ferretdb dir: %w", err)
+		}
+		uri, stop, err := embedded.StartFerretDB(ctx, embedded.FerretOptions{Dir: dir, Addr: "127.0.0.1:0", Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		st.cleanup = append(st.cleanup, stop)
+		st.MongoURI = uri
+		st.EmbeddedMongo = true
+	}
+
+	common := map[string]string{
+		"NOCONTACT_JWT_SECRET": secret,
+		"NATS_URL":             st.NATSURL,
+		"MONGODB_URI":          st.MongoURI,
+		"LOG_FORMAT":           s.LogFormat,
+		"LOG_LEVEL":            s.LogLevel,
+	}
+
+	// plans
+	plansLis, err := net.Listen("tcp", s.PlansGRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for plans on %s: %w", s.PlansGRPCAddr, err)
+	}
+	st.PlansAddr = plansLis.Addr().String()
+	var plansCfg plansserver.Config
+	env := with(common, map[string]string{
+		"GRPC_ADDR":               st.PlansAddr,
+		"MONGODB_DATABASE":        "plans",
+		"MILESTONE_SCAN_INTERVAL": s.MilestoneScanInterval,
+	})
+	if err := config.LoadFrom(&plansCfg, env); err != nil {
+		_ = plansLis.Close()
+		return nil, err
+	}
+	st.run("plans", func() error {
+		return plansserver.Run(ctx, plansCfg, plansserver.Options{Logger: log.With("service", "plans"), Clock: clk, Listener: plansLis})
+	})
+
+	// gateway
+	var gwCfg edge.Config
+	if err := config.LoadFrom(&gwCfg, with(common, map[string]string{
+		"HTTP_ADDR":            s.HTTPAddr,
+		"PLANS_ADDR":           st.PlansAddr,
+		"CORS_ALLOWED_ORIGINS": s.CORSOrigins,
+	})); err != nil {
+		return nil, err
+	}
+	gwLog := log.With("service", "gateway")
+	verifier := auth.NewHS256Verifier([]byte(secret), gwCfg.Auth.Issuer, gwCfg.Auth.Audience, clk)
+	gw, err := edge.New(ctx, gwCfg, gwLog, verifier, clk)
+	if err != nil {
+		return nil, err
+	}
+	httpLis, err := net.Listen("tcp", s.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the gateway on %s: %w", s.HTTPAddr, err)
+	}
+	st.HTTPAddr = httpLis.Addr().String()
+	st.run("gateway", func() error { return gw.Serve(ctx, httpLis) })
+	return st, nil
+}
+
+// run starts one component; its error is kept for Wait.
+func (st *Stack) run(name string, fn func() error) {
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		if err := fn(); err != nil {
+			st.errMu.Lock()
+			st.errs = append(st.errs, fmt.Errorf("%s: %w", name, err))
+			st.errMu.Unlock()
+		}
+	}()
+}
+
+// Wait waits for every component to stop (after ctx is done), then stops the
+// embedded infrastructure, services first so they can drain into it.
+func (st *Stack) Wait() error {
+	st.wg.Wait()
+	st.stopInfra()
+	st.errMu.Lock()
+	defer st.errMu.Unlock()
+	return errors.Join(st.errs...)
+}
+
+func (st *Stack) stopInfra() {
+	for i := len(st.cleanup) - 1; i >= 0; i-- {
+		st.cleanup[i]()
+	}
+	st.cleanup = nil
+}
+
+func with(base, extra map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}

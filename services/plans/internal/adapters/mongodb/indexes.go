@@ -1,0 +1,68 @@
+// Package mongodb stores the plans service's aggregates in its own MongoDB
+// database: plans, care assignments, consents and the access log.
+package mongodb
+
+import (
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/outbox"
+)
+
+// Collections of the plans database.
+const (
+	CollPlans       = "plans"
+	CollAssignments = "care_assignments"
+	CollConsents    = "consents"
+	CollAccessLog   = "access_log"
+)
+
+// HotQuery names the filter and sort keys of a query the service runs on
+// every request or scan; TestHotQueriesHaveIndexes checks each against
+// Indexes (FerretDB ignores indexes, production MongoDB needs them).
+type HotQuery struct {
+	Name       string
+	Collection string
+	Keys       []string
+}
+
+// HotQueries lists the queries that must be served by an index.
+var HotQueries = []HotQuery{
+	{"plans of a client, newest first", CollPlans, []string{"client_id", "create_time"}},
+	{"due plans for the scheduler", CollPlans, []string{"status", "next_due_time"}},
+	{"unpublished events", CollPlans, []string{outbox.FieldPending}},
+	{"assignments of a client", CollAssignments, []string{"client_id", "create_time"}},
+	{"a counsellor's roster", CollAssignments, []string{"counsellor_id", "create_time"}},
+	{"unpublished assignment events", CollAssignments, []string{outbox.FieldPending}},
+	{"unpublished consent events", CollConsents, []string{outbox.FieldPending}},
+	{"a client's access log, newest first", CollAccessLog, []string{"client_id", "time", "_id"}},
+}
+
+// Indexes declares every index of the plans database; the service creates
+// them at start-up (idempotent).
+func Indexes() map[string][]mongo.IndexModel {
+	idx := func(name string, keys ...string) mongo.IndexModel {
+		d := bson.D{}
+		for _, k := range keys {
+			dir := 1
+			if k == "create_time" || k == "time" {
+				dir = -1
+			}
+			d = append(d, bson.E{Key: k, Value: dir})
+		}
+		return mongo.IndexModel{Keys: d, Options: options.Index().SetName(name)}
+	}
+	return map[string][]mongo.IndexModel{
+		CollPlans: append([]mongo.IndexModel{
+			idx("client_created", "client_id", "create_time"),
+			idx("status_due", "status", "next_due_time"),
+		}, outbox.IndexModels()...),
+		CollAssignments: append([]mongo.IndexModel{
+			idx("client_created", "client_id", "create_time"),
+			idx("counsellor_created", "counsellor_id", "create_time"),
+		}, outbox.IndexModels()...),
+		CollConsents:  outbox.IndexModels(),
+		CollAccessLog: {idx("client_time", "client_id", "time", "_id")},
+	}
+}

@@ -1,0 +1,56 @@
+package mongodb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/services/plans/internal/plan"
+)
+
+// PlanStore keeps each plan, with its contact log and milestone records,
+// as one document: every change is one version-checked write that also
+// carries its events (see docstore).
+type PlanStore struct {
+	*docstore.Store[plan.Plan]
+}
+
+// NewPlanStore returns the plan store over coll; kick wakes the relay.
+func NewPlanStore(coll *mongo.Collection, kick func()) *PlanStore {
+	return &PlanStore{Store: docstore.New[plan.Plan](coll, kick)}
+}
+
+// ListByClient lists a client's plans, newest first.
+func (s *PlanStore) ListByClient(ctx context.Context, clientID string, skip, limit int) ([]plan.Plan, error) {
+	return s.Find(ctx, bson.D{{Key: "client_id", Value: clientID}}, options.Find().
+		SetSort(bson.D{{Key: "create_time", Value: -1}, {Key: "_id", Value: 1}}).
+		SetSkip(int64(skip)).SetLimit(int64(limit)))
+}
+
+// DueIDs lists active plans with something due at or before now, the
+// longest overdue first.
+func (s *PlanStore) DueIDs(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	cur, err := s.Collection().Find(ctx,
+		bson.D{{Key: "status", Value: string(plan.StatusActive)}, {Key: "next_due_time", Value: bson.D{{Key: "$lte", Value: now}}}},
+		options.Find().SetSort(bson.D{{Key: "next_due_time", Value: 1}}).SetLimit(int64(limit)).
+			SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("find due plans: %w", err)
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("read due plans: %w", err)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids, nil
+}

@@ -1,0 +1,163 @@
+// Package app holds the plans service's use cases: who may do what
+// (authorization and the access log), the plan commands and queries, and
+// the care-team commands. It speaks domain types; ports map them to proto.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/logging"
+	"github.com/nocontact/backend/services/plans/internal/care"
+)
+
+// Caller is who is calling, from the verified token.
+type Caller struct {
+	ID        string
+	Role      auth.Role
+	RequestID string
+}
+
+// CallerFrom reads the verified identity the auth interceptor put in ctx.
+func CallerFrom(ctx context.Context) (Caller, error) {
+	id, ok := auth.FromContext(ctx)
+	if !ok || id.Subject == "" {
+		return Caller{}, apperr.Unauthenticated("authentication required")
+	}
+	return Caller{ID: id.Subject, Role: id.Role, RequestID: logging.RequestID(ctx)}, nil
+}
+
+// Access decides whether a caller may touch a client's data and records
+// every access by someone other than the client.
+type Access struct {
+	assignments *docstore.Store[care.Assignment]
+	consents    *docstore.Store[care.Consents]
+	log         *mongo.Collection
+	clk         clock.Clock
+}
+
+// NewAccess builds the access checker.
+func NewAccess(assignments *docstore.Store[care.Assignment], consents *docstore.Store[care.Consents], accessLog *mongo.Collection, clk clock.Clock) *Access {
+	return &Access{assignments: assignments, consents: consents, log: accessLog, clk: clk}
+}
+
+// Check applies the access rule (care.Decide) for one resource of a
+// client's data. A caller other than the client is recorded in the access
+// log whatever the outcome, and a refusal answers NotFound so that ids
+// cannot be probed. The write of the log entry must succeed for the access
+// to proceed: health data is not shown unaudited.
+func (a *Access) Check(ctx context.Context, c Caller, clientID string, scope care.Scope, resource, action string, adminAllowed bool) (care.Decision, error) {
+	if c.Role == auth.RoleClient && c.ID == clientID {
+		return care.AllowOwner, nil
+	}
+	var assignment *care.Assignment
+	var consents *care.Consents
+	if c.Role == auth.RoleCounsellor {
+		as, _, err := a.assignments.Get(ctx, care.AssignmentID(clientID, c.ID))
+		switch {
+		case err == nil:
+			assignment = &as
+		case !errors.Is(err, docstore.ErrNotFound):
+			return care.Deny, fmt.Errorf("load assignment: %w", err)
+		}
+		if assignment != nil {
+			cs, _, err := a.consents.Get(ctx, clientID)
+			switch {
+			case err == nil:
+				consents = &cs
+			case !errors.Is(err, docstore.ErrNotFound):
+				return care.Deny, fmt.Errorf("load consents: %w", err)
+			}
+		}
+	}
+	decision := care.Decide(c.ID, c.Role, clientID, scope, assignment, consents, adminAllowed)
+	outcome := care.OutcomeAllowed
+	if decision == care.Deny {
+		outcome = care.OutcomeDenied
+	}
+	if err := a.Record(ctx, c, clientID, resource, action, outcome); err != nil {
+		return care.Deny, err
+	}
+	return decision, nil
+}
+
+// Record appends one access-log entry for an actor other than the client.
+func (a *Access) Record(ctx context.Context, c Caller, clientID, resource, action string, outcome care.Outcome) error {
+	if c.Role == auth.RoleClient && c.ID == clientID {
+		return nil
+	}
+	entry := care.AccessEntry{
+		ID:        uuid.NewString(),
+		ActorID:   c.ID,
+		ActorRole: c.Role,
+		ClientID:  clientID,
+		Resource:  resource,
+		Action:    action,
+		Outcome:   outcome,
+		Time:      a.clk.Now().UTC(),
+		RequestID: c.RequestID,
+	}
+	if _, err := a.log.InsertOne(ctx, entry); err != nil {
+		return fmt.Errorf("write access log: %w", err)
+	}
+	return nil
+}
+
+// AccessLogPage is one page of the access log.
+type AccessLogPage struct {
+	Entries       []care.AccessEntry
+	NextPageToken string
+}
+
+// ListAccessLog lists who else touched the client's data, newest first.
+// Only the client may list it.
+func (a *Access) ListAccessLog(ctx context.Context, c Caller, clientID string, pageSize int, pageToken string) (AccessLogPage, error) {
+	if c.Role != auth.RoleClient || c.ID != clientID {
+		return AccessLogPage{}, apperr.NotFound("client %q not found", clientID)
+	}
+	size := pageSizeOr(pageSize, 50)
+	offset, err := decodePageToken(pageToken)
+	if err != nil {
+		return AccessLogPage{}, err
+	}
+	// Entries are only appended at the head (newest first), so an offset
+	// cursor could repeat an entry across pages when new ones arrive. The
+	// token therefore pins the newest time seen on the first page.
+	filter := bson.D{{Key: "client_id", Value: clientID}}
+	if offset.Before != nil {
+		filter = append(filter, bson.E{Key: "time", Value: bson.D{{Key: "$lte", Value: *offset.Before}}})
+	}
+	opts := options.Find().
+		SetSort(bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}).
+		SetSkip(int64(offset.Skip)).
+		SetLimit(int64(size + 1))
+	cur, err := a.log.Find(ctx, filter, opts)
+	if err != nil {
+		return AccessLogPage{}, fmt.Errorf("list access log: %w", err)
+	}
+	var entries []care.AccessEntry
+	if err := cur.All(ctx, &entries); err != nil {
+		return AccessLogPage{}, fmt.Errorf("read access log: %w", err)
+	}
+	page := AccessLogPage{Entries: entries}
+	if len(entries) > size {
+		page.Entries = entries[:size]
+		before := offset.Before
+		if before == nil {
+			t := entries[0].Time
+			before = &t
+		}
+		page.NextPageToken = encodePageToken(pageCursor{Skip: offset.Skip + size, Before: before})
+	}
+	return page, nil
+}

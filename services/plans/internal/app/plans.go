@@ -1,0 +1,447 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/services/plans/internal/care"
+	"github.com/nocontact/backend/services/plans/internal/plan"
+)
+
+// PlanRepository stores plans (mongodb.PlanStore in production; the same
+// store over FerretDB in tests).
+type PlanRepository interface {
+	Create(ctx context.Context, id string, p plan.Plan, events ...outbox.Message) error
+	Get(ctx context.Context, id string) (plan.Plan, int64, error)
+	Update(ctx context.Context, id string, fn func(*plan.Plan) ([]outbox.Message, error)) (plan.Plan, error)
+	ListByClient(ctx context.Context, clientID string, skip, limit int) ([]plan.Plan, error)
+	DueIDs(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Plans is the plan use cases.
+type Plans struct {
+	repo        PlanRepository
+	assignments *docstore.Store[care.Assignment]
+	access      *Access
+	clk         clock.Clock
+}
+
+// NewPlans builds the plan use cases.
+func NewPlans(repo PlanRepository, assignments *docstore.Store[care.Assignment], access *Access, clk clock.Clock) *Plans {
+	return &Plans{repo: repo, assignments: assignments, access: access, clk: clk}
+}
+
+// View is a plan as one caller may see it, at one instant.
+type View struct {
+	Plan plan.Plan
+	Now  time.Time
+	// CounsellorID is the client's active counsellor, if any.
+	CounsellorID string
+	// Owner is true for the client; everyone else sees no notes and no end
+	// or pause reason (the client's own words).
+	Owner bool
+}
+
+func newID() string { return uuid.NewString() }
+
+// deterministicID makes an id from a caller-chosen request id, so a retried
+// create lands on the same document.
+func deterministicID(prefix string, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + hex.EncodeToString(sum[:12])
+}
+
+// Create makes a draft plan for the calling client.
+func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams, requestID string) (View, error) {
+	if c.Role != auth.RoleClient {
+		return View{}, apperr.PermissionDenied("only a client can create their plan")
+	}
+	now := s.clk.Now().UTC()
+	params.ClientID = c.ID
+	params.ID = newID()
+	if requestID != "" {
+		params.ID = deterministicID("pl-", c.ID, requestID)
+	}
+	p, err := plan.NewPlan(params, newID, now)
+	if err != nil {
+		return View{}, domainErr(err, "plan.")
+	}
+	events, err := s.outboxEvents(p, c)
+	if err != nil {
+		return View{}, err
+	}
+	err = s.repo.Create(ctx, p.ID, *p, events...)
+	if errors.Is(err, docstore.ErrExists) {
+		existing, _, gerr := s.repo.Get(ctx, p.ID)
+		if gerr != nil {
+			return View{}, gerr
+		}
+		return s.view(ctx, existing, c, true)
+	}
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, *p, c, true)
+}
+
+// Get returns a plan the caller may see.
+func (s *Plans) Get(ctx context.Context, c Caller, id, action string) (View, error) {
+	p, _, err := s.repo.Get(ctx, id)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return View{}, planNotFound(id)
+	}
+	if err != nil {
+		return View{}, err
+	}
+	d, err := s.access.Check(ctx, c, p.ClientID, care.ScopePlanProgress, "plan/"+id, action, true)
+	if err != nil {
+		return View{}, err
+	}
+	if d == care.Deny {
+		return View{}, planNotFound(id)
+	}
+	return s.view(ctx, p, c, d == care.AllowOwner)
+}
+
+// List lists a client's plans, newest first: the caller's own, or, for
+// their counsellor (under the progress scope) or an admin, the named
+// client's.
+func (s *Plans) List(ctx context.Context, c Caller, clientID string, pageSize int, pageToken string) ([]View, string, error) {
+	if clientID == "" {
+		if c.Role != auth.RoleClient {
+			return nil, "", apperr.InvalidArgument(apperr.FieldViolation{Field: "client_id", Description: "is required for counsellors and admins"})
+		}
+		clientID = c.ID
+	}
+	d, err := s.access.Check(ctx, c, clientID, care.ScopePlanProgress, "plans", "ListPlans", true)
+	if err != nil {
+		return nil, "", err
+	}
+	if d == care.Deny {
+		return nil, "", apperr.NotFound("client %q not found", clientID)
+	}
+	cursor, err := decodePageToken(pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	size := pageSizeOr(pageSize, 20)
+	list, err := s.repo.ListByClient(ctx, clientID, cursor.Skip, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(list) > size {
+		list = list[:size]
+		next = encodePageToken(pageCursor{Skip: cursor.Skip + size})
+	}
+	counsellor, err := s.activeCounsellor(ctx, clientID)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.clk.Now().UTC()
+	out := make([]View, len(list))
+	for i, p := range list {
+		out[i] = View{Plan: p, Now: now, CounsellorID: counsellor, Owner: d == care.AllowOwner}
+	}
+	return out, next, nil
+}
+
+// Update changes the fields named in patch.Fields (the client only).
+func (s *Plans) Update(ctx context.Context, c Caller, id string, patch plan.Patch) (View, error) {
+	return s.change(ctx, c, id, "UpdatePlan", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		if err := p.Apply(patch, newID, now); err != nil {
+			return domainErr(err, "plan.")
+		}
+		return nil
+	})
+}
+
+// Transition names a lifecycle move.
+type Transition string
+
+// Lifecycle moves.
+const (
+	Activate Transition = "activate"
+	Pause    Transition = "pause"
+	Resume   Transition = "resume"
+	End      Transition = "end"
+	Extend   Transition = "extend"
+	Close    Transition = "close"
+	Cancel   Transition = "cancel"
+)
+
+// Move applies a lifecycle move. Pause and resume are the counsellor's to
+// approve: the assigned counsellor (with the progress scope) or an admin
+// may make them, and the client only while no counsellor is assigned.
+func (s *Plans) Move(ctx context.Context, c Caller, id string, t Transition, reason string, targetDays int) (View, error) {
+	who := ownerOnly
+	if t == Pause || t == Resume {
+		who = careTeamOrSelfGuided
+	}
+	return s.change(ctx, c, id, "Plan:"+string(t), who, func(p *plan.Plan, now time.Time) error {
+		var err error
+		switch t {
+		case Activate:
+			err = p.Activate(now)
+		case Pause:
+			err = p.Pause(reason, now)
+		case Resume:
+			err = p.Resume(now)
+		case End:
+			err = p.End(reason, now)
+		case Extend:
+			err = p.Extend(targetDays, now)
+		case Close:
+			err = p.Close(now)
+		case Cancel:
+			err = p.Cancel(now)
+		default:
+			err = fmt.Errorf("unknown transition %q", t)
+		}
+		return domainErr(err, "")
+	})
+}
+
+// RecordContact logs a contact (the client only). With a request id, a
+// retry answers the contact logged the first time.
+func (s *Plans) RecordContact(ctx context.Context, c Caller, planID string, params plan.ContactParams, requestID string) (plan.Contact, View, error) {
+	params.ID = newID()
+	if requestID != "" {
+		params.ID = deterministicID("ct-", planID, requestID)
+	}
+	var recorded plan.Contact
+	v, err := s.change(ctx, c, planID, "RecordContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		if existing, ok := p.Contact(params.ID); ok {
+			recorded = existing
+			return nil
+		}
+		ct, err := p.RecordContact(params, now)
+		if err != nil {
+			return domainErr(err, "")
+		}
+		recorded = ct
+		return nil
+	})
+	return recorded, v, err
+}
+
+// CorrectContact changes a logged contact (the client only).
+func (s *Plans) CorrectContact(ctx context.Context, c Caller, planID, contactID string, patch plan.ContactPatch) (plan.Contact, View, error) {
+	var out plan.Contact
+	v, err := s.change(ctx, c, planID, "UpdateContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		ct, err := p.CorrectContact(contactID, patch, now)
+		if err != nil {
+			return domainErr(err, "")
+		}
+		out = ct
+		return nil
+	})
+	return out, v, err
+}
+
+// VoidContact voids a logged contact (the client only).
+func (s *Plans) VoidContact(ctx context.Context, c Caller, planID, contactID string) (plan.Contact, View, error) {
+	var out plan.Contact
+	v, err := s.change(ctx, c, planID, "VoidContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		ct, err := p.VoidContact(contactID, now)
+		if err != nil {
+			return domainErr(err, "")
+		}
+		out = ct
+		return nil
+	})
+	return out, v, err
+}
+
+// AcknowledgeMilestone marks a reached milestone as seen (the client only).
+func (s *Plans) AcknowledgeMilestone(ctx context.Context, c Caller, planID, milestoneID string) (plan.Milestone, error) {
+	var out plan.Milestone
+	_, err := s.change(ctx, c, planID, "AcknowledgeMilestone", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		m, err := p.AcknowledgeMilestone(milestoneID, now)
+		if err != nil {
+			return domainErr(err, "")
+		}
+		out = m
+		return nil
+	})
+	return out, err
+}
+
+// SupportInfo is what the client wrote down for hard moments, from their
+// most recent plan that is not a cancelled draft.
+type SupportInfo struct {
+	Plan          *plan.Plan
+	CurrentStreak int
+}
+
+// Support returns the client's reasons and support contacts. Only the
+// client may read them (the journal service asks with the client's token).
+func (s *Plans) Support(ctx context.Context, c Caller, clientID string) (SupportInfo, error) {
+	if c.Role != auth.RoleClient || c.ID != clientID {
+		return SupportInfo{}, apperr.NotFound("client %q not found", clientID)
+	}
+	list, err := s.repo.ListByClient(ctx, clientID, 0, 20)
+	if err != nil {
+		return SupportInfo{}, err
+	}
+	now := s.clk.Now().UTC()
+	for i := range list {
+		p := list[i]
+		if p.Status == plan.StatusCancelled {
+			continue
+		}
+		return SupportInfo{Plan: &p, CurrentStreak: p.CurrentStreakDays(now)}, nil
+	}
+	return SupportInfo{}, nil
+}
+
+// DuePlans lists plans with milestones or a completion due (scheduler).
+func (s *Plans) DuePlans(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return s.repo.DueIDs(ctx, now, limit)
+}
+
+// AdvancePlan records whatever is due on one plan (scheduler). Two
+// replicas advancing the same plan write through the version check, so
+// only one records each milestone.
+func (s *Plans) AdvancePlan(ctx context.Context, id string) (bool, error) {
+	changed := false
+	_, err := s.repo.Update(ctx, id, func(p *plan.Plan) ([]outbox.Message, error) {
+		now := s.clk.Now().UTC()
+		before := p.NextDueTime
+		p.Advance(now)
+		events, err := s.outboxEvents(p, Caller{ID: "scheduler", Role: "system"})
+		if err != nil {
+			return nil, err
+		}
+		changed = len(events) > 0 || !sameTime(before, p.NextDueTime)
+		return events, nil
+	})
+	return changed, err
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// who decides which callers may change a plan.
+type who int
+
+const (
+	ownerOnly who = iota
+	careTeamOrSelfGuided
+)
+
+// change loads the plan, checks who may change it, applies fn and stores the
+// plan with its events in one write.
+func (s *Plans) change(ctx context.Context, c Caller, id, action string, allowed who, fn func(*plan.Plan, time.Time) error) (View, error) {
+	p, _, err := s.repo.Get(ctx, id)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return View{}, planNotFound(id)
+	}
+	if err != nil {
+		return View{}, err
+	}
+	owner := c.Role == auth.RoleClient && c.ID == p.ClientID
+	if !owner {
+		d, err := s.access.Check(ctx, c, p.ClientID, care.ScopePlanProgress, "plan/"+id, action, true)
+		if err != nil {
+			return View{}, err
+		}
+		switch {
+		case d == care.Deny:
+			return View{}, planNotFound(id)
+		case allowed == ownerOnly:
+			return View{}, apperr.PermissionDenied("only the client can do this on their plan")
+		}
+	} else if allowed == careTeamOrSelfGuided {
+		counsellor, err := s.activeCounsellor(ctx, p.ClientID)
+		if err != nil {
+			return View{}, err
+		}
+		if counsellor != "" {
+			return View{}, apperr.PermissionDenied("your counsellor approves pauses: ask them to pause or resume the plan")
+		}
+	}
+	updated, err := s.repo.Update(ctx, id, func(p *plan.Plan) ([]outbox.Message, error) {
+		now := s.clk.Now().UTC()
+		if err := fn(p, now); err != nil {
+			return nil, err
+		}
+		return s.outboxEvents(p, c)
+	})
+	if errors.Is(err, docstore.ErrNotFound) {
+		return View{}, planNotFound(id)
+	}
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, updated, c, owner)
+}
+
+func (s *Plans) view(ctx context.Context, p plan.Plan, c Caller, owner bool) (View, error) {
+	counsellor, err := s.activeCounsellor(ctx, p.ClientID)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Plan: p, Now: s.clk.Now().UTC(), CounsellorID: counsellor, Owner: owner}, nil
+}
+
+// activeCounsellor is the client's active counsellor ("" when none; the
+// most recently assigned when several).
+func (s *Plans) activeCounsellor(ctx context.Context, clientID string) (string, error) {
+	list, err := s.assignments.Find(ctx,
+		bson.D{{Key: "client_id", Value: clientID}, {Key: "status", Value: string(care.StatusActive)}},
+		options.Find().SetSort(bson.D{{Key: "create_time", Value: -1}}).SetLimit(1))
+	if err != nil {
+		return "", err
+	}
+	if len(list) == 0 {
+		return "", nil
+	}
+	return list[0].CounsellorID, nil
+}
+
+func planNotFound(id string) error { return apperr.NotFound("plan %q not found", id) }
+
+// domainErr maps the domain's errors to application errors; prefix turns
+// the domain's field names into request paths ("plan.target_days").
+func domainErr(err error, prefix string) error {
+	if err == nil {
+		return nil
+	}
+	var ve *plan.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		vs := make([]apperr.FieldViolation, len(ve.Violations))
+		for i, v := range ve.Violations {
+			field := v.Field
+			if prefix != "" && !strings.HasPrefix(field, prefix) && field != "update_mask" {
+				field = prefix + field
+			}
+			vs[i] = apperr.FieldViolation{Field: field, Description: v.Description}
+		}
+		return apperr.InvalidArgument(vs...)
+	case errors.Is(err, plan.ErrIllegalTransition):
+		return apperr.Wrap(apperr.KindFailedPrecondition, err, "%s", strings.TrimPrefix(err.Error(), plan.ErrIllegalTransition.Error()+": "))
+	case errors.Is(err, plan.ErrNotFound):
+		return apperr.Wrap(apperr.KindNotFound, err, "%s", strings.TrimPrefix(err.Error(), plan.ErrNotFound.Error()+": ")+" not found")
+	}
+	return err
+}
