@@ -134,4 +134,3 @@ func redactURI(uri string) string {
 	}
 	return uri
 }
-
