@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,15 +48,23 @@ type suite struct {
 	base string
 	nats string
 	http *http.Client
+	stop func()
 }
 
 func startSuite(t *testing.T) *suite {
+	t.Helper()
+	return startSuiteIn(t, t.TempDir())
+}
+
+// startSuiteIn starts the suite on a given data folder; the returned stop
+// function stops it early (it also stops at the end of the test).
+func startSuiteIn(t *testing.T, dir string) *suite {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := Settings{
 		HTTPAddr:              "127.0.0.1:0",
 		PlansGRPCAddr:         "127.0.0.1:0",
-		DataDir:               t.TempDir(),
+		DataDir:               dir,
 		JWTSecret:             config.Secret(testSecret),
 		MongoURI:              os.Getenv("MONGODB_URI"),
 		CORSOrigins:           "https://dashboard.example",
@@ -69,14 +78,18 @@ func startSuite(t *testing.T) *suite {
 		cancel()
 		t.Fatalf("start devstack: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := st.Wait(); err != nil {
-			t.Errorf("devstack stopped with: %v", err)
-		}
-	})
+	var once sync.Once
 	su := &suite{t: t, base: "http://" + st.HTTPAddr, nats: st.NATSURL, http: &http.Client{Timeout: 10 * time.Second}}
-	t.Cleanup(su.http.CloseIdleConnections)
+	su.stop = func() {
+		once.Do(func() {
+			su.http.CloseIdleConnections()
+			cancel()
+			if err := st.Wait(); err != nil {
+				t.Errorf("devstack stopped with: %v", err)
+			}
+		})
+	}
+	t.Cleanup(su.stop)
 	su.waitHealthy()
 	return su
 }
@@ -442,4 +455,28 @@ func decodeMilestone(t *testing.T, data []byte) (int, string) {
 		t.Fatalf("milestone event = %v", &env)
 	}
 	return int(m.GetDay()), m.GetPlanId()
+}
+
+// The devstack keeps its data across a restart, and a restart neither
+// loses nor repeats an event.
+func TestRestartKeepsDataAndEventsOnce(t *testing.T) {
+	dir := t.TempDir()
+	first := startSuiteIn(t, dir)
+	client := token(t, "client-r", auth.RoleClient)
+	start := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	plan := first.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "Asia/Kolkata", "startTime": start})
+	id := plan["id"].(string)
+	first.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+":activate", client, map[string]any{})
+	time.Sleep(500 * time.Millisecond)
+	first.stop()
+
+	second := startSuiteIn(t, dir)
+	got := second.mustCall(http.StatusOK, "GET", "/v1/plans/"+id, client, nil)
+	if got["status"] != "PLAN_STATUS_ACTIVE" {
+		t.Fatalf("after a restart the plan is %v", got)
+	}
+	time.Sleep(1 * time.Second) // several scheduler scans and relay passes
+	if events := countMilestoneEvents(t, second.nats, id); fmt.Sprint(events) != "map[1:1 3:1 7:1]" {
+		t.Fatalf("milestone events after a restart = %v, want one each for 1, 3 and 7", events)
+	}
 }

@@ -104,7 +104,7 @@ func (a *Access) Record(ctx context.Context, c Caller, clientID, resource, actio
 		Resource:  resource,
 		Action:    action,
 		Outcome:   outcome,
-		Time:      a.clk.Now().UTC(),
+		Time:      storedNow(a.clk),
 		RequestID: c.RequestID,
 	}
 	if _, err := a.log.InsertOne(ctx, entry); err != nil {

@@ -63,7 +63,7 @@ func (c *Care) CreateAssignment(ctx context.Context, caller Caller, clientID, co
 		return care.Assignment{}, apperr.PermissionDenied("only an admin, or the counsellor themself, can create a care assignment")
 	}
 
-	now := c.clk.Now().UTC()
+	now := storedNow(c.clk)
 	a := care.NewAssignment(clientID, counsellorID, caller.ID, byAdmin, now)
 	ev, err := c.assignmentEvent(caller, a, now)
 	if err != nil {
@@ -99,7 +99,7 @@ func (c *Care) EndAssignment(ctx context.Context, caller Caller, id string) (car
 
 func (c *Care) changeAssignment(ctx context.Context, caller Caller, id string, adminMay bool, change func(*care.Assignment, time.Time) error) (care.Assignment, error) {
 	notFound := apperr.NotFound("care assignment %q not found", id)
-	now := c.clk.Now().UTC()
+	now := storedNow(c.clk)
 	a, err := c.assignments.Update(ctx, id, func(a *care.Assignment) ([]outbox.Message, error) {
 		owner := caller.Role == auth.RoleClient && caller.ID == a.ClientID
 		admin := adminMay && caller.Role == auth.RoleAdmin
@@ -206,7 +206,7 @@ func (c *Care) SetConsent(ctx context.Context, caller Caller, clientID string, s
 	if !scope.Valid() {
 		return care.Consents{}, apperr.InvalidArgument(apperr.FieldViolation{Field: "scope", Description: "is not a known consent scope"})
 	}
-	now := c.clk.Now().UTC()
+	now := storedNow(c.clk)
 	apply := func(cs *care.Consents) ([]outbox.Message, error) {
 		cs.ClientID = clientID
 		changed := cs.Revoke(scope, now)

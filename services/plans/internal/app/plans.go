@@ -70,7 +70,7 @@ func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams,
 	if c.Role != auth.RoleClient {
 		return View{}, apperr.PermissionDenied("only a client can create their plan")
 	}
-	now := s.clk.Now().UTC()
+	now := storedNow(s.clk)
 	params.ClientID = c.ID
 	params.ID = newID()
 	if requestID != "" {
@@ -152,7 +152,7 @@ func (s *Plans) List(ctx context.Context, c Caller, clientID string, pageSize in
 	if err != nil {
 		return nil, "", err
 	}
-	now := s.clk.Now().UTC()
+	now := storedNow(s.clk)
 	out := make([]View, len(list))
 	for i, p := range list {
 		out[i] = View{Plan: p, Now: now, CounsellorID: counsellor, Owner: d == care.AllowOwner}
@@ -298,7 +298,7 @@ func (s *Plans) Support(ctx context.Context, c Caller, clientID string) (Support
 	if err != nil {
 		return SupportInfo{}, err
 	}
-	now := s.clk.Now().UTC()
+	now := storedNow(s.clk)
 	for i := range list {
 		p := list[i]
 		if p.Status == plan.StatusCancelled {
@@ -320,7 +320,7 @@ func (s *Plans) DuePlans(ctx context.Context, now time.Time, limit int) ([]strin
 func (s *Plans) AdvancePlan(ctx context.Context, id string) (bool, error) {
 	changed := false
 	_, err := s.repo.Update(ctx, id, func(p *plan.Plan) ([]outbox.Message, error) {
-		now := s.clk.Now().UTC()
+		now := storedNow(s.clk)
 		before := p.NextDueTime
 		p.Advance(now)
 		events, err := s.outboxEvents(p, Caller{ID: "scheduler", Role: "system"})
@@ -380,7 +380,7 @@ func (s *Plans) change(ctx context.Context, c Caller, id, action string, allowed
 		}
 	}
 	updated, err := s.repo.Update(ctx, id, func(p *plan.Plan) ([]outbox.Message, error) {
-		now := s.clk.Now().UTC()
+		now := storedNow(s.clk)
 		if err := fn(p, now); err != nil {
 			return nil, err
 		}
@@ -400,7 +400,7 @@ func (s *Plans) view(ctx context.Context, p plan.Plan, c Caller, owner bool) (Vi
 	if err != nil {
 		return View{}, err
 	}
-	return View{Plan: p, Now: s.clk.Now().UTC(), CounsellorID: counsellor, Owner: owner}, nil
+	return View{Plan: p, Now: storedNow(s.clk), CounsellorID: counsellor, Owner: owner}, nil
 }
 
 // activeCounsellor is the client's active counsellor ("" when none; the
