@@ -372,9 +372,16 @@ func TestCounsellorAccessNeedsAssignmentAndConsent(t *testing.T) {
 	counsellor := token(t, "counsellor-1", auth.RoleCounsellor)
 	admin := token(t, "admin-1", auth.RoleAdmin)
 
-	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "America/New_York"})
+	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "America/New_York", "reasons": []string{"my own words"}})
 	id := plan["id"].(string)
 	progressPath := "/v1/plans/" + id + "/progress"
+
+	// An admin manages the care team from plan status; the client's own
+	// words stay with the client.
+	adminView := s.mustCall(http.StatusOK, "GET", "/v1/plans/"+id, admin, nil)
+	if reasons, _ := adminView["reasons"].([]any); len(reasons) != 0 || adminView["status"] != "PLAN_STATUS_DRAFT" {
+		t.Fatalf("admin view of the plan = %v, want status without reasons", adminView)
+	}
 
 	s.mustCall(http.StatusNotFound, "GET", "/v1/plans/"+id, other, nil)
 	s.mustCall(http.StatusNotFound, "GET", progressPath, counsellor, nil)

@@ -54,6 +54,10 @@ type View struct {
 	// Owner is true for the client; everyone else sees no notes and no end
 	// or pause reason (the client's own words).
 	Owner bool
+	// Admin is true for an admin, who manages the care team and sees plan
+	// status only: none of the client's own words (reasons, goals,
+	// boundaries, exceptions) and none of their support contacts.
+	Admin bool
 }
 
 func newID() string { return uuid.NewString() }
@@ -114,7 +118,9 @@ func (s *Plans) Get(ctx context.Context, c Caller, id, action string) (View, err
 	if d == care.Deny {
 		return View{}, planNotFound(id)
 	}
-	return s.view(ctx, p, c, d == care.AllowOwner)
+	v, err := s.view(ctx, p, c, d == care.AllowOwner)
+	v.Admin = d == care.AllowAdmin
+	return v, err
 }
 
 // List lists a client's plans, newest first: the caller's own, or, for
@@ -155,7 +161,7 @@ func (s *Plans) List(ctx context.Context, c Caller, clientID string, pageSize in
 	now := storedNow(s.clk)
 	out := make([]View, len(list))
 	for i, p := range list {
-		out[i] = View{Plan: p, Now: now, CounsellorID: counsellor, Owner: d == care.AllowOwner}
+		out[i] = View{Plan: p, Now: now, CounsellorID: counsellor, Owner: d == care.AllowOwner, Admin: d == care.AllowAdmin}
 	}
 	return out, next, nil
 }

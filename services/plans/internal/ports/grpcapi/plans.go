@@ -7,6 +7,7 @@ package grpcapi
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
@@ -355,6 +356,14 @@ func planParams(p *plansv1.Plan) plan.NewPlanParams {
 
 func planProto(v app.View) *plansv1.Plan {
 	p := &v.Plan
+	if v.Admin {
+		return &plansv1.Plan{
+			Id: p.ID, ClientId: p.ClientID, CounsellorId: v.CounsellorID, Status: app.StatusProto(p.Status),
+			TimeZone: p.TimeZone, StartTime: timestamppb.New(p.StartTime), CreateTime: timestamppb.New(p.CreateTime),
+			UpdateTime: timestamppb.New(p.UpdateTime), ActivateTime: optionalTime(p.ActivateTime), SafetyFirst: p.SafetyFirst,
+			TargetDays: proto.Int32(int32(p.TargetDays)),
+		}
+	}
 	target := int32(p.TargetDays)
 	out := &plansv1.Plan{
 		Id:                  p.ID,
