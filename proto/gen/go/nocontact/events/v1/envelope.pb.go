@@ -59,6 +59,14 @@ type Envelope struct {
 	//	*Envelope_MilestoneSuperseded
 	//	*Envelope_CareAssignmentChanged
 	//	*Envelope_ConsentChanged
+	//	*Envelope_CheckInRecorded
+	//	*Envelope_EntryCreated
+	//	*Envelope_EntryShared
+	//	*Envelope_EntryUnshared
+	//	*Envelope_UrgeLogged
+	//	*Envelope_UrgeResolved
+	//	*Envelope_RiskFlagRaised
+	//	*Envelope_RiskFlagUpdated
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -274,6 +282,78 @@ func (x *Envelope) GetConsentChanged() *ConsentChanged {
 	return nil
 }
 
+func (x *Envelope) GetCheckInRecorded() *CheckInRecorded {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_CheckInRecorded); ok {
+			return x.CheckInRecorded
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetEntryCreated() *EntryCreated {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_EntryCreated); ok {
+			return x.EntryCreated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetEntryShared() *EntryShared {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_EntryShared); ok {
+			return x.EntryShared
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetEntryUnshared() *EntryUnshared {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_EntryUnshared); ok {
+			return x.EntryUnshared
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUrgeLogged() *UrgeLogged {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_UrgeLogged); ok {
+			return x.UrgeLogged
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUrgeResolved() *UrgeResolved {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_UrgeResolved); ok {
+			return x.UrgeResolved
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRiskFlagRaised() *RiskFlagRaised {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_RiskFlagRaised); ok {
+			return x.RiskFlagRaised
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRiskFlagUpdated() *RiskFlagUpdated {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_RiskFlagUpdated); ok {
+			return x.RiskFlagUpdated
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -344,6 +424,46 @@ type Envelope_ConsentChanged struct {
 	ConsentChanged *ConsentChanged `protobuf:"bytes,32,opt,name=consent_changed,json=consentChanged,proto3,oneof"`
 }
 
+type Envelope_CheckInRecorded struct {
+	// journal.checkin.recorded
+	CheckInRecorded *CheckInRecorded `protobuf:"bytes,40,opt,name=check_in_recorded,json=checkInRecorded,proto3,oneof"`
+}
+
+type Envelope_EntryCreated struct {
+	// journal.entry.created
+	EntryCreated *EntryCreated `protobuf:"bytes,41,opt,name=entry_created,json=entryCreated,proto3,oneof"`
+}
+
+type Envelope_EntryShared struct {
+	// journal.entry.shared
+	EntryShared *EntryShared `protobuf:"bytes,42,opt,name=entry_shared,json=entryShared,proto3,oneof"`
+}
+
+type Envelope_EntryUnshared struct {
+	// journal.entry.unshared
+	EntryUnshared *EntryUnshared `protobuf:"bytes,43,opt,name=entry_unshared,json=entryUnshared,proto3,oneof"`
+}
+
+type Envelope_UrgeLogged struct {
+	// journal.urge.logged
+	UrgeLogged *UrgeLogged `protobuf:"bytes,44,opt,name=urge_logged,json=urgeLogged,proto3,oneof"`
+}
+
+type Envelope_UrgeResolved struct {
+	// journal.urge.resolved
+	UrgeResolved *UrgeResolved `protobuf:"bytes,45,opt,name=urge_resolved,json=urgeResolved,proto3,oneof"`
+}
+
+type Envelope_RiskFlagRaised struct {
+	// journal.risk.flag_raised
+	RiskFlagRaised *RiskFlagRaised `protobuf:"bytes,46,opt,name=risk_flag_raised,json=riskFlagRaised,proto3,oneof"`
+}
+
+type Envelope_RiskFlagUpdated struct {
+	// journal.risk.flag_updated
+	RiskFlagUpdated *RiskFlagUpdated `protobuf:"bytes,47,opt,name=risk_flag_updated,json=riskFlagUpdated,proto3,oneof"`
+}
+
 func (*Envelope_PlanCreated) isEnvelope_Payload() {}
 
 func (*Envelope_PlanUpdated) isEnvelope_Payload() {}
@@ -370,12 +490,27 @@ func (*Envelope_CareAssignmentChanged) isEnvelope_Payload() {}
 
 func (*Envelope_ConsentChanged) isEnvelope_Payload() {}
 
+func (*Envelope_CheckInRecorded) isEnvelope_Payload() {}
+
+func (*Envelope_EntryCreated) isEnvelope_Payload() {}
+
+func (*Envelope_EntryShared) isEnvelope_Payload() {}
+
+func (*Envelope_EntryUnshared) isEnvelope_Payload() {}
+
+func (*Envelope_UrgeLogged) isEnvelope_Payload() {}
+
+func (*Envelope_UrgeResolved) isEnvelope_Payload() {}
+
+func (*Envelope_RiskFlagRaised) isEnvelope_Payload() {}
+
+func (*Envelope_RiskFlagUpdated) isEnvelope_Payload() {}
+
 var File_nocontact_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xe5\n" +
-	"\n" +
+	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xca\x0f\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -399,7 +534,16 @@ const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\x16milestone_acknowledged\x18\x1d \x01(\v2*.nocontact.events.v1.MilestoneAcknowledgedH\x00R\x15milestoneAcknowledged\x12]\n" +
 	"\x14milestone_superseded\x18\x1e \x01(\v2(.nocontact.events.v1.MilestoneSupersededH\x00R\x13milestoneSuperseded\x12d\n" +
 	"\x17care_assignment_changed\x18\x1f \x01(\v2*.nocontact.events.v1.CareAssignmentChangedH\x00R\x15careAssignmentChanged\x12N\n" +
-	"\x0fconsent_changed\x18  \x01(\v2#.nocontact.events.v1.ConsentChangedH\x00R\x0econsentChangedB\t\n" +
+	"\x0fconsent_changed\x18  \x01(\v2#.nocontact.events.v1.ConsentChangedH\x00R\x0econsentChanged\x12R\n" +
+	"\x11check_in_recorded\x18( \x01(\v2$.nocontact.events.v1.CheckInRecordedH\x00R\x0fcheckInRecorded\x12H\n" +
+	"\rentry_created\x18) \x01(\v2!.nocontact.events.v1.EntryCreatedH\x00R\fentryCreated\x12E\n" +
+	"\fentry_shared\x18* \x01(\v2 .nocontact.events.v1.EntrySharedH\x00R\ventryShared\x12K\n" +
+	"\x0eentry_unshared\x18+ \x01(\v2\".nocontact.events.v1.EntryUnsharedH\x00R\rentryUnshared\x12B\n" +
+	"\vurge_logged\x18, \x01(\v2\x1f.nocontact.events.v1.UrgeLoggedH\x00R\n" +
+	"urgeLogged\x12H\n" +
+	"\rurge_resolved\x18- \x01(\v2!.nocontact.events.v1.UrgeResolvedH\x00R\furgeResolved\x12O\n" +
+	"\x10risk_flag_raised\x18. \x01(\v2#.nocontact.events.v1.RiskFlagRaisedH\x00R\x0eriskFlagRaised\x12R\n" +
+	"\x11risk_flag_updated\x18/ \x01(\v2$.nocontact.events.v1.RiskFlagUpdatedH\x00R\x0friskFlagUpdatedB\t\n" +
 	"\apayloadBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
 
 var (
@@ -431,6 +575,14 @@ var file_nocontact_events_v1_envelope_proto_goTypes = []any{
 	(*MilestoneSuperseded)(nil),   // 12: nocontact.events.v1.MilestoneSuperseded
 	(*CareAssignmentChanged)(nil), // 13: nocontact.events.v1.CareAssignmentChanged
 	(*ConsentChanged)(nil),        // 14: nocontact.events.v1.ConsentChanged
+	(*CheckInRecorded)(nil),       // 15: nocontact.events.v1.CheckInRecorded
+	(*EntryCreated)(nil),          // 16: nocontact.events.v1.EntryCreated
+	(*EntryShared)(nil),           // 17: nocontact.events.v1.EntryShared
+	(*EntryUnshared)(nil),         // 18: nocontact.events.v1.EntryUnshared
+	(*UrgeLogged)(nil),            // 19: nocontact.events.v1.UrgeLogged
+	(*UrgeResolved)(nil),          // 20: nocontact.events.v1.UrgeResolved
+	(*RiskFlagRaised)(nil),        // 21: nocontact.events.v1.RiskFlagRaised
+	(*RiskFlagUpdated)(nil),       // 22: nocontact.events.v1.RiskFlagUpdated
 }
 var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: nocontact.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -447,11 +599,19 @@ var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	12, // 11: nocontact.events.v1.Envelope.milestone_superseded:type_name -> nocontact.events.v1.MilestoneSuperseded
 	13, // 12: nocontact.events.v1.Envelope.care_assignment_changed:type_name -> nocontact.events.v1.CareAssignmentChanged
 	14, // 13: nocontact.events.v1.Envelope.consent_changed:type_name -> nocontact.events.v1.ConsentChanged
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 14: nocontact.events.v1.Envelope.check_in_recorded:type_name -> nocontact.events.v1.CheckInRecorded
+	16, // 15: nocontact.events.v1.Envelope.entry_created:type_name -> nocontact.events.v1.EntryCreated
+	17, // 16: nocontact.events.v1.Envelope.entry_shared:type_name -> nocontact.events.v1.EntryShared
+	18, // 17: nocontact.events.v1.Envelope.entry_unshared:type_name -> nocontact.events.v1.EntryUnshared
+	19, // 18: nocontact.events.v1.Envelope.urge_logged:type_name -> nocontact.events.v1.UrgeLogged
+	20, // 19: nocontact.events.v1.Envelope.urge_resolved:type_name -> nocontact.events.v1.UrgeResolved
+	21, // 20: nocontact.events.v1.Envelope.risk_flag_raised:type_name -> nocontact.events.v1.RiskFlagRaised
+	22, // 21: nocontact.events.v1.Envelope.risk_flag_updated:type_name -> nocontact.events.v1.RiskFlagUpdated
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_events_v1_envelope_proto_init() }
@@ -459,6 +619,7 @@ func file_nocontact_events_v1_envelope_proto_init() {
 	if File_nocontact_events_v1_envelope_proto != nil {
 		return
 	}
+	file_nocontact_events_v1_journal_proto_init()
 	file_nocontact_events_v1_plans_proto_init()
 	file_nocontact_events_v1_envelope_proto_msgTypes[0].OneofWrappers = []any{
 		(*Envelope_PlanCreated)(nil),
@@ -474,6 +635,14 @@ func file_nocontact_events_v1_envelope_proto_init() {
 		(*Envelope_MilestoneSuperseded)(nil),
 		(*Envelope_CareAssignmentChanged)(nil),
 		(*Envelope_ConsentChanged)(nil),
+		(*Envelope_CheckInRecorded)(nil),
+		(*Envelope_EntryCreated)(nil),
+		(*Envelope_EntryShared)(nil),
+		(*Envelope_EntryUnshared)(nil),
+		(*Envelope_UrgeLogged)(nil),
+		(*Envelope_UrgeResolved)(nil),
+		(*Envelope_RiskFlagRaised)(nil),
+		(*Envelope_RiskFlagUpdated)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
