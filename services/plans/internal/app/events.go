@@ -1,15 +1,11 @@
 package app
 
 import (
-	"fmt"
 	"time"
-
-	"github.com/google/uuid"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
+	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -22,30 +18,19 @@ type localTime struct {
 	LocalDate string
 }
 
-// newEvent fills the envelope's common fields and packs it as an outbox
-// message under a fresh event id.
+// newEvent packs an event under a fresh id.
 func newEvent(subject, clientID, correlationID string, occurred time.Time, local *localTime, env *eventsv1.Envelope) (outbox.Message, error) {
-	return newEventWithID(uuid.NewString(), subject, clientID, correlationID, occurred, local, env)
+	return newEventWithID("", subject, clientID, correlationID, occurred, local, env)
 }
 
-// newEventWithID is newEvent under a given id: deterministic ids make an
+// newEventWithID packs an event under a given id: deterministic ids make an
 // event that two replicas might both produce (a milestone) collapse into one.
 func newEventWithID(id, subject, clientID, correlationID string, occurred time.Time, local *localTime, env *eventsv1.Envelope) (outbox.Message, error) {
-	env.EventId = id
-	env.Type = subject
-	env.OccurredAt = timestamppb.New(occurred)
-	env.ClientId = clientID
-	env.CorrelationId = correlationID
-	env.Producer = producer
+	m := events.Meta{ID: id, Subject: subject, Producer: producer, ClientID: clientID, CorrelationID: correlationID, OccurredAt: occurred}
 	if local != nil {
-		env.TimeZone = local.TimeZone
-		env.LocalDate = local.LocalDate
+		m.TimeZone, m.LocalDate = local.TimeZone, local.LocalDate
 	}
-	data, err := proto.Marshal(env)
-	if err != nil {
-		return outbox.Message{}, fmt.Errorf("marshal %s event: %w", subject, err)
-	}
-	return outbox.Message{ID: id, Subject: subject, Data: data, CreateTime: occurred}, nil
+	return events.New(m, env)
 }
 
 // one wraps a single event for an update function.

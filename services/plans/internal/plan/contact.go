@@ -271,6 +271,9 @@ func (p *Plan) VoidContact(id string, now time.Time) (Contact, error) {
 	if i < 0 {
 		return Contact{}, fmt.Errorf("%w: contact %q", ErrNotFound, id)
 	}
+	if p.Status != StatusActive && p.Status != StatusPaused && p.Status != StatusCompleted {
+		return Contact{}, illegal("contacts of a %s plan cannot be voided", p.Status)
+	}
 	if p.Contacts[i].Voided {
 		return p.Contacts[i], nil
 	}

@@ -200,8 +200,8 @@ type milestoneDay struct {
 	kind MilestoneKind
 }
 
-// milestoneDays is the ladder up to the target, the target, and the custom
-// days, each once, by day.
+// milestoneDays is the ladder and the custom days up to the target, and
+// the target, each once, by day.
 func (p *Plan) milestoneDays() []milestoneDay {
 	kinds := map[int]MilestoneKind{}
 	for _, d := range Ladder {
@@ -210,7 +210,9 @@ func (p *Plan) milestoneDays() []milestoneDay {
 		}
 	}
 	for _, d := range p.CustomMilestoneDays {
-		if _, ok := kinds[d]; !ok {
+		// A custom day past the target joins when an extension reaches
+		// it: a completed plan records nothing more.
+		if _, ok := kinds[d]; !ok && d < p.TargetDays {
 			kinds[d] = KindCustom
 		}
 	}
@@ -397,15 +399,22 @@ func (p *Plan) supersedeStale(attempts []Attempt, now time.Time) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		rec := p.MilestoneRecords[id]
-		if rec.Superseded {
-			continue
-		}
 		valid := false
 		for _, a := range attempts {
 			if a.Start.Equal(rec.AttemptStart) && (a.End == nil || !rec.DueTime.After(*a.End)) {
 				valid = true
 				break
 			}
+		}
+		if rec.Superseded {
+			if valid {
+				// A correction (a voided or edited slip) gave the milestone
+				// its attempt back: it stands again. Superseded is derived,
+				// not a verdict; it was reached once, so no event.
+				rec.Superseded = false
+				p.MilestoneRecords[id] = rec
+			}
+			continue
 		}
 		if !valid {
 			rec.Superseded = true

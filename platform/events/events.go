@@ -1,0 +1,63 @@
+// Package events packs and unpacks the suite's event envelopes
+// (proto/nocontact/events/v1) as outbox messages and JetStream payloads.
+package events
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
+
+	"github.com/nocontact/backend/platform/outbox"
+)
+
+// Meta is the envelope's common context.
+type Meta struct {
+	// ID is the event id; empty makes a fresh one. Give a deterministic id
+	// to an event that two replicas might both produce.
+	ID            string
+	Subject       string
+	Producer      string
+	ClientID      string
+	CorrelationID string
+	OccurredAt    time.Time
+	TimeZone      string
+	LocalDate     string
+}
+
+// New fills env's common fields from m and packs it as an outbox message.
+func New(m Meta, env *eventsv1.Envelope) (outbox.Message, error) {
+	if m.ID == "" {
+		m.ID = uuid.NewString()
+	}
+	env.EventId = m.ID
+	env.Type = m.Subject
+	env.OccurredAt = timestamppb.New(m.OccurredAt)
+	env.ClientId = m.ClientID
+	env.CorrelationId = m.CorrelationID
+	env.Producer = m.Producer
+	env.TimeZone = m.TimeZone
+	env.LocalDate = m.LocalDate
+	data, err := proto.Marshal(env)
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("marshal %s event: %w", m.Subject, err)
+	}
+	return outbox.Message{ID: m.ID, Subject: m.Subject, Data: data, CreateTime: m.OccurredAt}, nil
+}
+
+// Decode unpacks a JetStream payload. A payload that does not decode, or
+// has no event id, is a permanent failure for a consumer.
+func Decode(data []byte) (*eventsv1.Envelope, error) {
+	env := &eventsv1.Envelope{}
+	if err := proto.Unmarshal(data, env); err != nil {
+		return nil, fmt.Errorf("decode event envelope: %w", err)
+	}
+	if env.GetEventId() == "" || env.GetType() == "" {
+		return nil, fmt.Errorf("event envelope without id or type")
+	}
+	return env, nil
+}
