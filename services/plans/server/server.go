@@ -28,12 +28,16 @@ import (
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
+	planevents "github.com/nocontact/backend/services/plans/internal/ports/events"
 	"github.com/nocontact/backend/services/plans/internal/ports/grpcapi"
 	"github.com/nocontact/backend/services/plans/internal/scheduler"
 )
 
 // Stream is the JetStream stream the plans service publishes to.
 const Stream = "PLANS"
+
+// JournalStream is the journal service's stream, consumed here.
+const JournalStream = "JOURNAL"
 
 // Config is the plans service's configuration.
 type Config struct {
@@ -98,6 +102,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if _, err := natsx.EnsureStream(startCtx, js, Stream, []string{"plans.>"}); err != nil {
 		return err
 	}
+	// The journal's stream, which this service consumes; whichever service
+	// starts first creates it, with the same configuration.
+	if _, err := natsx.EnsureStream(startCtx, js, JournalStream, []string{"journal.>"}); err != nil {
+		return err
+	}
 
 	planColl := db.Collection(mongodb.CollPlans)
 	assignColl := db.Collection(mongodb.CollAssignments)
@@ -145,10 +154,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = relay.Run(workCtx) }()
 	go func() { defer wg.Done(); sched.Run(workCtx) }()
+	stopConsumer, err := natsx.Consume(workCtx, js, planevents.JournalSpec, planevents.JournalHandler(plans, access), log)
+	if err != nil {
+		stopWork()
+		wg.Wait()
+		return fmt.Errorf("consume journal events: %w", err)
+	}
 
 	log.Info("plans service listening", "addr", lis.Addr().String())
 	serveErr := srv.Serve(ctx, lis, cfg.GRPC.ShutdownTimeout)
 
+	stopConsumer()
 	stopWork()
 	wg.Wait()
 	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

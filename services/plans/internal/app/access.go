@@ -161,3 +161,12 @@ func (a *Access) ListAccessLog(ctx context.Context, c Caller, clientID string, p
 	}
 	return page, nil
 }
+
+// Append adds an entry recorded by another service (the journal's access
+// events). The entry id is the event id, so a redelivery adds nothing.
+func (a *Access) Append(ctx context.Context, e care.AccessEntry) error {
+	if _, err := a.log.InsertOne(ctx, e); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("append access log: %w", err)
+	}
+	return nil
+}

@@ -451,3 +451,24 @@ func domainErr(err error, prefix string) error {
 	}
 	return err
 }
+
+// RecordUrgeContact logs, on the client's current plan, the contact the
+// client reported when resolving an urge as CONTACTED (from the journal
+// event). The event id is the request id, so a redelivered event logs
+// nothing twice. A client without an active or paused plan has nothing to
+// record: that is not an error.
+func (s *Plans) RecordUrgeContact(ctx context.Context, clientID, eventID string, at time.Time) error {
+	list, err := s.repo.ListByClient(ctx, clientID, 0, 20)
+	if err != nil {
+		return err
+	}
+	for _, p := range list {
+		if p.Status != plan.StatusActive && p.Status != plan.StatusPaused {
+			continue
+		}
+		c := Caller{ID: clientID, Role: auth.RoleClient, RequestID: eventID}
+		_, _, err := s.RecordContact(ctx, c, p.ID, plan.ContactParams{Direction: plan.Outbound, OccurredAt: at}, eventID)
+		return err
+	}
+	return nil
+}

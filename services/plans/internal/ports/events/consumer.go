@@ -1,0 +1,66 @@
+// Package events consumes the journal events the plans service acts on: an
+// urge resolved as CONTACTED becomes an outbound contact (a slip) on the
+// client's plan, and the journal's access records join the client's one
+// access log.
+package events
+
+import (
+	"context"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
+	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/natsx"
+	"github.com/nocontact/backend/services/plans/internal/app"
+	"github.com/nocontact/backend/services/plans/internal/care"
+)
+
+// JournalSpec is the durable consumer of the journal events.
+var JournalSpec = natsx.ConsumerSpec{
+	Stream:         "JOURNAL",
+	Durable:        "plans-journal",
+	FilterSubjects: []string{"journal.urge.resolved", "journal.access.recorded"},
+}
+
+// JournalHandler applies journal events. Both effects are idempotent on the
+// event id. An event the plan refuses (e.g. before the plan started) can
+// never succeed: it is dead-lettered instead of retried.
+func JournalHandler(plans *app.Plans, access *app.Access) natsx.Handler {
+	return func(ctx context.Context, msg jetstream.Msg) error {
+		env, err := events.Decode(msg.Data())
+		if err != nil {
+			return natsx.Permanent(err)
+		}
+		switch p := env.GetPayload().(type) {
+		case *eventsv1.Envelope_UrgeResolved:
+			u := p.UrgeResolved
+			if u.GetOutcome() != journalv1.UrgeOutcome_CONTACTED {
+				return nil
+			}
+			err := plans.RecordUrgeContact(ctx, env.GetClientId(), env.GetEventId(), u.GetResolveTime().AsTime())
+			if k, ok := apperr.KindOf(err); ok && (k == apperr.KindInvalidArgument || k == apperr.KindFailedPrecondition || k == apperr.KindNotFound) {
+				return natsx.Permanent(err)
+			}
+			return err
+		case *eventsv1.Envelope_AccessRecorded:
+			a := p.AccessRecorded
+			outcome := care.OutcomeDenied
+			if a.GetAllowed() {
+				outcome = care.OutcomeAllowed
+			}
+			return access.Append(ctx, care.AccessEntry{
+				ID: env.GetEventId(), ActorID: a.GetActorId(), ActorRole: auth.Role(a.GetActorRole()), ClientID: env.GetClientId(),
+				Resource: "journal/" + strings.TrimPrefix(a.GetResource(), "/"), Action: a.GetAction(), Outcome: outcome,
+				Time: env.GetOccurredAt().AsTime(), RequestID: a.GetRequestId(),
+			})
+		}
+		return nil
+	}
+}
+
