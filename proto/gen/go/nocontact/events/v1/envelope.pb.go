@@ -67,6 +67,7 @@ type Envelope struct {
 	//	*Envelope_UrgeResolved
 	//	*Envelope_RiskFlagRaised
 	//	*Envelope_RiskFlagUpdated
+	//	*Envelope_AccessRecorded
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -354,6 +355,15 @@ func (x *Envelope) GetRiskFlagUpdated() *RiskFlagUpdated {
 	return nil
 }
 
+func (x *Envelope) GetAccessRecorded() *AccessRecorded {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AccessRecorded); ok {
+			return x.AccessRecorded
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -464,6 +474,11 @@ type Envelope_RiskFlagUpdated struct {
 	RiskFlagUpdated *RiskFlagUpdated `protobuf:"bytes,47,opt,name=risk_flag_updated,json=riskFlagUpdated,proto3,oneof"`
 }
 
+type Envelope_AccessRecorded struct {
+	// journal.access.recorded
+	AccessRecorded *AccessRecorded `protobuf:"bytes,48,opt,name=access_recorded,json=accessRecorded,proto3,oneof"`
+}
+
 func (*Envelope_PlanCreated) isEnvelope_Payload() {}
 
 func (*Envelope_PlanUpdated) isEnvelope_Payload() {}
@@ -506,11 +521,13 @@ func (*Envelope_RiskFlagRaised) isEnvelope_Payload() {}
 
 func (*Envelope_RiskFlagUpdated) isEnvelope_Payload() {}
 
+func (*Envelope_AccessRecorded) isEnvelope_Payload() {}
+
 var File_nocontact_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xca\x0f\n" +
+	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\x9a\x10\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -543,7 +560,8 @@ const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"urgeLogged\x12H\n" +
 	"\rurge_resolved\x18- \x01(\v2!.nocontact.events.v1.UrgeResolvedH\x00R\furgeResolved\x12O\n" +
 	"\x10risk_flag_raised\x18. \x01(\v2#.nocontact.events.v1.RiskFlagRaisedH\x00R\x0eriskFlagRaised\x12R\n" +
-	"\x11risk_flag_updated\x18/ \x01(\v2$.nocontact.events.v1.RiskFlagUpdatedH\x00R\x0friskFlagUpdatedB\t\n" +
+	"\x11risk_flag_updated\x18/ \x01(\v2$.nocontact.events.v1.RiskFlagUpdatedH\x00R\x0friskFlagUpdated\x12N\n" +
+	"\x0faccess_recorded\x180 \x01(\v2#.nocontact.events.v1.AccessRecordedH\x00R\x0eaccessRecordedB\t\n" +
 	"\apayloadBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
 
 var (
@@ -583,6 +601,7 @@ var file_nocontact_events_v1_envelope_proto_goTypes = []any{
 	(*UrgeResolved)(nil),          // 20: nocontact.events.v1.UrgeResolved
 	(*RiskFlagRaised)(nil),        // 21: nocontact.events.v1.RiskFlagRaised
 	(*RiskFlagUpdated)(nil),       // 22: nocontact.events.v1.RiskFlagUpdated
+	(*AccessRecorded)(nil),        // 23: nocontact.events.v1.AccessRecorded
 }
 var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: nocontact.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -607,11 +626,12 @@ var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	20, // 19: nocontact.events.v1.Envelope.urge_resolved:type_name -> nocontact.events.v1.UrgeResolved
 	21, // 20: nocontact.events.v1.Envelope.risk_flag_raised:type_name -> nocontact.events.v1.RiskFlagRaised
 	22, // 21: nocontact.events.v1.Envelope.risk_flag_updated:type_name -> nocontact.events.v1.RiskFlagUpdated
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	23, // 22: nocontact.events.v1.Envelope.access_recorded:type_name -> nocontact.events.v1.AccessRecorded
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_events_v1_envelope_proto_init() }
@@ -643,6 +663,7 @@ func file_nocontact_events_v1_envelope_proto_init() {
 		(*Envelope_UrgeResolved)(nil),
 		(*Envelope_RiskFlagRaised)(nil),
 		(*Envelope_RiskFlagUpdated)(nil),
+		(*Envelope_AccessRecorded)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -546,6 +546,99 @@ func (x *RiskFlagUpdated) GetActorId() string {
 	return ""
 }
 
+// AccessRecorded: someone other than the client read or changed the
+// client's journal data. The plans service keeps the client's one access
+// log and adds it there.
+type AccessRecorded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who acted.
+	ActorId string `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// Their role.
+	ActorRole string `protobuf:"bytes,2,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	// What was touched ("insights", "entry/<id>").
+	Resource string `protobuf:"bytes,3,opt,name=resource,proto3" json:"resource,omitempty"`
+	// The RPC.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// True when allowed, false when refused.
+	Allowed bool `protobuf:"varint,5,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// The request id.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessRecorded) Reset() {
+	*x = AccessRecorded{}
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessRecorded) ProtoMessage() {}
+
+func (x *AccessRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessRecorded.ProtoReflect.Descriptor instead.
+func (*AccessRecorded) Descriptor() ([]byte, []int) {
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AccessRecorded) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *AccessRecorded) GetActorRole() string {
+	if x != nil {
+		return x.ActorRole
+	}
+	return ""
+}
+
+func (x *AccessRecorded) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *AccessRecorded) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AccessRecorded) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *AccessRecorded) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_nocontact_events_v1_journal_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_journal_proto_rawDesc = "" +
@@ -587,7 +680,16 @@ const file_nocontact_events_v1_journal_proto_rawDesc = "" +
 	"\aflag_id\x18\x01 \x01(\tR\x06flagId\x128\n" +
 	"\x06reason\x18\x02 \x01(\x0e2 .nocontact.journal.v1.RiskReasonR\x06reason\x12<\n" +
 	"\x06status\x18\x03 \x01(\x0e2$.nocontact.journal.v1.RiskFlagStatusR\x06status\x12\x19\n" +
-	"\bactor_id\x18\x04 \x01(\tR\aactorIdBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
+	"\bactor_id\x18\x04 \x01(\tR\aactorId\"\xb7\x01\n" +
+	"\x0eAccessRecorded\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
+	"\n" +
+	"actor_role\x18\x02 \x01(\tR\tactorRole\x12\x1a\n" +
+	"\bresource\x18\x03 \x01(\tR\bresource\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x18\n" +
+	"\aallowed\x18\x05 \x01(\bR\aallowed\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestIdBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_nocontact_events_v1_journal_proto_rawDescOnce sync.Once
@@ -601,7 +703,7 @@ func file_nocontact_events_v1_journal_proto_rawDescGZIP() []byte {
 	return file_nocontact_events_v1_journal_proto_rawDescData
 }
 
-var file_nocontact_events_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_nocontact_events_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_nocontact_events_v1_journal_proto_goTypes = []any{
 	(*CheckInRecorded)(nil),       // 0: nocontact.events.v1.CheckInRecorded
 	(*EntryCreated)(nil),          // 1: nocontact.events.v1.EntryCreated
@@ -611,20 +713,21 @@ var file_nocontact_events_v1_journal_proto_goTypes = []any{
 	(*UrgeResolved)(nil),          // 5: nocontact.events.v1.UrgeResolved
 	(*RiskFlagRaised)(nil),        // 6: nocontact.events.v1.RiskFlagRaised
 	(*RiskFlagUpdated)(nil),       // 7: nocontact.events.v1.RiskFlagUpdated
-	(v1.EntryKind)(0),             // 8: nocontact.journal.v1.EntryKind
-	(v1.UrgeOutcome)(0),           // 9: nocontact.journal.v1.UrgeOutcome
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(v1.RiskReason)(0),            // 11: nocontact.journal.v1.RiskReason
-	(v1.RiskFlagStatus)(0),        // 12: nocontact.journal.v1.RiskFlagStatus
+	(*AccessRecorded)(nil),        // 8: nocontact.events.v1.AccessRecorded
+	(v1.EntryKind)(0),             // 9: nocontact.journal.v1.EntryKind
+	(v1.UrgeOutcome)(0),           // 10: nocontact.journal.v1.UrgeOutcome
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(v1.RiskReason)(0),            // 12: nocontact.journal.v1.RiskReason
+	(v1.RiskFlagStatus)(0),        // 13: nocontact.journal.v1.RiskFlagStatus
 }
 var file_nocontact_events_v1_journal_proto_depIdxs = []int32{
-	8,  // 0: nocontact.events.v1.EntryCreated.kind:type_name -> nocontact.journal.v1.EntryKind
-	9,  // 1: nocontact.events.v1.UrgeResolved.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
-	10, // 2: nocontact.events.v1.UrgeResolved.urge_time:type_name -> google.protobuf.Timestamp
-	10, // 3: nocontact.events.v1.UrgeResolved.resolve_time:type_name -> google.protobuf.Timestamp
-	11, // 4: nocontact.events.v1.RiskFlagRaised.reason:type_name -> nocontact.journal.v1.RiskReason
-	11, // 5: nocontact.events.v1.RiskFlagUpdated.reason:type_name -> nocontact.journal.v1.RiskReason
-	12, // 6: nocontact.events.v1.RiskFlagUpdated.status:type_name -> nocontact.journal.v1.RiskFlagStatus
+	9,  // 0: nocontact.events.v1.EntryCreated.kind:type_name -> nocontact.journal.v1.EntryKind
+	10, // 1: nocontact.events.v1.UrgeResolved.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
+	11, // 2: nocontact.events.v1.UrgeResolved.urge_time:type_name -> google.protobuf.Timestamp
+	11, // 3: nocontact.events.v1.UrgeResolved.resolve_time:type_name -> google.protobuf.Timestamp
+	12, // 4: nocontact.events.v1.RiskFlagRaised.reason:type_name -> nocontact.journal.v1.RiskReason
+	12, // 5: nocontact.events.v1.RiskFlagUpdated.reason:type_name -> nocontact.journal.v1.RiskReason
+	13, // 6: nocontact.events.v1.RiskFlagUpdated.status:type_name -> nocontact.journal.v1.RiskFlagStatus
 	7,  // [7:7] is the sub-list for method output_type
 	7,  // [7:7] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
@@ -643,7 +746,7 @@ func file_nocontact_events_v1_journal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_events_v1_journal_proto_rawDesc), len(file_nocontact_events_v1_journal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
