@@ -15,22 +15,26 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/embedded"
+	journalserver "github.com/nocontact/backend/services/journal/server"
 	plansserver "github.com/nocontact/backend/services/plans/server"
 )
 
 // Settings is the devstack's configuration (the issue's contract).
 type Settings struct {
-	HTTPAddr      string        `env:"NOCONTACT_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	PlansGRPCAddr string        `env:"NOCONTACT_PLANS_GRPC_ADDR" envDefault:"127.0.0.1:0"`
-	DataDir       string        `env:"NOCONTACT_DATA_DIR" envDefault:"./.devstack"`
-	JWTSecret     config.Secret `env:"NOCONTACT_JWT_SECRET"`
-	NATSURL       string        `env:"NATS_URL"`
-	MongoURI      string        `env:"MONGODB_URI"`
-	CORSOrigins   string        `env:"NOCONTACT_CORS_ALLOWED_ORIGINS" envDefault:"http://localhost:3000"`
-	LogFormat     string        `env:"LOG_FORMAT" envDefault:"text"`
-	LogLevel      string        `env:"LOG_LEVEL" envDefault:"warn"`
+	HTTPAddr        string        `env:"NOCONTACT_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	PlansGRPCAddr   string        `env:"NOCONTACT_PLANS_GRPC_ADDR" envDefault:"127.0.0.1:0"`
+	JournalGRPCAddr string        `env:"NOCONTACT_JOURNAL_GRPC_ADDR" envDefault:"127.0.0.1:0"`
+	DataDir         string        `env:"NOCONTACT_DATA_DIR" envDefault:"./.devstack"`
+	JWTSecret       config.Secret `env:"NOCONTACT_JWT_SECRET"`
+	NATSURL         string        `env:"NATS_URL"`
+	MongoURI        string        `env:"MONGODB_URI"`
+	CORSOrigins     string        `env:"NOCONTACT_CORS_ALLOWED_ORIGINS" envDefault:"http://localhost:3000"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"warn"`
 	// MilestoneScanInterval is short here so a demo sees milestones at once.
 	MilestoneScanInterval string `env:"NOCONTACT_MILESTONE_SCAN_INTERVAL" envDefault:"1s"`
+	// RiskEscalateAfter is how long a risk flag waits for the care team.
+	RiskEscalateAfter string `env:"NOCONTACT_RISK_ESCALATE_AFTER" envDefault:"30m"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -40,10 +44,11 @@ const DevJWTSecret = "nocontact-devstack-secret-do-not-use-in-production"
 
 // Stack is a running suite: infrastructure, services and gateway.
 type Stack struct {
-	HTTPAddr  string
-	PlansAddr string
-	NATSURL   string
-	MongoURI  string
+	HTTPAddr    string
+	PlansAddr   string
+	JournalAddr string
+	NATSURL     string
+	MongoURI    string
 	// Embedded says which infrastructure the stack started itself.
 	EmbeddedNATS, EmbeddedMongo bool
 
@@ -128,11 +133,33 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return plansserver.Run(ctx, plansCfg, plansserver.Options{Logger: log.With("service", "plans"), Clock: clk, Listener: plansLis})
 	})
 
+	// journal
+	journalLis, err := net.Listen("tcp", s.JournalGRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for journal on %s: %w", s.JournalGRPCAddr, err)
+	}
+	st.JournalAddr = journalLis.Addr().String()
+	var journalCfg journalserver.Config
+	if err := config.LoadFrom(&journalCfg, with(common, map[string]string{
+		"GRPC_ADDR":                st.JournalAddr,
+		"MONGODB_DATABASE":         "journal",
+		"PLANS_ADDR":               st.PlansAddr,
+		"RISK_ESCALATE_AFTER":      s.RiskEscalateAfter,
+		"ESCALATION_SCAN_INTERVAL": "5s",
+	})); err != nil {
+		_ = journalLis.Close()
+		return nil, err
+	}
+	st.run("journal", func() error {
+		return journalserver.Run(ctx, journalCfg, journalserver.Options{Logger: log.With("service", "journal"), Clock: clk, Listener: journalLis})
+	})
+
 	// gateway
 	var gwCfg edge.Config
 	if err := config.LoadFrom(&gwCfg, with(common, map[string]string{
 		"HTTP_ADDR":            s.HTTPAddr,
 		"PLANS_ADDR":           st.PlansAddr,
+		"JOURNAL_ADDR":         st.JournalAddr,
 		"CORS_ALLOWED_ORIGINS": s.CORSOrigins,
 	})); err != nil {
 		return nil, err

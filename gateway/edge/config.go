@@ -16,6 +16,8 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
 	// PlansAddr is the plans service's gRPC address.
 	PlansAddr string `env:"PLANS_ADDR" envDefault:"127.0.0.1:9091"`
+	// JournalAddr is the journal service's gRPC address.
+	JournalAddr string `env:"JOURNAL_ADDR" envDefault:"127.0.0.1:9092"`
 	// CORSAllowedOrigins lists the exact origins a browser may call from
 	// (a counsellor dashboard). Empty allows no cross-origin calls.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`

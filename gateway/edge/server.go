@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 	"github.com/nocontact/backend/proto/openapi"
 
@@ -50,15 +51,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	}
 	s := &Server{cfg: cfg, log: log, openapi: doc}
 
-	plansConn, err := grpc.NewClient(cfg.PlansAddr,
-		// Transport security between services is the mesh's job (mTLS
-		// sidecars in Kubernetes); the token rides in metadata either way.
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("dial plans at %s: %w", cfg.PlansAddr, err)
+	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}} {
+		conn, err := grpc.NewClient(b.addr,
+			// Transport security between services is the mesh's job (mTLS
+			// sidecars in Kubernetes); the token rides in metadata either way.
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s at %s: %w", b.name, b.addr, err)
+		}
+		s.backends = append(s.backends, backend{name: b.name, conn: conn})
 	}
-	s.backends = append(s.backends, backend{name: "plans", conn: plansConn})
+	plansConn, journalConn := s.backends[0].conn, s.backends[1].conn
 
 	mux := runtime.NewServeMux(
 		runtime.WithErrorHandler(errorHandler(log)),
@@ -79,6 +83,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	}
 	if err := plansv1.RegisterCareServiceHandler(ctx, mux, plansConn); err != nil {
 		return nil, fmt.Errorf("register care routes: %w", err)
+	}
+	if err := journalv1.RegisterJournalServiceHandler(ctx, mux, journalConn); err != nil {
+		return nil, fmt.Errorf("register journal routes: %w", err)
 	}
 
 	limiter := newRateLimiter(cfg.RateLimitPerSecond, cfg.RateLimitBurst, clk)

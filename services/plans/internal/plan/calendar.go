@@ -1,6 +1,11 @@
 package plan
 
-import "time"
+import (
+	"time"
+	// The zone database is compiled in, so day counting works in
+	// containers without /usr/share/zoneinfo (distroless images).
+	_ "time/tzdata"
+)
 
 // Date is a local calendar date, held as midnight UTC of that day so that
 // day differences are exact (no DST in UTC).

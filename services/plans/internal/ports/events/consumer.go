@@ -63,4 +63,3 @@ func JournalHandler(plans *app.Plans, access *app.Access) natsx.Handler {
 		return nil
 	}
 }
-

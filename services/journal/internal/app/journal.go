@@ -1,0 +1,590 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
+	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/services/journal/internal/coping"
+	"github.com/nocontact/backend/services/journal/internal/journal"
+	"github.com/nocontact/backend/services/journal/internal/prompts"
+	"github.com/nocontact/backend/services/journal/internal/resources"
+	"github.com/nocontact/backend/services/journal/internal/screening"
+)
+
+// SupportContact is someone the client listed in their plan.
+type SupportContact struct {
+	ID, Name, Relationship, Contact string
+}
+
+// SupportInfo is what the plans service returns for a hard moment.
+type SupportInfo struct {
+	HasPlan    bool
+	Reasons    []string
+	Contacts   []SupportContact
+	StreakDays int
+}
+
+// SupportSource asks the plans service (over gRPC, with the caller's token).
+type SupportSource interface {
+	Support(ctx context.Context, clientID string) (SupportInfo, error)
+}
+
+// Stores are the journal's collections.
+type Stores struct {
+	CheckIns *docstore.Store[journal.CheckIn]
+	Entries  *docstore.Store[journal.Entry]
+	Urges    *docstore.Store[journal.Urge]
+	Flags    *docstore.Store[journal.RiskFlag]
+}
+
+// Journal is the journal use cases.
+type Journal struct {
+	st             Stores
+	access         *Access
+	support        SupportSource
+	supportTimeout time.Duration
+	escalateAfter  time.Duration
+	clk            clock.Clock
+	log            *slog.Logger
+}
+
+// Options tune the journal use cases.
+type Options struct {
+	// SupportTimeout bounds the call to plans during an urge: the answer
+	// must come at once, with or without the plan's part.
+	SupportTimeout time.Duration
+	// EscalateAfter is how long a raised risk flag may wait for the care
+	// team before it escalates.
+	EscalateAfter time.Duration
+}
+
+// NewJournal builds the journal use cases.
+func NewJournal(st Stores, access *Access, support SupportSource, clk clock.Clock, log *slog.Logger, opts Options) *Journal {
+	if opts.SupportTimeout <= 0 {
+		opts.SupportTimeout = 800 * time.Millisecond
+	}
+	if opts.EscalateAfter <= 0 {
+		opts.EscalateAfter = 30 * time.Minute
+	}
+	return &Journal{st: st, access: access, support: support, supportTimeout: opts.SupportTimeout, escalateAfter: opts.EscalateAfter, clk: clk, log: log}
+}
+
+// Screen is what screening found, for the client's own answer.
+type Screen struct {
+	Reasons   []string
+	Resources []resources.Resource
+	Message   string
+}
+
+func notFoundClient(clientID string) error { return apperr.NotFound("client %q not found", clientID) }
+
+func ownerOnly(c Caller, clientID string) error {
+	if c.Role != auth.RoleClient || c.ID != clientID {
+		return notFoundClient(clientID)
+	}
+	return nil
+}
+
+// RecordCheckIn stores a check-in and screens it.
+func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, in journal.CheckIn, country string) (journal.CheckIn, Screen, error) {
+	if err := ownerOnly(c, clientID); err != nil {
+		return journal.CheckIn{}, Screen{}, err
+	}
+	now := storedNow(j.clk)
+	in.ID, in.ClientID = uuid.NewString(), clientID
+	ci, err := journal.NewCheckIn(in, now)
+	if err != nil {
+		return journal.CheckIn{}, Screen{}, domainErr(err)
+	}
+	ev, err := newEvent("journal.checkin.recorded", clientID, c.RequestID, ci.OccurredAt, ci.TimeZone, ci.LocalDate, &eventsv1.Envelope{
+		Payload: &eventsv1.Envelope_CheckInRecorded{CheckInRecorded: &eventsv1.CheckInRecorded{
+			CheckInId: ci.ID, Mood: int32(ci.Mood), Difficulty: int32(ci.Difficulty), Triggers: ci.Triggers, SelfCare: ci.SelfCare,
+		}},
+	})
+	if err != nil {
+		return journal.CheckIn{}, Screen{}, err
+	}
+	if err := j.st.CheckIns.Create(ctx, ci.ID, ci, ev); err != nil {
+		return journal.CheckIn{}, Screen{}, err
+	}
+	var reasons []string
+	if screening.CrisisLanguage(ci.Note) {
+		reasons = append(reasons, string(screening.ReasonCrisisLanguage))
+	}
+	low, err := j.lowMoodStreak(ctx, clientID, ci.LocalDate)
+	if err != nil {
+		return journal.CheckIn{}, Screen{}, err
+	}
+	if low {
+		reasons = append(reasons, string(screening.ReasonLowMoodStreak))
+	}
+	screen, err := j.respond(ctx, c, clientID, reasons, "checkin", ci.ID, country)
+	return ci, screen, err
+}
+
+// lowMoodStreak looks at the lowest mood of each of the last local days.
+func (j *Journal) lowMoodStreak(ctx context.Context, clientID, today string) (bool, error) {
+	from := shiftDate(today, -3)
+	list, err := j.st.CheckIns.Find(ctx, bson.D{
+		{Key: "client_id", Value: clientID},
+		{Key: "local_date", Value: bson.D{{Key: "$gte", Value: from}}},
+	}, options.Find().SetLimit(500))
+	if err != nil {
+		return false, err
+	}
+	moods := make([]screening.MoodCheckIn, len(list))
+	for i, ci := range list {
+		moods[i] = screening.MoodCheckIn{LocalDate: ci.LocalDate, Mood: ci.Mood}
+	}
+	return screening.LowMoodStreak(moods, today), nil
+}
+
+func shiftDate(date string, days int) string {
+	t, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return date
+	}
+	return t.AddDate(0, 0, days).Format(time.DateOnly)
+}
+
+// respond raises a flag per reason and builds the client's answer: crisis
+// resources at once, whatever the consent settings.
+func (j *Journal) respond(ctx context.Context, c Caller, clientID string, reasons []string, sourceKind, sourceID, country string) (Screen, error) {
+	if len(reasons) == 0 {
+		return Screen{}, nil
+	}
+	for _, r := range reasons {
+		if err := j.raiseFlag(ctx, c, clientID, r, sourceKind, sourceID); err != nil {
+			// The client's answer must not fail because the flag did: log
+			// loudly, answer with the resources.
+			j.log.ErrorContext(ctx, "raise risk flag failed", "client_id", clientID, "reason", r, "error", err)
+		}
+	}
+	return Screen{Reasons: reasons, Resources: resources.For(country), Message: screening.SupportMessage(screening.Reason(reasons[0]))}, nil
+}
+
+var flagReasons = map[string]journalv1.RiskReason{
+	string(screening.ReasonCrisisLanguage): journalv1.RiskReason_RISK_REASON_CRISIS_LANGUAGE,
+	string(screening.ReasonLowMoodStreak):  journalv1.RiskReason_RISK_REASON_LOW_MOOD_STREAK,
+	string(screening.ReasonHighUrge):       journalv1.RiskReason_RISK_REASON_HIGH_URGE,
+}
+
+// raiseFlag raises at most one open flag per client and reason per 24
+// hours: an open one raised within the day suppresses a new one, and the id
+// is fixed per (client, reason, UTC day) so two replicas cannot both raise.
+func (j *Journal) raiseFlag(ctx context.Context, c Caller, clientID, reason, sourceKind, sourceID string) error {
+	now := storedNow(j.clk)
+	open, err := j.st.Flags.Find(ctx, bson.D{
+		{Key: "client_id", Value: clientID},
+		{Key: "reason", Value: reason},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: []string{journal.FlagRaised, journal.FlagEscalated, journal.FlagAcknowledged}}}},
+		{Key: "raise_time", Value: bson.D{{Key: "$gt", Value: now.Add(-24 * time.Hour)}}},
+	}, options.Find().SetLimit(1))
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", clientID, reason, now.Unix()/86400)))
+	id := "rf-" + hex.EncodeToString(sum[:12])
+	escalateAt := now.Add(j.escalateAfter)
+	flag := journal.RiskFlag{ID: id, ClientID: clientID, Reason: reason, Status: journal.FlagRaised, SourceKind: sourceKind, SourceID: sourceID, RaiseTime: now, EscalateAt: &escalateAt}
+	ev, err := newEvent("journal.risk.flag_raised", clientID, c.RequestID, now, "", "", &eventsv1.Envelope{
+		Payload: &eventsv1.Envelope_RiskFlagRaised{RiskFlagRaised: &eventsv1.RiskFlagRaised{
+			FlagId: id, Reason: flagReasons[reason], SourceKind: sourceKind, SourceId: sourceID,
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := j.st.Flags.Create(ctx, id, flag, ev); err != nil && !errors.Is(err, docstore.ErrExists) {
+		return err
+	}
+	return nil
+}
+
+// ListCheckIns lists check-ins, newest first: the client's own, or for
+// their counsellor under the mood scope (without notes).
+func (j *Journal) ListCheckIns(ctx context.Context, c Caller, clientID string, pageSize int, pageToken string) ([]journal.CheckIn, string, bool, error) {
+	d, err := j.access.Check(ctx, c, clientID, ScopeMoodInsights, "checkins", "ListCheckIns", false)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if d == Deny {
+		return nil, "", false, notFoundClient(clientID)
+	}
+	skip, err := decodeToken(pageToken)
+	if err != nil {
+		return nil, "", false, err
+	}
+	size := sizeOr(pageSize, 30)
+	list, err := j.st.CheckIns.Find(ctx, bson.D{{Key: "client_id", Value: clientID}},
+		options.Find().SetSort(bson.D{{Key: "occurred_at", Value: -1}, {Key: "_id", Value: 1}}).SetSkip(int64(skip)).SetLimit(int64(size+1)))
+	if err != nil {
+		return nil, "", false, err
+	}
+	next := ""
+	if len(list) > size {
+		list, next = list[:size], encodeToken(skip+size)
+	}
+	return list, next, d == Owner, nil
+}
+
+// CreateEntry stores a private entry and screens it.
+func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in journal.Entry, country string) (journal.Entry, Screen, error) {
+	if err := ownerOnly(c, clientID); err != nil {
+		return journal.Entry{}, Screen{}, err
+	}
+	now := storedNow(j.clk)
+	in.ID, in.ClientID = uuid.NewString(), clientID
+	e, err := journal.NewEntry(in, func(id string) bool { _, ok := prompts.Get(id); return ok }, now)
+	if err != nil {
+		return journal.Entry{}, Screen{}, domainErr(err)
+	}
+	ev, err := newEvent("journal.entry.created", clientID, c.RequestID, now, e.TimeZone, e.LocalDate, &eventsv1.Envelope{
+		Payload: &eventsv1.Envelope_EntryCreated{EntryCreated: &eventsv1.EntryCreated{EntryId: e.ID, Kind: EntryKindProto(e.Kind)}},
+	})
+	if err != nil {
+		return journal.Entry{}, Screen{}, err
+	}
+	if err := j.st.Entries.Create(ctx, e.ID, e, ev); err != nil {
+		return journal.Entry{}, Screen{}, err
+	}
+	var reasons []string
+	if screening.CrisisLanguage(e.Title + "\n" + e.Body) {
+		reasons = append(reasons, string(screening.ReasonCrisisLanguage))
+	}
+	screen, err := j.respond(ctx, c, clientID, reasons, "entry", e.ID, country)
+	return e, screen, err
+}
+
+// ListEntries lists entries, newest first: all for the client, only shared
+// ones for their counsellor under the journal scope.
+func (j *Journal) ListEntries(ctx context.Context, c Caller, clientID string, pageSize int, pageToken string) ([]journal.Entry, string, error) {
+	d, err := j.access.Check(ctx, c, clientID, ScopeSharedJournal, "entries", "ListEntries", false)
+	if err != nil {
+		return nil, "", err
+	}
+	if d == Deny {
+		return nil, "", notFoundClient(clientID)
+	}
+	filter := bson.D{{Key: "client_id", Value: clientID}}
+	if d != Owner {
+		filter = append(filter, bson.E{Key: "shared", Value: true})
+	}
+	skip, err := decodeToken(pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	size := sizeOr(pageSize, 20)
+	list, err := j.st.Entries.Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "create_time", Value: -1}, {Key: "_id", Value: 1}}).SetSkip(int64(skip)).SetLimit(int64(size+1)))
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(list) > size {
+		list, next = list[:size], encodeToken(skip+size)
+	}
+	return list, next, nil
+}
+
+// GetEntry returns one entry: any of the client's own, or a shared one for
+// their counsellor under the journal scope. Anything else is NotFound.
+func (j *Journal) GetEntry(ctx context.Context, c Caller, clientID, entryID string) (journal.Entry, error) {
+	d, err := j.access.Check(ctx, c, clientID, ScopeSharedJournal, "entry/"+entryID, "GetEntry", false)
+	if err != nil {
+		return journal.Entry{}, err
+	}
+	notFound := apperr.NotFound("entry %q not found", entryID)
+	if d == Deny {
+		return journal.Entry{}, notFound
+	}
+	e, _, err := j.st.Entries.Get(ctx, entryID)
+	if errors.Is(err, docstore.ErrNotFound) || (err == nil && (e.ClientID != clientID || (d != Owner && !e.Shared))) {
+		return journal.Entry{}, notFound
+	}
+	return e, err
+}
+
+// SetShared shares or unshares one entry (the client only).
+func (j *Journal) SetShared(ctx context.Context, c Caller, clientID, entryID string, share bool) (journal.Entry, error) {
+	if err := ownerOnly(c, clientID); err != nil {
+		return journal.Entry{}, err
+	}
+	notFound := apperr.NotFound("entry %q not found", entryID)
+	now := storedNow(j.clk)
+	e, err := j.st.Entries.Update(ctx, entryID, func(e *journal.Entry) ([]outbox.Message, error) {
+		if e.ClientID != clientID {
+			return nil, notFound
+		}
+		subject, env := "journal.entry.unshared", &eventsv1.Envelope{Payload: &eventsv1.Envelope_EntryUnshared{EntryUnshared: &eventsv1.EntryUnshared{EntryId: e.ID}}}
+		changed := e.Unshare()
+		if share {
+			subject, env = "journal.entry.shared", &eventsv1.Envelope{Payload: &eventsv1.Envelope_EntryShared{EntryShared: &eventsv1.EntryShared{EntryId: e.ID}}}
+			changed = e.Share(now)
+		}
+		if !changed {
+			return nil, nil
+		}
+		ev, err := newEvent(subject, clientID, c.RequestID, now, e.TimeZone, e.LocalDate, env)
+		if err != nil {
+			return nil, err
+		}
+		return []outbox.Message{ev}, nil
+	})
+	if errors.Is(err, docstore.ErrNotFound) {
+		return journal.Entry{}, notFound
+	}
+	return e, err
+}
+
+// UrgeAnswer is the answer to a hard moment.
+type UrgeAnswer struct {
+	Urge            journal.Urge
+	Support         SupportInfo
+	PlanUnavailable bool
+	Step            coping.Step
+	Screen          Screen
+}
+
+// LogUrge stores an urge and answers at once: the client's reasons and
+// people (asked from plans with a short deadline; the rest of the answer
+// comes even when plans cannot), one coping step, and crisis resources when
+// the intensity or the words call for them.
+func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in journal.Urge, country string) (UrgeAnswer, error) {
+	if err := ownerOnly(c, clientID); err != nil {
+		return UrgeAnswer{}, err
+	}
+	now := storedNow(j.clk)
+	in.ID, in.ClientID = uuid.NewString(), clientID
+	u, err := journal.NewUrge(in, now)
+	if err != nil {
+		return UrgeAnswer{}, domainErr(err)
+	}
+	ev, err := newEvent("journal.urge.logged", clientID, c.RequestID, now, u.TimeZone, u.LocalDate, &eventsv1.Envelope{
+		Payload: &eventsv1.Envelope_UrgeLogged{UrgeLogged: &eventsv1.UrgeLogged{UrgeId: u.ID, Intensity: int32(u.Intensity), Trigger: u.Trigger}},
+	})
+	if err != nil {
+		return UrgeAnswer{}, err
+	}
+
+	// Ask plans while the urge is stored.
+	type supportResult struct {
+		info SupportInfo
+		err  error
+	}
+	supportc := make(chan supportResult, 1)
+	sctx, cancel := context.WithTimeout(ctx, j.supportTimeout)
+	defer cancel()
+	go func() {
+		info, err := j.support.Support(sctx, clientID)
+		supportc <- supportResult{info, err}
+	}()
+
+	if err := j.st.Urges.Create(ctx, u.ID, u, ev); err != nil {
+		return UrgeAnswer{}, err
+	}
+	var reasons []string
+	if screening.CrisisLanguage(u.Note) {
+		reasons = append(reasons, string(screening.ReasonCrisisLanguage))
+	}
+	if screening.HighUrge(u.Intensity) {
+		reasons = append(reasons, string(screening.ReasonHighUrge))
+	}
+	screen, err := j.respond(ctx, c, clientID, reasons, "urge", u.ID, country)
+	if err != nil {
+		return UrgeAnswer{}, err
+	}
+	ans := UrgeAnswer{Urge: u, Screen: screen, Step: coping.For(u.Intensity, u.Trigger, uint64(now.UnixMilli()))}
+	res := <-supportc
+	if res.err != nil {
+		j.log.WarnContext(ctx, "plans did not answer for an urge; answering without the plan's part", "error", res.err)
+		ans.PlanUnavailable = true
+	} else {
+		ans.Support = res.info
+	}
+	return ans, nil
+}
+
+// ResolveUrge records how an urge ended (the client only). CONTACTED is
+// sent to the plans service as an event, which logs it as a slip.
+func (j *Journal) ResolveUrge(ctx context.Context, c Caller, clientID, urgeID, outcome string) (journal.Urge, error) {
+	if err := ownerOnly(c, clientID); err != nil {
+		return journal.Urge{}, err
+	}
+	notFound := apperr.NotFound("urge %q not found", urgeID)
+	now := storedNow(j.clk)
+	u, err := j.st.Urges.Update(ctx, urgeID, func(u *journal.Urge) ([]outbox.Message, error) {
+		if u.ClientID != clientID {
+			return nil, notFound
+		}
+		already := u.Outcome != ""
+		if err := u.Resolve(outcome, now); err != nil {
+			return nil, domainErr(err)
+		}
+		if already {
+			return nil, nil
+		}
+		ev, err := newEvent("journal.urge.resolved", clientID, c.RequestID, now, u.TimeZone, u.LocalDate, &eventsv1.Envelope{
+			Payload: &eventsv1.Envelope_UrgeResolved{UrgeResolved: &eventsv1.UrgeResolved{
+				UrgeId: u.ID, Outcome: OutcomeProto(u.Outcome), Intensity: int32(u.Intensity),
+				UrgeTime: timestamppb.New(u.CreateTime), ResolveTime: timestamppb.New(now),
+			}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return []outbox.Message{ev}, nil
+	})
+	if errors.Is(err, docstore.ErrNotFound) {
+		return journal.Urge{}, notFound
+	}
+	return u, err
+}
+
+// PromptOfTheDay follows the client's days in their current attempt (day
+// 0 when plans cannot say).
+func (j *Journal) PromptOfTheDay(ctx context.Context, c Caller, clientID string) (prompts.Prompt, int, error) {
+	if err := ownerOnly(c, clientID); err != nil {
+		return prompts.Prompt{}, 0, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, j.supportTimeout)
+	defer cancel()
+	day := 0
+	if info, err := j.support.Support(sctx, clientID); err == nil {
+		day = info.StreakDays
+	}
+	return prompts.ForDay(day), day, nil
+}
+
+// ListRiskFlags lists a client's flags, newest first.
+func (j *Journal) ListRiskFlags(ctx context.Context, c Caller, clientID string, openOnly bool) ([]journal.RiskFlag, error) {
+	d, err := j.access.Check(ctx, c, clientID, ScopeRiskAlerts, "risk-flags", "ListRiskFlags", true)
+	if err != nil {
+		return nil, err
+	}
+	if d == Deny {
+		return nil, notFoundClient(clientID)
+	}
+	filter := bson.D{{Key: "client_id", Value: clientID}}
+	if openOnly {
+		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: []string{journal.FlagRaised, journal.FlagEscalated, journal.FlagAcknowledged}}}})
+	}
+	return j.st.Flags.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "raise_time", Value: -1}}).SetLimit(200))
+}
+
+// ChangeFlag acknowledges or closes a flag: the counsellor under the
+// risk-alerts scope, or an admin (flags hold no journal content).
+func (j *Journal) ChangeFlag(ctx context.Context, c Caller, clientID, flagID string, close, dismiss bool) (journal.RiskFlag, error) {
+	notFound := apperr.NotFound("risk flag %q not found", flagID)
+	d, err := j.access.Check(ctx, c, clientID, ScopeRiskAlerts, "risk-flag/"+flagID, "ChangeRiskFlag", true)
+	if err != nil {
+		return journal.RiskFlag{}, err
+	}
+	switch d {
+	case Deny:
+		return journal.RiskFlag{}, notFound
+	case Owner:
+		return journal.RiskFlag{}, apperr.PermissionDenied("risk flags are for your care team to acknowledge")
+	}
+	now := storedNow(j.clk)
+	f, err := j.st.Flags.Update(ctx, flagID, func(f *journal.RiskFlag) ([]outbox.Message, error) {
+		if f.ClientID != clientID {
+			return nil, notFound
+		}
+		var changed bool
+		var err error
+		if close {
+			changed, err = f.Close(dismiss, now)
+		} else {
+			changed, err = f.Acknowledge(c.ID, now)
+		}
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		if !changed {
+			return nil, nil
+		}
+		return j.flagEvent(c.ID, c.RequestID, *f, now)
+	})
+	if errors.Is(err, docstore.ErrNotFound) {
+		return journal.RiskFlag{}, notFound
+	}
+	return f, err
+}
+
+func (j *Journal) flagEvent(actor, requestID string, f journal.RiskFlag, now time.Time) ([]outbox.Message, error) {
+	ev, err := newEvent("journal.risk.flag_updated", f.ClientID, requestID, now, "", "", &eventsv1.Envelope{
+		Payload: &eventsv1.Envelope_RiskFlagUpdated{RiskFlagUpdated: &eventsv1.RiskFlagUpdated{
+			FlagId: f.ID, Reason: flagReasons[f.Reason], Status: FlagStatusProto(f.Status), ActorId: actor,
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []outbox.Message{ev}, nil
+}
+
+// EscalateDue escalates raised flags nobody acknowledged in time; every
+// replica may run it (the version check lets one win per flag).
+func (j *Journal) EscalateDue(ctx context.Context) (int, error) {
+	now := storedNow(j.clk)
+	due, err := j.st.Flags.Find(ctx, bson.D{
+		{Key: "status", Value: journal.FlagRaised},
+		{Key: "escalate_at", Value: bson.D{{Key: "$lte", Value: now}}},
+	}, options.Find().SetSort(bson.D{{Key: "escalate_at", Value: 1}}).SetLimit(200))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range due {
+		_, err := j.st.Flags.Update(ctx, f.ID, func(f *journal.RiskFlag) ([]outbox.Message, error) {
+			if !f.Escalate(now) {
+				return nil, nil
+			}
+			n++
+			return j.flagEvent("escalation", "", *f, now)
+		})
+		if err != nil {
+			j.log.WarnContext(ctx, "escalate flag failed", "flag_id", f.ID, "error", err)
+		}
+	}
+	return n, nil
+}
+
+// domainErr maps domain errors to application errors.
+func domainErr(err error) error {
+	var ve *journal.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		vs := make([]apperr.FieldViolation, len(ve.Violations))
+		for i, v := range ve.Violations {
+			vs[i] = apperr.FieldViolation{Field: v.Field, Description: v.Description}
+		}
+		return apperr.InvalidArgument(vs...)
+	case errors.Is(err, journal.ErrIllegalTransition):
+		return apperr.Wrap(apperr.KindFailedPrecondition, err, "%s", strings.TrimPrefix(err.Error(), journal.ErrIllegalTransition.Error()+": "))
+	}
+	return err
+}
