@@ -1,0 +1,214 @@
+// Package bootstrap is what every service binary does the same way: check
+// its configuration, connect to MongoDB (one connection on FerretDB) and
+// NATS, set up its indexes and streams, report readiness truthfully, and
+// shut down in the order of DESIGN.md §7: health NOT_SERVING, graceful stop
+// of RPCs, consumers and background work stopped, a last outbox flush, NATS
+// drained, MongoDB closed.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/config"
+	"github.com/nocontact/backend/platform/grpcserver"
+	"github.com/nocontact/backend/platform/mongox"
+	"github.com/nocontact/backend/platform/natsx"
+	"github.com/nocontact/backend/platform/outbox"
+)
+
+// Base is the configuration every service shares; a service's Config
+// embeds it.
+type Base struct {
+	GRPC  config.GRPC
+	Mongo config.Mongo
+	NATS  config.NATS
+	Auth  config.Auth
+	Log   config.Log
+	// OutboxInterval is how often the relay polls for unpublished events
+	// (it is also woken after every write).
+	OutboxInterval time.Duration `env:"OUTBOX_INTERVAL" envDefault:"1s"`
+}
+
+// Spec is what one service owns.
+type Spec struct {
+	// Name is the service's name (NATS connection name, logs).
+	Name string
+	// Database is the default database name (MONGODB_DATABASE overrides).
+	Database string
+	// Indexes of the service's collections, created at start-up.
+	Indexes map[string][]mongo.IndexModel
+	// Streams to ensure, by name: the service's own and those it consumes
+	// (whichever service starts first creates them, with one configuration).
+	Streams map[string][]string
+}
+
+// Deps are the connections a running service uses.
+type Deps struct {
+	Log      *slog.Logger
+	Clock    clock.Clock
+	Mongo    *mongo.Client
+	DB       *mongo.Database
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Verifier auth.Verifier
+	base     Base
+}
+
+// Start checks the configuration and connects. On error nothing is left
+// open.
+func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk clock.Clock) (*Deps, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if clk == nil {
+		clk = clock.Real()
+	}
+	if base.Mongo.Database == "" {
+		base.Mongo.Database = spec.Database
+	}
+	if err := errors.Join(base.GRPC.Validate(), base.Auth.Validate()); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+
+	// mongox.Connect uses a single connection on FerretDB, which does not
+	// isolate read-modify-write across connections (DESIGN.md §6).
+	client, err := mongox.Connect(startCtx, base.Mongo.URI, base.Mongo.MaxPoolSize)
+	if err != nil {
+		return nil, err
+	}
+	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), base: base}
+	if err := mongox.EnsureIndexes(startCtx, d.DB, spec.Indexes); err != nil {
+		d.closeMongo(ctx)
+		return nil, err
+	}
+	d.NC, d.JS, err = natsx.Connect(base.NATS.URL, spec.Name, log)
+	if err != nil {
+		d.closeMongo(ctx)
+		return nil, err
+	}
+	for name, subjects := range spec.Streams {
+		if _, err := natsx.EnsureStream(startCtx, d.JS, name, subjects); err != nil {
+			d.NC.Close()
+			d.closeMongo(ctx)
+			return nil, err
+		}
+	}
+	d.Verifier = auth.NewHS256Verifier([]byte(base.Auth.JWTSecret.Reveal()), base.Auth.Issuer, base.Auth.Audience, clk)
+	return d, nil
+}
+
+// Readiness checks MongoDB and NATS for the health service.
+func (d *Deps) Readiness() []grpcserver.Check {
+	return []grpcserver.Check{
+		{Name: "mongodb", Fn: func(ctx context.Context) error { return d.Mongo.Ping(ctx, nil) }},
+		{Name: "nats", Fn: func(context.Context) error {
+			if s := d.NC.Status(); s != nats.CONNECTED {
+				return fmt.Errorf("nats is %s", s)
+			}
+			return nil
+		}},
+	}
+}
+
+// NewServer builds the gRPC server with the shared interceptors and
+// readiness.
+func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
+	return grpcserver.New(grpcserver.Options{
+		Logger:            d.Log,
+		Clock:             d.Clock,
+		Verifier:          d.Verifier,
+		ServiceName:       serviceName,
+		ReadinessInterval: d.base.GRPC.ReadinessInterval,
+		Readiness:         d.Readiness(),
+	})
+}
+
+// Consumer starts a durable consumer; it returns the function that stops it.
+type Consumer func(ctx context.Context) (stop func(), err error)
+
+// Work is background work that runs until its context is done.
+type Work func(ctx context.Context)
+
+// Serve answers RPCs on lis (a listener on GRPC.Addr when nil) until ctx is
+// done, with the relay, the background work and the consumers running
+// beside it on a context of their own, so that events written by the last
+// RPCs still leave. Then it shuts down in order and closes the connections.
+func (d *Deps) Serve(ctx context.Context, srv *grpcserver.Server, lis net.Listener, relay *outbox.Relay, work []Work, consumers []Consumer) error {
+	defer d.closeMongo(ctx)
+	defer d.NC.Close()
+	if lis == nil {
+		var err error
+		if lis, err = net.Listen("tcp", d.base.GRPC.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", d.base.GRPC.Addr, err)
+		}
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	if relay != nil {
+		work = append(work, func(ctx context.Context) { _ = relay.Run(ctx) })
+	}
+	for _, w := range work {
+		wg.Add(1)
+		go func() { defer wg.Done(); w(workCtx) }()
+	}
+	var stops []func()
+	stopAll := func() {
+		for _, stop := range stops {
+			stop()
+		}
+		stopWork()
+		wg.Wait()
+	}
+	for _, c := range consumers {
+		stop, err := c(workCtx)
+		if err != nil {
+			stopAll()
+			_ = lis.Close()
+			return fmt.Errorf("start consumer: %w", err)
+		}
+		stops = append(stops, stop)
+	}
+
+	d.Log.Info("service listening", "addr", lis.Addr().String())
+	serveErr := srv.Serve(ctx, lis, d.base.GRPC.ShutdownTimeout)
+
+	stopAll()
+	if relay != nil {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if _, err := relay.Flush(flushCtx); err != nil {
+			d.Log.Warn("final outbox flush incomplete; events stay stored and leave at the next start", "error", err)
+		}
+		cancel()
+	}
+	if err := d.NC.Drain(); err != nil {
+		d.Log.Warn("nats drain", "error", err)
+	}
+	return serveErr
+}
+
+// Relay builds the outbox relay over the named collections.
+func (d *Deps) Relay(collections ...string) *outbox.Relay {
+	colls := make([]*mongo.Collection, len(collections))
+	for i, c := range collections {
+		colls[i] = d.DB.Collection(c)
+	}
+	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval}, colls...)
+}
+
+func (d *Deps) closeMongo(ctx context.Context) {
+	_ = d.Mongo.Disconnect(context.WithoutCancel(ctx))
+}
