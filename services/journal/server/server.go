@@ -14,6 +14,7 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
 	"github.com/nocontact/backend/platform/bootstrap"
+	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/grpcclient"
@@ -72,8 +73,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	defer plansConn.Close()
 
 	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess)
-	access := app.NewAccess(d.DB.Collection(mongodb.CollLinks), d.DB.Collection(mongodb.CollConsents),
-		docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
+	access := app.NewAccess(careview.New(d.DB), docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
 		CheckIns: docstore.New[journal.CheckIn](d.DB.Collection(mongodb.CollCheckIns), relay.Kick),
 		Entries:  docstore.New[journal.Entry](d.DB.Collection(mongodb.CollEntries), relay.Kick),

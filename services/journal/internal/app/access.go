@@ -6,18 +6,16 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/logging"
@@ -41,28 +39,10 @@ func CallerFrom(ctx context.Context) (Caller, error) {
 
 // Consent scopes as the plans events name them.
 const (
-	ScopeMoodInsights  = "MOOD_INSIGHTS"
-	ScopeSharedJournal = "SHARED_JOURNAL"
-	ScopeRiskAlerts    = "RISK_ALERTS"
+	ScopeMoodInsights  = careview.ScopeMoodInsights
+	ScopeSharedJournal = careview.ScopeSharedJournal
+	ScopeRiskAlerts    = careview.ScopeRiskAlerts
 )
-
-// CareLink is the projection of one (client, counsellor) assignment.
-type CareLink struct {
-	ClientID     string `bson:"client_id"`
-	CounsellorID string `bson:"counsellor_id"`
-	Active       bool   `bson:"active"`
-	Seq          int64  `bson:"seq"`
-}
-
-// ConsentState is the projection of a client's granted scopes.
-type ConsentState struct {
-	ClientID string   `bson:"client_id"`
-	Scopes   []string `bson:"scopes"`
-	Seq      int64    `bson:"seq"`
-}
-
-// LinkID is the projection id of a (client, counsellor) pair.
-func LinkID(clientID, counsellorID string) string { return clientID + "|" + counsellorID }
 
 // AccessRecord is a stored access-log record waiting to reach the plans
 // service's access log (through its outbox event).
@@ -76,15 +56,14 @@ type AccessRecord struct {
 
 // Access decides who may see a client's journal data.
 type Access struct {
-	links    *mongo.Collection
-	consents *mongo.Collection
-	records  *docstore.Store[AccessRecord]
-	clk      clock.Clock
+	view    *careview.View
+	records *docstore.Store[AccessRecord]
+	clk     clock.Clock
 }
 
-// NewAccess builds the access checker.
-func NewAccess(links, consents *mongo.Collection, records *docstore.Store[AccessRecord], clk clock.Clock) *Access {
-	return &Access{links: links, consents: consents, records: records, clk: clk}
+// NewAccess builds the access checker over the care projection.
+func NewAccess(view *careview.View, records *docstore.Store[AccessRecord], clk clock.Clock) *Access {
+	return &Access{view: view, records: records, clk: clk}
 }
 
 // Decision is an access outcome.
@@ -129,31 +108,7 @@ func (a *Access) Check(ctx context.Context, c Caller, clientID, scope, resource,
 }
 
 func (a *Access) careTeamMay(ctx context.Context, clientID, counsellorID, scope string) (bool, error) {
-	var link CareLink
-	err := a.links.FindOne(ctx, bson.D{{Key: "_id", Value: LinkID(clientID, counsellorID)}}).Decode(&link)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("load care link: %w", err)
-	}
-	if !link.Active {
-		return false, nil
-	}
-	var cs ConsentState
-	err = a.consents.FindOne(ctx, bson.D{{Key: "_id", Value: clientID}}).Decode(&cs)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("load consent: %w", err)
-	}
-	for _, s := range cs.Scopes {
-		if s == scope {
-			return true, nil
-		}
-	}
-	return false, nil
+	return a.view.Allowed(ctx, clientID, counsellorID, scope)
 }
 
 // record stores the access with its event in one write; the plans service
@@ -176,52 +131,16 @@ func (a *Access) record(ctx context.Context, c Caller, clientID, resource, actio
 	return nil
 }
 
-// ApplyAssignment updates the care-team projection from a plans event. seq
-// is the event's PLANS stream sequence: an event older than what the
-// projection holds changes nothing, so redelivery is harmless.
+// ApplyAssignment applies an assignment event to the projection (see
+// careview; seq is the PLANS stream sequence).
 func (a *Access) ApplyAssignment(ctx context.Context, clientID, counsellorID string, active bool, seq int64) error {
-	id := LinkID(clientID, counsellorID)
-	link := CareLink{ClientID: clientID, CounsellorID: counsellorID, Active: active, Seq: seq}
-	_, err := a.links.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
-		bson.D{{Key: "$set", Value: link}})
-	if err != nil {
-		return fmt.Errorf("update care link: %w", err)
-	}
-	return a.insertIfMissing(ctx, a.links, id, link)
+	return a.view.ApplyAssignment(ctx, clientID, counsellorID, active, seq)
 }
 
-// ApplyConsent updates the consent projection from a plans event (the event
-// carries the whole granted set); seq as for ApplyAssignment.
+// ApplyConsent applies a consent event to the projection.
 func (a *Access) ApplyConsent(ctx context.Context, clientID string, scopes []string, seq int64) error {
-	if scopes == nil {
-		scopes = []string{}
-	}
-	cs := ConsentState{ClientID: clientID, Scopes: scopes, Seq: seq}
-	_, err := a.consents.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: clientID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
-		bson.D{{Key: "$set", Value: cs}})
-	if err != nil {
-		return fmt.Errorf("update consent: %w", err)
-	}
-	return a.insertIfMissing(ctx, a.consents, clientID, cs)
+	return a.view.ApplyConsent(ctx, clientID, scopes, seq)
 }
 
-// insertIfMissing creates the projection document the first time; when it
-// exists already (the update above applied, or a newer event is held) the
-// duplicate key is the expected answer.
-func (a *Access) insertIfMissing(ctx context.Context, coll *mongo.Collection, id string, doc any) error {
-	raw, err := bson.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	var m bson.D
-	if err := bson.Unmarshal(raw, &m); err != nil {
-		return err
-	}
-	m = append(bson.D{{Key: "_id", Value: id}}, m...)
-	if _, err := coll.InsertOne(ctx, m); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("insert projection: %w", err)
-	}
-	return nil
-}
+// View is the care projection, for the consumer that keeps it.
+func (a *Access) View() *careview.View { return a.view }

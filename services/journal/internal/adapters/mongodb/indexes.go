@@ -6,6 +6,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -16,8 +17,6 @@ const (
 	CollUrges    = "urges"
 	CollFlags    = "risk_flags"
 	CollAccess   = "access_records"
-	CollLinks    = "care_links"
-	CollConsents = "consents"
 )
 
 // HotQuery names the keys of a query run on every request or scan.
@@ -40,7 +39,8 @@ var HotQueries = []HotQuery{
 	{"flags due to escalate", CollFlags, []string{"status", "escalate_at"}},
 }
 
-// Indexes declares every index of the journal database.
+// Indexes declares every index of the journal database (the care
+// projection's come from careview).
 func Indexes() map[string][]mongo.IndexModel {
 	idx := func(name string, keys ...string) mongo.IndexModel {
 		d := bson.D{}
@@ -54,14 +54,16 @@ func Indexes() map[string][]mongo.IndexModel {
 		return mongo.IndexModel{Keys: d, Options: options.Index().SetName(name)}
 	}
 	withOutbox := func(models ...mongo.IndexModel) []mongo.IndexModel { return append(models, outbox.IndexModels()...) }
-	return map[string][]mongo.IndexModel{
+	out := careview.Indexes()
+	for k, v := range map[string][]mongo.IndexModel{
 		CollCheckIns: withOutbox(idx("client_occurred", "client_id", "occurred_at"), idx("client_date", "client_id", "local_date")),
 		CollEntries: withOutbox(idx("client_created", "client_id", "create_time"), idx("client_shared", "client_id", "shared", "create_time"),
 			idx("client_date", "client_id", "local_date")),
-		CollUrges:    withOutbox(idx("client_date", "client_id", "local_date")),
-		CollFlags:    withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("status_escalate", "status", "escalate_at")),
-		CollAccess:   withOutbox(),
-		CollLinks:    nil,
-		CollConsents: nil,
+		CollUrges:  withOutbox(idx("client_date", "client_id", "local_date")),
+		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("status_escalate", "status", "escalate_at")),
+		CollAccess: withOutbox(),
+	} {
+		out[k] = v
 	}
+	return out
 }

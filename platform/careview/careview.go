@@ -1,0 +1,210 @@
+// Package careview is a service's local projection of the care team and the
+// client's consent, kept from the plans events (plans.care.*,
+// plans.consent.changed), so that every query can check access, and every
+// event find its recipients, without asking the plans service.
+//
+// Each projection document keeps the PLANS stream sequence of the event it
+// last applied: a redelivered or older event changes nothing.
+package careview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
+	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
+
+	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/natsx"
+)
+
+// Collections of the projection, in the owning service's database.
+const (
+	CollLinks    = "care_links"
+	CollConsents = "consents"
+)
+
+// Scopes as the plans events name them.
+const (
+	ScopePlanProgress  = "PLAN_PROGRESS"
+	ScopeMoodInsights  = "MOOD_INSIGHTS"
+	ScopeSharedJournal = "SHARED_JOURNAL"
+	ScopeRiskAlerts    = "RISK_ALERTS"
+)
+
+// Link is one (client, counsellor) assignment.
+type Link struct {
+	ClientID     string `bson:"client_id"`
+	CounsellorID string `bson:"counsellor_id"`
+	Active       bool   `bson:"active"`
+	Seq          int64  `bson:"seq"`
+}
+
+// Consent is a client's granted scopes.
+type Consent struct {
+	ClientID string   `bson:"client_id"`
+	Scopes   []string `bson:"scopes"`
+	Seq      int64    `bson:"seq"`
+}
+
+// View reads and keeps the projection.
+type View struct {
+	links, consents *mongo.Collection
+}
+
+// New returns the view over db's projection collections.
+func New(db *mongo.Database) *View {
+	return &View{links: db.Collection(CollLinks), consents: db.Collection(CollConsents)}
+}
+
+// Indexes of the projection collections.
+func Indexes() map[string][]mongo.IndexModel {
+	return map[string][]mongo.IndexModel{
+		CollLinks: {{Keys: bson.D{{Key: "client_id", Value: 1}, {Key: "active", Value: 1}}, Options: options.Index().SetName("client_active")}},
+	}
+}
+
+func linkID(clientID, counsellorID string) string { return clientID + "|" + counsellorID }
+
+// Allowed reports whether the counsellor is actively assigned to the client
+// and the client granted scope.
+func (v *View) Allowed(ctx context.Context, clientID, counsellorID, scope string) (bool, error) {
+	var l Link
+	err := v.links.FindOne(ctx, bson.D{{Key: "_id", Value: linkID(clientID, counsellorID)}}).Decode(&l)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load care link: %w", err)
+	}
+	if !l.Active {
+		return false, nil
+	}
+	return v.granted(ctx, clientID, scope)
+}
+
+// Counsellors lists the client's active counsellors when scope is granted
+// (scope "" means any: the assignment alone).
+func (v *View) Counsellors(ctx context.Context, clientID, scope string) ([]string, error) {
+	if scope != "" {
+		ok, err := v.granted(ctx, clientID, scope)
+		if err != nil || !ok {
+			return nil, err
+		}
+	}
+	cur, err := v.links.Find(ctx, bson.D{{Key: "client_id", Value: clientID}, {Key: "active", Value: true}}, options.Find().SetLimit(100))
+	if err != nil {
+		return nil, fmt.Errorf("find care links: %w", err)
+	}
+	var links []Link
+	if err := cur.All(ctx, &links); err != nil {
+		return nil, fmt.Errorf("read care links: %w", err)
+	}
+	out := make([]string, len(links))
+	for i, l := range links {
+		out[i] = l.CounsellorID
+	}
+	return out, nil
+}
+
+func (v *View) granted(ctx context.Context, clientID, scope string) (bool, error) {
+	var c Consent
+	err := v.consents.FindOne(ctx, bson.D{{Key: "_id", Value: clientID}}).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load consent: %w", err)
+	}
+	for _, s := range c.Scopes {
+		if s == scope {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ApplyAssignment applies an assignment event at PLANS stream sequence seq.
+func (v *View) ApplyAssignment(ctx context.Context, clientID, counsellorID string, active bool, seq int64) error {
+	id := linkID(clientID, counsellorID)
+	return apply(ctx, v.links, id, seq, Link{ClientID: clientID, CounsellorID: counsellorID, Active: active, Seq: seq})
+}
+
+// ApplyConsent applies a consent event (the whole granted set) at seq.
+func (v *View) ApplyConsent(ctx context.Context, clientID string, scopes []string, seq int64) error {
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return apply(ctx, v.consents, clientID, seq, Consent{ClientID: clientID, Scopes: scopes, Seq: seq})
+}
+
+// apply sets doc when the stored sequence is older, and creates it the
+// first time; a duplicate key then means a newer (or the same) event is
+// already held.
+func apply(ctx context.Context, coll *mongo.Collection, id string, seq int64, doc any) error {
+	if _, err := coll.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+		bson.D{{Key: "$set", Value: doc}}); err != nil {
+		return fmt.Errorf("update projection: %w", err)
+	}
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var m bson.D
+	if err := bson.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	m = append(bson.D{{Key: "_id", Value: id}}, m...)
+	if _, err := coll.InsertOne(ctx, m); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("insert projection: %w", err)
+	}
+	return nil
+}
+
+// Subjects are the plans events the projection needs.
+var Subjects = []string{"plans.care.>", "plans.consent.changed"}
+
+// Spec is the durable consumer of those events for one service.
+func Spec(durable string) natsx.ConsumerSpec {
+	return natsx.ConsumerSpec{Stream: "PLANS", Durable: durable, FilterSubjects: Subjects}
+}
+
+// Handler applies care and consent events to v; other events are ignored.
+func Handler(v *View) natsx.Handler {
+	return func(ctx context.Context, msg jetstream.Msg) error {
+		env, err := events.Decode(msg.Data())
+		if err != nil {
+			return natsx.Permanent(err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return natsx.Permanent(fmt.Errorf("message metadata: %w", err))
+		}
+		return Apply(ctx, v, env, int64(meta.Sequence.Stream))
+	}
+}
+
+// Apply applies one decoded event at stream sequence seq (consumers that
+// read more than the care events call it from their own handler).
+func Apply(ctx context.Context, v *View, env *eventsv1.Envelope, seq int64) error {
+	switch p := env.GetPayload().(type) {
+	case *eventsv1.Envelope_CareAssignmentChanged:
+		a := p.CareAssignmentChanged
+		active := a.GetStatus() == plansv1.CareAssignmentStatus_CARE_ASSIGNMENT_STATUS_ACTIVE
+		return v.ApplyAssignment(ctx, env.GetClientId(), a.GetCounsellorId(), active, seq)
+	case *eventsv1.Envelope_ConsentChanged:
+		scopes := make([]string, 0, len(p.ConsentChanged.GetGrantedScopes()))
+		for _, s := range p.ConsentChanged.GetGrantedScopes() {
+			scopes = append(scopes, s.String())
+		}
+		return v.ApplyConsent(ctx, env.GetClientId(), scopes, seq)
+	}
+	return nil
+}
