@@ -190,7 +190,8 @@ var flagReasons = map[string]journalv1.RiskReason{
 
 // raiseFlag raises at most one open flag per client and reason per 24
 // hours: an open one raised within the day suppresses a new one, and the id
-// is fixed per (client, reason, UTC day) so two replicas cannot both raise.
+// is deterministic per (client, reason, UTC day, flags already closed that
+// day) so two replicas cannot both raise.
 func (j *Journal) raiseFlag(ctx context.Context, c Caller, clientID, reason, sourceKind, sourceID string) error {
 	now := storedNow(j.clk)
 	open, err := j.st.Flags.Find(ctx, bson.D{
@@ -207,21 +208,39 @@ func (j *Journal) raiseFlag(ctx context.Context, c Caller, clientID, reason, sou
 	}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", clientID, reason, now.Unix()/86400)))
 	id := "rf-" + hex.EncodeToString(sum[:12])
-	escalateAt := now.Add(j.escalateAfter)
-	flag := journal.RiskFlag{ID: id, ClientID: clientID, Reason: reason, Status: journal.FlagRaised, SourceKind: sourceKind, SourceID: sourceID, RaiseTime: now, EscalateAt: &escalateAt}
-	ev, err := newEvent("journal.risk.flag_raised", clientID, c.RequestID, now, "", "", &eventsv1.Envelope{
-		Payload: &eventsv1.Envelope_RiskFlagRaised{RiskFlagRaised: &eventsv1.RiskFlagRaised{
-			FlagId: id, Reason: flagReasons[reason], SourceKind: sourceKind, SourceId: sourceID,
-		}},
-	})
-	if err != nil {
-		return err
+	// The day's id may belong to a flag the care team has already closed:
+	// a new crisis after that is a new signal, so the next id in a fixed
+	// chain is tried (still deterministic, so racing replicas agree).
+	for range maxFlagsPerDay {
+		escalateAt := now.Add(j.escalateAfter)
+		flag := journal.RiskFlag{ID: id, ClientID: clientID, Reason: reason, Status: journal.FlagRaised, SourceKind: sourceKind, SourceID: sourceID, RaiseTime: now, EscalateAt: &escalateAt}
+		ev, err := newEvent("journal.risk.flag_raised", clientID, c.RequestID, now, "", "", &eventsv1.Envelope{
+			Payload: &eventsv1.Envelope_RiskFlagRaised{RiskFlagRaised: &eventsv1.RiskFlagRaised{
+				FlagId: id, Reason: flagReasons[reason], SourceKind: sourceKind, SourceId: sourceID,
+			}},
+		})
+		if err != nil {
+			return err
+		}
+		err = j.st.Flags.Create(ctx, id, flag, ev)
+		if !errors.Is(err, docstore.ErrExists) {
+			return err
+		}
+		existing, _, err := j.st.Flags.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if existing.Open() {
+			return nil // raised meanwhile by another request
+		}
+		next := sha256.Sum256([]byte(id))
+		id = "rf-" + hex.EncodeToString(next[:12])
 	}
-	if err := j.st.Flags.Create(ctx, id, flag, ev); err != nil && !errors.Is(err, docstore.ErrExists) {
-		return err
-	}
-	return nil
+	return fmt.Errorf("more than %d %s flags for one client in a day", maxFlagsPerDay, reason)
 }
+
+// maxFlagsPerDay bounds the flags of one client and reason per UTC day.
+const maxFlagsPerDay = 100
 
 // ListCheckIns lists check-ins, newest first: the client's own, or for
 // their counsellor under the mood scope (without notes).

@@ -1,0 +1,798 @@
+package app_test
+
+// Tests of the journal use cases against the real components: embedded
+// FerretDB (or MONGODB_URI), an embedded JetStream with the outbox relay,
+// and the real gRPC client to a plans service that cannot answer.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
+	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
+	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/careview"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/mongox"
+	"github.com/nocontact/backend/platform/natsx"
+	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/platform/testenv"
+	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
+	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
+	"github.com/nocontact/backend/services/journal/internal/app"
+	"github.com/nocontact/backend/services/journal/internal/journal"
+	jevents "github.com/nocontact/backend/services/journal/internal/ports/events"
+	"github.com/nocontact/backend/services/journal/internal/resources"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+var (
+	client     = app.Caller{ID: "client-1", Role: auth.RoleClient, RequestID: "req-client"}
+	counsellor = app.Caller{ID: "counsellor-1", Role: auth.RoleCounsellor, RequestID: "req-counsellor"}
+	stranger   = app.Caller{ID: "counsellor-2", Role: auth.RoleCounsellor, RequestID: "req-stranger"}
+	admin      = app.Caller{ID: "admin-1", Role: auth.RoleAdmin, RequestID: "req-admin"}
+)
+
+const (
+	supportTimeout = 300 * time.Millisecond
+	escalateAfter  = 30 * time.Minute
+)
+
+type fixture struct {
+	db      *mongo.Database
+	js      jetstream.JetStream
+	clk     *clock.Fake
+	relay   *outbox.Relay
+	access  *app.Access
+	journal *app.Journal
+	urges   *docstore.Store[journal.Urge]
+}
+
+// newFixture wires the journal app as server.Run does, over a fresh
+// database and JetStream, with plans at plansAddr ("" = a closed port).
+func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db := testenv.Mongo(t)
+	if err := mongox.EnsureIndexes(ctx, db, mongodb.Indexes()); err != nil {
+		t.Fatal(err)
+	}
+	_, js := testenv.NATS(t)
+	for name, subjects := range map[string][]string{"JOURNAL": {"journal.>"}, "PLANS": {"plans.>"}} {
+		if _, err := natsx.EnsureStream(ctx, js, name, subjects); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if plansAddr == "" {
+		plansAddr = closedAddr(t)
+	}
+	conn, err := grpcclient.Dial(plansAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+
+	clk := clock.NewFake(start)
+	coll := db.Collection
+	relay := outbox.NewRelay(js, quiet, outbox.Options{Interval: time.Hour},
+		coll(mongodb.CollCheckIns), coll(mongodb.CollEntries), coll(mongodb.CollUrges), coll(mongodb.CollFlags), coll(mongodb.CollAccess))
+	access := app.NewAccess(careview.New(db), docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
+	urges := docstore.New[journal.Urge](coll(mongodb.CollUrges), nil)
+	j := app.NewJournal(app.Stores{
+		CheckIns: docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil),
+		Entries:  docstore.New[journal.Entry](coll(mongodb.CollEntries), nil),
+		Urges:    urges,
+		Flags:    docstore.New[journal.RiskFlag](coll(mongodb.CollFlags), nil),
+	}, access, plansclient.New(conn), clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
+	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, journal: j, urges: urges}
+}
+
+// closedAddr is a loopback address nothing listens on: plans is down.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// silentAddr accepts connections and never says a word: plans hangs.
+func silentAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// published flushes the outbox and returns every event on the JOURNAL
+// stream matching subject.
+func (f *fixture) published(t *testing.T, subject string) []*eventsv1.Envelope {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := f.relay.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := f.js.OrderedConsumer(ctx, "JOURNAL", jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*eventsv1.Envelope
+	for i := uint64(0); i < info.NumPending; i++ {
+		msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := &eventsv1.Envelope{}
+		if err := proto.Unmarshal(msg.Data(), env); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, env)
+	}
+	return out
+}
+
+func (f *fixture) openFlags(t *testing.T) []journal.RiskFlag {
+	t.Helper()
+	flags, err := f.journal.ListRiskFlags(context.Background(), client, client.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flags
+}
+
+func (f *fixture) flag(t *testing.T, id string) journal.RiskFlag {
+	t.Helper()
+	all, err := f.journal.ListRiskFlags(context.Background(), client, client.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range all {
+		if fl.ID == id {
+			return fl
+		}
+	}
+	t.Fatalf("flag %s not found among %d", id, len(all))
+	return journal.RiskFlag{}
+}
+
+// careTeam gives counsellor an active assignment and the scopes, as the
+// plans events would.
+func (f *fixture) careTeam(t *testing.T, scopes ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, true, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.access.ApplyConsent(ctx, client.ID, scopes, 2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, apperr.KindNotFound) }
+
+// An urge is the hardest moment: the answer comes at once, with a coping
+// step and (for a strong urge) crisis resources, even when plans is down or
+// hangs; only the plan's part is missing.
+func TestLogUrgeAnswersAtOnceWhenPlansCannot(t *testing.T) {
+	plansDown := []struct {
+		name string
+		addr func(t *testing.T) string
+	}{
+		{"nothing listens", closedAddr},
+		{"plans accepts but never answers", silentAddr},
+	}
+	intensities := []struct {
+		intensity     int
+		wantResources bool
+	}{
+		{10, true},
+		{5, false},
+	}
+	t0 := time.Date(2026, 5, 4, 21, 0, 0, 0, time.UTC)
+	for _, pd := range plansDown {
+		for _, in := range intensities {
+			t.Run(fmt.Sprintf("%s/intensity %d", pd.name, in.intensity), func(t *testing.T) {
+				ctx := context.Background()
+				f := newFixture(t, t0, pd.addr(t))
+				start := time.Now()
+				ans, err := f.journal.LogUrge(ctx, client, client.ID, journal.Urge{Intensity: in.intensity, Trigger: "their_social_media", TimeZone: "Europe/London"}, "GB")
+				elapsed := time.Since(start)
+				t.Logf("LogUrge answered in %v", elapsed)
+				if err != nil {
+					t.Fatalf("LogUrge: %v", err)
+				}
+				if elapsed >= 2*time.Second {
+					t.Fatalf("LogUrge took %v with plans unreachable; the support call is bounded by %v", elapsed, supportTimeout)
+				}
+				if !ans.PlanUnavailable || ans.Support.HasPlan || len(ans.Support.Reasons) != 0 {
+					t.Fatalf("answer without plans: unavailable=%v support=%+v", ans.PlanUnavailable, ans.Support)
+				}
+				if ans.Step.ID == "" || ans.Step.Text == "" {
+					t.Fatalf("no coping step in the answer: %+v", ans.Step)
+				}
+				if got := len(ans.Screen.Resources) > 0; got != in.wantResources {
+					t.Fatalf("crisis resources shown = %v (%d), want %v", got, len(ans.Screen.Resources), in.wantResources)
+				}
+				flags := f.openFlags(t)
+				if in.wantResources {
+					if !slices.Contains(ans.Screen.Reasons, "high_urge") || ans.Screen.Message == "" {
+						t.Errorf("screen = %+v, want high_urge with a message", ans.Screen)
+					}
+					if !slices.ContainsFunc(ans.Screen.Resources, func(r resources.Resource) bool { return r.CountryCode == "GB" }) {
+						t.Errorf("resources for GB lack a GB line: %+v", ans.Screen.Resources)
+					}
+					if len(flags) != 1 || flags[0].Reason != "high_urge" || flags[0].SourceID != ans.Urge.ID {
+						t.Errorf("flags = %+v, want one high_urge flag for this urge", flags)
+					}
+				} else if len(flags) != 0 || len(ans.Screen.Reasons) != 0 {
+					t.Errorf("intensity %d raised %+v / %+v", in.intensity, flags, ans.Screen.Reasons)
+				}
+				stored, _, err := f.urges.Get(ctx, ans.Urge.ID)
+				if err != nil || stored.Intensity != in.intensity || stored.ClientID != client.ID || stored.LocalDate != "2026-05-04" {
+					t.Fatalf("stored urge = %+v, %v", stored, err)
+				}
+			})
+		}
+	}
+}
+
+const crisisNote = "honestly I want to die tonight"
+
+// Crisis words in a check-in raise one flag for the care team; the client
+// gets resources every time, but a second crisis check-in the same day does
+// not flood the care team with a second open flag.
+func TestCrisisCheckInRaisesOneOpenFlag(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	f := newFixture(t, t0, "")
+
+	ci, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -1, Note: crisisNote, TimeZone: "Europe/Berlin"}, "DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(screen.Reasons, []string{"crisis_language"}) || len(screen.Resources) == 0 || screen.Message == "" {
+		t.Fatalf("screen = %+v, want crisis_language with resources and a message", screen)
+	}
+	flags := f.openFlags(t)
+	if len(flags) != 1 || flags[0].Reason != "crisis_language" || flags[0].Status != journal.FlagRaised ||
+		flags[0].SourceKind != "checkin" || flags[0].SourceID != ci.ID {
+		t.Fatalf("flags = %+v, want one raised crisis_language flag for the check-in", flags)
+	}
+
+	f.clk.Advance(3 * time.Hour)
+	_, again, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -2, Note: "I still want to die", TimeZone: "Europe/Berlin"}, "DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Resources) == 0 {
+		t.Fatal("the second crisis check-in got no resources")
+	}
+	// The same reason from another source (an entry) counts too.
+	if _, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "some days I want to die"}, "DE"); err != nil {
+		t.Fatal(err)
+	}
+	if flags := f.openFlags(t); len(flags) != 1 {
+		t.Fatalf("open flags after three crisis texts the same day = %d, want 1: %+v", len(flags), flags)
+	}
+	if n := len(f.published(t, "journal.risk.flag_raised")); n != 1 {
+		t.Fatalf("journal.risk.flag_raised events = %d, want 1", n)
+	}
+	// Events carry ids and scores, never the client's words.
+	for _, e := range f.published(t, "journal.>") {
+		data, _ := proto.Marshal(e)
+		if strings.Contains(string(data), "want to die") {
+			t.Fatalf("event %s carries the client's text", e.GetType())
+		}
+	}
+}
+
+// Very low mood on three consecutive local days (in the client's zone, not
+// UTC) raises a low_mood_streak flag.
+func TestLowMoodStreakFollowsLocalDays(t *testing.T) {
+	const zone = "America/Los_Angeles" // UTC-7 in April
+	utc := func(day, hour, minute int) time.Time { return time.Date(2026, 4, day, hour, minute, 0, 0, time.UTC) }
+	type checkIn struct {
+		at   time.Time
+		mood int
+	}
+	cases := []struct {
+		name     string
+		checkIns []checkIn
+		want     bool // a flag after the last check-in (never before it)
+	}{
+		{"-3 on three consecutive days", []checkIn{{utc(1, 18, 0), -3}, {utc(2, 18, 0), -3}, {utc(3, 18, 0), -3}}, true},
+		{"a better day in between", []checkIn{{utc(1, 18, 0), -3}, {utc(2, 18, 0), -1}, {utc(3, 18, 0), -3}}, false},
+		{"only two days", []checkIn{{utc(1, 18, 0), -3}, {utc(2, 18, 0), -3}}, false},
+		// UTC dates Apr 1, 2, 3 but local dates Apr 1, 1, 2.
+		{"three UTC dates, two local days", []checkIn{{utc(1, 23, 0), -3}, {utc(2, 6, 30), -3}, {utc(3, 1, 0), -3}}, false},
+		// UTC dates 2, 2, 3 but local dates Apr 1, 2, 3.
+		{"two UTC dates, three local days", []checkIn{{utc(2, 6, 50), -3}, {utc(2, 19, 0), -3}, {utc(3, 7, 10), -3}}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, tc.checkIns[0].at, "")
+			for i, c := range tc.checkIns {
+				f.clk.Set(c.at)
+				_, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: c.mood, TimeZone: zone}, "US")
+				if err != nil {
+					t.Fatal(err)
+				}
+				last := i == len(tc.checkIns)-1
+				want := last && tc.want
+				if got := slices.Contains(screen.Reasons, "low_mood_streak"); got != want {
+					t.Fatalf("check-in %d: low_mood_streak in screen = %v, want %v", i+1, got, want)
+				}
+			}
+			flags := f.openFlags(t)
+			got := len(flags) == 1 && flags[0].Reason == "low_mood_streak"
+			if got != tc.want || len(flags) > 1 {
+				t.Fatalf("flags = %+v, want a low_mood_streak flag: %v", flags, tc.want)
+			}
+		})
+	}
+}
+
+// A raised flag nobody acknowledges escalates after EscalateAfter, once;
+// an acknowledged one never does.
+func TestRiskFlagEscalation(t *testing.T) {
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	raise := func(t *testing.T, f *fixture) journal.RiskFlag {
+		t.Helper()
+		if _, _, err := f.journal.RecordCheckIn(context.Background(), client, client.ID, journal.CheckIn{Mood: -2, Note: crisisNote}, ""); err != nil {
+			t.Fatal(err)
+		}
+		flags := f.openFlags(t)
+		if len(flags) != 1 {
+			t.Fatalf("flags = %+v, want 1", flags)
+		}
+		return flags[0]
+	}
+	escalate := func(t *testing.T, f *fixture) int {
+		t.Helper()
+		n, err := f.journal.EscalateDue(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	t.Run("unacknowledged escalates once after 30 min", func(t *testing.T) {
+		f := newFixture(t, t0, "")
+		fl := raise(t, f)
+		f.clk.Set(t0.Add(escalateAfter - time.Second))
+		if n := escalate(t, f); n != 0 {
+			t.Fatalf("escalated %d flags before %v", n, escalateAfter)
+		}
+		if got := f.flag(t, fl.ID); got.Status != journal.FlagRaised {
+			t.Fatalf("status before %v = %s", escalateAfter, got.Status)
+		}
+		f.clk.Set(t0.Add(escalateAfter))
+		if n := escalate(t, f); n != 1 {
+			t.Fatalf("escalated %d flags at %v, want 1", n, escalateAfter)
+		}
+		got := f.flag(t, fl.ID)
+		if got.Status != journal.FlagEscalated || got.EscalateTime == nil || !got.EscalateTime.Equal(t0.Add(escalateAfter)) {
+			t.Fatalf("flag after escalation = %+v", got)
+		}
+		if n := escalate(t, f); n != 0 {
+			t.Fatalf("a second scan escalated %d flags", n)
+		}
+		f.clk.Advance(3 * time.Hour)
+		if n := escalate(t, f); n != 0 {
+			t.Fatalf("a later scan escalated %d flags", n)
+		}
+		updates := f.published(t, "journal.risk.flag_updated")
+		if len(updates) != 1 || updates[0].GetRiskFlagUpdated().GetStatus() != journalv1.RiskFlagStatus_RISK_FLAG_STATUS_ESCALATED {
+			t.Fatalf("flag_updated events = %v, want one ESCALATED", updates)
+		}
+	})
+
+	t.Run("acknowledged never escalates", func(t *testing.T) {
+		ctx := context.Background()
+		f := newFixture(t, t0, "")
+		f.careTeam(t, app.ScopeRiskAlerts)
+		fl := raise(t, f)
+		f.clk.Advance(10 * time.Minute)
+		acked, err := f.journal.ChangeFlag(ctx, counsellor, client.ID, fl.ID, false, false)
+		if err != nil || acked.Status != journal.FlagAcknowledged || acked.AcknowledgedBy != counsellor.ID {
+			t.Fatalf("acknowledge = %+v, %v", acked, err)
+		}
+		for _, d := range []time.Duration{escalateAfter, 3 * time.Hour, 48 * time.Hour} {
+			f.clk.Set(t0.Add(d))
+			if n := escalate(t, f); n != 0 {
+				t.Fatalf("an acknowledged flag escalated at +%v", d)
+			}
+		}
+		if got := f.flag(t, fl.ID); got.Status != journal.FlagAcknowledged {
+			t.Fatalf("status = %s, want acknowledged", got.Status)
+		}
+	})
+}
+
+// The care projection applies each plans event by its stream sequence:
+// a redelivery or an older event arriving late changes nothing.
+func TestCareProjectionAppliesEventsInStreamOrder(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), "")
+	e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "shared thought"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.journal.SetShared(ctx, client, client.ID, e.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	journalScope := []string{app.ScopeSharedJournal}
+	steps := []struct {
+		name    string
+		apply   func() error
+		visible bool
+	}{
+		{"nothing yet", func() error { return nil }, false},
+		{"assignment seq 4 active, no consent", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, true, 4) }, false},
+		{"consent seq 5 granted", func() error { return f.access.ApplyConsent(ctx, client.ID, journalScope, 5) }, true},
+		{"consent seq 5 redelivered", func() error { return f.access.ApplyConsent(ctx, client.ID, journalScope, 5) }, true},
+		{"older consent seq 3 (revoked) late", func() error { return f.access.ApplyConsent(ctx, client.ID, nil, 3) }, true},
+		{"consent seq 6 revoked", func() error { return f.access.ApplyConsent(ctx, client.ID, nil, 6) }, false},
+		{"consent seq 6 redelivered", func() error { return f.access.ApplyConsent(ctx, client.ID, nil, 6) }, false},
+		{"consent seq 7 granted again", func() error { return f.access.ApplyConsent(ctx, client.ID, journalScope, 7) }, true},
+		{"older assignment seq 2 (ended) late", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, false, 2) }, true},
+		{"assignment seq 8 ended", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, false, 8) }, false},
+		{"older assignment seq 4 (active) redelivered", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, true, 4) }, false},
+	}
+	for _, s := range steps {
+		if err := s.apply(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		list, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, "")
+		switch {
+		case s.visible && (err != nil || len(list) != 1 || list[0].ID != e.ID):
+			t.Fatalf("after %s: counsellor sees %d entries, %v; want the shared entry", s.name, len(list), err)
+		case !s.visible && !isNotFound(err):
+			t.Fatalf("after %s: counsellor gets %d entries, %v; want NotFound", s.name, len(list), err)
+		}
+		// A counsellor without an assignment never sees anything.
+		if _, _, err := f.journal.ListEntries(ctx, stranger, client.ID, 10, ""); !isNotFound(err) {
+			t.Fatalf("after %s: unassigned counsellor got %v, want NotFound", s.name, err)
+		}
+	}
+	var cs careview.Consent
+	if err := f.db.Collection(careview.CollConsents).FindOne(ctx, bson.D{{Key: "_id", Value: client.ID}}).Decode(&cs); err != nil {
+		t.Fatal(err)
+	}
+	if cs.Seq != 7 || !reflect.DeepEqual(cs.Scopes, journalScope) {
+		t.Fatalf("consent projection = %+v, want seq 7 with SHARED_JOURNAL", cs)
+	}
+}
+
+// A counsellor with the journal scope sees the entries the client shared,
+// nothing else; every access by someone other than the client, allowed or
+// refused, is stored with a journal.access.recorded event for the client's
+// access log.
+func TestCounsellorSeesOnlySharedEntriesAndEveryAccessIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), "")
+	f.careTeam(t, app.ScopeSharedJournal)
+	create := func(kind, body string) journal.Entry {
+		e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Kind: kind, Body: body}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	private := create(journal.EntryFree, "only mine")
+	letter := create(journal.EntryUnsentLetter, "dear you")
+	shared := create(journal.EntryGratitude, "grateful for my sister")
+	if _, err := f.journal.SetShared(ctx, client, client.ID, shared.ID, true); err != nil {
+		t.Fatal(err)
+	}
+
+	type access struct {
+		actor, action string
+		allowed       bool
+	}
+	var want []access
+	expect := func(c app.Caller, action string, allowed bool) { want = append(want, access{c.ID, action, allowed}) }
+
+	list, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, "")
+	if err != nil || len(list) != 1 || list[0].ID != shared.ID {
+		t.Fatalf("counsellor list = %d entries, %v; want only the shared one", len(list), err)
+	}
+	expect(counsellor, "ListEntries", true)
+	if got, err := f.journal.GetEntry(ctx, counsellor, client.ID, shared.ID); err != nil || got.Body != shared.Body {
+		t.Fatalf("counsellor get shared = %+v, %v", got, err)
+	}
+	expect(counsellor, "GetEntry", true)
+	for _, e := range []journal.Entry{private, letter} {
+		if _, err := f.journal.GetEntry(ctx, counsellor, client.ID, e.ID); !isNotFound(err) {
+			t.Fatalf("counsellor get %s entry = %v, want NotFound", e.Kind, err)
+		}
+		expect(counsellor, "GetEntry", true) // the scope allowed the look; the entry answered NotFound
+	}
+	// Others are refused (and recorded as refused).
+	if _, _, err := f.journal.ListEntries(ctx, stranger, client.ID, 10, ""); !isNotFound(err) {
+		t.Fatalf("unassigned counsellor = %v, want NotFound", err)
+	}
+	expect(stranger, "ListEntries", false)
+	if _, _, err := f.journal.ListEntries(ctx, admin, client.ID, 10, ""); !isNotFound(err) {
+		t.Fatalf("admin reading journal content = %v, want NotFound", err)
+	}
+	expect(admin, "ListEntries", false)
+	// The counsellor has no mood scope.
+	if _, _, _, err := f.journal.ListCheckIns(ctx, counsellor, client.ID, 10, ""); !isNotFound(err) {
+		t.Fatalf("counsellor check-ins without the mood scope = %v, want NotFound", err)
+	}
+	expect(counsellor, "ListCheckIns", false)
+
+	// Unsharing takes the entry away at once.
+	if _, err := f.journal.SetShared(ctx, client, client.ID, shared.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.journal.GetEntry(ctx, counsellor, client.ID, shared.ID); !isNotFound(err) {
+		t.Fatalf("counsellor get unshared = %v, want NotFound", err)
+	}
+	expect(counsellor, "GetEntry", true)
+	// Revoking consent too.
+	if err := f.access.ApplyConsent(ctx, client.ID, nil, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, ""); !isNotFound(err) {
+		t.Fatalf("counsellor after revocation = %v, want NotFound", err)
+	}
+	expect(counsellor, "ListEntries", false)
+
+	// The client's own reads are not access by someone else.
+	if own, _, err := f.journal.ListEntries(ctx, client, client.ID, 10, ""); err != nil || len(own) != 3 {
+		t.Fatalf("client list = %d, %v; want all 3", len(own), err)
+	}
+
+	var got []access
+	for _, e := range f.published(t, "journal.access.recorded") {
+		a := e.GetAccessRecorded()
+		if e.GetClientId() != client.ID || a.GetActorRole() == "" {
+			t.Errorf("access event lacks its client or role: %v", e)
+		}
+		got = append(got, access{a.GetActorId(), a.GetAction(), a.GetAllowed()})
+	}
+	key := func(a, b access) int {
+		return strings.Compare(a.actor+a.action+boolStr(a.allowed), b.actor+b.action+boolStr(b.allowed))
+	}
+	slices.SortFunc(got, key)
+	slices.SortFunc(want, key)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("journal.access.recorded events =\n%v\nwant\n%v", got, want)
+	}
+	if n, err := f.db.Collection(mongodb.CollAccess).CountDocuments(ctx, bson.D{{Key: "client_id", Value: client.ID}}); err != nil || int(n) != len(want) {
+		t.Fatalf("access records stored = %d, %v; want %d", n, err, len(want))
+	}
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// The care consumer, fed real JetStream messages, is idempotent: handling
+// the same message twice leaves the projection as one handling did, and a
+// late redelivery of an older message does not undo a newer one.
+func TestCareHandlerIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	f := newFixture(t, t0, "")
+	e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "for my counsellor"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.journal.SetShared(ctx, client, client.ID, e.ID, true); err != nil {
+		t.Fatal(err)
+	}
+
+	publish := func(subject string, env *eventsv1.Envelope) {
+		t.Helper()
+		msg, err := events.New(events.Meta{Subject: subject, Producer: "plans", ClientID: client.ID, OccurredAt: t0}, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.js.Publish(ctx, msg.Subject, msg.Data, jetstream.WithMsgID(msg.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("plans.care.assigned", &eventsv1.Envelope{Payload: &eventsv1.Envelope_CareAssignmentChanged{CareAssignmentChanged: &eventsv1.CareAssignmentChanged{
+		AssignmentId: "as-1", CounsellorId: counsellor.ID, Status: plansv1.CareAssignmentStatus_CARE_ASSIGNMENT_STATUS_ACTIVE, ActorId: admin.ID,
+	}}})
+	publish("plans.consent.changed", &eventsv1.Envelope{Payload: &eventsv1.Envelope_ConsentChanged{ConsentChanged: &eventsv1.ConsentChanged{
+		Scope: plansv1.ConsentScope_SHARED_JOURNAL, Granted: true, GrantedScopes: []plansv1.ConsentScope{plansv1.ConsentScope_PLAN_PROGRESS, plansv1.ConsentScope_SHARED_JOURNAL},
+	}}})
+	publish("plans.consent.changed", &eventsv1.Envelope{Payload: &eventsv1.Envelope_ConsentChanged{ConsentChanged: &eventsv1.ConsentChanged{
+		Scope: plansv1.ConsentScope_SHARED_JOURNAL, Granted: false, GrantedScopes: []plansv1.ConsentScope{plansv1.ConsentScope_PLAN_PROGRESS},
+	}}})
+
+	stream, err := f.js.Stream(ctx, "PLANS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: "test-care", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: jevents.CareSpec.FilterSubjects,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(3, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) != 3 {
+		t.Fatalf("fetched %d messages, want 3 (%v)", len(msgs), batch.Error())
+	}
+	assigned, granted, revoked := msgs[0], msgs[1], msgs[2]
+
+	handle := jevents.CareHandler(f.access)
+	projection := func() (link, consent bson.M) {
+		t.Helper()
+		if err := f.db.Collection(careview.CollLinks).FindOne(ctx, bson.D{{Key: "client_id", Value: client.ID}, {Key: "counsellor_id", Value: counsellor.ID}}).Decode(&link); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.Collection(careview.CollConsents).FindOne(ctx, bson.D{{Key: "_id", Value: client.ID}}).Decode(&consent); err != nil {
+			t.Fatal(err)
+		}
+		return link, consent
+	}
+	sees := func() bool {
+		t.Helper()
+		list, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, "")
+		if err != nil && !isNotFound(err) {
+			t.Fatal(err)
+		}
+		return err == nil && len(list) == 1
+	}
+	handleTwice := func(m jetstream.Msg) {
+		t.Helper()
+		for range 2 {
+			if err := handle(ctx, m); err != nil {
+				t.Fatalf("handle %s: %v", m.Subject(), err)
+			}
+		}
+	}
+
+	// Once each, then the same messages again.
+	for _, m := range []jetstream.Msg{assigned, granted} {
+		if err := handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link1, consent1 := projection()
+	if !sees() {
+		t.Fatal("counsellor cannot see the shared entry after assignment and consent")
+	}
+	handleTwice(assigned)
+	handleTwice(granted)
+	if link2, consent2 := projection(); !reflect.DeepEqual(link1, link2) || !reflect.DeepEqual(consent1, consent2) {
+		t.Fatalf("redelivery changed the projection:\n%v %v\n%v %v", link1, consent1, link2, consent2)
+	}
+	if !sees() {
+		t.Fatal("redelivery took the counsellor's access away")
+	}
+
+	handleTwice(revoked)
+	if sees() {
+		t.Fatal("counsellor still sees the entry after the scope was revoked")
+	}
+	// The grant arriving again late (redelivery after the revocation).
+	if err := handle(ctx, granted); err != nil {
+		t.Fatal(err)
+	}
+	if sees() {
+		t.Fatal("a late redelivery of the older grant undid the revocation")
+	}
+	_, consent := projection()
+	if scopes, _ := consent["scopes"].(bson.A); len(scopes) != 1 || scopes[0] != "PLAN_PROGRESS" {
+		t.Fatalf("consent projection = %v, want only PLAN_PROGRESS", consent)
+	}
+	for _, m := range msgs {
+		_ = m.Ack()
+	}
+}
+
+// Once the care team has resolved a flag, a new crisis the same day is a
+// new signal: it raises a new flag.
+func TestCrisisAfterAResolvedFlagRaisesANewOne(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	f := newFixture(t, t0, "")
+	f.careTeam(t, app.ScopeRiskAlerts)
+	crisis := func() {
+		t.Helper()
+		if _, _, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -2, Note: crisisNote}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crisis()
+	first := f.openFlags(t)
+	if len(first) != 1 {
+		t.Fatalf("open flags = %d, want 1", len(first))
+	}
+	f.clk.Advance(time.Hour)
+	if _, err := f.journal.ChangeFlag(ctx, counsellor, client.ID, first[0].ID, true, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.openFlags(t)); n != 0 {
+		t.Fatalf("open flags after resolving = %d, want 0", n)
+	}
+	for i := range 2 {
+		f.clk.Advance(2 * time.Hour)
+		crisis()
+		open := f.openFlags(t)
+		if len(open) != 1 || open[0].ID == first[0].ID || open[0].Status != journal.FlagRaised {
+			t.Fatalf("crisis %d after the resolved flag: open flags = %+v, want one new raised flag", i+1, open)
+		}
+	}
+	if n := len(f.published(t, "journal.risk.flag_raised")); n != 2 {
+		t.Fatalf("journal.risk.flag_raised events = %d, want 2", n)
+	}
+}
