@@ -486,4 +486,12 @@ func TestRestartKeepsDataAndEventsOnce(t *testing.T) {
 	if events := countMilestoneEvents(t, second.nats, id); fmt.Sprint(events) != "map[1:1 3:1 7:1]" {
 		t.Fatalf("milestone events after a restart = %v, want one each for 1, 3 and 7", events)
 	}
+	// And the client still has exactly one notification per milestone.
+	days := map[float64]int{}
+	for _, n := range notificationsByKind(t, second, client)["NOTIFICATION_KIND_MILESTONE_REACHED"] {
+		days[n["milestoneDay"].(float64)]++
+	}
+	if fmt.Sprint(days) != "map[1:1 3:1 7:1]" {
+		t.Fatalf("milestone notifications after a restart = %v, want one each for 1, 3 and 7", days)
+	}
 }

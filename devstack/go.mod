@@ -54,6 +54,7 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v0.1.9 // indirect
 	github.com/nocontact/backend/services/journal v0.0.0
+	github.com/nocontact/backend/services/notify v0.0.0
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	github.com/prometheus/client_golang v1.22.0 // indirect
 	github.com/prometheus/client_model v0.6.2 // indirect
@@ -104,3 +105,5 @@ replace github.com/nocontact/backend/gateway => ../gateway
 replace github.com/nocontact/backend/services/plans => ../services/plans
 
 replace github.com/nocontact/backend/services/journal => ../services/journal
+
+replace github.com/nocontact/backend/services/notify => ../services/notify

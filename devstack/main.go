@@ -62,13 +62,14 @@ func realMain(ctx context.Context, out io.Writer) error {
   gateway (HTTP)   http://%s   (OpenAPI: /openapi.json, health: /healthz)
   plans (gRPC)     %s
   journal (gRPC)   %s
+  notify (gRPC)    %s
   NATS             %s%s
   MongoDB          %s%s
   data dir         %s
   JWT secret       %s
   get a token:     go run ./devstack token --sub client-1 --role client
 Press Ctrl-C to stop.
-`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote)
+`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote)
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping…")

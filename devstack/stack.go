@@ -16,6 +16,7 @@ import (
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/embedded"
 	journalserver "github.com/nocontact/backend/services/journal/server"
+	notifyserver "github.com/nocontact/backend/services/notify/server"
 	plansserver "github.com/nocontact/backend/services/plans/server"
 )
 
@@ -24,6 +25,7 @@ type Settings struct {
 	HTTPAddr        string        `env:"NOCONTACT_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	PlansGRPCAddr   string        `env:"NOCONTACT_PLANS_GRPC_ADDR" envDefault:"127.0.0.1:0"`
 	JournalGRPCAddr string        `env:"NOCONTACT_JOURNAL_GRPC_ADDR" envDefault:"127.0.0.1:0"`
+	NotifyGRPCAddr  string        `env:"NOCONTACT_NOTIFY_GRPC_ADDR" envDefault:"127.0.0.1:0"`
 	DataDir         string        `env:"NOCONTACT_DATA_DIR" envDefault:"./.devstack"`
 	JWTSecret       config.Secret `env:"NOCONTACT_JWT_SECRET"`
 	NATSURL         string        `env:"NATS_URL"`
@@ -47,6 +49,7 @@ type Stack struct {
 	HTTPAddr    string
 	PlansAddr   string
 	JournalAddr string
+	NotifyAddr  string
 	NATSURL     string
 	MongoURI    string
 	// Embedded says which infrastructure the stack started itself.
@@ -154,12 +157,33 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return journalserver.Run(ctx, journalCfg, journalserver.Options{Logger: log.With("service", "journal"), Clock: clk, Listener: journalLis})
 	})
 
+	// notify
+	notifyLis, err := net.Listen("tcp", s.NotifyGRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for notify on %s: %w", s.NotifyGRPCAddr, err)
+	}
+	st.NotifyAddr = notifyLis.Addr().String()
+	var notifyCfg notifyserver.Config
+	if err := config.LoadFrom(&notifyCfg, with(common, map[string]string{
+		"GRPC_ADDR":         st.NotifyAddr,
+		"MONGODB_DATABASE":  "notify",
+		"RELEASE_INTERVAL":  "1s",
+		"REMINDER_INTERVAL": "1s",
+	})); err != nil {
+		_ = notifyLis.Close()
+		return nil, err
+	}
+	st.run("notify", func() error {
+		return notifyserver.Run(ctx, notifyCfg, notifyserver.Options{Logger: log.With("service", "notify"), Clock: clk, Listener: notifyLis})
+	})
+
 	// gateway
 	var gwCfg edge.Config
 	if err := config.LoadFrom(&gwCfg, with(common, map[string]string{
 		"HTTP_ADDR":            s.HTTPAddr,
 		"PLANS_ADDR":           st.PlansAddr,
 		"JOURNAL_ADDR":         st.JournalAddr,
+		"NOTIFY_ADDR":          st.NotifyAddr,
 		"CORS_ALLOWED_ORIGINS": s.CORSOrigins,
 	})); err != nil {
 		return nil, err

@@ -18,6 +18,8 @@ type Config struct {
 	PlansAddr string `env:"PLANS_ADDR" envDefault:"127.0.0.1:9091"`
 	// JournalAddr is the journal service's gRPC address.
 	JournalAddr string `env:"JOURNAL_ADDR" envDefault:"127.0.0.1:9092"`
+	// NotifyAddr is the notify service's gRPC address.
+	NotifyAddr string `env:"NOTIFY_ADDR" envDefault:"127.0.0.1:9093"`
 	// CORSAllowedOrigins lists the exact origins a browser may call from
 	// (a counsellor dashboard). Empty allows no cross-origin calls.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
@@ -28,7 +30,8 @@ type Config struct {
 	RateLimitPerSecond float64 `env:"RATE_LIMIT_PER_SECOND" envDefault:"20"`
 	// RateLimitBurst is how many requests an identity may send at once.
 	RateLimitBurst int `env:"RATE_LIMIT_BURST" envDefault:"40"`
-	// BackendTimeout bounds one call to a service.
+	// BackendTimeout bounds one call to a service (live feeds excepted:
+	// they last as long as the dashboard keeps them open).
 	BackendTimeout time.Duration `env:"BACKEND_TIMEOUT" envDefault:"10s"`
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`

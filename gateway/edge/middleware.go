@@ -133,10 +133,15 @@ func withBodyLimit(limit int64) middleware {
 	}
 }
 
-// withTimeout bounds a call to the services.
+// withTimeout bounds a call to the services; a live feed (a ":stream"
+// route) runs until the client goes away or the gateway shuts down.
 func withTimeout(d time.Duration) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ":stream") {
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
 			next.ServeHTTP(w, r.WithContext(ctx))

@@ -18,8 +18,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
+	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 	"github.com/nocontact/backend/proto/openapi"
 
@@ -51,7 +53,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	}
 	s := &Server{cfg: cfg, log: log, openapi: doc}
 
-	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}} {
+	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}, {"notify", cfg.NotifyAddr}} {
 		conn, err := grpc.NewClient(b.addr,
 			// Transport security between services is the mesh's job (mTLS
 			// sidecars in Kubernetes); the token rides in metadata either way.
@@ -62,13 +64,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		}
 		s.backends = append(s.backends, backend{name: b.name, conn: conn})
 	}
-	plansConn, journalConn := s.backends[0].conn, s.backends[1].conn
+	plansConn, journalConn, notifyConn := s.backends[0].conn, s.backends[1].conn, s.backends[2].conn
 
 	mux := runtime.NewServeMux(
 		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithForwardResponseOption(openStream),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			// Zero values are written too: a dashboard reading
 			// currentStreakDays on day 0 gets 0, not a missing field.
@@ -86,6 +89,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	}
 	if err := journalv1.RegisterJournalServiceHandler(ctx, mux, journalConn); err != nil {
 		return nil, fmt.Errorf("register journal routes: %w", err)
+	}
+	if err := notifyv1.RegisterNotifyServiceHandler(ctx, mux, notifyConn); err != nil {
+		return nil, fmt.Errorf("register notify routes: %w", err)
 	}
 
 	limiter := newRateLimiter(cfg.RateLimitPerSecond, cfg.RateLimitBurst, clk)
@@ -128,10 +134,12 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// No WriteTimeout: live feeds stream for as long as a dashboard
+		// stays; every other call is bounded by BackendTimeout instead.
+		WriteTimeout:   0,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
@@ -190,6 +198,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// openStream sends a live feed's response headers as soon as the service
+// accepted it: grpc-gateway would otherwise hold them until the first
+// notification, and a dashboard could not tell a live feed from a hung one.
+// grpc-gateway calls forward-response options with a nil message exactly
+// once, before a stream's first message.
+func openStream(_ context.Context, w http.ResponseWriter, m proto.Message) error {
+	if m != nil {
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w).Flush()
 }
 
 // incomingHeader forwards only what the services use. Authorization is

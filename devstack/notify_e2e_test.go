@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nocontact/backend/platform/auth"
+)
+
+func notificationsByKind(t *testing.T, s *suite, tok string) map[string][]map[string]any {
+	t.Helper()
+	out := s.mustCall(http.StatusOK, "GET", "/v1/notifications?pageSize=100", tok, nil)
+	by := map[string][]map[string]any{}
+	list, _ := out["notifications"].([]any)
+	for _, n := range list {
+		nm := n.(map[string]any)
+		by[nm["kind"].(string)] = append(by[nm["kind"].(string)], nm)
+	}
+	return by
+}
+
+// A plan started 8 days ago and activated gives its client exactly one
+// notification for each of milestones 1, 3 and 7 within seconds; a live
+// feed opened by a dashboard receives the next ones as they happen.
+func TestNotificationsExactlyOnceAndLiveFeed(t *testing.T) {
+	s := startSuite(t)
+	client := token(t, "client-n", auth.RoleClient)
+	start := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "Europe/Paris", "startTime": start})
+	id := plan["id"].(string)
+	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+":activate", client, map[string]any{})
+
+	eventually(t, 5*time.Second, func() string {
+		if len(notificationsByKind(t, s, client)["NOTIFICATION_KIND_MILESTONE_REACHED"]) < 3 {
+			return "milestone notifications did not arrive within 5 s"
+		}
+		return ""
+	})
+	time.Sleep(time.Second) // more scheduler scans, relay passes and redeliveries
+	days := map[float64]int{}
+	for _, n := range notificationsByKind(t, s, client)["NOTIFICATION_KIND_MILESTONE_REACHED"] {
+		days[n["milestoneDay"].(float64)]++
+		if n["title"] == "" || n["body"] == "" || n["planId"] != id {
+			t.Fatalf("milestone notification = %v", n)
+		}
+	}
+	if len(days) != 3 || days[1] != 1 || days[3] != 1 || days[7] != 1 {
+		t.Fatalf("milestone notifications by day = %v, want one each for 1, 3 and 7", days)
+	}
+
+	// The live feed: a dashboard connects, then a slip is logged.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.base+"/v1/notifications:stream", nil)
+	req.Header.Set("Authorization", "Bearer "+client)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream status %d", resp.StatusCode)
+	}
+	got := make(chan map[string]any, 10)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var line struct {
+				Result struct {
+					Notification map[string]any `json:"notification"`
+				} `json:"result"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Result.Notification != nil {
+				got <- line.Result.Notification
+			}
+		}
+		close(got)
+	}()
+	time.Sleep(300 * time.Millisecond) // the feed is subscribed
+	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+"/contacts", client, map[string]any{
+		"direction": "OUTBOUND", "channel": "TEXT", "occurredAt": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
+	})
+	select {
+	case n := <-got:
+		if n["kind"] != "NOTIFICATION_KIND_SLIP_RECORDED" {
+			t.Fatalf("live feed sent %v, want the slip notification", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live feed sent nothing within 5 s")
+	}
+	cancel()
+
+	// Reading: one, then all.
+	unread := s.mustCall(http.StatusOK, "GET", "/v1/notifications?unreadOnly=true", client, nil)
+	if unread["unreadCount"] != float64(4) {
+		t.Fatalf("unread = %v, want 4 (three milestones and the slip)", unread["unreadCount"])
+	}
+	first := unread["notifications"].([]any)[0].(map[string]any)
+	read := s.mustCall(http.StatusOK, "POST", "/v1/notifications/"+first["id"].(string)+":markRead", client, map[string]any{})
+	if read["readTime"] == nil {
+		t.Fatalf("marked notification = %v", read)
+	}
+	all := s.mustCall(http.StatusOK, "POST", "/v1/notifications:markAllRead", client, map[string]any{})
+	if all["marked"] != float64(3) {
+		t.Fatalf("markAllRead marked %v, want 3", all["marked"])
+	}
+	// Another user cannot read or mark someone else's notification.
+	other := token(t, "client-o", auth.RoleClient)
+	s.mustCall(http.StatusNotFound, "POST", "/v1/notifications/"+first["id"].(string)+":markRead", other, map[string]any{})
+}
+
+// Quiet hours hold a non-urgent notification (it is stored, not shown);
+// preferences are the user's own and validated.
+func TestQuietHoursHoldNotifications(t *testing.T) {
+	s := startSuite(t)
+	client := token(t, "client-q", auth.RoleClient)
+	now := time.Now().UTC()
+	quiet := map[string]any{
+		"timeZone":   "UTC",
+		"quietStart": now.Add(-time.Hour).Format("15:04"),
+		"quietEnd":   now.Add(2 * time.Hour).Format("15:04"),
+		"discreet":   true,
+	}
+	s.mustCall(http.StatusOK, "PATCH", "/v1/users/client-q/notification-preferences", client, quiet)
+	s.mustCall(http.StatusNotFound, "GET", "/v1/users/client-q/notification-preferences", token(t, "client-z", auth.RoleClient), nil)
+	code, out := s.call("PATCH", "/v1/users/client-q/notification-preferences", client, map[string]any{"quietStart": "25:00"})
+	if code != http.StatusBadRequest || len(fieldViolations(out)) == 0 {
+		t.Fatalf("an impossible time = %d %v, want 400 naming the field", code, out)
+	}
+
+	start := now.Add(-3 * 24 * time.Hour).Format(time.RFC3339)
+	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "UTC", "startTime": start})
+	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+plan["id"].(string)+":activate", client, map[string]any{})
+	time.Sleep(2 * time.Second) // events consumed and notifications stored (held)
+	if got := notificationsByKind(t, s, client); len(got) != 0 {
+		t.Fatalf("during quiet hours the inbox shows %v, want nothing yet", got)
+	}
+}

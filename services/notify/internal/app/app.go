@@ -1,0 +1,295 @@
+// Package app holds the notify use cases: turning events into exactly one
+// notification per (event, recipient, kind), holding non-urgent ones through
+// quiet hours and the daily cap, the inbox, the live feed, preferences and
+// the daily reminders.
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
+	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
+	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/careview"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/logging"
+	"github.com/nocontact/backend/services/notify/internal/inbox"
+	"github.com/nocontact/backend/services/notify/internal/localtime"
+	"github.com/nocontact/backend/services/notify/internal/message"
+)
+
+// Caller is who is calling, from the verified token.
+type Caller struct {
+	ID        string
+	Role      auth.Role
+	RequestID string
+}
+
+// CallerFrom reads the verified identity from ctx.
+func CallerFrom(ctx context.Context) (Caller, error) {
+	id, ok := auth.FromContext(ctx)
+	if !ok || id.Subject == "" {
+		return Caller{}, apperr.Unauthenticated("authentication required")
+	}
+	return Caller{ID: id.Subject, Role: id.Role, RequestID: logging.RequestID(ctx)}, nil
+}
+
+// Notify is the notify use cases.
+type Notify struct {
+	notes *mongo.Collection
+	prefs *mongo.Collection
+	view  *careview.View
+	nc    *nats.Conn
+	clk   clock.Clock
+	log   *slog.Logger
+	// stopping closes when the service starts shutting down: live feeds end
+	// then, so the graceful stop does not wait for them.
+	stopping <-chan struct{}
+}
+
+// New builds the use cases. nc carries the live-feed signals between
+// replicas (core NATS: a signal lost is re-read from the database).
+// stopping closes at shutdown (nil: never).
+func New(notes, prefs *mongo.Collection, view *careview.View, nc *nats.Conn, clk clock.Clock, log *slog.Logger, stopping <-chan struct{}) *Notify {
+	return &Notify{notes: notes, prefs: prefs, view: view, nc: nc, clk: clk, log: log, stopping: stopping}
+}
+
+func (n *Notify) now() time.Time { return n.clk.Now().UTC().Truncate(time.Millisecond) }
+
+// LiveSubject is the core NATS subject that announces a user's new
+// notifications to every replica holding a live feed for them. The id is
+// hashed: subjects carry no raw user ids and no wildcards.
+func LiveSubject(userID string) string {
+	sum := sha256.Sum256([]byte(userID))
+	return "notify.live." + hex.EncodeToString(sum[:16])
+}
+
+// recipient is one notification to make for an event.
+type recipient struct {
+	userID   string
+	audience message.Audience
+	kind     message.Kind
+	urgent   bool
+	data     message.Data
+	tz       string // for a client without preferences: the event's zone
+}
+
+// Handle turns one event into its notifications. It is idempotent: every
+// notification has the id of (event, recipient, kind). seq is the event's
+// stream sequence (for the care projection).
+func (n *Notify) Handle(ctx context.Context, env *eventsv1.Envelope, seq int64) error {
+	if err := careview.Apply(ctx, n.view, env, seq); err != nil {
+		return err
+	}
+	recipients, err := n.route(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, r := range recipients {
+		if err := n.notify(ctx, env, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// route decides who hears about an event, as what.
+func (n *Notify) route(ctx context.Context, env *eventsv1.Envelope) ([]recipient, error) {
+	client := env.GetClientId()
+	label := client
+	var out []recipient
+	forClient := func(kind message.Kind, d message.Data) {
+		out = append(out, recipient{userID: client, audience: message.Client, kind: kind, data: d, tz: env.GetTimeZone()})
+	}
+	forCounsellors := func(scope string, kind message.Kind, urgent bool, d message.Data) error {
+		ids, err := n.view.Counsellors(ctx, client, scope)
+		if err != nil {
+			return err
+		}
+		d.ClientLabel = label
+		for _, id := range ids {
+			out = append(out, recipient{userID: id, audience: message.Counsellor, kind: kind, urgent: urgent, data: d})
+		}
+		return nil
+	}
+	var err error
+	switch p := env.GetPayload().(type) {
+	case *eventsv1.Envelope_MilestoneReached:
+		d := message.Data{MilestoneDay: int(p.MilestoneReached.GetDay()), TargetDays: int(p.MilestoneReached.GetTargetDays())}
+		forClient(message.MilestoneReached, d)
+		err = forCounsellors(careview.ScopePlanProgress, message.MilestoneReached, false, d)
+	case *eventsv1.Envelope_PlanStatusChanged:
+		if p.PlanStatusChanged.GetTo() == plansv1.PlanStatus_PLAN_STATUS_COMPLETED {
+			d := message.Data{TargetDays: int(p.PlanStatusChanged.GetTargetDays()), StreakDays: int(p.PlanStatusChanged.GetCurrentStreakDays())}
+			forClient(message.PlanCompleted, d)
+			err = forCounsellors(careview.ScopePlanProgress, message.PlanCompleted, false, d)
+		}
+	case *eventsv1.Envelope_ContactRecorded:
+		c := p.ContactRecorded
+		switch {
+		case c.GetEndedAttempt():
+			forClient(message.SlipRecorded, message.Data{})
+			err = forCounsellors(careview.ScopePlanProgress, message.SlipRecorded, false, message.Data{})
+		case c.GetClassification() == plansv1.Classification_INBOUND_HANDLED:
+			forClient(message.ExContacted, message.Data{})
+		}
+	case *eventsv1.Envelope_CareAssignmentChanged:
+		a := p.CareAssignmentChanged
+		d := message.Data{AssignmentStatus: careStatus(a.GetStatus()), ClientLabel: label}
+		forClient(message.CareAssignmentChanged, d)
+		out = append(out, recipient{userID: a.GetCounsellorId(), audience: message.Counsellor, kind: message.CareAssignmentChanged, data: d})
+	case *eventsv1.Envelope_ConsentChanged:
+		c := p.ConsentChanged
+		err = forCounsellors("", message.ConsentChanged, false, message.Data{Granted: c.GetGranted(), Scope: c.GetScope().String()})
+	case *eventsv1.Envelope_UrgeLogged:
+		if u := p.UrgeLogged; u.GetIntensity() >= 8 {
+			err = forCounsellors(careview.ScopeMoodInsights, message.HighUrge, false, message.Data{UrgeIntensity: int(u.GetIntensity())})
+		}
+	case *eventsv1.Envelope_RiskFlagRaised:
+		err = forCounsellors(careview.ScopeRiskAlerts, message.RiskFlagRaised, true, message.Data{})
+	case *eventsv1.Envelope_RiskFlagUpdated:
+		if p.RiskFlagUpdated.GetStatus() == journalv1.RiskFlagStatus_RISK_FLAG_STATUS_ESCALATED {
+			err = forCounsellors(careview.ScopeRiskAlerts, message.RiskFlagEscalated, true, message.Data{})
+		}
+	}
+	return out, err
+}
+
+func careStatus(s plansv1.CareAssignmentStatus) string {
+	switch s {
+	case plansv1.CareAssignmentStatus_CARE_ASSIGNMENT_STATUS_ACTIVE:
+		return "active"
+	case plansv1.CareAssignmentStatus_CARE_ASSIGNMENT_STATUS_PENDING:
+		return "pending"
+	case plansv1.CareAssignmentStatus_CARE_ASSIGNMENT_STATUS_ENDED:
+		return "ended"
+	}
+	return ""
+}
+
+// notify stores one notification (once) and announces it when it is due.
+func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient) error {
+	prefs, err := n.preferences(ctx, r.userID, r.tz)
+	if err != nil {
+		return err
+	}
+	now := n.now()
+	sentToday := 0
+	if prefs.DailyCap > 0 && !r.urgent {
+		today := localtime.LocalDate(now, prefs.Location())
+		c, err := n.notes.CountDocuments(ctx, bson.D{{Key: "user_id", Value: r.userID}, {Key: "deliver_date", Value: today}, {Key: "urgent", Value: false}})
+		if err != nil {
+			return fmt.Errorf("count today's notifications: %w", err)
+		}
+		sentToday = int(c)
+	}
+	title, body := message.Compose(r.kind, r.audience, prefs.Discreet, r.data)
+	at := inbox.DeliverAt(prefs, r.urgent, now, sentToday)
+	note := inbox.Notification{
+		ID: inbox.ID(env.GetEventId(), r.userID, r.kind), UserID: r.userID, Kind: r.kind, Title: title, Body: body,
+		Urgent: r.urgent, ClientID: env.GetClientId(), MilestoneDay: r.data.MilestoneDay, EventID: env.GetEventId(),
+		CreateTime: now, DeliverAt: at, Delivered: !at.After(now), DeliverDate: localtime.LocalDate(at, prefs.Location()),
+	}
+	switch p := env.GetPayload().(type) {
+	case *eventsv1.Envelope_MilestoneReached:
+		note.PlanID = p.MilestoneReached.GetPlanId()
+	case *eventsv1.Envelope_PlanStatusChanged:
+		note.PlanID = p.PlanStatusChanged.GetPlanId()
+	case *eventsv1.Envelope_ContactRecorded:
+		note.PlanID = p.ContactRecorded.GetPlanId()
+	case *eventsv1.Envelope_RiskFlagRaised:
+		note.RiskFlagID = p.RiskFlagRaised.GetFlagId()
+	case *eventsv1.Envelope_RiskFlagUpdated:
+		note.RiskFlagID = p.RiskFlagUpdated.GetFlagId()
+	}
+	if err := n.insert(ctx, note); err != nil {
+		return err
+	}
+	if note.Delivered {
+		n.announce(note.UserID, note.ID)
+	}
+	return nil
+}
+
+type stored struct {
+	ID                 string `bson:"_id"`
+	inbox.Notification `bson:",inline"`
+}
+
+// insert stores a notification under its id; an existing one (a redelivered
+// event, another replica) is the exactly-once rule at work, not an error.
+func (n *Notify) insert(ctx context.Context, note inbox.Notification) error {
+	_, err := n.notes.InsertOne(ctx, stored{ID: note.ID, Notification: note})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("store notification: %w", err)
+	}
+	return nil
+}
+
+// announce tells every replica's live feeds that a notification is there.
+// Losing the signal loses nothing: the feed re-reads from the database on
+// reconnect.
+func (n *Notify) announce(userID, id string) {
+	if n.nc == nil {
+		return
+	}
+	if err := n.nc.Publish(LiveSubject(userID), []byte(id)); err != nil {
+		n.log.Warn("live feed signal not sent", "error", err)
+	}
+}
+
+// ReleaseDue delivers held notifications whose time has come (after quiet
+// hours or the cap's day). Each is flipped once, by whichever replica gets
+// there first.
+func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
+	now := n.now()
+	cur, err := n.notes.Find(ctx, bson.D{{Key: "delivered", Value: false}, {Key: "deliver_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+		options.Find().SetSort(bson.D{{Key: "deliver_at", Value: 1}}).SetLimit(500))
+	if err != nil {
+		return 0, fmt.Errorf("find held notifications: %w", err)
+	}
+	var due []stored
+	if err := cur.All(ctx, &due); err != nil {
+		return 0, err
+	}
+	released := 0
+	for _, s := range due {
+		res, err := n.notes.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.ID}, {Key: "delivered", Value: false}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}}}})
+		if err != nil {
+			return released, fmt.Errorf("release notification: %w", err)
+		}
+		if res.ModifiedCount == 1 {
+			released++
+			n.announce(s.UserID, s.ID)
+		}
+	}
+	return released, nil
+}
+
+// preferences loads a user's preferences, or the defaults.
+func (n *Notify) preferences(ctx context.Context, userID, tz string) (inbox.Preferences, error) {
+	var p inbox.Preferences
+	err := n.prefs.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return inbox.Defaults(userID, tz), nil
+	}
+	if err != nil {
+		return inbox.Preferences{}, fmt.Errorf("load preferences: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,276 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/services/notify/internal/inbox"
+	"github.com/nocontact/backend/services/notify/internal/localtime"
+	"github.com/nocontact/backend/services/notify/internal/message"
+)
+
+// Page is one page of the inbox.
+type Page struct {
+	Notifications []inbox.Notification
+	Next          string
+	Unread        int
+}
+
+func delivered(userID string) bson.D {
+	return bson.D{{Key: "user_id", Value: userID}, {Key: "delivered", Value: true}}
+}
+
+// List lists the caller's delivered notifications, newest first.
+func (n *Notify) List(ctx context.Context, c Caller, unreadOnly bool, pageSize int, token string) (Page, error) {
+	skip := 0
+	if token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		if skip, err = strconv.Atoi(string(b)); err != nil || skip < 0 || skip > 100000 {
+			return Page{}, apperr.InvalidArgument(apperr.FieldViolation{Field: "page_token", Description: "is not a token from a previous page"})
+		}
+	}
+	size := pageSize
+	if size <= 0 {
+		size = 20
+	}
+	filter := delivered(c.ID)
+	if unreadOnly {
+		filter = append(filter, bson.E{Key: "read_time", Value: bson.D{{Key: "$exists", Value: false}}})
+	}
+	cur, err := n.notes.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "deliver_at", Value: -1}, {Key: "_id", Value: 1}}).SetSkip(int64(skip)).SetLimit(int64(size+1)))
+	if err != nil {
+		return Page{}, fmt.Errorf("list notifications: %w", err)
+	}
+	var rows []stored
+	if err := cur.All(ctx, &rows); err != nil {
+		return Page{}, err
+	}
+	page := Page{}
+	if len(rows) > size {
+		rows = rows[:size]
+		page.Next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(skip + size)))
+	}
+	for _, r := range rows {
+		page.Notifications = append(page.Notifications, r.Notification)
+	}
+	unread, err := n.notes.CountDocuments(ctx, append(delivered(c.ID), bson.E{Key: "read_time", Value: bson.D{{Key: "$exists", Value: false}}}))
+	if err != nil {
+		return Page{}, err
+	}
+	page.Unread = int(unread)
+	return page, nil
+}
+
+// MarkRead marks one of the caller's notifications read (once: the first
+// read time stays).
+func (n *Notify) MarkRead(ctx context.Context, c Caller, id string) (inbox.Notification, error) {
+	notFound := apperr.NotFound("notification %q not found", id)
+	now := n.now()
+	filter := append(delivered(c.ID), bson.E{Key: "_id", Value: id})
+	if _, err := n.notes.UpdateOne(ctx, append(filter, bson.E{Key: "read_time", Value: bson.D{{Key: "$exists", Value: false}}}),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "read_time", Value: now}}}}); err != nil {
+		return inbox.Notification{}, fmt.Errorf("mark read: %w", err)
+	}
+	var s stored
+	err := n.notes.FindOne(ctx, filter).Decode(&s)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return inbox.Notification{}, notFound
+	}
+	return s.Notification, err
+}
+
+// MarkAllRead marks every delivered notification of the caller read.
+func (n *Notify) MarkAllRead(ctx context.Context, c Caller) (int, error) {
+	res, err := n.notes.UpdateMany(ctx, append(delivered(c.ID), bson.E{Key: "read_time", Value: bson.D{{Key: "$exists", Value: false}}}),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "read_time", Value: n.now()}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mark all read: %w", err)
+	}
+	return int(res.ModifiedCount), nil
+}
+
+// Stream sends the caller's notifications as they are delivered: first
+// every one delivered after afterID (a dashboard reconnecting misses
+// nothing), then new ones as they arrive, until ctx is done.
+//
+// ready is called once the feed is subscribed, before the catch-up: the
+// caller sends its response headers then, so an HTTP client knows the feed
+// is live before any notification exists.
+func (n *Notify) Stream(ctx context.Context, c Caller, afterID string, ready func() error, send func(inbox.Notification) error) error {
+	signals := make(chan *nats.Msg, 64)
+	sub, err := n.nc.ChanSubscribe(LiveSubject(c.ID), signals)
+	if err != nil {
+		return apperr.Unavailable("the live feed is not available right now")
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	// The cursor: (deliver_at, id) of the last notification sent.
+	var cursorAt time.Time
+	cursorID := ""
+	if afterID != "" {
+		var s stored
+		err := n.notes.FindOne(ctx, append(delivered(c.ID), bson.E{Key: "_id", Value: afterID})).Decode(&s)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return apperr.InvalidArgument(apperr.FieldViolation{Field: "after_id", Description: "is not one of your notifications"})
+		}
+		if err != nil {
+			return err
+		}
+		cursorAt, cursorID = s.DeliverAt, s.ID
+	} else {
+		cursorAt = n.now()
+	}
+	sent := map[string]bool{}
+	catchUp := func() error {
+		cur, err := n.notes.Find(ctx, append(delivered(c.ID), bson.E{Key: "deliver_at", Value: bson.D{{Key: "$gte", Value: cursorAt}}}),
+			options.Find().SetSort(bson.D{{Key: "deliver_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(500))
+		if err != nil {
+			return err
+		}
+		var rows []stored
+		if err := cur.All(ctx, &rows); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if sent[r.ID] || r.ID == cursorID || (r.DeliverAt.Equal(cursorAt) && strings.Compare(r.ID, cursorID) <= 0 && cursorID != "") {
+				continue
+			}
+			if err := send(r.Notification); err != nil {
+				return err
+			}
+			sent[r.ID] = true
+		}
+		return nil
+	}
+	if err := ready(); err != nil {
+		return err
+	}
+	if err := catchUp(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.stopping:
+			return nil
+		case <-signals:
+			if err := catchUp(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Preferences returns the caller's preferences (only their own).
+func (n *Notify) Preferences(ctx context.Context, c Caller, userID string) (inbox.Preferences, error) {
+	if c.ID != userID {
+		return inbox.Preferences{}, apperr.NotFound("user %q not found", userID)
+	}
+	return n.preferences(ctx, userID, "")
+}
+
+// UpdatePreferences changes the named fields of the caller's preferences
+// and reschedules their daily reminders.
+func (n *Notify) UpdatePreferences(ctx context.Context, c Caller, userID string, in inbox.Preferences, fields []string) (inbox.Preferences, error) {
+	if c.ID != userID {
+		return inbox.Preferences{}, apperr.NotFound("user %q not found", userID)
+	}
+	p, err := n.preferences(ctx, userID, "")
+	if err != nil {
+		return inbox.Preferences{}, err
+	}
+	var bad []apperr.FieldViolation
+	if len(fields) == 0 {
+		bad = append(bad, apperr.FieldViolation{Field: "update_mask", Description: "names no field"})
+	}
+	for _, f := range fields {
+		switch f {
+		case "time_zone":
+			p.TimeZone = in.TimeZone
+		case "quiet_start":
+			p.QuietStart = in.QuietStart
+		case "quiet_end":
+			p.QuietEnd = in.QuietEnd
+		case "check_in_reminder_time":
+			p.CheckInReminderTime = in.CheckInReminderTime
+		case "prompt_of_the_day_time":
+			p.PromptOfTheDayTime = in.PromptOfTheDayTime
+		case "daily_cap":
+			p.DailyCap = in.DailyCap
+		case "discreet":
+			p.Discreet = in.Discreet
+		case "channels":
+			p.Webhook = in.Webhook
+		default:
+			bad = append(bad, apperr.FieldViolation{Field: "update_mask", Description: fmt.Sprintf("field %q cannot be changed", f)})
+		}
+	}
+	for _, v := range p.Validate() {
+		field, desc, _ := strings.Cut(v, ": ")
+		bad = append(bad, apperr.FieldViolation{Field: field, Description: desc})
+	}
+	if len(bad) > 0 {
+		return inbox.Preferences{}, apperr.InvalidArgument(bad...)
+	}
+	now := n.now()
+	p.UserID, p.UpdateTime = userID, now
+	p.Reschedule(now)
+	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
+		return inbox.Preferences{}, fmt.Errorf("save preferences: %w", err)
+	}
+	return p, nil
+}
+
+// SendReminders creates the daily check-in reminders and prompts of the
+// day that are due: one per user and local day (its id says so), even with
+// several replicas and after downtime.
+func (n *Notify) SendReminders(ctx context.Context) (int, error) {
+	now := n.now()
+	sent := 0
+	for _, r := range []struct {
+		field string
+		kind  message.Kind
+	}{{"next_check_in_at", message.CheckInReminder}, {"next_prompt_at", message.PromptOfTheDay}} {
+		cur, err := n.prefs.Find(ctx, bson.D{{Key: r.field, Value: bson.D{{Key: "$lte", Value: now}}}}, options.Find().SetLimit(500))
+		if err != nil {
+			return sent, fmt.Errorf("find due reminders: %w", err)
+		}
+		var due []inbox.Preferences
+		if err := cur.All(ctx, &due); err != nil {
+			return sent, err
+		}
+		for _, p := range due {
+			loc := p.Location()
+			day := localtime.LocalDate(now, loc)
+			title, body := message.Compose(r.kind, message.Client, p.Discreet, message.Data{})
+			note := inbox.Notification{
+				ID: inbox.ID("reminder:"+day, p.UserID, r.kind), UserID: p.UserID, Kind: r.kind, Title: title, Body: body,
+				EventID: "reminder:" + day, CreateTime: now, DeliverAt: now, Delivered: true, DeliverDate: day, ClientID: p.UserID,
+			}
+			if err := n.insert(ctx, note); err != nil {
+				return sent, err
+			}
+			n.announce(p.UserID, note.ID)
+			sent++
+			p.Reschedule(now)
+			if _, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: p.UserID}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "next_check_in_at", Value: p.NextCheckInAt}, {Key: "next_prompt_at", Value: p.NextPromptAt}}}}); err != nil {
+				return sent, fmt.Errorf("reschedule reminders: %w", err)
+			}
+		}
+	}
+	return sent, nil
+}

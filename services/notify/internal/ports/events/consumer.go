@@ -1,0 +1,41 @@
+// Package events consumes the plans and journal events that become
+// notifications (and, on the plans stream, keep the care projection).
+package events
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/natsx"
+	"github.com/nocontact/backend/services/notify/internal/app"
+)
+
+// PlansSpec reads every plans event: one consumer, so that care and consent
+// changes apply in order with the events that depend on them.
+var PlansSpec = natsx.ConsumerSpec{Stream: "PLANS", Durable: "notify-plans", FilterSubjects: []string{"plans.>"}}
+
+// JournalSpec reads the journal events counsellors hear about.
+var JournalSpec = natsx.ConsumerSpec{
+	Stream:         "JOURNAL",
+	Durable:        "notify-journal",
+	FilterSubjects: []string{"journal.urge.logged", "journal.risk.flag_raised", "journal.risk.flag_updated"},
+}
+
+// Handler turns events into notifications. A payload that does not decode
+// is a poison message: dead-lettered, and consumption goes on.
+func Handler(n *app.Notify) natsx.Handler {
+	return func(ctx context.Context, msg jetstream.Msg) error {
+		env, err := events.Decode(msg.Data())
+		if err != nil {
+			return natsx.Permanent(err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return natsx.Permanent(fmt.Errorf("message metadata: %w", err))
+		}
+		return n.Handle(ctx, env, int64(meta.Sequence.Stream))
+	}
+}

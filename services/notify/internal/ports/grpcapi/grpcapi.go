@@ -1,0 +1,155 @@
+// Package grpcapi is the notify service's gRPC port.
+package grpcapi
+
+import (
+	"context"
+	"slices"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
+
+	"github.com/nocontact/backend/services/notify/internal/app"
+	"github.com/nocontact/backend/services/notify/internal/inbox"
+	"github.com/nocontact/backend/services/notify/internal/message"
+)
+
+// Server implements notifyv1.NotifyServiceServer.
+type Server struct {
+	notifyv1.UnimplementedNotifyServiceServer
+	n *app.Notify
+}
+
+// New builds the NotifyService handlers.
+func New(n *app.Notify) *Server { return &Server{n: n} }
+
+// ListNotifications implements notifyv1.NotifyServiceServer.
+func (s *Server) ListNotifications(ctx context.Context, req *notifyv1.ListNotificationsRequest) (*notifyv1.ListNotificationsResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.n.List(ctx, c, req.GetUnreadOnly(), int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	out := &notifyv1.ListNotificationsResponse{NextPageToken: page.Next, UnreadCount: int32(page.Unread), Notifications: []*notifyv1.Notification{}}
+	for _, n := range page.Notifications {
+		out.Notifications = append(out.Notifications, notificationProto(n))
+	}
+	return out, nil
+}
+
+// MarkNotificationRead implements notifyv1.NotifyServiceServer.
+func (s *Server) MarkNotificationRead(ctx context.Context, req *notifyv1.MarkNotificationReadRequest) (*notifyv1.MarkNotificationReadResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.n.MarkRead(ctx, c, req.GetNotificationId())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.MarkNotificationReadResponse{Notification: notificationProto(n)}, nil
+}
+
+// MarkAllNotificationsRead implements notifyv1.NotifyServiceServer.
+func (s *Server) MarkAllNotificationsRead(ctx context.Context, _ *notifyv1.MarkAllNotificationsReadRequest) (*notifyv1.MarkAllNotificationsReadResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.n.MarkAllRead(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.MarkAllNotificationsReadResponse{Marked: int32(n)}, nil
+}
+
+// StreamNotifications implements notifyv1.NotifyServiceServer.
+func (s *Server) StreamNotifications(req *notifyv1.StreamNotificationsRequest, stream notifyv1.NotifyService_StreamNotificationsServer) error {
+	ctx := stream.Context()
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return err
+	}
+	ready := func() error { return stream.SendHeader(metadata.MD{}) }
+	return s.n.Stream(ctx, c, req.GetAfterId(), ready, func(n inbox.Notification) error {
+		return stream.Send(&notifyv1.StreamNotificationsResponse{Notification: notificationProto(n)})
+	})
+}
+
+// GetNotificationPreferences implements notifyv1.NotifyServiceServer.
+func (s *Server) GetNotificationPreferences(ctx context.Context, req *notifyv1.GetNotificationPreferencesRequest) (*notifyv1.GetNotificationPreferencesResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.n.Preferences(ctx, c, req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.GetNotificationPreferencesResponse{Preferences: prefsProto(p)}, nil
+}
+
+// UpdateNotificationPreferences implements notifyv1.NotifyServiceServer.
+func (s *Server) UpdateNotificationPreferences(ctx context.Context, req *notifyv1.UpdateNotificationPreferencesRequest) (*notifyv1.UpdateNotificationPreferencesResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetPreferences()
+	p := inbox.Preferences{
+		TimeZone: in.GetTimeZone(), QuietStart: in.GetQuietStart(), QuietEnd: in.GetQuietEnd(),
+		CheckInReminderTime: in.GetCheckInReminderTime(), PromptOfTheDayTime: in.GetPromptOfTheDayTime(),
+		DailyCap: int(in.GetDailyCap()), Discreet: in.GetDiscreet(),
+		Webhook: slices.Contains(in.GetChannels(), notifyv1.Channel_CHANNEL_WEBHOOK),
+	}
+	out, err := s.n.UpdatePreferences(ctx, c, req.GetUserId(), p, req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.UpdateNotificationPreferencesResponse{Preferences: prefsProto(out)}, nil
+}
+
+var kinds = map[message.Kind]notifyv1.NotificationKind{
+	message.MilestoneReached:      notifyv1.NotificationKind_NOTIFICATION_KIND_MILESTONE_REACHED,
+	message.PlanCompleted:         notifyv1.NotificationKind_NOTIFICATION_KIND_PLAN_COMPLETED,
+	message.SlipRecorded:          notifyv1.NotificationKind_NOTIFICATION_KIND_SLIP_RECORDED,
+	message.ExContacted:           notifyv1.NotificationKind_NOTIFICATION_KIND_EX_CONTACTED,
+	message.HighUrge:              notifyv1.NotificationKind_NOTIFICATION_KIND_HIGH_URGE,
+	message.RiskFlagRaised:        notifyv1.NotificationKind_NOTIFICATION_KIND_RISK_FLAG_RAISED,
+	message.RiskFlagEscalated:     notifyv1.NotificationKind_NOTIFICATION_KIND_RISK_FLAG_ESCALATED,
+	message.ConsentChanged:        notifyv1.NotificationKind_NOTIFICATION_KIND_CONSENT_CHANGED,
+	message.CareAssignmentChanged: notifyv1.NotificationKind_NOTIFICATION_KIND_CARE_ASSIGNMENT_CHANGED,
+	message.CheckInReminder:       notifyv1.NotificationKind_NOTIFICATION_KIND_CHECK_IN_REMINDER,
+	message.PromptOfTheDay:        notifyv1.NotificationKind_NOTIFICATION_KIND_PROMPT_OF_THE_DAY,
+}
+
+func notificationProto(n inbox.Notification) *notifyv1.Notification {
+	out := &notifyv1.Notification{
+		Id: n.ID, UserId: n.UserID, Kind: kinds[n.Kind], Title: n.Title, Body: n.Body, Urgent: n.Urgent,
+		CreateTime: timestamppb.New(n.CreateTime), DeliverTime: timestamppb.New(n.DeliverAt), ClientId: n.ClientID,
+		PlanId: n.PlanID, MilestoneDay: int32(n.MilestoneDay), RiskFlagId: n.RiskFlagID, EventId: n.EventID,
+	}
+	if n.ReadTime != nil {
+		out.ReadTime = timestamppb.New(*n.ReadTime)
+	}
+	return out
+}
+
+func prefsProto(p inbox.Preferences) *notifyv1.Preferences {
+	out := &notifyv1.Preferences{
+		UserId: p.UserID, TimeZone: p.TimeZone, QuietStart: p.QuietStart, QuietEnd: p.QuietEnd,
+		CheckInReminderTime: p.CheckInReminderTime, PromptOfTheDayTime: p.PromptOfTheDayTime,
+		DailyCap: int32(p.DailyCap), Discreet: p.Discreet, Channels: []notifyv1.Channel{notifyv1.Channel_CHANNEL_IN_APP},
+	}
+	if p.Webhook {
+		out.Channels = append(out.Channels, notifyv1.Channel_CHANNEL_WEBHOOK)
+	}
+	if !p.UpdateTime.IsZero() {
+		out.UpdateTime = timestamppb.New(p.UpdateTime)
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+// Package server wires the notify service: its collections, the consumers
+// of the plans and journal events, the release of held notifications, the
+// daily reminders and the gRPC server, on the shared bootstrap. cmd/notify
+// and the devstack both call Run.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
+
+	"github.com/nocontact/backend/platform/bootstrap"
+	"github.com/nocontact/backend/platform/careview"
+	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/natsx"
+	"github.com/nocontact/backend/services/notify/internal/app"
+	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
+	"github.com/nocontact/backend/services/notify/internal/ports/grpcapi"
+)
+
+// Collections of the notify database.
+const (
+	CollNotifications = "notifications"
+	CollPreferences   = "preferences"
+)
+
+// Config is the notify service's configuration.
+type Config struct {
+	bootstrap.Base
+	// ReleaseInterval is how often held notifications (quiet hours, daily
+	// cap) are checked for release.
+	ReleaseInterval time.Duration `env:"RELEASE_INTERVAL" envDefault:"15s"`
+	// ReminderInterval is how often due daily reminders are sent.
+	ReminderInterval time.Duration `env:"REMINDER_INTERVAL" envDefault:"30s"`
+}
+
+// Options are what the caller supplies beyond configuration.
+type Options struct {
+	Logger   *slog.Logger
+	Clock    clock.Clock
+	Listener net.Listener
+}
+
+// Indexes declares every index of the notify database.
+func Indexes() map[string][]mongo.IndexModel {
+	idx := func(name string, keys ...bson.E) mongo.IndexModel {
+		return mongo.IndexModel{Keys: bson.D(keys), Options: options.Index().SetName(name)}
+	}
+	out := careview.Indexes()
+	out[CollNotifications] = []mongo.IndexModel{
+		idx("user_deliver", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: -1}),
+		idx("held", bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: 1}),
+		idx("user_day", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "deliver_date", Value: 1}, bson.E{Key: "urgent", Value: 1}),
+	}
+	out[CollPreferences] = []mongo.IndexModel{
+		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
+		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
+	}
+	return out
+}
+
+// Run serves the notify service until ctx is done, then shuts down in the
+// order of DESIGN.md §7 (see bootstrap).
+func Run(ctx context.Context, cfg Config, opts Options) error {
+	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
+		Name:     "notify",
+		Database: "notify",
+		Indexes:  Indexes(),
+		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}},
+	}, opts.Logger, opts.Clock)
+	if err != nil {
+		return err
+	}
+	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done())
+
+	srv := d.NewServer(notifyv1.NotifyService_ServiceDesc.ServiceName)
+	notifyv1.RegisterNotifyServiceServer(srv.GRPC(), grpcapi.New(n))
+
+	every := func(interval time.Duration, name string, fn func(context.Context) (int, error)) bootstrap.Work {
+		return func(ctx context.Context) {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				if _, err := fn(ctx); err != nil && ctx.Err() == nil {
+					d.Log.WarnContext(ctx, name+" failed; retrying at the next tick", "error", err)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}
+	}
+	consume := func(spec natsx.ConsumerSpec) bootstrap.Consumer {
+		return func(ctx context.Context) (func(), error) {
+			return natsx.Consume(ctx, d.JS, spec, nevents.Handler(n), d.Log)
+		}
+	}
+	return d.Serve(ctx, srv, opts.Listener, nil,
+		[]bootstrap.Work{
+			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
+			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
+		},
+		[]bootstrap.Consumer{consume(nevents.PlansSpec), consume(nevents.JournalSpec)})
+}
