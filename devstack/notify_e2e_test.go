@@ -3,8 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,5 +145,77 @@ func TestQuietHoursHoldNotifications(t *testing.T) {
 	time.Sleep(2 * time.Second) // events consumed and notifications stored (held)
 	if got := notificationsByKind(t, s, client); len(got) != 0 {
 		t.Fatalf("during quiet hours the inbox shows %v, want nothing yet", got)
+	}
+}
+
+// A webhook receiver written from the documented rule alone: it checks
+// X-Nocontact-Signature (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">),
+// fails twice, then accepts; the delivery is retried and recorded.
+func TestWebhookSignedAndRetried(t *testing.T) {
+	s := startSuite(t)
+	client := token(t, "client-w", auth.RoleClient)
+	secret := "a-webhook-secret-of-at-least-32-characters"
+
+	var mu sync.Mutex
+	calls, valid := 0, 0
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ts, sig string
+		for _, part := range strings.Split(r.Header.Get("X-Nocontact-Signature"), ",") {
+			k, v, _ := strings.Cut(part, "=")
+			switch k {
+			case "t":
+				ts = v
+			case "v1":
+				sig = v
+			}
+		}
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(ts + "." + string(body)))
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(sig)) {
+			valid++
+		}
+		if calls <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	for _, bad := range []string{"https://169.254.169.254/latest/meta-data", "http://example.com/hook", "https://user:pw@example.com/x"} {
+		code, out := s.call("POST", "/v1/users/client-w/webhooks", client, map[string]any{"url": bad, "secret": secret})
+		if code != http.StatusBadRequest || !contains(fieldViolations(out), "webhook.url") {
+			t.Fatalf("registering %s = %d %v, want 400 naming webhook.url", bad, code, out)
+		}
+	}
+	hook := s.mustCall(http.StatusOK, "POST", "/v1/users/client-w/webhooks", client, map[string]any{"url": receiver.URL + "/hook", "secret": secret})
+	if hook["secret"] != "" {
+		t.Fatalf("the secret came back: %v", hook)
+	}
+
+	start := time.Now().Add(-2 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "UTC", "startTime": start})
+	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+plan["id"].(string)+":activate", client, map[string]any{})
+
+	path := "/v1/users/client-w/webhooks/" + hook["id"].(string) + "/deliveries"
+	eventually(t, 20*time.Second, func() string {
+		out := s.mustCall(http.StatusOK, "GET", path, client, nil)
+		list, _ := out["deliveries"].([]any)
+		for _, d := range list {
+			dm := d.(map[string]any)
+			if dm["status"] == "DELIVERY_STATUS_DELIVERED" && dm["attempts"] == float64(3) {
+				return ""
+			}
+		}
+		return "no delivery succeeded on its third attempt"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if valid != calls || calls < 3 {
+		t.Fatalf("receiver saw %d calls, %d with a valid signature", calls, valid)
 	}
 }

@@ -169,6 +169,8 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		"MONGODB_DATABASE":  "notify",
 		"RELEASE_INTERVAL":  "1s",
 		"REMINDER_INTERVAL": "1s",
+		"WEBHOOK_INTERVAL":  "500ms",
+		"NOTIFY_DEV_MODE":   "true",
 	})); err != nil {
 		_ = notifyLis.Close()
 		return nil, err

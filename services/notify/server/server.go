@@ -29,6 +29,8 @@ import (
 const (
 	CollNotifications = "notifications"
 	CollPreferences   = "preferences"
+	CollWebhooks      = "webhooks"
+	CollDeliveries    = "webhook_deliveries"
 )
 
 // Config is the notify service's configuration.
@@ -39,6 +41,11 @@ type Config struct {
 	ReleaseInterval time.Duration `env:"RELEASE_INTERVAL" envDefault:"15s"`
 	// ReminderInterval is how often due daily reminders are sent.
 	ReminderInterval time.Duration `env:"REMINDER_INTERVAL" envDefault:"30s"`
+	// WebhookInterval is how often due webhook attempts are made.
+	WebhookInterval time.Duration `env:"WEBHOOK_INTERVAL" envDefault:"1s"`
+	// DevMode allows webhooks over plain HTTP to loopback receivers. Never
+	// in production.
+	DevMode bool `env:"NOTIFY_DEV_MODE" envDefault:"false"`
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -59,6 +66,11 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("held", bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: 1}),
 		idx("user_day", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "deliver_date", Value: 1}, bson.E{Key: "urgent", Value: 1}),
 	}
+	out[CollWebhooks] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1})}
+	out[CollDeliveries] = []mongo.IndexModel{
+		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),
+		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
+	}
 	out[CollPreferences] = []mongo.IndexModel{
 		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
@@ -78,7 +90,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done())
+	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
+		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode))
 
 	srv := d.NewServer(notifyv1.NotifyService_ServiceDesc.ServiceName)
 	notifyv1.RegisterNotifyServiceServer(srv.GRPC(), grpcapi.New(n))
@@ -108,6 +121,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		[]bootstrap.Work{
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
+			every(cfg.WebhookInterval, "webhook deliveries", n.SendWebhooks),
 		},
 		[]bootstrap.Consumer{consume(nevents.PlansSpec), consume(nevents.JournalSpec)})
 }

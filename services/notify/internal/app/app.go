@@ -59,6 +59,8 @@ type Notify struct {
 	// stopping closes when the service starts shutting down: live feeds end
 	// then, so the graceful stop does not wait for them.
 	stopping <-chan struct{}
+	// hooks sends to users' webhooks (nil: off).
+	hooks *Webhooks
 }
 
 // New builds the use cases. nc carries the live-feed signals between
@@ -216,13 +218,19 @@ func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient
 	case *eventsv1.Envelope_RiskFlagUpdated:
 		note.RiskFlagID = p.RiskFlagUpdated.GetFlagId()
 	}
-	if err := n.insert(ctx, note); err != nil {
+	created, err := n.insert(ctx, note)
+	if err != nil {
 		return err
 	}
-	if note.Delivered {
+	if !note.Delivered {
+		return nil
+	}
+	if created {
 		n.announce(note.UserID, note.ID)
 	}
-	return nil
+	// Enqueueing is idempotent, so a redelivered event that failed here
+	// before finishes the job.
+	return n.enqueue(ctx, note)
 }
 
 type stored struct {
@@ -230,14 +238,18 @@ type stored struct {
 	inbox.Notification `bson:",inline"`
 }
 
-// insert stores a notification under its id; an existing one (a redelivered
-// event, another replica) is the exactly-once rule at work, not an error.
-func (n *Notify) insert(ctx context.Context, note inbox.Notification) error {
+// insert stores a notification under its id and reports whether it is new;
+// an existing one (a redelivered event, another replica) is the exactly-once
+// rule at work, not an error.
+func (n *Notify) insert(ctx context.Context, note inbox.Notification) (bool, error) {
 	_, err := n.notes.InsertOne(ctx, stored{ID: note.ID, Notification: note})
-	if err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("store notification: %w", err)
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("store notification: %w", err)
+	}
+	return true, nil
 }
 
 // announce tells every replica's live feeds that a notification is there.
@@ -276,6 +288,9 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 		if res.ModifiedCount == 1 {
 			released++
 			n.announce(s.UserID, s.ID)
+			if err := n.enqueue(ctx, s.Notification); err != nil {
+				return released, err
+			}
 		}
 	}
 	return released, nil

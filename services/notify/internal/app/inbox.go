@@ -260,11 +260,17 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 				ID: inbox.ID("reminder:"+day, p.UserID, r.kind), UserID: p.UserID, Kind: r.kind, Title: title, Body: body,
 				EventID: "reminder:" + day, CreateTime: now, DeliverAt: now, Delivered: true, DeliverDate: day, ClientID: p.UserID,
 			}
-			if err := n.insert(ctx, note); err != nil {
+			created, err := n.insert(ctx, note)
+			if err != nil {
 				return sent, err
 			}
-			n.announce(p.UserID, note.ID)
-			sent++
+			if created {
+				n.announce(p.UserID, note.ID)
+				sent++
+			}
+			if err := n.enqueue(ctx, note); err != nil {
+				return sent, err
+			}
 			p.Reschedule(now)
 			if _, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: p.UserID}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "next_check_in_at", Value: p.NextCheckInAt}, {Key: "next_prompt_at", Value: p.NextPromptAt}}}}); err != nil {

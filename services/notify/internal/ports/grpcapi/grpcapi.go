@@ -113,6 +113,74 @@ func (s *Server) UpdateNotificationPreferences(ctx context.Context, req *notifyv
 	return &notifyv1.UpdateNotificationPreferencesResponse{Preferences: prefsProto(out)}, nil
 }
 
+// CreateWebhook implements notifyv1.NotifyServiceServer.
+func (s *Server) CreateWebhook(ctx context.Context, req *notifyv1.CreateWebhookRequest) (*notifyv1.CreateWebhookResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.n.CreateWebhook(ctx, c, req.GetUserId(), req.GetWebhook().GetUrl(), req.GetWebhook().GetSecret())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.CreateWebhookResponse{Webhook: webhookProto(w)}, nil
+}
+
+// ListWebhooks implements notifyv1.NotifyServiceServer.
+func (s *Server) ListWebhooks(ctx context.Context, req *notifyv1.ListWebhooksRequest) (*notifyv1.ListWebhooksResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.n.ListWebhooks(ctx, c, req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	out := &notifyv1.ListWebhooksResponse{Webhooks: []*notifyv1.Webhook{}}
+	for _, w := range list {
+		out.Webhooks = append(out.Webhooks, webhookProto(w))
+	}
+	return out, nil
+}
+
+// ListWebhookDeliveries implements notifyv1.NotifyServiceServer.
+func (s *Server) ListWebhookDeliveries(ctx context.Context, req *notifyv1.ListWebhookDeliveriesRequest) (*notifyv1.ListWebhookDeliveriesResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.n.ListDeliveries(ctx, c, req.GetUserId(), req.GetWebhookId())
+	if err != nil {
+		return nil, err
+	}
+	out := &notifyv1.ListWebhookDeliveriesResponse{Deliveries: []*notifyv1.WebhookDelivery{}}
+	for _, d := range list {
+		wd := &notifyv1.WebhookDelivery{
+			Id: d.ID, WebhookId: d.WebhookID, NotificationId: d.NotificationID, Attempts: int32(d.Attempts),
+			LastHttpStatus: int32(d.LastHTTPStatus), LastError: d.LastError, CreateTime: timestamppb.New(d.CreateTime),
+		}
+		switch d.Status {
+		case app.DeliveryPending:
+			wd.Status = notifyv1.DeliveryStatus_DELIVERY_STATUS_PENDING
+			wd.NextAttemptTime = timestamppb.New(d.NextAttemptAt)
+		case app.DeliveryDelivered:
+			wd.Status = notifyv1.DeliveryStatus_DELIVERY_STATUS_DELIVERED
+		case app.DeliveryFailed:
+			wd.Status = notifyv1.DeliveryStatus_DELIVERY_STATUS_FAILED
+		}
+		if d.DeliverTime != nil {
+			wd.DeliverTime = timestamppb.New(*d.DeliverTime)
+		}
+		out.Deliveries = append(out.Deliveries, wd)
+	}
+	return out, nil
+}
+
+func webhookProto(w app.Webhook) *notifyv1.Webhook {
+	// The secret is never returned.
+	return &notifyv1.Webhook{Id: w.ID, UserId: w.UserID, Url: w.URL, CreateTime: timestamppb.New(w.CreateTime)}
+}
+
 var kinds = map[message.Kind]notifyv1.NotificationKind{
 	message.MilestoneReached:      notifyv1.NotificationKind_NOTIFICATION_KIND_MILESTONE_REACHED,
 	message.PlanCompleted:         notifyv1.NotificationKind_NOTIFICATION_KIND_PLAN_COMPLETED,

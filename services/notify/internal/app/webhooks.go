@@ -1,0 +1,278 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/services/notify/internal/inbox"
+	"github.com/nocontact/backend/services/notify/internal/webhook"
+)
+
+// Webhook is a registered endpoint. The secret signs deliveries; it is
+// never returned. (Production should encrypt it at rest with a KMS key.)
+type Webhook struct {
+	ID         string    `bson:"_id"`
+	UserID     string    `bson:"user_id"`
+	URL        string    `bson:"url"`
+	Secret     string    `bson:"secret"`
+	CreateTime time.Time `bson:"create_time"`
+}
+
+// Delivery is one notification sent (or being sent) to one webhook.
+type Delivery struct {
+	ID             string     `bson:"_id"`
+	WebhookID      string     `bson:"webhook_id"`
+	UserID         string     `bson:"user_id"`
+	NotificationID string     `bson:"notification_id"`
+	Payload        []byte     `bson:"payload"`
+	Status         string     `bson:"status"` // pending, delivered, failed
+	Attempts       int        `bson:"attempts"`
+	NextAttemptAt  time.Time  `bson:"next_attempt_at"`
+	LastHTTPStatus int        `bson:"last_http_status"`
+	LastError      string     `bson:"last_error,omitempty"`
+	DeliverTime    *time.Time `bson:"deliver_time,omitempty"`
+	CreateTime     time.Time  `bson:"create_time"`
+}
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// Webhooks sends notifications to users' signed webhooks, in its own loop:
+// a slow or failing receiver never holds up event consumption.
+type Webhooks struct {
+	hooks      *mongo.Collection
+	deliveries *mongo.Collection
+	client     *http.Client
+	resolver   webhook.Resolver
+	devMode    bool
+	// lease is how long a claimed attempt is invisible to other replicas.
+	lease time.Duration
+}
+
+// NewWebhooks builds the webhook sender. devMode allows plain HTTP to
+// loopback receivers (a developer's machine); never in production.
+func NewWebhooks(hooks, deliveries *mongo.Collection, devMode bool) *Webhooks {
+	return &Webhooks{hooks: hooks, deliveries: deliveries, client: webhook.HTTPClient(devMode, 10*time.Second),
+		resolver: net.DefaultResolver, devMode: devMode, lease: time.Minute}
+}
+
+// WithWebhooks turns webhook deliveries on.
+func (n *Notify) WithWebhooks(w *Webhooks) *Notify {
+	n.hooks = w
+	return n
+}
+
+// CreateWebhook registers an endpoint for the caller and turns the webhook
+// channel on. The URL must be HTTPS to a public address (server-side
+// request forgery guard); the secret 32 to 256 characters.
+func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secret string) (Webhook, error) {
+	if c.ID != userID {
+		return Webhook{}, apperr.NotFound("user %q not found", userID)
+	}
+	if n.hooks == nil {
+		return Webhook{}, apperr.FailedPrecondition("webhooks are not enabled on this server")
+	}
+	var bad []apperr.FieldViolation
+	if err := webhook.CheckURL(ctx, url, n.hooks.devMode, n.hooks.resolver); err != nil {
+		bad = append(bad, apperr.FieldViolation{Field: "webhook.url", Description: err.Error()})
+	}
+	if l := utf8.RuneCountInString(secret); l < 32 || l > 256 {
+		bad = append(bad, apperr.FieldViolation{Field: "webhook.secret", Description: "must be 32 to 256 characters"})
+	}
+	if len(bad) > 0 {
+		return Webhook{}, apperr.InvalidArgument(bad...)
+	}
+	count, err := n.hooks.hooks.CountDocuments(ctx, bson.D{{Key: "user_id", Value: userID}})
+	if err != nil {
+		return Webhook{}, err
+	}
+	if count >= 5 {
+		return Webhook{}, apperr.FailedPrecondition("at most 5 webhooks per user")
+	}
+	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: secret, CreateTime: n.now()}
+	if _, err := n.hooks.hooks.InsertOne(ctx, w); err != nil {
+		return Webhook{}, fmt.Errorf("store webhook: %w", err)
+	}
+	p, err := n.preferences(ctx, userID, "")
+	if err != nil {
+		return Webhook{}, err
+	}
+	p.Webhook, p.UserID = true, userID
+	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
+		return Webhook{}, fmt.Errorf("save preferences: %w", err)
+	}
+	return w, nil
+}
+
+// ListWebhooks lists the caller's webhooks.
+func (n *Notify) ListWebhooks(ctx context.Context, c Caller, userID string) ([]Webhook, error) {
+	if c.ID != userID {
+		return nil, apperr.NotFound("user %q not found", userID)
+	}
+	if n.hooks == nil {
+		return nil, nil
+	}
+	cur, err := n.hooks.hooks.Find(ctx, bson.D{{Key: "user_id", Value: userID}}, options.Find().SetSort(bson.D{{Key: "create_time", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	var out []Webhook
+	return out, cur.All(ctx, &out)
+}
+
+// ListDeliveries lists a webhook's deliveries, newest first.
+func (n *Notify) ListDeliveries(ctx context.Context, c Caller, userID, webhookID string) ([]Delivery, error) {
+	notFound := apperr.NotFound("webhook %q not found", webhookID)
+	if c.ID != userID || n.hooks == nil {
+		return nil, notFound
+	}
+	if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: webhookID}, {Key: "user_id", Value: userID}}).Err(); errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, notFound
+	} else if err != nil {
+		return nil, err
+	}
+	cur, err := n.hooks.deliveries.Find(ctx, bson.D{{Key: "webhook_id", Value: webhookID}},
+		options.Find().SetSort(bson.D{{Key: "create_time", Value: -1}}).SetLimit(100))
+	if err != nil {
+		return nil, err
+	}
+	var out []Delivery
+	return out, cur.All(ctx, &out)
+}
+
+// payload is what a receiver gets: the notification, never more.
+type payload struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Title      string    `json:"title"`
+	Body       string    `json:"body"`
+	Urgent     bool      `json:"urgent"`
+	CreateTime time.Time `json:"createTime"`
+	PlanID     string    `json:"planId,omitempty"`
+	ClientID   string    `json:"clientId,omitempty"`
+}
+
+// enqueue creates one delivery per webhook of the user, once (its id is
+// the pair's), when the user has the webhook channel on.
+func (n *Notify) enqueue(ctx context.Context, note inbox.Notification) error {
+	if n.hooks == nil {
+		return nil
+	}
+	p, err := n.preferences(ctx, note.UserID, "")
+	if err != nil || !p.Webhook {
+		return err
+	}
+	hooks, err := n.ListWebhooks(ctx, Caller{ID: note.UserID}, note.UserID)
+	if err != nil || len(hooks) == 0 {
+		return err
+	}
+	body, err := json.Marshal(payload{ID: note.ID, Kind: string(note.Kind), Title: note.Title, Body: note.Body, Urgent: note.Urgent,
+		CreateTime: note.CreateTime, PlanID: note.PlanID, ClientID: note.ClientID})
+	if err != nil {
+		return err
+	}
+	now := n.now()
+	for _, h := range hooks {
+		sum := sha256.Sum256([]byte(note.ID + "\x00" + h.ID))
+		d := Delivery{ID: "dl-" + hex.EncodeToString(sum[:16]), WebhookID: h.ID, UserID: note.UserID, NotificationID: note.ID,
+			Payload: body, Status: DeliveryPending, NextAttemptAt: now, CreateTime: now}
+		if _, err := n.hooks.deliveries.InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("enqueue webhook delivery: %w", err)
+		}
+	}
+	return nil
+}
+
+// SendWebhooks makes the due delivery attempts: signed POSTs, retried with
+// exponential backoff and jitter up to webhook.MaxAttempts, each outcome
+// recorded. An attempt is claimed first (version check on the attempt
+// count), so two replicas never send the same attempt.
+func (n *Notify) SendWebhooks(ctx context.Context) (int, error) {
+	if n.hooks == nil {
+		return 0, nil
+	}
+	now := n.now()
+	cur, err := n.hooks.deliveries.Find(ctx, bson.D{{Key: "status", Value: DeliveryPending}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+		options.Find().SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetLimit(50))
+	if err != nil {
+		return 0, fmt.Errorf("find due deliveries: %w", err)
+	}
+	var due []Delivery
+	if err := cur.All(ctx, &due); err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, d := range due {
+		claim, err := n.hooks.deliveries.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: d.ID}, {Key: "status", Value: DeliveryPending}, {Key: "attempts", Value: d.Attempts}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "attempts", Value: d.Attempts + 1}, {Key: "next_attempt_at", Value: now.Add(n.hooks.lease)}}}})
+		if err != nil || claim.ModifiedCount != 1 {
+			continue
+		}
+		d.Attempts++
+		var h Webhook
+		if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
+			continue
+		}
+		status, sendErr := n.hooks.post(ctx, h, d.Payload, now)
+		set := bson.D{{Key: "last_http_status", Value: status}}
+		switch {
+		case sendErr == nil:
+			set = append(set, bson.E{Key: "status", Value: DeliveryDelivered}, bson.E{Key: "deliver_time", Value: n.now()}, bson.E{Key: "last_error", Value: ""})
+			sent++
+		case d.Attempts >= webhook.MaxAttempts:
+			set = append(set, bson.E{Key: "status", Value: DeliveryFailed}, bson.E{Key: "last_error", Value: sendErr.Error()})
+		default:
+			delay := webhook.Backoff(d.Attempts, func(m int64) int64 { return rand.Int64N(max(m, 1)) })
+			set = append(set, bson.E{Key: "next_attempt_at", Value: n.now().Add(delay)}, bson.E{Key: "last_error", Value: sendErr.Error()})
+		}
+		if _, err := n.hooks.deliveries.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, bson.D{{Key: "$set", Value: set}}); err != nil {
+			return sent, fmt.Errorf("record delivery: %w", err)
+		}
+	}
+	return sent, nil
+}
+
+// post sends one signed attempt; any non-2xx answer is a failure.
+func (w *Webhooks) post(ctx context.Context, h Webhook, body []byte, now time.Time) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, errors.New("the webhook URL is not valid")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "nocontact-webhooks/1")
+	req.Header.Set(webhook.SignatureHeader, webhook.Sign([]byte(h.Secret), now, body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0, errors.New("the receiver could not be reached")
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("the receiver answered HTTP %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
