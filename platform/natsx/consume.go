@@ -245,7 +245,7 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
-	err = c.call(ctx, msg)
+	err = c.callWithProgress(ctx, msg)
 	switch {
 	case err == nil:
 		if err := msg.Ack(); err != nil {
@@ -268,6 +268,32 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 // call runs the handler, turning a panic into a transient error: it is
 // retried up to MaxDeliver and then dead-lettered, instead of killing every
 // replica that receives the message in turn.
+// callWithProgress runs the handler and, while it runs past a third of
+// AckWait, tells the server it is still working (an in-progress ack), so
+// slow work is not redelivered to another replica meanwhile.
+func (c *consumer) callWithProgress(ctx context.Context, msg jetstream.Msg) error {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(c.spec.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	err := c.call(ctx, msg)
+	close(done)
+	wg.Wait()
+	return err
+}
+
 func (c *consumer) call(ctx context.Context, msg jetstream.Msg) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
