@@ -13,29 +13,17 @@ import (
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
-	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/logging"
 )
 
-// Caller is who is calling, from the verified token.
-type Caller struct {
-	ID        string
-	Role      auth.Role
-	RequestID string
-}
+// Caller is who is calling (platform/auth).
+type Caller = auth.Caller
 
-// CallerFrom reads the verified identity from ctx.
-func CallerFrom(ctx context.Context) (Caller, error) {
-	id, ok := auth.FromContext(ctx)
-	if !ok || id.Subject == "" {
-		return Caller{}, apperr.Unauthenticated("authentication required")
-	}
-	return Caller{ID: id.Subject, Role: id.Role, RequestID: logging.RequestID(ctx)}, nil
-}
+// CallerFrom reads the verified identity of the call.
+func CallerFrom(ctx context.Context) (Caller, error) { return auth.CallerFrom(ctx) }
 
 // Consent scopes as the plans events name them.
 const (

@@ -22,31 +22,19 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
-	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
-	"github.com/nocontact/backend/platform/logging"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
 )
 
-// Caller is who is calling, from the verified token.
-type Caller struct {
-	ID        string
-	Role      auth.Role
-	RequestID string
-}
+// Caller is who is calling (platform/auth).
+type Caller = auth.Caller
 
-// CallerFrom reads the verified identity from ctx.
-func CallerFrom(ctx context.Context) (Caller, error) {
-	id, ok := auth.FromContext(ctx)
-	if !ok || id.Subject == "" {
-		return Caller{}, apperr.Unauthenticated("authentication required")
-	}
-	return Caller{ID: id.Subject, Role: id.Role, RequestID: logging.RequestID(ctx)}, nil
-}
+// CallerFrom reads the verified identity of the call.
+func CallerFrom(ctx context.Context) (Caller, error) { return auth.CallerFrom(ctx) }
 
 // Notify is the notify use cases.
 type Notify struct {

@@ -17,25 +17,14 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/logging"
 	"github.com/nocontact/backend/services/plans/internal/care"
 )
 
-// Caller is who is calling, from the verified token.
-type Caller struct {
-	ID        string
-	Role      auth.Role
-	RequestID string
-}
+// Caller is who is calling (platform/auth).
+type Caller = auth.Caller
 
-// CallerFrom reads the verified identity the auth interceptor put in ctx.
-func CallerFrom(ctx context.Context) (Caller, error) {
-	id, ok := auth.FromContext(ctx)
-	if !ok || id.Subject == "" {
-		return Caller{}, apperr.Unauthenticated("authentication required")
-	}
-	return Caller{ID: id.Subject, Role: id.Role, RequestID: logging.RequestID(ctx)}, nil
-}
+// CallerFrom reads the verified identity of the call.
+func CallerFrom(ctx context.Context) (Caller, error) { return auth.CallerFrom(ctx) }
 
 // Access decides whether a caller may touch a client's data and records
 // every access by someone other than the client.
