@@ -8,6 +8,7 @@ require (
 	github.com/nocontact/backend/platform v0.0.0
 	github.com/nocontact/backend/proto v0.0.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
+	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -243,7 +243,11 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 	for _, r := range []struct {
 		field string
 		kind  message.Kind
-	}{{"next_check_in_at", message.CheckInReminder}, {"next_prompt_at", message.PromptOfTheDay}} {
+		at    func(inbox.Preferences) string
+	}{
+		{"next_check_in_at", message.CheckInReminder, func(p inbox.Preferences) string { return p.CheckInReminderTime }},
+		{"next_prompt_at", message.PromptOfTheDay, func(p inbox.Preferences) string { return p.PromptOfTheDayTime }},
+	} {
 		cur, err := n.prefs.Find(ctx, bson.D{{Key: r.field, Value: bson.D{{Key: "$lte", Value: now}}}}, options.Find().SetLimit(500))
 		if err != nil {
 			return sent, fmt.Errorf("find due reminders: %w", err)
@@ -255,6 +259,21 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 		for _, p := range due {
 			loc := p.Location()
 			day := localtime.LocalDate(now, loc)
+			at, on, err := localtime.ParseHHMM(r.at(p))
+			if err != nil || !on { // turned off meanwhile
+				if err := n.reschedule(ctx, p.UserID, r.field, nil); err != nil {
+					return sent, err
+				}
+				continue
+			}
+			// Days missed while the service was down are not made up: today's
+			// reminder goes out at its own time (at once if that has passed).
+			if today := todaysAt(now, loc, at); today.After(now) {
+				if err := n.reschedule(ctx, p.UserID, r.field, &today); err != nil {
+					return sent, err
+				}
+				continue
+			}
 			title, body := message.Compose(r.kind, message.Client, p.Discreet, message.Data{})
 			note := inbox.Notification{
 				ID: inbox.ID("reminder:"+day, p.UserID, r.kind), UserID: p.UserID, Kind: r.kind, Title: title, Body: body,
@@ -271,12 +290,36 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 			if err := n.enqueue(ctx, note); err != nil {
 				return sent, err
 			}
-			p.Reschedule(now)
-			if _, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: p.UserID}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "next_check_in_at", Value: p.NextCheckInAt}, {Key: "next_prompt_at", Value: p.NextPromptAt}}}}); err != nil {
-				return sent, fmt.Errorf("reschedule reminders: %w", err)
+			// Only this reminder's schedule moves: the other one may be due in
+			// this same pass.
+			next := localtime.NextAt(now, loc, at)
+			if err := n.reschedule(ctx, p.UserID, r.field, &next); err != nil {
+				return sent, err
 			}
 		}
 	}
 	return sent, nil
+}
+
+// reschedule sets when one daily reminder (field) is next due; nil: off.
+func (n *Notify) reschedule(ctx context.Context, userID, field string, next *time.Time) error {
+	if _, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: next}}}}); err != nil {
+		return fmt.Errorf("reschedule reminders: %w", err)
+	}
+	return nil
+}
+
+// todaysAt is the instant the local wall clock reads at on now's local
+// date (localtime.NextAt's rules for DST gaps and overlaps).
+func todaysAt(now time.Time, loc *time.Location, at localtime.Clock) time.Time {
+	day := localtime.LocalDate(now, loc)
+	t := localtime.NextAt(now.Add(-48*time.Hour), loc, at)
+	for range 4 {
+		if localtime.LocalDate(t, loc) >= day {
+			break
+		}
+		t = localtime.NextAt(t, loc, at)
+	}
+	return t
 }
