@@ -181,7 +181,10 @@ func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient
 	sentToday := 0
 	if prefs.DailyCap > 0 && !r.urgent {
 		today := localtime.LocalDate(now, prefs.Location())
-		c, err := n.notes.CountDocuments(ctx, bson.D{{Key: "user_id", Value: r.userID}, {Key: "deliver_date", Value: today}, {Key: "urgent", Value: false}})
+		// The user's own reminders do not count: they asked for them, and
+		// they must not crowd out what happens in their day.
+		c, err := n.notes.CountDocuments(ctx, bson.D{{Key: "user_id", Value: r.userID}, {Key: "deliver_date", Value: today},
+			{Key: "urgent", Value: false}, {Key: "reminder", Value: bson.D{{Key: "$ne", Value: true}}}})
 		if err != nil {
 			return fmt.Errorf("count today's notifications: %w", err)
 		}

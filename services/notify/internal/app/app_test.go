@@ -982,3 +982,20 @@ func TestDiscreetPreferencesHideTheDetails(t *testing.T) {
 		t.Fatalf("plain milestone:%s\nwant a title with the day", describe(got))
 	}
 }
+
+// The user's own daily reminders do not use up the daily cap.
+func TestRemindersDoNotCountTowardTheCap(t *testing.T) {
+	loc := zone(t, berlin)
+	f := newFixture(t, time.Date(2026, 6, 10, 8, 0, 0, 0, loc))
+	f.setPrefs(t, clientID, inbox.Preferences{TimeZone: berlin, DailyCap: 2, CheckInReminderTime: "08:30", PromptOfTheDayTime: "08:30"},
+		"time_zone", "daily_cap", "check_in_reminder_time", "prompt_of_the_day_time")
+	f.clk.Set(time.Date(2026, 6, 10, 8, 30, 0, 0, loc))
+	f.sendReminders(t, 1)
+	for i, day := range []int{1, 3} {
+		f.clk.Set(time.Date(2026, 6, 10, 10+i, 0, 0, 0, loc))
+		f.deliver(t, milestone(clientID, day))
+	}
+	if got := ofKind(f.inbox(t, clientID), message.MilestoneReached); len(got) != 2 {
+		t.Fatalf("milestones listed after two reminders:%s\nwant both (reminders are outside the cap)", describe(got))
+	}
+}

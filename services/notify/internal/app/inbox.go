@@ -278,6 +278,7 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 			note := inbox.Notification{
 				ID: inbox.ID("reminder:"+day, p.UserID, r.kind), UserID: p.UserID, Kind: r.kind, Title: title, Body: body,
 				EventID: "reminder:" + day, CreateTime: now, DeliverAt: now, Delivered: true, DeliverDate: day, ClientID: p.UserID,
+				Reminder: true,
 			}
 			created, err := n.insert(ctx, note)
 			if err != nil {

@@ -37,6 +37,9 @@ type Notification struct {
 	// DeliverDate is the recipient's local date of DeliverAt (the cap's day).
 	DeliverDate string     `bson:"deliver_date"`
 	ReadTime    *time.Time `bson:"read_time,omitempty"`
+	// Reminder marks the user's own daily reminders, which the daily cap
+	// does not count.
+	Reminder bool `bson:"reminder,omitempty"`
 }
 
 // ID is the notification id of (event, recipient, kind): one notification
