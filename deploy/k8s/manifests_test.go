@@ -1,0 +1,449 @@
+package k8s
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// The suite's workloads: the three services and the gateway.
+var (
+	services = []string{"plans", "journal", "notify"}
+	binaries = append(slices.Clone(services), "gateway")
+)
+
+// overlay is one deployable kustomization and the flows its network
+// policies must allow, no more and no less (DESIGN.md section 2).
+type overlay struct {
+	name    string
+	dir     string
+	mongoDB string // where the services reach MongoDB: a pod or an address
+}
+
+var overlays = []overlay{
+	{name: "dev", dir: "overlays/dev", mongoDB: "mongodb"},
+	{name: "prod", dir: "overlays/prod", mongoDB: "mongodb-external"},
+}
+
+func (o overlay) flows(m *manifest) []string {
+	f := []string{
+		flow("ingress-nginx", "gateway", 8080, corev1.ProtocolTCP),
+		flow("journal", "plans", 9090, corev1.ProtocolTCP),
+		flow("nats", "nats", 6222, corev1.ProtocolTCP),
+		// Webhooks: any public address on 443, whatever is there.
+		flow("notify", "internet", 443, corev1.ProtocolTCP),
+		flow("notify", "internet-v6", 443, corev1.ProtocolTCP),
+		flow("notify", "mongodb-external", 443, corev1.ProtocolTCP),
+	}
+	for _, s := range services {
+		f = append(f,
+			flow("gateway", s, 9090, corev1.ProtocolTCP),
+			flow(s, "nats", 4222, corev1.ProtocolTCP),
+			flow(s, o.mongoDB, 27017, corev1.ProtocolTCP),
+		)
+	}
+	if o.mongoDB == "mongodb" {
+		f = append(f, flow("mongodb", "mongodb", 27017, corev1.ProtocolTCP))
+	}
+	// Every pod of the namespace resolves names.
+	pods := []string{"stray"}
+	for _, d := range m.deployments {
+		pods = append(pods, d.Name)
+	}
+	for _, s := range m.statefulSets {
+		pods = append(pods, s.Name)
+	}
+	for _, p := range pods {
+		f = append(f, flow(p, "kube-dns", 53, corev1.ProtocolUDP), flow(p, "kube-dns", 53, corev1.ProtocolTCP))
+	}
+	return f
+}
+
+func TestOverlaysBuildAndDecodeStrictly(t *testing.T) {
+	for _, o := range overlays {
+		t.Run(o.name, func(t *testing.T) {
+			m := mustBuild(t, o.dir)
+			var names []string
+			for _, d := range m.deployments {
+				names = append(names, d.Name)
+			}
+			slices.Sort(names)
+			if want := slices.Sorted(slices.Values(binaries)); !slices.Equal(names, want) {
+				t.Errorf("Deployments %v, want %v", names, want)
+			}
+			if len(m.policies) == 0 {
+				t.Error("no NetworkPolicies: the network-policies component is missing")
+			}
+			if m.statefulSet("nats") == nil {
+				t.Error("no NATS StatefulSet")
+			}
+		})
+	}
+}
+
+func TestWorkloadsAreHardened(t *testing.T) {
+	for _, o := range overlays {
+		t.Run(o.name, func(t *testing.T) {
+			for _, p := range checkWorkloads(mustBuild(t, o.dir)) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+func TestNetworkPoliciesAllowExactlyTheFlows(t *testing.T) {
+	for _, o := range overlays {
+		t.Run(o.name, func(t *testing.T) {
+			m := mustBuild(t, o.dir)
+			problems, err := checkNetwork(m, o.flows(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+func TestSecretsAreReferencedNeverInlined(t *testing.T) {
+	for _, o := range overlays {
+		t.Run(o.name, func(t *testing.T) {
+			m := mustBuild(t, o.dir)
+			for _, c := range m.configMaps {
+				for _, k := range secretEnv {
+					if _, ok := c.Data[k]; ok {
+						t.Errorf("ConfigMap %s holds %s", c.Name, k)
+					}
+				}
+			}
+			for _, s := range m.secrets {
+				if strings.HasPrefix(s.Name, "nocontact-jwt") {
+					t.Errorf("Secret %s: the token secret is never in git", s.Name)
+				}
+			}
+			// Every Secret a pod needs is either built here or one of those
+			// the operator creates (docs/operations.md): a misspelt name would
+			// leave the pods in CreateContainerConfigError.
+			external := []string{"nocontact-jwt", "plans-mongodb", "journal-mongodb", "notify-mongodb"}
+			for _, d := range m.deployments {
+				for _, c := range d.Spec.Template.Spec.Containers {
+					for _, e := range c.Env {
+						if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+							continue
+						}
+						name := e.ValueFrom.SecretKeyRef.Name
+						if !slices.Contains(external, name) && !slices.ContainsFunc(m.secrets, func(s *corev1.Secret) bool { return s.Name == name }) {
+							t.Errorf("Deployment %s: %s from Secret %q, which is neither built nor documented", d.Name, e.Name, name)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDevOverlay(t *testing.T) {
+	m := mustBuild(t, "overlays/dev")
+	for _, d := range m.deployments {
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+			t.Errorf("Deployment %s: want 1 replica in dev", d.Name)
+		}
+	}
+	for _, h := range m.hpas {
+		if *h.Spec.MinReplicas != 1 || h.Spec.MaxReplicas != 1 {
+			t.Errorf("HorizontalPodAutoscaler %s: want 1..1 in dev, got %d..%d", h.Name, *h.Spec.MinReplicas, h.Spec.MaxReplicas)
+		}
+	}
+	for _, name := range []string{"nats", "mongodb"} {
+		s := m.statefulSet(name)
+		if s == nil {
+			t.Fatalf("no %s StatefulSet", name)
+		}
+		if *s.Spec.Replicas != 1 || len(s.Spec.VolumeClaimTemplates) != 1 {
+			t.Errorf("StatefulSet %s: want 1 replica with a PVC", name)
+		}
+	}
+	checkStreamReplicas(t, m, "1")
+	opts := natsConfig(t, m)
+	if !opts.JetStream || opts.StoreDir == "" {
+		t.Error("nats.conf: JetStream with a store_dir wanted")
+	}
+	for _, s := range services {
+		var uri string
+		for _, sec := range m.secrets {
+			if strings.HasPrefix(sec.Name, s+"-mongodb") {
+				uri = sec.StringData["uri"] + string(sec.Data["uri"])
+			}
+		}
+		if !strings.Contains(uri, "replicaSet=rs0") {
+			t.Errorf("%s: MongoDB URI %q does not name the replica set", s, uri)
+		}
+	}
+}
+
+func TestProdOverlay(t *testing.T) {
+	m := mustBuild(t, "overlays/prod")
+	for _, d := range m.deployments {
+		if d.Spec.Replicas != nil && *d.Spec.Replicas < 2 {
+			t.Errorf("Deployment %s: %d replicas in prod", d.Name, *d.Spec.Replicas)
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if tag := c.Image[strings.LastIndex(c.Image, "/")+1:]; !strings.Contains(tag, ":") || strings.HasSuffix(tag, ":latest") {
+				t.Errorf("Deployment %s: image %q has no pinned tag", d.Name, c.Image)
+			}
+		}
+	}
+	for _, h := range m.hpas {
+		if *h.Spec.MinReplicas < 2 {
+			t.Errorf("HorizontalPodAutoscaler %s: minReplicas %d in prod, want >= 2", h.Name, *h.Spec.MinReplicas)
+		}
+	}
+	if m.statefulSet("mongodb") != nil {
+		t.Error("prod runs MongoDB outside the cluster")
+	}
+
+	nats := m.statefulSet("nats")
+	if nats == nil || *nats.Spec.Replicas != 3 {
+		t.Fatal("want a NATS StatefulSet of 3")
+	}
+	if !slices.ContainsFunc(nats.Spec.Template.Spec.TopologySpreadConstraints, func(c corev1.TopologySpreadConstraint) bool {
+		return c.TopologyKey == "kubernetes.io/hostname" && c.WhenUnsatisfiable == corev1.DoNotSchedule
+	}) {
+		t.Error("NATS: two servers may land on one node")
+	}
+	if pdbs := pdbsFor(m, nats.Namespace, nats.Spec.Template.Labels); len(pdbs) != 1 {
+		t.Errorf("NATS: %d PodDisruptionBudgets, want 1", len(pdbs))
+	}
+	checkStreamReplicas(t, m, "3")
+	opts := natsConfig(t, m)
+	if !opts.JetStream || !opts.SyncAlways {
+		t.Error("nats.conf: JetStream with sync_interval: always wanted (see the comment there)")
+	}
+	if opts.Cluster.Name == "" || len(opts.Routes) != int(*nats.Spec.Replicas) {
+		t.Errorf("nats.conf: a named cluster with one route per server wanted, got %q with %d routes", opts.Cluster.Name, len(opts.Routes))
+	}
+	for i, r := range opts.Routes {
+		if want := nats.Name + "-" + strconv.Itoa(i) + "." + nats.Spec.ServiceName; r.Hostname() != want {
+			t.Errorf("route %d: %s, want %s (the StatefulSet's pod name under its headless service)", i, r.Hostname(), want)
+		}
+	}
+
+	if len(m.ingresses) != 1 {
+		t.Fatalf("want one Ingress, got %d", len(m.ingresses))
+	}
+	ing := m.ingresses[0]
+	if len(ing.Spec.TLS) == 0 || ing.Spec.TLS[0].SecretName == "" {
+		t.Error("Ingress without TLS")
+	}
+	for _, r := range ing.Spec.Rules {
+		if !slices.ContainsFunc(ing.Spec.TLS, func(tls networkingv1.IngressTLS) bool { return slices.Contains(tls.Hosts, r.Host) }) {
+			t.Errorf("Ingress host %q is not covered by TLS", r.Host)
+		}
+		for _, p := range r.HTTP.Paths {
+			if p.Backend.Service == nil || p.Backend.Service.Name != "gateway" {
+				t.Errorf("Ingress path %s does not lead to the gateway", p.Path)
+			}
+		}
+	}
+	if m.namespaces[0].Annotations["nocontact.io/transport-security"] == "" {
+		t.Error("the namespace should say who secures transport between services")
+	}
+}
+
+// checkStreamReplicas: the services' ConfigMaps state the stream replica
+// count of the environment (not read by the services yet).
+func checkStreamReplicas(t *testing.T, m *manifest, want string) {
+	t.Helper()
+	for _, s := range services {
+		d := m.deployment(s)
+		if d == nil {
+			t.Fatalf("no Deployment %s", s)
+		}
+		env := containerEnv(m, d.Namespace, &d.Spec.Template.Spec.Containers[0])
+		if got := env["NATS_STREAM_REPLICAS"].value; got != want {
+			t.Errorf("%s: NATS_STREAM_REPLICAS %q, want %q", s, got, want)
+		}
+	}
+}
+
+// natsConfig parses the NATS StatefulSet's nats.conf with the nats-server
+// version the suite is tested against; unknown fields and warnings fail.
+func natsConfig(t *testing.T, m *manifest) *server.Options {
+	t.Helper()
+	s := m.statefulSet("nats")
+	var cmName string
+	for _, v := range s.Spec.Template.Spec.Volumes {
+		if v.Name == "config" && v.ConfigMap != nil {
+			cmName = v.ConfigMap.Name
+		}
+	}
+	cm := m.configMap(cmName)
+	if cm == nil || cm.Data["nats.conf"] == "" {
+		t.Fatalf("no nats.conf in ConfigMap %q", cmName)
+	}
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(cm.Data["nats.conf"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SERVER_NAME", s.Name+"-0") // from the pod name, as the StatefulSet sets it
+	opts := &server.Options{}
+	if err := opts.ProcessConfigFile(path); err != nil {
+		t.Fatalf("nats.conf: %v", err)
+	}
+	if opts.ServerName != s.Name+"-0" {
+		t.Errorf("nats.conf: server_name %q, want it from $SERVER_NAME", opts.ServerName)
+	}
+	mounted := false
+	for _, vm := range s.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if vm.Name == "data" && strings.HasPrefix(opts.StoreDir, vm.MountPath+"/") {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("nats.conf: store_dir %s is not on the data volume", opts.StoreDir)
+	}
+	return opts
+}
+
+// The negative cases: fixtures the same checks must reject.
+
+func TestBrokenDeploymentIsRejected(t *testing.T) {
+	problems := checkWorkloads(mustBuild(t, "testdata/broken"))
+	for _, want := range []string{
+		"Deployment broken container broken: no readinessProbe",
+		"Deployment broken container broken: no livenessProbe",
+		"Deployment broken container broken: no memory limit",
+		"Deployment broken container broken: readOnlyRootFilesystem is not set",
+		"Deployment broken container broken: runAsNonRoot is not set",
+		"Deployment broken: 0 PodDisruptionBudgets select its pods, want exactly 1",
+		"Deployment broken: 0 HorizontalPodAutoscalers target it, want exactly 1",
+		"Deployment broken container broken: GOMEMLIMIT must come from resourceFieldRef limits.memory",
+		"Deployment broken container broken: NOCONTACT_JWT_SECRET must come from a Secret by name (secretKeyRef), never inline or from a ConfigMap",
+		"Deployment broken container broken: terminationGracePeriodSeconds (10s) must exceed the preStop sleep plus SHUTDOWN_TIMEOUT (0s + 15s)",
+	} {
+		if !slices.Contains(problems, want) {
+			t.Errorf("not reported: %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("reported:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+func TestUnknownFieldIsRejected(t *testing.T) {
+	_, err := build("testdata/typo")
+	if err == nil || !strings.Contains(err.Error(), `unknown field "spec.template.spec.containers[0].readinesProbe"`) {
+		t.Fatalf("build of a Deployment with a misspelt field: %v, want an unknown-field error", err)
+	}
+}
+
+func TestLeakyNetworkPolicyIsRejected(t *testing.T) {
+	m := mustBuild(t, "testdata/leaky-network")
+	problems, err := checkNetwork(m, overlays[0].flows(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ingress allows an unexpected flow: stray -> plans:9090/TCP",
+		"ingress allows an unexpected flow: notify -> plans:9090/TCP",
+		"ingress allows an unexpected flow: impostor-gateway -> plans:9090/TCP",
+	} {
+		if !slices.Contains(problems, want) {
+			t.Errorf("not reported: %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("reported:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// The images: one Dockerfile per binary, built the same way.
+
+func TestDockerfiles(t *testing.T) {
+	base := mustBuild(t, "overlays/dev")
+	for _, name := range binaries {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "docker", name+".Dockerfile")
+			lines, err := instructions(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(lines, "\n")
+			var froms []string
+			for _, l := range lines {
+				if strings.HasPrefix(l, "FROM ") {
+					froms = append(froms, l)
+				}
+			}
+			if len(froms) != 2 || !strings.HasPrefix(froms[0], "FROM golang:") ||
+				!regexp.MustCompile(`^FROM gcr\.io/distroless/static[-\w]*:nonroot$`).MatchString(froms[1]) {
+				t.Errorf("want a golang builder and a distroless static nonroot final stage, got %q", froms)
+			}
+			if !strings.Contains(text, "ARG GO_VERSION=1.26") {
+				t.Error("builder is not Go 1.26")
+			}
+			for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-X main.version=${VERSION}", "-X main.commit=${COMMIT}", "USER nonroot:nonroot", `ENTRYPOINT ["/` + name + `"]`} {
+				if !strings.Contains(text, want) {
+					t.Errorf("missing %q", want)
+				}
+			}
+			pkg := regexp.MustCompile(`-o /out/` + name + ` \./(\S+)`).FindStringSubmatch(text)
+			if pkg == nil {
+				t.Fatal("no go build of the binary")
+			}
+			if src, err := os.ReadFile(filepath.Join("..", "..", pkg[1], "main.go")); err != nil || !strings.Contains(string(src), "package main") {
+				t.Errorf("%s is not a main package: %v", pkg[1], err)
+			}
+			d := base.deployment(name)
+			if d == nil {
+				t.Fatalf("no Deployment %s", name)
+			}
+			for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+				if !slices.Contains(lines, "EXPOSE "+strconv.Itoa(int(p.ContainerPort))) {
+					t.Errorf("the image does not EXPOSE %d, the Deployment's port %s", p.ContainerPort, p.Name)
+				}
+			}
+		})
+	}
+}
+
+// instructions returns a Dockerfile's instructions, one per line, with
+// continuations joined and comments dropped.
+func instructions(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	var cur strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if more, ok := strings.CutSuffix(l, `\`); ok {
+			cur.WriteString(strings.TrimSpace(more) + " ")
+			continue
+		}
+		cur.WriteString(l)
+		out = append(out, cur.String())
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		return nil, errors.New("dangling line continuation")
+	}
+	return out, sc.Err()
+}

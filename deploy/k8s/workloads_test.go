@@ -1,0 +1,294 @@
+package k8s
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Environment variables that carry secrets: they must come from a Secret by
+// name, never from a literal or a ConfigMap.
+var secretEnv = []string{"MONGODB_URI", "NOCONTACT_JWT_SECRET"}
+
+// checkWorkloads returns what is wrong with the workloads of m, one line per
+// problem: every Deployment and StatefulSet needs probes, requests and
+// limits and a non-root read-only security context; every Deployment also
+// needs a PodDisruptionBudget and a HorizontalPodAutoscaler of its own, a
+// Service and a ServiceAccount, the Go runtime sized from its limits, secrets
+// from Secrets, and a grace period longer than its shutdown.
+func checkWorkloads(m *manifest) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	for _, d := range m.deployments {
+		id := "Deployment " + d.Name
+		pod := &d.Spec.Template
+		problems = append(problems, checkPod(id, &pod.Spec)...)
+
+		if d.Spec.Selector == nil {
+			report("%s: no selector", id)
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			report("%s: the selector does not select its own pods", id)
+			continue
+		}
+
+		if pdbs := pdbsFor(m, d.Namespace, pod.Labels); len(pdbs) != 1 {
+			report("%s: %d PodDisruptionBudgets select its pods, want exactly 1", id, len(pdbs))
+		}
+		if hpas := hpasFor(m, d); len(hpas) != 1 {
+			report("%s: %d HorizontalPodAutoscalers target it, want exactly 1", id, len(hpas))
+		} else if h := hpas[0]; h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 1 || h.Spec.MaxReplicas < *h.Spec.MinReplicas {
+			report("%s: HorizontalPodAutoscaler %s needs 1 <= minReplicas <= maxReplicas", id, h.Name)
+		}
+		if !servedBy(m, d.Namespace, pod) {
+			report("%s: no Service selects its pods on a port they expose", id)
+		}
+		if sa := pod.Spec.ServiceAccountName; sa == "" || !slices.ContainsFunc(m.serviceAccounts, func(s *corev1.ServiceAccount) bool { return s.Name == sa && s.Namespace == d.Namespace }) {
+			report("%s: needs its own ServiceAccount (serviceAccountName %q)", id, sa)
+		}
+		if len(pod.Spec.TopologySpreadConstraints) == 0 {
+			report("%s: no topologySpreadConstraints", id)
+		}
+		for _, c := range pod.Spec.Containers {
+			cid := id + " container " + c.Name
+			env := containerEnv(m, d.Namespace, &c)
+			for name, want := range map[string]string{"GOMAXPROCS": "limits.cpu", "GOMEMLIMIT": "limits.memory"} {
+				if r, ok := env[name]; !ok || r.valueFrom == nil || r.valueFrom.ResourceFieldRef == nil || r.valueFrom.ResourceFieldRef.Resource != want {
+					report("%s: %s must come from resourceFieldRef %s", cid, name, want)
+				}
+			}
+			for _, name := range secretEnv {
+				r, ok := env[name]
+				if !ok {
+					continue
+				}
+				if r.fromConfigMap != "" || r.valueFrom == nil || r.valueFrom.SecretKeyRef == nil || r.valueFrom.SecretKeyRef.Name == "" {
+					report("%s: %s must come from a Secret by name (secretKeyRef), never inline or from a ConfigMap", cid, name)
+				}
+			}
+			if _, ok := env["NOCONTACT_JWT_SECRET"]; !ok {
+				report("%s: no NOCONTACT_JWT_SECRET", cid)
+			}
+			if pod.Labels["app.kubernetes.io/component"] == "service" {
+				if _, ok := env["MONGODB_URI"]; !ok {
+					report("%s: no MONGODB_URI", cid)
+				}
+			}
+			shutdown := 15 * time.Second // the binaries' default
+			if r, ok := env["SHUTDOWN_TIMEOUT"]; ok {
+				if shutdown, err = time.ParseDuration(r.value); err != nil {
+					report("%s: SHUTDOWN_TIMEOUT %q: %v", cid, r.value, err)
+				}
+			}
+			var preStop time.Duration
+			if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+				preStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+			}
+			grace := 30 * time.Second // Kubernetes' default
+			if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+				grace = time.Duration(*g) * time.Second
+			}
+			if grace <= preStop+shutdown {
+				report("%s: terminationGracePeriodSeconds (%v) must exceed the preStop sleep plus SHUTDOWN_TIMEOUT (%v + %v)", cid, grace, preStop, shutdown)
+			}
+		}
+	}
+	for _, s := range m.statefulSets {
+		problems = append(problems, checkPod("StatefulSet "+s.Name, &s.Spec.Template.Spec)...)
+	}
+	return problems
+}
+
+// checkPod checks what every pod of the suite needs, whoever runs it.
+func checkPod(id string, spec *corev1.PodSpec) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		report("%s: uses a host namespace", id)
+	}
+	podSC := spec.SecurityContext
+	if podSC == nil {
+		podSC = &corev1.PodSecurityContext{}
+	}
+	if len(spec.Containers) == 0 {
+		report("%s: no containers", id)
+	}
+	seen := map[string]bool{}
+	for _, c := range spec.TopologySpreadConstraints {
+		if seen[c.TopologyKey] {
+			report("%s: two topologySpreadConstraints on %s (a patch appended instead of replacing?)", id, c.TopologyKey)
+		}
+		seen[c.TopologyKey] = true
+	}
+	all := append(slices.Clone(spec.InitContainers), spec.Containers...)
+	for i, c := range all {
+		cid := id + " container " + c.Name
+		if i >= len(spec.InitContainers) {
+			if c.ReadinessProbe == nil {
+				report("%s: no readinessProbe", cid)
+			} else if !probePortExists(c.ReadinessProbe, &c) {
+				report("%s: the readinessProbe's port is not a port of the container", cid)
+			}
+			if c.LivenessProbe == nil {
+				report("%s: no livenessProbe", cid)
+			} else if !probePortExists(c.LivenessProbe, &c) {
+				report("%s: the livenessProbe's port is not a port of the container", cid)
+			}
+		}
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, hasReq := c.Resources.Requests[r]
+			lim, hasLim := c.Resources.Limits[r]
+			switch {
+			case !hasReq || req.IsZero():
+				report("%s: no %s request", cid, r)
+			case !hasLim || lim.IsZero():
+				report("%s: no %s limit", cid, r)
+			case req.Cmp(lim) > 0:
+				report("%s: %s request above its limit", cid, r)
+			}
+		}
+		sc := c.SecurityContext
+		if sc == nil {
+			sc = &corev1.SecurityContext{}
+		}
+		if !isTrue(sc.RunAsNonRoot) && !(sc.RunAsNonRoot == nil && isTrue(podSC.RunAsNonRoot)) {
+			report("%s: runAsNonRoot is not set", cid)
+		}
+		if uid := sc.RunAsUser; (uid != nil && *uid == 0) || (uid == nil && podSC.RunAsUser != nil && *podSC.RunAsUser == 0) {
+			report("%s: runs as uid 0", cid)
+		}
+		if !isTrue(sc.ReadOnlyRootFilesystem) {
+			report("%s: readOnlyRootFilesystem is not set", cid)
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			report("%s: allowPrivilegeEscalation is not false", cid)
+		}
+		if isTrue(sc.Privileged) {
+			report("%s: privileged", cid)
+		}
+		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+			report("%s: capabilities must drop ALL and add none", cid)
+		}
+		seccomp := sc.SeccompProfile
+		if seccomp == nil {
+			seccomp = podSC.SeccompProfile
+		}
+		if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			report("%s: seccompProfile is not RuntimeDefault", cid)
+		}
+	}
+	return problems
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// probePortExists reports whether a probe aims at a port the container
+// declares (by number or name).
+func probePortExists(p *corev1.Probe, c *corev1.Container) bool {
+	var port intstr.IntOrString
+	switch {
+	case p.GRPC != nil:
+		port = intstr.FromInt32(p.GRPC.Port)
+	case p.HTTPGet != nil:
+		port = p.HTTPGet.Port
+	case p.TCPSocket != nil:
+		port = p.TCPSocket.Port
+	default:
+		return true // exec: no port
+	}
+	return slices.ContainsFunc(c.Ports, func(cp corev1.ContainerPort) bool {
+		if port.Type == intstr.String {
+			return cp.Name == port.StrVal
+		}
+		return cp.ContainerPort == port.IntVal
+	})
+}
+
+// envRef is where one environment variable of a container comes from.
+type envRef struct {
+	value         string
+	valueFrom     *corev1.EnvVarSource
+	fromConfigMap string // set when it comes from an envFrom ConfigMap
+}
+
+// containerEnv resolves a container's environment: envFrom ConfigMaps of m
+// first, then env (which wins, as in Kubernetes).
+func containerEnv(m *manifest, ns string, c *corev1.Container) map[string]envRef {
+	out := map[string]envRef{}
+	for _, ef := range c.EnvFrom {
+		if ef.ConfigMapRef == nil {
+			continue
+		}
+		for _, cm := range m.configMaps {
+			if cm.Name == ef.ConfigMapRef.Name && cm.Namespace == ns {
+				for k, v := range cm.Data {
+					out[ef.Prefix+k] = envRef{value: v, fromConfigMap: cm.Name}
+				}
+			}
+		}
+	}
+	for _, e := range c.Env {
+		out[e.Name] = envRef{value: e.Value, valueFrom: e.ValueFrom}
+	}
+	return out
+}
+
+func pdbsFor(m *manifest, ns string, podLabels map[string]string) []string {
+	var names []string
+	for _, p := range m.pdbs {
+		if p.Namespace != ns || p.Spec.Selector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(podLabels)) {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+func hpasFor(m *manifest, d *appsv1.Deployment) []*autoscalingv2.HorizontalPodAutoscaler {
+	var out []*autoscalingv2.HorizontalPodAutoscaler
+	for _, h := range m.hpas {
+		t := h.Spec.ScaleTargetRef
+		if h.Namespace == d.Namespace && t.APIVersion == "apps/v1" && t.Kind == "Deployment" && t.Name == d.Name {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// servedBy reports whether a Service selects the pod template and targets a
+// port one of its containers exposes.
+func servedBy(m *manifest, ns string, pod *corev1.PodTemplateSpec) bool {
+	for _, s := range m.services {
+		if s.Namespace != ns || len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		for _, sp := range s.Spec.Ports {
+			if sp.TargetPort == (intstr.IntOrString{}) {
+				sp.TargetPort = intstr.FromInt32(sp.Port) // Kubernetes' default
+			}
+			for _, c := range pod.Spec.Containers {
+				for _, cp := range c.Ports {
+					if (sp.TargetPort.Type == intstr.String && sp.TargetPort.StrVal == cp.Name) ||
+						(sp.TargetPort.Type == intstr.Int && sp.TargetPort.IntVal == cp.ContainerPort) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
