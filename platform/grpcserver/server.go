@@ -121,6 +121,9 @@ func New(opts Options) *Server {
 		public:      make(map[string]bool, len(opts.PublicMethods)),
 		health:      health.NewServer(),
 	}
+	// Liveness says only that the process answers: a database or NATS
+	// outage must take a pod out of rotation (readiness), not restart it.
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	switch {
 	case s.logger == nil:
 		s.logger = slog.New(slog.DiscardHandler)
@@ -207,6 +210,10 @@ func isPlatformService(fullMethod string) bool {
 	}
 	return false
 }
+
+// LivenessService is the health service name that is SERVING for as long as
+// the server runs, whatever its dependencies say (the liveness probe's).
+const LivenessService = "liveness"
 
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
 	s.health.SetServingStatus("", st)

@@ -384,6 +384,10 @@ func TestReadiness(t *testing.T) {
 				return healthStatus(t, h.conn, svc) == step.want
 			})
 		}
+		// A dependency outage never makes the process look dead.
+		if got := healthStatus(t, h.conn, grpcserver.LivenessService); got != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("%s: liveness = %v, want SERVING", step.name, got)
+		}
 	}
 	if len(h.logs.lines("readiness check failing", "mongo", "boom")) == 0 {
 		t.Errorf("failing check not logged:\n%s", h.logs.String())
