@@ -101,7 +101,7 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 		return nil, err
 	}
 	for name, subjects := range spec.Streams {
-		if _, err := natsx.EnsureStream(startCtx, d.JS, name, subjects); err != nil {
+		if _, err := natsx.EnsureStreamReplicated(startCtx, d.JS, name, subjects, base.NATS.StreamReplicas); err != nil {
 			d.NC.Close()
 			d.closeMongo(ctx)
 			return nil, err
@@ -139,6 +139,15 @@ func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 
 // Consumer starts a durable consumer; it returns the function that stops it.
 type Consumer func(ctx context.Context) (stop func(), err error)
+
+// Consumer starts spec's durable consumer with handler when Serve runs,
+// its dead-letter stream replicated like every other stream.
+func (d *Deps) Consumer(spec natsx.ConsumerSpec, handler natsx.Handler) Consumer {
+	spec.DeadLetterReplicas = d.base.NATS.StreamReplicas
+	return func(ctx context.Context) (func(), error) {
+		return natsx.Consume(ctx, d.JS, spec, handler, d.Log)
+	}
+}
 
 // Work is background work that runs until its context is done.
 type Work func(ctx context.Context)

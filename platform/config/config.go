@@ -102,6 +102,10 @@ type Mongo struct {
 type NATS struct {
 	// URL of the NATS server(s), comma separated.
 	URL string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	// StreamReplicas is how many copies of each stream the NATS cluster
+	// keeps: 3 in production, 1 on a single server. Every service must use
+	// the same value (they all ensure the streams they touch at start-up).
+	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
 }
 
 // Auth configures JWT verification (HS256 in development and tests).

@@ -29,7 +29,7 @@ func TestLoadFromDefaults(t *testing.T) {
 	want := binaryConfig{
 		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second},
 		Mongo: config.Mongo{},
-		NATS:  config.NATS{URL: "nats://127.0.0.1:4222"},
+		NATS:  config.NATS{URL: "nats://127.0.0.1:4222", StreamReplicas: 1},
 		Auth:  config.Auth{Issuer: "nocontact", Audience: "nocontact"},
 		Log:   config.Log{Format: config.LogJSON, Level: slog.LevelInfo},
 	}
@@ -48,6 +48,7 @@ func TestLoadFromOverrides(t *testing.T) {
 		"MONGODB_DATABASE":       "plans",
 		"MONGODB_MAX_POOL_SIZE":  "1",
 		"NATS_URL":               "nats://nats:4222",
+		"NATS_STREAM_REPLICAS":   "3",
 		"NOCONTACT_JWT_SECRET":   "s3cret",
 		"NOCONTACT_JWT_ISSUER":   "iss",
 		"NOCONTACT_JWT_AUDIENCE": "aud",
@@ -60,7 +61,7 @@ func TestLoadFromOverrides(t *testing.T) {
 	want := binaryConfig{
 		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond},
 		Mongo: config.Mongo{URI: "mongodb://db:27017", Database: "plans", MaxPoolSize: 1},
-		NATS:  config.NATS{URL: "nats://nats:4222"},
+		NATS:  config.NATS{URL: "nats://nats:4222", StreamReplicas: 3},
 		Auth:  config.Auth{JWTSecret: "s3cret", Issuer: "iss", Audience: "aud"},
 		Log:   config.Log{Format: config.LogText, Level: slog.LevelDebug},
 	}

@@ -88,6 +88,9 @@ type ConsumerSpec struct {
 	// failure; it doubles with each attempt up to one minute
 	// (DefaultRetryDelay when 0).
 	RetryDelay time.Duration
+	// DeadLetterReplicas is the replica count of the DEADLETTER stream the
+	// consumer ensures (1 when 0); use the same as every other stream.
+	DeadLetterReplicas int
 	// DeadLetterSubject receives messages given up on; it must be under
 	// "deadletter." (default "deadletter.<Stream>.<Durable>").
 	DeadLetterSubject string
@@ -154,7 +157,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, han
 	}
 	log = log.With("stream", spec.Stream, "consumer", spec.Durable)
 
-	if _, err := EnsureStream(ctx, js, DeadLetterStream, []string{DeadLetterSubjectPrefix + ">"}); err != nil {
+	if _, err := EnsureStreamReplicated(ctx, js, DeadLetterStream, []string{DeadLetterSubjectPrefix + ">"}, spec.DeadLetterReplicas); err != nil {
 		return nil, err
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, jetstream.ConsumerConfig{

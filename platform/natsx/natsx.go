@@ -75,11 +75,23 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStrea
 // configuration: file storage (events survive a server restart) and the
 // DuplicateWindow. It is idempotent, so every replica calls it at start-up.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, name string, subjects []string) (jetstream.Stream, error) {
+	return EnsureStreamReplicated(ctx, js, name, subjects, 1)
+}
+
+// EnsureStreamReplicated is EnsureStream with replicas copies of every
+// message across a NATS cluster (3 in production; 1 on a single server).
+// Every service that ensures a stream must pass the same number, or each
+// start would undo the other's setting.
+func EnsureStreamReplicated(ctx context.Context, js jetstream.JetStream, name string, subjects []string, replicas int) (jetstream.Stream, error) {
+	if replicas < 1 {
+		replicas = 1
+	}
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       name,
 		Subjects:   subjects,
 		Storage:    jetstream.FileStorage,
 		Duplicates: DuplicateWindow,
+		Replicas:   replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", name, err)

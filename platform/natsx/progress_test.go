@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nocontact/backend/platform/natsx"
+	"github.com/nocontact/backend/platform/testenv"
 )
 
 // Slow work is not handed to another replica: while the handler runs past
@@ -42,5 +43,22 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 	time.Sleep(400 * time.Millisecond) // a redelivery would have come by now
 	if c := calls.Load(); c != 1 {
 		t.Fatalf("handler ran %d times, want 1 (no redelivery while it worked)", c)
+	}
+}
+
+// The replica count reaches the server: a single server keeps one copy and
+// refuses three (a cluster of three is needed for that).
+func TestEnsureStreamReplicatedPassesReplicas(t *testing.T) {
+	ctx := ctxT(t)
+	_, js := testenv.NATS(t)
+	s, err := natsx.EnsureStreamReplicated(ctx, js, "JOURNAL", []string{"journal.>"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s.Info(ctx); err != nil || info.Config.Replicas != 1 {
+		t.Fatalf("replicas = %v, %v; want 1", info, err)
+	}
+	if _, err := natsx.EnsureStreamReplicated(ctx, js, "JOURNAL", []string{"journal.>"}, 3); err == nil {
+		t.Fatal("a single server accepted three replicas: the setting did not reach it")
 	}
 }

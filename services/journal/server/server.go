@@ -18,7 +18,6 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/grpcclient"
-	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -86,9 +85,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	return d.Serve(ctx, srv, opts.Listener, relay,
 		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
-		[]bootstrap.Consumer{func(ctx context.Context) (func(), error) {
-			return natsx.Consume(ctx, d.JS, jevents.CareSpec, jevents.CareHandler(access), d.Log)
-		}})
+		[]bootstrap.Consumer{d.Consumer(jevents.CareSpec, jevents.CareHandler(access))})
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.

@@ -19,7 +19,6 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
-	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
 	"github.com/nocontact/backend/services/notify/internal/ports/grpcapi"
@@ -112,16 +111,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	consume := func(spec natsx.ConsumerSpec) bootstrap.Consumer {
-		return func(ctx context.Context) (func(), error) {
-			return natsx.Consume(ctx, d.JS, spec, nevents.Handler(n), d.Log)
-		}
-	}
 	return d.Serve(ctx, srv, opts.Listener, nil,
 		[]bootstrap.Work{
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			every(cfg.WebhookInterval, "webhook deliveries", n.SendWebhooks),
 		},
-		[]bootstrap.Consumer{consume(nevents.PlansSpec), consume(nevents.JournalSpec)})
+		[]bootstrap.Consumer{d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n))})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
@@ -73,7 +72,5 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	return d.Serve(ctx, srv, opts.Listener, relay,
 		[]bootstrap.Work{sched.Run},
-		[]bootstrap.Consumer{func(ctx context.Context) (func(), error) {
-			return natsx.Consume(ctx, d.JS, planevents.JournalSpec, planevents.JournalHandler(plans, access), d.Log)
-		}})
+		[]bootstrap.Consumer{d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access))})
 }
