@@ -44,11 +44,12 @@ func TestMain(m *testing.M) {
 const testSecret = "e2e-test-secret-that-is-long-enough-0123456789"
 
 type suite struct {
-	t    *testing.T
-	base string
-	nats string
-	http *http.Client
-	stop func()
+	t     *testing.T
+	base  string
+	nats  string
+	http  *http.Client
+	stop  func()
+	stack *Stack
 }
 
 func startSuite(t *testing.T) *suite {
@@ -79,7 +80,7 @@ func startSuiteIn(t *testing.T, dir string) *suite {
 		t.Fatalf("start devstack: %v", err)
 	}
 	var once sync.Once
-	su := &suite{t: t, base: "http://" + st.HTTPAddr, nats: st.NATSURL, http: &http.Client{Timeout: 10 * time.Second}}
+	su := &suite{t: t, base: "http://" + st.HTTPAddr, nats: st.NATSURL, http: &http.Client{Timeout: 10 * time.Second}, stack: st}
 	su.stop = func() {
 		once.Do(func() {
 			su.http.CloseIdleConnections()

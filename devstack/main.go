@@ -63,13 +63,14 @@ func realMain(ctx context.Context, out io.Writer) error {
   plans (gRPC)     %s
   journal (gRPC)   %s
   notify (gRPC)    %s
+  metrics          %s
   NATS             %s%s
   MongoDB          %s%s
   data dir         %s
   JWT secret       %s
   get a token:     go run ./devstack token --sub client-1 --role client
 Press Ctrl-C to stop.
-`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote)
+`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote)
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping…")
@@ -114,6 +115,15 @@ func tokenMain(args []string, out io.Writer) error {
 	}
 	_, err = fmt.Fprintln(out, tok)
 	return err
+}
+
+// metricsLine lists where each component serves GET /metrics.
+func metricsLine(st *Stack) string {
+	if st.PlansMetricsAddr == "" {
+		return "off (NOCONTACT_METRICS_ADDR)"
+	}
+	return fmt.Sprintf("plans http://%s/metrics, journal http://%s/metrics,\n                   notify http://%s/metrics, gateway http://%s/metrics",
+		st.PlansMetricsAddr, st.JournalMetricsAddr, st.NotifyMetricsAddr, st.GatewayMetricsAddr)
 }
 
 func embeddedNote(embedded bool) string {

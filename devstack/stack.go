@@ -15,6 +15,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/embedded"
+	"github.com/nocontact/backend/platform/metrics"
 	journalserver "github.com/nocontact/backend/services/journal/server"
 	notifyserver "github.com/nocontact/backend/services/notify/server"
 	plansserver "github.com/nocontact/backend/services/plans/server"
@@ -37,6 +38,10 @@ type Settings struct {
 	MilestoneScanInterval string `env:"NOCONTACT_MILESTONE_SCAN_INTERVAL" envDefault:"1s"`
 	// RiskEscalateAfter is how long a risk flag waits for the care team.
 	RiskEscalateAfter string `env:"NOCONTACT_RISK_ESCALATE_AFTER" envDefault:"30m"`
+	// MetricsAddr is where each service and the gateway serve /metrics,
+	// every one on a port of its own: "127.0.0.1:0" (also when empty) is
+	// any free loopback port, "off" serves none.
+	MetricsAddr string `env:"NOCONTACT_METRICS_ADDR" envDefault:"127.0.0.1:0"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -54,6 +59,9 @@ type Stack struct {
 	MongoURI    string
 	// Embedded says which infrastructure the stack started itself.
 	EmbeddedNATS, EmbeddedMongo bool
+
+	// Where each component serves GET /metrics; empty when metrics are off.
+	PlansMetricsAddr, JournalMetricsAddr, NotifyMetricsAddr, GatewayMetricsAddr string
 
 	wg      sync.WaitGroup
 	errMu   sync.Mutex
@@ -122,18 +130,24 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return nil, fmt.Errorf("listen for plans on %s: %w", s.PlansGRPCAddr, err)
 	}
 	st.PlansAddr = plansLis.Addr().String()
+	plansMetricsLis, err := st.listenMetrics("plans", s.MetricsAddr, &st.PlansMetricsAddr)
+	if err != nil {
+		_ = plansLis.Close()
+		return nil, err
+	}
 	var plansCfg plansserver.Config
 	env := with(common, map[string]string{
 		"GRPC_ADDR":               st.PlansAddr,
+		"METRICS_ADDR":            metricsSetting(st.PlansMetricsAddr),
 		"MONGODB_DATABASE":        "plans",
 		"MILESTONE_SCAN_INTERVAL": s.MilestoneScanInterval,
 	})
 	if err := config.LoadFrom(&plansCfg, env); err != nil {
-		_ = plansLis.Close()
+		closeAll(plansLis, plansMetricsLis)
 		return nil, err
 	}
 	st.run("plans", func() error {
-		return plansserver.Run(ctx, plansCfg, plansserver.Options{Logger: log.With("service", "plans"), Clock: clk, Listener: plansLis})
+		return plansserver.Run(ctx, plansCfg, plansserver.Options{Logger: log.With("service", "plans"), Clock: clk, Listener: plansLis, MetricsListener: plansMetricsLis})
 	})
 
 	// journal
@@ -142,19 +156,25 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return nil, fmt.Errorf("listen for journal on %s: %w", s.JournalGRPCAddr, err)
 	}
 	st.JournalAddr = journalLis.Addr().String()
+	journalMetricsLis, err := st.listenMetrics("journal", s.MetricsAddr, &st.JournalMetricsAddr)
+	if err != nil {
+		_ = journalLis.Close()
+		return nil, err
+	}
 	var journalCfg journalserver.Config
 	if err := config.LoadFrom(&journalCfg, with(common, map[string]string{
 		"GRPC_ADDR":                st.JournalAddr,
+		"METRICS_ADDR":             metricsSetting(st.JournalMetricsAddr),
 		"MONGODB_DATABASE":         "journal",
 		"PLANS_ADDR":               st.PlansAddr,
 		"RISK_ESCALATE_AFTER":      s.RiskEscalateAfter,
 		"ESCALATION_SCAN_INTERVAL": "5s",
 	})); err != nil {
-		_ = journalLis.Close()
+		closeAll(journalLis, journalMetricsLis)
 		return nil, err
 	}
 	st.run("journal", func() error {
-		return journalserver.Run(ctx, journalCfg, journalserver.Options{Logger: log.With("service", "journal"), Clock: clk, Listener: journalLis})
+		return journalserver.Run(ctx, journalCfg, journalserver.Options{Logger: log.With("service", "journal"), Clock: clk, Listener: journalLis, MetricsListener: journalMetricsLis})
 	})
 
 	// notify
@@ -163,20 +183,26 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return nil, fmt.Errorf("listen for notify on %s: %w", s.NotifyGRPCAddr, err)
 	}
 	st.NotifyAddr = notifyLis.Addr().String()
+	notifyMetricsLis, err := st.listenMetrics("notify", s.MetricsAddr, &st.NotifyMetricsAddr)
+	if err != nil {
+		_ = notifyLis.Close()
+		return nil, err
+	}
 	var notifyCfg notifyserver.Config
 	if err := config.LoadFrom(&notifyCfg, with(common, map[string]string{
 		"GRPC_ADDR":         st.NotifyAddr,
+		"METRICS_ADDR":      metricsSetting(st.NotifyMetricsAddr),
 		"MONGODB_DATABASE":  "notify",
 		"RELEASE_INTERVAL":  "1s",
 		"REMINDER_INTERVAL": "1s",
 		"WEBHOOK_INTERVAL":  "500ms",
 		"NOTIFY_DEV_MODE":   "true",
 	})); err != nil {
-		_ = notifyLis.Close()
+		closeAll(notifyLis, notifyMetricsLis)
 		return nil, err
 	}
 	st.run("notify", func() error {
-		return notifyserver.Run(ctx, notifyCfg, notifyserver.Options{Logger: log.With("service", "notify"), Clock: clk, Listener: notifyLis})
+		return notifyserver.Run(ctx, notifyCfg, notifyserver.Options{Logger: log.With("service", "notify"), Clock: clk, Listener: notifyLis, MetricsListener: notifyMetricsLis})
 	})
 
 	// gateway
@@ -187,6 +213,7 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		"JOURNAL_ADDR":         st.JournalAddr,
 		"NOTIFY_ADDR":          st.NotifyAddr,
 		"CORS_ALLOWED_ORIGINS": s.CORSOrigins,
+		"METRICS_ADDR":         "off", // bound below, like the HTTP listener
 	})); err != nil {
 		return nil, err
 	}
@@ -201,8 +228,49 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return nil, fmt.Errorf("listen for the gateway on %s: %w", s.HTTPAddr, err)
 	}
 	st.HTTPAddr = httpLis.Addr().String()
+	gwMetricsLis, err := st.listenMetrics("the gateway", s.MetricsAddr, &st.GatewayMetricsAddr)
+	if err != nil {
+		_ = httpLis.Close()
+		return nil, err
+	}
 	st.run("gateway", func() error { return gw.Serve(ctx, httpLis) })
+	if gwMetricsLis != nil {
+		st.run("gateway metrics", func() error { return gw.Metrics().Serve(ctx, gwMetricsLis) })
+	}
 	return st, nil
+}
+
+// listenMetrics binds a metrics listener of its own for one component and
+// records its address in *addr; it returns nil when metrics are off.
+func (st *Stack) listenMetrics(name, setting string, addr *string) (net.Listener, error) {
+	if setting == "" {
+		setting = "127.0.0.1:0"
+	}
+	lis, err := metrics.Listen(setting)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if lis != nil {
+		*addr = lis.Addr().String()
+	}
+	return lis, nil
+}
+
+// metricsSetting is a service's METRICS_ADDR for a bound address (the
+// service is given the listener itself; "" means metrics are off).
+func metricsSetting(addr string) string {
+	if addr == "" {
+		return "off"
+	}
+	return addr
+}
+
+func closeAll(listeners ...net.Listener) {
+	for _, l := range listeners {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
 }
 
 // run starts one component; its error is kept for Wait.

@@ -35,6 +35,9 @@ type Config struct {
 	BackendTimeout time.Duration `env:"BACKEND_TIMEOUT" envDefault:"10s"`
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// MetricsAddr is where Prometheus metrics are served (GET /metrics, a
+	// listener of its own); "" or "off" serves none.
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9464"`
 
 	Auth config.Auth
 	Log  config.Log

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/logging"
+	"github.com/nocontact/backend/platform/metrics"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -101,6 +104,61 @@ func withAccessLog(log *slog.Logger, clk clock.Clock) middleware {
 				"duration_ms", clk.Now().Sub(start).Milliseconds())
 		})
 	}
+}
+
+// withMetrics counts every answered request by route class and status code.
+// The class is bounded: a fixed path (/healthz, /livez, /openapi.json) or
+// /v1/<collection> for a collection the API has (ids come later in a path),
+// anything else "other", so no caller can grow the series.
+func withMetrics(m *metrics.Metrics, classes map[string]bool) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			m.ObserveHTTP(routeClass(r.URL.Path, classes), rec.status)
+		})
+	}
+}
+
+// routeClass is the first two segments of path when they name a known
+// route class, else "other".
+func routeClass(path string, classes map[string]bool) string {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return "other"
+	}
+	first, rest, deeper := strings.Cut(rest, "/")
+	class := "/" + first
+	switch {
+	case first == "v1":
+		second, _, _ := strings.Cut(rest, "/")
+		class += "/" + second
+	case deeper:
+		return "other" // the gateway's own routes are one segment long
+	}
+	if classes[class] {
+		return class
+	}
+	return "other"
+}
+
+// routeClasses lists the route classes of the OpenAPI document's paths
+// ("/v1/plans", "/v1/notifications:stream", ...) and the gateway's own.
+func routeClasses(openAPIDoc []byte) (map[string]bool, error) {
+	var doc struct {
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		return nil, fmt.Errorf("read route classes from the openapi document: %w", err)
+	}
+	classes := map[string]bool{"/healthz": true, "/livez": true, "/openapi.json": true}
+	for p := range doc.Paths {
+		segs := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
+		if len(segs) >= 2 && segs[0] == "v1" && !strings.Contains(segs[1], "{") {
+			classes["/v1/"+segs[1]] = true
+		}
+	}
+	return classes, nil
 }
 
 // withCORS allows exactly the configured origins; it never echoes an

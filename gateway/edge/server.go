@@ -27,6 +27,7 @@ import (
 
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/metrics"
 )
 
 // Server is the HTTP edge. Build it with New, serve it with Serve.
@@ -36,6 +37,7 @@ type Server struct {
 	handler  http.Handler
 	backends []backend
 	openapi  []byte
+	metrics  *metrics.Metrics
 }
 
 type backend struct {
@@ -51,7 +53,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, openapi: doc}
+	s := &Server{cfg: cfg, log: log, openapi: doc, metrics: metrics.New("gateway")}
 
 	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}, {"notify", cfg.NotifyAddr}} {
 		conn, err := grpc.NewClient(b.addr,
@@ -119,12 +121,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	root.Handle("/", chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		routingErrorHandler(r.Context(), nil, nil, w, r, http.StatusNotFound)
 	}), withRequestID))
-	s.handler = root
+	classes, err := routeClasses(doc)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = chain(root, withMetrics(s.metrics, classes))
 	return s, nil
 }
 
 // Handler is the whole HTTP surface, for tests with httptest.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics is the gateway's registry (HTTP request counts, Go runtime);
+// serve it with its Serve on a port of its own.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // Serve answers HTTP on lis until ctx is done, then drains in-flight
 // requests for at most the configured shutdown timeout and closes the

@@ -23,6 +23,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/grpcserver"
+	"github.com/nocontact/backend/platform/metrics"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
@@ -39,6 +40,9 @@ type Base struct {
 	// OutboxInterval is how often the relay polls for unpublished events
 	// (it is also woken after every write).
 	OutboxInterval time.Duration `env:"OUTBOX_INTERVAL" envDefault:"1s"`
+	// MetricsAddr is where Prometheus metrics are served (GET /metrics, a
+	// listener of its own); "" or "off" serves none.
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9464"`
 }
 
 // Spec is what one service owns.
@@ -63,7 +67,10 @@ type Deps struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Verifier auth.Verifier
-	base     Base
+	// Metrics is the service's registry; NewServer, Relay and Consumer
+	// wire their hooks to it, and Serve serves it on MetricsAddr.
+	Metrics *metrics.Metrics
+	base    Base
 }
 
 // Start checks the configuration and connects. On error nothing is left
@@ -90,7 +97,7 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 	if err != nil {
 		return nil, err
 	}
-	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), base: base}
+	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), base: base}
 	if err := mongox.EnsureIndexes(startCtx, d.DB, spec.Indexes); err != nil {
 		d.closeMongo(ctx)
 		return nil, err
@@ -124,8 +131,8 @@ func (d *Deps) Readiness() []grpcserver.Check {
 	}
 }
 
-// NewServer builds the gRPC server with the shared interceptors and
-// readiness.
+// NewServer builds the gRPC server with the shared interceptors, readiness
+// and RPC metrics.
 func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 	return grpcserver.New(grpcserver.Options{
 		Logger:            d.Log,
@@ -134,6 +141,7 @@ func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 		ServiceName:       serviceName,
 		ReadinessInterval: d.base.GRPC.ReadinessInterval,
 		Readiness:         d.Readiness(),
+		ObserveRPC:        d.Metrics.ObserveRPC,
 	})
 }
 
@@ -141,9 +149,13 @@ func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 type Consumer func(ctx context.Context) (stop func(), err error)
 
 // Consumer starts spec's durable consumer with handler when Serve runs,
-// its dead-letter stream replicated like every other stream.
+// its dead-letter stream replicated like every other stream and its
+// outcomes counted in Metrics (unless spec has an Observe hook of its own).
 func (d *Deps) Consumer(spec natsx.ConsumerSpec, handler natsx.Handler) Consumer {
 	spec.DeadLetterReplicas = d.base.NATS.StreamReplicas
+	if spec.Observe == nil {
+		spec.Observe = d.Metrics.ConsumerObserver(spec.Durable)
+	}
 	return func(ctx context.Context) (func(), error) {
 		return natsx.Consume(ctx, d.JS, spec, handler, d.Log)
 	}
@@ -156,14 +168,40 @@ type Work func(ctx context.Context)
 // done, with the relay, the background work and the consumers running
 // beside it on a context of their own, so that events written by the last
 // RPCs still leave. Then it shuts down in order and closes the connections.
-func (d *Deps) Serve(ctx context.Context, srv *grpcserver.Server, lis net.Listener, relay *outbox.Relay, work []Work, consumers []Consumer) error {
+// Metrics are served on metricsLis (a listener on MetricsAddr when nil,
+// none when MetricsAddr is off) until everything else has stopped.
+func (d *Deps) Serve(ctx context.Context, srv *grpcserver.Server, lis, metricsLis net.Listener, relay *outbox.Relay, work []Work, consumers []Consumer) error {
 	defer d.closeMongo(ctx)
 	defer d.NC.Close()
 	if lis == nil {
 		var err error
 		if lis, err = net.Listen("tcp", d.base.GRPC.Addr); err != nil {
+			if metricsLis != nil {
+				_ = metricsLis.Close()
+			}
 			return fmt.Errorf("listen on %s: %w", d.base.GRPC.Addr, err)
 		}
+	}
+	if metricsLis == nil {
+		var err error
+		if metricsLis, err = metrics.Listen(d.base.MetricsAddr); err != nil {
+			_ = lis.Close()
+			return err
+		}
+	}
+	if metricsLis != nil {
+		// Stopped when Serve returns, after the shutdown below (and before
+		// the connections close), so the shutdown can still be scraped.
+		metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+		metricsDone := make(chan struct{})
+		go func() {
+			defer close(metricsDone)
+			if err := d.Metrics.Serve(metricsCtx, metricsLis); err != nil {
+				d.Log.Error("metrics server stopped", "error", err)
+			}
+		}()
+		defer func() { stopMetrics(); <-metricsDone }()
+		d.Log.Info("metrics listening", "addr", metricsLis.Addr().String())
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -215,7 +253,7 @@ func (d *Deps) Relay(collections ...string) *outbox.Relay {
 	for i, c := range collections {
 		colls[i] = d.DB.Collection(c)
 	}
-	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval}, colls...)
+	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval, Observe: d.Metrics.OutboxObserver()}, colls...)
 }
 
 func (d *Deps) closeMongo(ctx context.Context) {

@@ -21,7 +21,8 @@ import (
 )
 
 // The interceptors below run in this order, outermost first: recovery,
-// request id, logging, auth (package auth), validation, error mapping.
+// request id, logging (and the ObserveRPC hook), auth (package auth),
+// validation, error mapping.
 // Recovery is outermost so that a panic anywhere, interceptors included,
 // becomes Internal; error mapping is innermost so that logging records the
 // code the client actually gets.
@@ -142,12 +143,17 @@ func (s *Server) streamLogging(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	return err
 }
 
-// logCall writes the access log line: method, code, duration. Never the
-// request or response: they may hold health data.
+// logCall writes the access log line: method, code, duration, and hands the
+// same to the ObserveRPC hook. Never the request or response: they may hold
+// health data.
 func (s *Server) logCall(ctx context.Context, method string, err error, panicked bool, start time.Time) {
 	code := status.Code(err)
 	if panicked {
 		code = codes.Internal
+	}
+	elapsed := s.clock.Now().Sub(start)
+	if s.observeRPC != nil {
+		s.observeRPC(method, code, elapsed)
 	}
 	level := slog.LevelInfo
 	if isPlatformService(method) {
@@ -156,7 +162,7 @@ func (s *Server) logCall(ctx context.Context, method string, err error, panicked
 	attrs := []slog.Attr{
 		slog.String("method", method),
 		slog.String("code", code.String()),
-		slog.Float64("duration_ms", float64(s.clock.Now().Sub(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 	}
 	if panicked {
 		attrs = append(attrs, slog.Bool("panic", true))

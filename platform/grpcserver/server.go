@@ -24,6 +24,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -76,6 +77,11 @@ type Options struct {
 	// Clock measures call durations and gives protovalidate its `now`;
 	// clock.Real() when nil.
 	Clock clock.Clock
+	// ObserveRPC, when set, is called once per finished call (health and
+	// reflection included) with the full method, the code the client got
+	// and the call's duration, e.g. metrics.Metrics.ObserveRPC. It must be
+	// cheap and must not block.
+	ObserveRPC func(fullMethod string, code codes.Code, elapsed time.Duration)
 	// ServerOptions are appended to the server's own. Interceptors added
 	// with grpc.ChainUnaryInterceptor/ChainStreamInterceptor run inside the
 	// platform chain (after validation); avoid grpc.UnaryInterceptor, which
@@ -97,6 +103,7 @@ type Server struct {
 	interval    time.Duration
 	serviceName string
 	public      map[string]bool
+	observeRPC  func(fullMethod string, code codes.Code, elapsed time.Duration)
 
 	served atomic.Bool
 }
@@ -119,6 +126,7 @@ func New(opts Options) *Server {
 		interval:    opts.ReadinessInterval,
 		serviceName: opts.ServiceName,
 		public:      make(map[string]bool, len(opts.PublicMethods)),
+		observeRPC:  opts.ObserveRPC,
 		health:      health.NewServer(),
 	}
 	// Liveness says only that the process answers: a database or NATS

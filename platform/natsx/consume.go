@@ -94,7 +94,24 @@ type ConsumerSpec struct {
 	// DeadLetterSubject receives messages given up on; it must be under
 	// "deadletter." (default "deadletter.<Stream>.<Durable>").
 	DeadLetterSubject string
+	// Observe, when set, is called once per handled delivery with its
+	// outcome (OutcomeOK, OutcomeRetry or OutcomeDeadLetter) and the
+	// delivery count (above 1 for a redelivery), e.g. for metrics. It must
+	// be cheap and must not block.
+	Observe func(outcome string, delivered uint64)
 }
+
+// Outcomes of a delivery, as reported to ConsumerSpec.Observe.
+const (
+	// OutcomeOK: the handler succeeded and the message was acked.
+	OutcomeOK = "ok"
+	// OutcomeRetry: the message was nakked for a later redelivery (a
+	// transient failure, or a dead-letter publish that failed).
+	OutcomeRetry = "retry"
+	// OutcomeDeadLetter: the message was copied to the dead-letter subject
+	// and terminated.
+	OutcomeDeadLetter = "dead_letter"
+)
 
 func (s *ConsumerSpec) withDefaults() error {
 	if s.Stream == "" || s.Durable == "" {
@@ -243,22 +260,28 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log := c.log.With("subject", msg.Subject(), "seq", meta.Sequence.Stream, "delivered", meta.NumDelivered)
 
+	outcome := OutcomeRetry
+	if c.spec.Observe != nil {
+		defer func() { c.spec.Observe(outcome, meta.NumDelivered) }()
+	}
+
 	if meta.NumDelivered > uint64(c.spec.MaxDeliver) {
-		c.deadLetter(ctx, msg, meta, "no answer after last delivery (crash or AckWait exceeded)", log)
+		outcome = c.deadLetter(ctx, msg, meta, "no answer after last delivery (crash or AckWait exceeded)", log)
 		return
 	}
 
 	err = c.callWithProgress(ctx, msg)
 	switch {
 	case err == nil:
+		outcome = OutcomeOK
 		if err := msg.Ack(); err != nil {
 			// The message comes back after AckWait; the handler is idempotent.
 			log.Warn("ack failed", "err", err)
 		}
 	case errors.Is(err, ErrPermanent):
-		c.deadLetter(ctx, msg, meta, err.Error(), log)
+		outcome = c.deadLetter(ctx, msg, meta, err.Error(), log)
 	case meta.NumDelivered >= uint64(c.spec.MaxDeliver):
-		c.deadLetter(ctx, msg, meta, "max deliveries reached: "+err.Error(), log)
+		outcome = c.deadLetter(ctx, msg, meta, "max deliveries reached: "+err.Error(), log)
 	default:
 		delay := c.retryDelay(meta.NumDelivered)
 		log.Warn("handler failed, will retry", "err", err, "retry_in", delay)
@@ -314,7 +337,10 @@ func (c *consumer) retryDelay(delivered uint64) time.Duration {
 	return min(d, maxRetryDelay)
 }
 
-func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, log *slog.Logger) {
+// deadLetter copies msg to the dead-letter subject and terminates it; it
+// returns OutcomeDeadLetter, or OutcomeRetry when the copy failed and the
+// message was nakked instead.
+func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, log *slog.Logger) string {
 	if len(reason) > maxReasonLen {
 		reason = reason[:maxReasonLen]
 	}
@@ -351,10 +377,11 @@ func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jets
 		if err := msg.NakWithDelay(delay); err != nil {
 			log.Warn("nak failed", "err", err)
 		}
-		return
+		return OutcomeRetry
 	}
 	log.Warn("message dead-lettered", "reason", reason, "dead_letter_subject", c.spec.DeadLetterSubject)
 	if err := msg.TermWithReason("dead-lettered"); err != nil {
 		log.Warn("term failed", "err", err)
 	}
+	return OutcomeDeadLetter
 }

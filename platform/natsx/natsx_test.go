@@ -450,3 +450,49 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// Observe hears every handled delivery: its outcome and delivery count.
+func TestConsumeObservesOutcomes(t *testing.T) {
+	ctx := ctxT(t)
+	js := setup(t)
+
+	var mu sync.Mutex
+	var seen []string
+	var calls atomic.Int32
+	stop, err := natsx.Consume(ctx, js, natsx.ConsumerSpec{
+		Stream: "PLANS", Durable: "observed", RetryDelay: 20 * time.Millisecond,
+		Observe: func(outcome string, delivered uint64) {
+			mu.Lock()
+			seen = append(seen, fmt.Sprintf("%s/%d", outcome, delivered))
+			mu.Unlock()
+		},
+	}, func(_ context.Context, msg jetstream.Msg) error {
+		switch string(msg.Data()) {
+		case "poison":
+			return natsx.Permanent(errors.New("undecodable"))
+		case "flaky":
+			if calls.Add(1) == 1 {
+				return errors.New("database unavailable")
+			}
+		}
+		return nil
+	}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	publish(t, js, "plans.a", "good")
+	publish(t, js, "plans.a", "poison")
+	publish(t, js, "plans.a", "flaky")
+	waitFor(t, "four deliveries observed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == 4
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(seen, ","); got != "ok/1,dead_letter/1,retry/1,ok/2" {
+		t.Fatalf("observed %s, want ok/1,dead_letter/1,retry/1,ok/2", got)
+	}
+}

@@ -34,6 +34,12 @@ type Options struct {
 	// BatchSize bounds the documents read per collection per pass
 	// (DefaultBatchSize when 0), so one pass holds bounded memory.
 	BatchSize int
+	// Observe, when set, is called after every pass (Run's and Flush's)
+	// with the pending documents the pass found (at most BatchSize per
+	// collection), the age of the oldest event among them (0 when none)
+	// and how many messages it published, e.g. for metrics. It must be
+	// cheap and must not block.
+	Observe func(pending int, oldest time.Duration, published int)
 }
 
 // Relay publishes the outbox messages of aggregate documents to JetStream.
@@ -142,14 +148,29 @@ func (r *Relay) pass(ctx context.Context) (published int, more bool, err error) 
 	r.passMu.Lock()
 	defer r.passMu.Unlock()
 
-	var errs []error
+	var (
+		errs    []error
+		pending int
+		oldest  time.Time
+	)
 	for _, coll := range r.colls {
-		n, full, err := r.passCollection(ctx, coll)
+		n, docs, first, full, err := r.passCollection(ctx, coll)
 		published += n
+		pending += docs
+		if !first.IsZero() && (oldest.IsZero() || first.Before(oldest)) {
+			oldest = first
+		}
 		more = more || full
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if r.opts.Observe != nil {
+		var age time.Duration
+		if !oldest.IsZero() {
+			age = max(time.Since(oldest), 0)
+		}
+		r.opts.Observe(pending, age, published)
 	}
 	return published, more, errors.Join(errs...)
 }
@@ -162,7 +183,9 @@ type pendingDoc struct {
 	Outbox  map[string]Message `bson:"outbox"`
 }
 
-func (r *Relay) passCollection(ctx context.Context, coll *mongo.Collection) (published int, full bool, err error) {
+// passCollection also reports how many pending documents it read and the
+// create time of the oldest message among them (zero when none).
+func (r *Relay) passCollection(ctx context.Context, coll *mongo.Collection) (published, pending int, oldest time.Time, full bool, err error) {
 	cur, err := coll.Find(ctx,
 		bson.D{{Key: FieldPending, Value: true}},
 		options.Find().
@@ -170,11 +193,18 @@ func (r *Relay) passCollection(ctx context.Context, coll *mongo.Collection) (pub
 			SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: FieldVersion, Value: 1}, {Key: FieldOutbox, Value: 1}}),
 	)
 	if err != nil {
-		return 0, false, fmt.Errorf("find pending in %s: %w", coll.Name(), err)
+		return 0, 0, time.Time{}, false, fmt.Errorf("find pending in %s: %w", coll.Name(), err)
 	}
 	var docs []pendingDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return 0, false, fmt.Errorf("read pending in %s: %w", coll.Name(), err)
+		return 0, 0, time.Time{}, false, fmt.Errorf("read pending in %s: %w", coll.Name(), err)
+	}
+	for _, d := range docs {
+		for _, m := range d.Outbox {
+			if !m.CreateTime.IsZero() && (oldest.IsZero() || m.CreateTime.Before(oldest)) {
+				oldest = m.CreateTime
+			}
+		}
 	}
 
 	var errs []error
@@ -188,7 +218,7 @@ func (r *Relay) passCollection(ctx context.Context, coll *mongo.Collection) (pub
 			}
 		}
 	}
-	return published, len(docs) == r.opts.BatchSize, errors.Join(errs...)
+	return published, len(docs), oldest, len(docs) == r.opts.BatchSize, errors.Join(errs...)
 }
 
 // relayDoc publishes one document's messages in seq order and clears them.

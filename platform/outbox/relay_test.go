@@ -377,3 +377,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// Observe sees every pass: the pending documents it found, the age of the
+// oldest event among them and what it published; then an empty pass.
+func TestObserveReportsEachPass(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	f.insertPlan(t, "p1", msg("ev-1", "plans.plan.activated"), msg("ev-2", "plans.milestone.reached"))
+	f.insertPlan(t, "p2", msg("ev-3", "plans.plan.activated"))
+
+	type pass struct {
+		pending, published int
+		oldest             time.Duration
+	}
+	var passes []pass
+	relay := outbox.NewRelay(f.js, quietLog(), outbox.Options{Observe: func(pending int, oldest time.Duration, published int) {
+		passes = append(passes, pass{pending, published, oldest})
+	}}, f.coll)
+	for range 2 {
+		if _, err := relay.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(passes) != 2 {
+		t.Fatalf("Observe called %d times for 2 passes", len(passes))
+	}
+	if p := passes[0]; p.pending != 2 || p.published != 3 || p.oldest < time.Since(created)-time.Minute {
+		t.Errorf("first pass observed %+v, want 2 documents, 3 published, oldest ≈ %v", p, time.Since(created))
+	}
+	if p := passes[1]; p != (pass{}) {
+		t.Errorf("empty pass observed %+v, want zeros", p)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/logging"
+	"github.com/nocontact/backend/platform/metrics"
 )
 
 func main() {
@@ -46,6 +47,24 @@ func realMain(ctx context.Context) error {
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	metricsLis, err := metrics.Listen(cfg.MetricsAddr)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	if metricsLis != nil {
+		// Metrics stay up until the HTTP drain is over.
+		metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := srv.Metrics().Serve(metricsCtx, metricsLis); err != nil {
+				log.Error("metrics server stopped", "error", err)
+			}
+		}()
+		defer func() { stopMetrics(); <-done }()
+		log.Info("metrics listening", slog.String("addr", metricsLis.Addr().String()))
 	}
 	log.Info("gateway listening", slog.String("addr", lis.Addr().String()), slog.String("plans", cfg.PlansAddr))
 	return srv.Serve(ctx, lis)

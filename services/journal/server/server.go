@@ -51,6 +51,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Clock    clock.Clock
 	Listener net.Listener
+	// MetricsListener, when set, is used instead of listening on
+	// METRICS_ADDR.
+	MetricsListener net.Listener
 }
 
 // Run serves the journal service until ctx is done, then shuts down in the
@@ -83,7 +86,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
-	return d.Serve(ctx, srv, opts.Listener, relay,
+	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
 		[]bootstrap.Consumer{d.Consumer(jevents.CareSpec, jevents.CareHandler(access))})
 }

@@ -52,6 +52,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Clock    clock.Clock
 	Listener net.Listener
+	// MetricsListener, when set, is used instead of listening on
+	// METRICS_ADDR.
+	MetricsListener net.Listener
 }
 
 // Indexes declares every index of the notify database.
@@ -111,7 +114,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	return d.Serve(ctx, srv, opts.Listener, nil,
+	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, nil,
 		[]bootstrap.Work{
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),

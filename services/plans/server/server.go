@@ -44,6 +44,9 @@ type Options struct {
 	// Listener, when set, is used instead of listening on GRPC.Addr (the
 	// devstack binds ports before it prints them).
 	Listener net.Listener
+	// MetricsListener, when set, is used instead of listening on
+	// METRICS_ADDR.
+	MetricsListener net.Listener
 }
 
 // Run serves the plans service until ctx is done, then shuts down in the
@@ -70,7 +73,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access))
 
-	return d.Serve(ctx, srv, opts.Listener, relay,
+	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run},
 		[]bootstrap.Consumer{d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access))})
 }
