@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -178,17 +177,9 @@ func Spec(durable string) natsx.ConsumerSpec {
 
 // Handler applies care and consent events to v; other events are ignored.
 func Handler(v *View) natsx.Handler {
-	return func(ctx context.Context, msg jetstream.Msg) error {
-		env, err := events.Decode(msg.Data())
-		if err != nil {
-			return natsx.Permanent(err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return natsx.Permanent(fmt.Errorf("message metadata: %w", err))
-		}
-		return Apply(ctx, v, env, int64(meta.Sequence.Stream))
-	}
+	return events.Handler(func(ctx context.Context, env *eventsv1.Envelope, seq int64) error {
+		return Apply(ctx, v, env, seq)
+	})
 }
 
 // Apply applies one decoded event at stream sequence seq (consumers that

@@ -3,15 +3,18 @@
 package events
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
+	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -60,4 +63,22 @@ func Decode(data []byte) (*eventsv1.Envelope, error) {
 		return nil, fmt.Errorf("event envelope without id or type")
 	}
 	return env, nil
+}
+
+// Handler adapts fn to a JetStream consumer handler: it decodes the
+// envelope and passes it with the message's stream sequence (which orders
+// events for projections). A message that does not decode is a permanent
+// failure: dead-lettered, and consumption goes on.
+func Handler(fn func(ctx context.Context, env *eventsv1.Envelope, seq int64) error) natsx.Handler {
+	return func(ctx context.Context, msg jetstream.Msg) error {
+		env, err := Decode(msg.Data())
+		if err != nil {
+			return natsx.Permanent(err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return natsx.Permanent(fmt.Errorf("message metadata: %w", err))
+		}
+		return fn(ctx, env, int64(meta.Sequence.Stream))
+	}
 }

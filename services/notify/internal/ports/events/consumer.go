@@ -3,11 +3,6 @@
 package events
 
 import (
-	"context"
-	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/services/notify/internal/app"
@@ -26,16 +21,4 @@ var JournalSpec = natsx.ConsumerSpec{
 
 // Handler turns events into notifications. A payload that does not decode
 // is a poison message: dead-lettered, and consumption goes on.
-func Handler(n *app.Notify) natsx.Handler {
-	return func(ctx context.Context, msg jetstream.Msg) error {
-		env, err := events.Decode(msg.Data())
-		if err != nil {
-			return natsx.Permanent(err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return natsx.Permanent(fmt.Errorf("message metadata: %w", err))
-		}
-		return n.Handle(ctx, env, int64(meta.Sequence.Stream))
-	}
-}
+func Handler(n *app.Notify) natsx.Handler { return events.Handler(n.Handle) }

@@ -8,8 +8,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
@@ -32,11 +30,7 @@ var JournalSpec = natsx.ConsumerSpec{
 // event id. An event the plan refuses (e.g. before the plan started) can
 // never succeed: it is dead-lettered instead of retried.
 func JournalHandler(plans *app.Plans, access *app.Access) natsx.Handler {
-	return func(ctx context.Context, msg jetstream.Msg) error {
-		env, err := events.Decode(msg.Data())
-		if err != nil {
-			return natsx.Permanent(err)
-		}
+	return events.Handler(func(ctx context.Context, env *eventsv1.Envelope, _ int64) error {
 		switch p := env.GetPayload().(type) {
 		case *eventsv1.Envelope_UrgeResolved:
 			u := p.UrgeResolved
@@ -61,5 +55,5 @@ func JournalHandler(plans *app.Plans, access *app.Access) natsx.Handler {
 			})
 		}
 		return nil
-	}
+	})
 }
