@@ -28,6 +28,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/metrics"
+	"github.com/nocontact/backend/platform/tracing"
 )
 
 // Server is the HTTP edge. Build it with New, serve it with Serve.
@@ -38,6 +39,7 @@ type Server struct {
 	backends []backend
 	openapi  []byte
 	metrics  *metrics.Metrics
+	tracing  *tracing.Provider
 }
 
 type backend struct {
@@ -48,18 +50,29 @@ type backend struct {
 // New dials the services and builds the HTTP handler. Dialling is lazy
 // (grpc.NewClient), so New succeeds while a service is still starting;
 // /healthz tells when they answer.
-func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifier, clk clock.Clock) (*Server, error) {
+func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifier, clk clock.Clock) (_ *Server, err error) {
 	doc, err := openAPIDocument()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, openapi: doc, metrics: metrics.New("gateway")}
+	tp, err := tracing.Setup(ctx, "gateway", log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, openapi: doc, metrics: metrics.New("gateway"), tracing: tp}
+	defer func() {
+		if err != nil {
+			s.close(ctx)
+		}
+	}()
 
 	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}, {"notify", cfg.NotifyAddr}} {
 		conn, err := grpc.NewClient(b.addr,
 			// Transport security between services is the mesh's job (mTLS
 			// sidecars in Kubernetes); the token rides in metadata either way.
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			// Calls join the HTTP request's trace.
+			tp.DialOption(),
 		)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", b.name, b.addr, err)
@@ -74,6 +87,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(openStream),
+		runtime.WithMiddlewares(nameSpanByRoute),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			// Zero values are written too: a dashboard reading
 			// currentStreakDays on day 0 gets 0, not a missing field.
@@ -125,8 +139,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	if err != nil {
 		return nil, err
 	}
-	s.handler = chain(root, withMetrics(s.metrics, classes))
+	s.handler = withTracing(tp, classes, chain(root, withMetrics(s.metrics, classes)))
 	return s, nil
+}
+
+// close releases what New acquired: the backend connections and the
+// tracer provider (flushing its spans).
+func (s *Server) close(ctx context.Context) {
+	for _, b := range s.backends {
+		_ = b.conn.Close()
+	}
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.tracing.Shutdown(flushCtx); err != nil {
+		s.log.Warn("flushing traces", "error", err)
+	}
 }
 
 // Handler is the whole HTTP surface, for tests with httptest.
@@ -170,9 +197,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			serveErr = err
 		}
 	}
-	for _, b := range s.backends {
-		_ = b.conn.Close()
-	}
+	s.close(ctx)
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		return nil
 	}

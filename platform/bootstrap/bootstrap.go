@@ -18,8 +18,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"google.golang.org/grpc"
 
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/buildinfo"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/grpcserver"
@@ -27,6 +29,7 @@ import (
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/platform/tracing"
 )
 
 // Base is the configuration every service shares; a service's Config
@@ -70,6 +73,10 @@ type Deps struct {
 	// Metrics is the service's registry; NewServer, Relay and Consumer
 	// wire their hooks to it, and Serve serves it on MetricsAddr.
 	Metrics *metrics.Metrics
+	// Tracing is the service's tracer provider (OTEL_* variables; off by
+	// default); NewServer, Relay, Consumer and DialOptions use it, and
+	// Serve flushes it last.
+	Tracing *tracing.Provider
 	base    Base
 }
 
@@ -97,7 +104,13 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 	if err != nil {
 		return nil, err
 	}
-	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), base: base}
+	tp, err := tracing.Setup(ctx, spec.Name, log)
+	if err != nil {
+		d := &Deps{Mongo: client}
+		d.closeMongo(ctx)
+		return nil, err
+	}
+	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), Tracing: tp, base: base}
 	if err := mongox.EnsureIndexes(startCtx, d.DB, spec.Indexes); err != nil {
 		d.closeMongo(ctx)
 		return nil, err
@@ -115,6 +128,8 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 		}
 	}
 	d.Verifier = auth.NewHS256Verifier([]byte(base.Auth.JWTSecret.Reveal()), base.Auth.Issuer, base.Auth.Audience, clk)
+	info := buildinfo.Get()
+	log.Info("starting", "service", spec.Name, "version", info.Version, "commit", info.Commit, "go", info.GoVersion, "tracing", tp.Enabled())
 	return d, nil
 }
 
@@ -142,6 +157,7 @@ func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 		ReadinessInterval: d.base.GRPC.ReadinessInterval,
 		Readiness:         d.Readiness(),
 		ObserveRPC:        d.Metrics.ObserveRPC,
+		ServerOptions:     []grpc.ServerOption{d.Tracing.ServerOption()},
 	})
 }
 
@@ -153,6 +169,7 @@ type Consumer func(ctx context.Context) (stop func(), err error)
 // outcomes counted in Metrics (unless spec has an Observe hook of its own).
 func (d *Deps) Consumer(spec natsx.ConsumerSpec, handler natsx.Handler) Consumer {
 	spec.DeadLetterReplicas = d.base.NATS.StreamReplicas
+	spec.Tracing = d.Tracing
 	if spec.Observe == nil {
 		spec.Observe = d.Metrics.ConsumerObserver(spec.Durable)
 	}
@@ -253,9 +270,21 @@ func (d *Deps) Relay(collections ...string) *outbox.Relay {
 	for i, c := range collections {
 		colls[i] = d.DB.Collection(c)
 	}
-	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval, Observe: d.Metrics.OutboxObserver()}, colls...)
+	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval, Observe: d.Metrics.OutboxObserver(), Tracing: d.Tracing}, colls...)
+}
+
+// DialOptions are the options for grpcclient.Dial of another service:
+// calls join the caller's trace.
+func (d *Deps) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{d.Tracing.DialOption()}
 }
 
 func (d *Deps) closeMongo(ctx context.Context) {
 	_ = d.Mongo.Disconnect(context.WithoutCancel(ctx))
+	// Spans are flushed last: every span of the shutdown has ended by now.
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.Tracing.Shutdown(flushCtx); err != nil && d.Log != nil {
+		d.Log.Warn("flushing traces", "error", err)
+	}
 }

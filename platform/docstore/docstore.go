@@ -92,7 +92,7 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, int64, error) {
 func (s *Store[T]) Create(ctx context.Context, id string, doc T, events ...outbox.Message) error {
 	rec := record[T]{ID: id, Doc: doc}
 	rec.Version = 1
-	if err := rec.Append(events...); err != nil {
+	if err := rec.Append(outbox.Traced(ctx, events)...); err != nil {
 		return fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
 	}
 	if _, err := s.coll.InsertOne(ctx, rec); err != nil {
@@ -129,7 +129,7 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]out
 		}
 		read := rec.Version
 		rec.Version = read + 1
-		if err := rec.Append(events...); err != nil {
+		if err := rec.Append(outbox.Traced(ctx, events)...); err != nil {
 			var zero T
 			return zero, fmt.Errorf("update %s/%s: %w", s.coll.Name(), id, err)
 		}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nocontact/backend/platform/config"
 )
 
@@ -23,6 +25,7 @@ const RequestIDHeader = "x-request-id"
 const (
 	RequestIDKey = "request_id"
 	TraceIDKey   = "trace_id"
+	SpanIDKey    = "span_id"
 )
 
 // New returns a logger writing to w in the configured format and level, whose
@@ -42,10 +45,7 @@ func New(cfg config.Log, w io.Writer) *slog.Logger {
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	traceIDKey
-)
+const requestIDKey ctxKey = 0
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -58,16 +58,23 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// WithTraceID returns ctx carrying the trace id.
-func WithTraceID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, traceIDKey, id)
+// TraceID returns the OpenTelemetry trace id of ctx's span (hex), or ""
+// when ctx carries none. Trace context flows even when tracing does not
+// record (platform/tracing), so a log line can be matched to the trace of
+// the request that caused it whenever one was sampled upstream.
+func TraceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
 }
 
-// TraceID returns the trace id carried by ctx, or "" (always "" until
-// tracing is wired in).
-func TraceID(ctx context.Context) string {
-	id, _ := ctx.Value(traceIDKey).(string)
-	return id
+// SpanID returns the id of ctx's span (hex), or "".
+func SpanID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasSpanID() {
+		return sc.SpanID().String()
+	}
+	return ""
 }
 
 // ContextHandler wraps a slog.Handler and adds request_id and trace_id from
@@ -163,6 +170,9 @@ func contextAttrs(ctx context.Context) []slog.Attr {
 	}
 	if id := TraceID(ctx); id != "" {
 		attrs = append(attrs, slog.String(TraceIDKey, id))
+	}
+	if id := SpanID(ctx); id != "" {
+		attrs = append(attrs, slog.String(SpanIDKey, id))
 	}
 	return attrs
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/slogtest"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/logging"
 )
@@ -22,8 +24,23 @@ func decode(t *testing.T, line []byte) map[string]any {
 	return m
 }
 
+// withSpan returns ctx inside a span with fixed ids, as a traced call's
+// context is (the ids are what the logs must show).
+func withSpan(ctx context.Context) context.Context {
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	}))
+}
+
+const (
+	wantTraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	wantSpanID  = "00f067aa0ba902b7"
+)
+
 func TestContextIDsOnEveryLine(t *testing.T) {
-	withBoth := logging.WithTraceID(logging.WithRequestID(context.Background(), "req-1"), "trace-1")
+	withBoth := withSpan(logging.WithRequestID(context.Background(), "req-1"))
 	tests := []struct {
 		name    string
 		ctx     context.Context
@@ -35,14 +52,14 @@ func TestContextIDsOnEveryLine(t *testing.T) {
 			name:    "both ids",
 			ctx:     withBoth,
 			log:     func(l *slog.Logger, ctx context.Context) { l.InfoContext(ctx, "hello", "plan_id", "p1") },
-			wantTop: map[string]any{"request_id": "req-1", "trace_id": "trace-1", "plan_id": "p1", "msg": "hello"},
+			wantTop: map[string]any{"request_id": "req-1", "trace_id": wantTraceID, "span_id": wantSpanID, "plan_id": "p1", "msg": "hello"},
 		},
 		{
 			name:    "request id only leaves trace id out",
 			ctx:     logging.WithRequestID(context.Background(), "req-2"),
 			log:     func(l *slog.Logger, ctx context.Context) { l.InfoContext(ctx, "hello") },
 			wantTop: map[string]any{"request_id": "req-2"},
-			absent:  []string{"trace_id"},
+			absent:  []string{"trace_id", "span_id"},
 		},
 		{
 			name:   "no ids",
@@ -65,7 +82,7 @@ func TestContextIDsOnEveryLine(t *testing.T) {
 				l.With("service", "plans").WithGroup("rpc").With("method", "/x").InfoContext(ctx, "hello", "code", "OK")
 			},
 			wantTop: map[string]any{
-				"request_id": "req-1", "trace_id": "trace-1", "service": "plans",
+				"request_id": "req-1", "trace_id": wantTraceID, "service": "plans",
 				"rpc": map[string]any{"method": "/x", "code": "OK"},
 			},
 		},
@@ -141,9 +158,9 @@ func TestContextAccessors(t *testing.T) {
 	if got := logging.TraceID(ctx); got != "" {
 		t.Errorf("TraceID(empty ctx) = %q", got)
 	}
-	ctx = logging.WithTraceID(logging.WithRequestID(ctx, "r"), "t")
-	if logging.RequestID(ctx) != "r" || logging.TraceID(ctx) != "t" {
-		t.Errorf("ids = %q, %q; want r, t", logging.RequestID(ctx), logging.TraceID(ctx))
+	ctx = withSpan(logging.WithRequestID(ctx, "r"))
+	if logging.RequestID(ctx) != "r" || logging.TraceID(ctx) != wantTraceID || logging.SpanID(ctx) != wantSpanID {
+		t.Errorf("ids = %q, %q, %q; want r, %s, %s", logging.RequestID(ctx), logging.TraceID(ctx), logging.SpanID(ctx), wantTraceID, wantSpanID)
 	}
 }
 

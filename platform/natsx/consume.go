@@ -12,6 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/nocontact/backend/platform/tracing"
 )
 
 // ErrPermanent marks a handler error that no retry can cure (a payload that
@@ -99,6 +102,10 @@ type ConsumerSpec struct {
 	// delivery count (above 1 for a redelivery), e.g. for metrics. It must
 	// be cheap and must not block.
 	Observe func(outcome string, delivered uint64)
+	// Tracing records a consumer span per delivery, child of the trace
+	// context in the message headers, and hands its context to the
+	// handler. Nil records nothing but still hands on the trace context.
+	Tracing *tracing.Provider
 }
 
 // Outcomes of a delivery, as reported to ConsumerSpec.Observe.
@@ -260,10 +267,21 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log := c.log.With("subject", msg.Subject(), "seq", meta.Sequence.Stream, "delivered", meta.NumDelivered)
 
+	// The handler runs in the trace of the call that recorded the event.
+	ctx, span := c.spec.Tracing.StartProcess(tracing.ExtractHeader(ctx, msg.Headers()),
+		msg.Subject(), c.spec.Durable, msg.Headers().Get(jetstream.MsgIDHeader), meta.NumDelivered)
+	var handlerErr error
 	outcome := OutcomeRetry
-	if c.spec.Observe != nil {
-		defer func() { c.spec.Observe(outcome, meta.NumDelivered) }()
-	}
+	defer func() {
+		span.SetAttributes(attribute.String("nocontact.consumer.outcome", outcome))
+		if handlerErr == nil && outcome != OutcomeOK {
+			handlerErr = errors.New(outcome)
+		}
+		tracing.End(span, handlerErr)
+		if c.spec.Observe != nil {
+			c.spec.Observe(outcome, meta.NumDelivered)
+		}
+	}()
 
 	if meta.NumDelivered > uint64(c.spec.MaxDeliver) {
 		outcome = c.deadLetter(ctx, msg, meta, "no answer after last delivery (crash or AckWait exceeded)", log)
@@ -271,6 +289,7 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 
 	err = c.callWithProgress(ctx, msg)
+	handlerErr = err
 	switch {
 	case err == nil:
 		outcome = OutcomeOK
@@ -284,7 +303,7 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		outcome = c.deadLetter(ctx, msg, meta, "max deliveries reached: "+err.Error(), log)
 	default:
 		delay := c.retryDelay(meta.NumDelivered)
-		log.Warn("handler failed, will retry", "err", err, "retry_in", delay)
+		log.WarnContext(ctx, "handler failed, will retry", "err", err, "retry_in", delay)
 		if err := msg.NakWithDelay(delay); err != nil {
 			log.Warn("nak failed", "err", err)
 		}
@@ -373,13 +392,13 @@ func (c *consumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jets
 	}, jetstream.WithMsgID(dlID))
 	if err != nil {
 		delay := c.retryDelay(meta.NumDelivered)
-		log.Error("dead-letter publish failed, message kept", "reason", reason, "err", err, "retry_in", delay)
+		log.ErrorContext(ctx, "dead-letter publish failed, message kept", "reason", reason, "err", err, "retry_in", delay)
 		if err := msg.NakWithDelay(delay); err != nil {
 			log.Warn("nak failed", "err", err)
 		}
 		return OutcomeRetry
 	}
-	log.Warn("message dead-lettered", "reason", reason, "dead_letter_subject", c.spec.DeadLetterSubject)
+	log.WarnContext(ctx, "message dead-lettered", "reason", reason, "dead_letter_subject", c.spec.DeadLetterSubject)
 	if err := msg.TermWithReason("dead-lettered"); err != nil {
 		log.Warn("term failed", "err", err)
 	}

@@ -18,6 +18,7 @@
 package outbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,6 +26,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/nocontact/backend/platform/tracing"
 )
 
 // Field names of the outbox in an aggregate document.
@@ -52,6 +55,26 @@ type Message struct {
 	Data []byte `bson:"data"`
 	// CreateTime is when the event was recorded, from the caller's clock.
 	CreateTime time.Time `bson:"create_time"`
+	// Trace is the W3C trace context of the call that recorded the event
+	// (see Traced), so that its publish and its consumers join that trace
+	// even though the relay publishes later, maybe from another replica.
+	Trace map[string]string `bson:"trace,omitempty"`
+}
+
+// Traced stamps msgs that have no trace context yet with ctx's, in place,
+// and returns them. The writer of an outbox calls it with the context of
+// the call that caused the events.
+func Traced(ctx context.Context, msgs []Message) []Message {
+	tc := tracing.Inject(ctx)
+	if tc == nil {
+		return msgs
+	}
+	for i := range msgs {
+		if msgs[i].Trace == nil {
+			msgs[i].Trace = tc
+		}
+	}
+	return msgs
 }
 
 // IndexModels returns the indexes an aggregate collection with an outbox

@@ -16,6 +16,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nocontact/backend/platform/tracing"
 )
 
 // Defaults of Options.
@@ -40,6 +42,10 @@ type Options struct {
 	// and how many messages it published, e.g. for metrics. It must be
 	// cheap and must not block.
 	Observe func(pending int, oldest time.Duration, published int)
+	// Tracing records a producer span per publish, child of the trace
+	// stored with the event, and sends its context in the message
+	// headers. Nil records nothing but still forwards the stored context.
+	Tracing *tracing.Provider
 }
 
 // Relay publishes the outbox messages of aggregate documents to JetStream.
@@ -268,9 +274,12 @@ func (r *Relay) relayDoc(ctx context.Context, coll *mongo.Collection, d pendingD
 	return len(msgs), nil
 }
 
-func (r *Relay) publish(ctx context.Context, m Message) error {
+func (r *Relay) publish(ctx context.Context, m Message) (err error) {
+	ctx, span := r.opts.Tracing.StartPublish(tracing.Extract(ctx, m.Trace), m.Subject, m.ID)
+	defer func() { tracing.End(span, err) }()
 	msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
 	msg.Header.Set(HeaderEventID, m.ID)
+	tracing.InjectHeader(ctx, msg.Header)
 	ack, err := r.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID))
 	if err != nil {
 		return err

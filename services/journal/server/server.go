@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	plansConn, err := grpcclient.Dial(cfg.PlansAddr)
+	plansConn, err := grpcclient.Dial(cfg.PlansAddr, d.DialOptions()...)
 	if err != nil {
 		return fmt.Errorf("dial plans: %w", err)
 	}
