@@ -7,8 +7,10 @@
 #     --build-arg COMMIT="$(git rev-parse HEAD)" \
 #     -t nocontact/plans:$(git describe --tags --always) .
 #
-# main.version and main.commit are stamped with -X; a main without those
-# variables ignores the flags (the linker skips unknown symbols).
+# The build args stamp github.com/nocontact/backend/platform/buildinfo's
+# Version and Commit with -X ("dev" and "unknown" when not given). The linker
+# silently ignores -X of a variable that does not exist, so deploy/k8s's
+# TestDockerfiles checks that both do.
 
 ARG GO_VERSION=1.26
 
@@ -21,7 +23,9 @@ ARG COMMIT=unknown
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath \
-      -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -ldflags="-s -w \
+        -X github.com/nocontact/backend/platform/buildinfo.Version=${VERSION} \
+        -X github.com/nocontact/backend/platform/buildinfo.Commit=${COMMIT}" \
       -o /out/plans ./services/plans/cmd/plans
 
 # Static, no shell, no package manager; runs as uid 65532.
@@ -29,4 +33,6 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/plans /plans
 USER nonroot:nonroot
 EXPOSE 9090
+# Prometheus metrics, GET /metrics (METRICS_ADDR)
+EXPOSE 9464
 ENTRYPOINT ["/plans"]

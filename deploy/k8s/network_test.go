@@ -28,21 +28,64 @@ type peer struct {
 }
 
 // outsiders are the peers beyond the manifest, each a way a policy could be
-// too wide: another namespace's pod wearing a suite label, a private or
-// metadata address, the internet, the external MongoDB range (prod).
-func outsiders() []peer {
+// too wide: another namespace's pod wearing a suite label, the metrics
+// scraper's neighbours, a private or metadata address, the internet, the
+// external MongoDB (prod).
+func outsiders(m *manifest) []peer {
 	ns := func(name string) map[string]string { return map[string]string{"kubernetes.io/metadata.name": name} }
 	return []peer{
 		{name: "ingress-nginx", namespace: "ingress-nginx", nsLabels: ns("ingress-nginx"), labels: map[string]string{"app.kubernetes.io/name": "ingress-nginx"}, ip: netip.MustParseAddr("10.0.9.1")},
 		{name: "kube-dns", namespace: "kube-system", nsLabels: ns("kube-system"), labels: map[string]string{"k8s-app": "kube-dns"}, ip: netip.MustParseAddr("10.0.9.2")},
 		{name: "impostor-gateway", namespace: "other", nsLabels: ns("other"), labels: map[string]string{"app.kubernetes.io/name": "gateway"}, ip: netip.MustParseAddr("10.0.9.3")},
 		{name: "impostor-nats", namespace: "other", nsLabels: ns("other"), labels: map[string]string{"app.kubernetes.io/name": "nats"}, ip: netip.MustParseAddr("10.0.9.4")},
+		// The metrics scraper (components/network-policies/metrics.yaml),
+		// another pod of its namespace, and a pod with its label elsewhere:
+		// only the first may reach 9464.
+		{name: "prometheus", namespace: "monitoring", nsLabels: ns("monitoring"), labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, ip: netip.MustParseAddr("10.0.9.5")},
+		{name: "monitoring-grafana", namespace: "monitoring", nsLabels: ns("monitoring"), labels: map[string]string{"app.kubernetes.io/name": "grafana"}, ip: netip.MustParseAddr("10.0.9.6")},
+		{name: "impostor-prometheus", namespace: "other", nsLabels: ns("other"), labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, ip: netip.MustParseAddr("10.0.9.7")},
 		{name: "private-host", ip: netip.MustParseAddr("10.200.0.10")},
 		{name: "cloud-metadata", ip: netip.MustParseAddr("169.254.169.254")},
 		{name: "internet", ip: netip.MustParseAddr("203.0.113.10")},
 		{name: "internet-v6", ip: netip.MustParseAddr("2001:db8::10")},
-		{name: "mongodb-external", ip: netip.MustParseAddr("192.0.2.10")},
+		{name: "mongodb-external", ip: mongoDBExternal(m)},
 	}
+}
+
+// mongoDBExternal is the address of the external MongoDB in the model: the
+// first address of the range the overlay's allow-egress-mongodb opens (prod,
+// so that the check follows the range the operator sets there), else a
+// documentation address (dev, where the policy names the in-cluster pods).
+func mongoDBExternal(m *manifest) netip.Addr {
+	for _, np := range m.policies {
+		if np.Name != "allow-egress-mongodb" {
+			continue
+		}
+		for _, r := range np.Spec.Egress {
+			for _, to := range r.To {
+				if to.IPBlock == nil {
+					continue
+				}
+				pfx, err := netip.ParsePrefix(to.IPBlock.CIDR)
+				if err != nil {
+					continue
+				}
+				pfx = pfx.Masked()
+				if a := pfx.Addr().Next(); pfx.Contains(a) {
+					return a
+				}
+				return pfx.Addr()
+			}
+		}
+	}
+	return netip.MustParseAddr("192.0.2.10")
+}
+
+// isPublic reports whether the notify webhooks may reach ip: not a private,
+// shared (100.64.0.0/10), loopback, link-local or unspecified address.
+func isPublic(ip netip.Addr) bool {
+	return !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified() &&
+		!netip.MustParsePrefix("100.64.0.0/10").Contains(ip)
 }
 
 // probePorts are the ports the model tries between every pair of peers.
@@ -52,7 +95,7 @@ var probePorts = []struct {
 }{
 	{53, corev1.ProtocolUDP}, {53, corev1.ProtocolTCP}, {80, corev1.ProtocolTCP}, {443, corev1.ProtocolTCP},
 	{4222, corev1.ProtocolTCP}, {6222, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP},
-	{9090, corev1.ProtocolTCP}, {27017, corev1.ProtocolTCP},
+	{9090, corev1.ProtocolTCP}, {metricsPort, corev1.ProtocolTCP}, {27017, corev1.ProtocolTCP},
 }
 
 // peers returns the manifest's workloads (one pod each), a stray pod of the
@@ -81,7 +124,7 @@ func peers(m *manifest) ([]peer, error) {
 		add(s.Name, &s.Spec.Template)
 	}
 	add("stray", &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app.kubernetes.io/name": "stray"}}})
-	return append(out, outsiders()...), nil
+	return append(out, outsiders(m)...), nil
 }
 
 // flow is "src -> dst:port/proto".

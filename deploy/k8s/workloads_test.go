@@ -2,7 +2,9 @@ package k8s
 
 import (
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,12 +19,22 @@ import (
 // name, never from a literal or a ConfigMap.
 var secretEnv = []string{"MONGODB_URI", "NOCONTACT_JWT_SECRET"}
 
+// Every binary serves Prometheus metrics on a listener of its own
+// (METRICS_ADDR): GET /metrics on 9464, the port the network policies open
+// to the scraper only.
+const (
+	metricsPortName = "metrics"
+	metricsPort     = 9464
+	metricsPath     = "/metrics"
+)
+
 // checkWorkloads returns what is wrong with the workloads of m, one line per
 // problem: every Deployment and StatefulSet needs probes, requests and
 // limits and a non-root read-only security context; every Deployment also
 // needs a PodDisruptionBudget and a HorizontalPodAutoscaler of its own, a
 // Service and a ServiceAccount, the Go runtime sized from its limits, secrets
-// from Secrets, and a grace period longer than its shutdown.
+// from Secrets, a grace period longer than its shutdown, and its metrics
+// port declared, announced and served (checkMetrics).
 func checkWorkloads(m *manifest) []string {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -53,6 +65,7 @@ func checkWorkloads(m *manifest) []string {
 		if !servedBy(m, d.Namespace, pod) {
 			report("%s: no Service selects its pods on a port they expose", id)
 		}
+		problems = append(problems, checkMetrics(m, d)...)
 		if sa := pod.Spec.ServiceAccountName; sa == "" || !slices.ContainsFunc(m.serviceAccounts, func(s *corev1.ServiceAccount) bool { return s.Name == sa && s.Namespace == d.Namespace }) {
 			report("%s: needs its own ServiceAccount (serviceAccountName %q)", id, sa)
 		}
@@ -105,6 +118,87 @@ func checkWorkloads(m *manifest) []string {
 	}
 	for _, s := range m.statefulSets {
 		problems = append(problems, checkPod("StatefulSet "+s.Name, &s.Spec.Template.Spec)...)
+	}
+	return problems
+}
+
+// checkMetrics: a Deployment's pods declare exactly one container port named
+// metrics, 9464/TCP; the prometheus.io scrape annotations name that port and
+// /metrics; the container's METRICS_ADDR is set and listens on that port on
+// every interface; and a Service has a port named metrics that leads to it
+// (what a Prometheus Operator ServiceMonitor selects).
+func checkMetrics(m *manifest, d *appsv1.Deployment) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	id := "Deployment " + d.Name
+	pod := &d.Spec.Template
+
+	var (
+		port      *corev1.ContainerPort
+		container *corev1.Container
+		found     int
+	)
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		for j := range c.Ports {
+			if c.Ports[j].Name == metricsPortName {
+				port, container = &c.Ports[j], c
+				found++
+			}
+		}
+	}
+	want := int32(metricsPort)
+	switch {
+	case found == 0:
+		report("%s: no container port named %s", id, metricsPortName)
+	case found > 1:
+		report("%s: %d container ports named %s, want 1", id, found, metricsPortName)
+	case port.ContainerPort != metricsPort || (port.Protocol != "" && port.Protocol != corev1.ProtocolTCP):
+		report("%s: container port %s is %d/%s, want %d/TCP", id, metricsPortName, port.ContainerPort, port.Protocol, metricsPort)
+	}
+	if port != nil {
+		want = port.ContainerPort
+	}
+
+	a := pod.Annotations
+	if got := a["prometheus.io/scrape"]; got != "true" {
+		report("%s: pod annotation prometheus.io/scrape is %q, want \"true\"", id, got)
+	}
+	if got := a["prometheus.io/port"]; got != strconv.Itoa(int(want)) {
+		report("%s: pod annotation prometheus.io/port %q does not match the metrics container port %d", id, got, want)
+	}
+	if got := a["prometheus.io/path"]; got != metricsPath {
+		report("%s: pod annotation prometheus.io/path is %q, want %q", id, got, metricsPath)
+	}
+	if port == nil {
+		return problems
+	}
+
+	cid := id + " container " + container.Name
+	r, ok := containerEnv(m, d.Namespace, container)["METRICS_ADDR"]
+	switch host, p, err := net.SplitHostPort(r.value); {
+	case !ok || r.valueFrom != nil:
+		report("%s: METRICS_ADDR is not set to a literal address (the port it opens is stated where it is declared)", cid)
+	case err != nil || p != strconv.Itoa(int(port.ContainerPort)):
+		report("%s: METRICS_ADDR %q does not listen on the metrics container port %d", cid, r.value, port.ContainerPort)
+	case host != "" && host != "0.0.0.0" && host != "::":
+		report("%s: METRICS_ADDR %q listens on %s only: the scraper cannot reach it", cid, r.value, host)
+	}
+
+	if !slices.ContainsFunc(m.services, func(s *corev1.Service) bool {
+		if s.Namespace != d.Namespace || len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+			return false
+		}
+		return slices.ContainsFunc(s.Spec.Ports, func(sp corev1.ServicePort) bool {
+			t := sp.TargetPort
+			if t == (intstr.IntOrString{}) {
+				t = intstr.FromInt32(sp.Port)
+			}
+			return sp.Name == metricsPortName &&
+				((t.Type == intstr.String && t.StrVal == port.Name) || (t.Type == intstr.Int && t.IntVal == port.ContainerPort))
+		})
+	}) {
+		report("%s: no Service port named %s leads to the metrics container port (a ServiceMonitor selects it by that name)", id, metricsPortName)
 	}
 	return problems
 }
