@@ -29,8 +29,8 @@ type peer struct {
 
 // outsiders are the peers beyond the manifest, each a way a policy could be
 // too wide: another namespace's pod wearing a suite label, the metrics
-// scraper's neighbours, a private or metadata address, the internet, the
-// external MongoDB (prod).
+// scraper's and the trace collector's neighbours, a private or metadata
+// address, the internet, the external MongoDB (prod).
 func outsiders(m *manifest) []peer {
 	ns := func(name string) map[string]string { return map[string]string{"kubernetes.io/metadata.name": name} }
 	return []peer{
@@ -44,6 +44,12 @@ func outsiders(m *manifest) []peer {
 		{name: "prometheus", namespace: "monitoring", nsLabels: ns("monitoring"), labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, ip: netip.MustParseAddr("10.0.9.5")},
 		{name: "monitoring-grafana", namespace: "monitoring", nsLabels: ns("monitoring"), labels: map[string]string{"app.kubernetes.io/name": "grafana"}, ip: netip.MustParseAddr("10.0.9.6")},
 		{name: "impostor-prometheus", namespace: "other", nsLabels: ns("other"), labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, ip: netip.MustParseAddr("10.0.9.7")},
+		// The OpenTelemetry collector (components/tracing), another pod of
+		// its namespace, and a pod with its label elsewhere: only the first
+		// may be reached, on 4318, and only with tracing on.
+		{name: collectorPeer, namespace: collectorNamespace, nsLabels: ns(collectorNamespace), labels: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}, ip: netip.MustParseAddr("10.0.9.8")},
+		{name: "observability-jaeger", namespace: collectorNamespace, nsLabels: ns(collectorNamespace), labels: map[string]string{"app.kubernetes.io/name": "jaeger"}, ip: netip.MustParseAddr("10.0.9.9")},
+		{name: "impostor-otel-collector", namespace: "other", nsLabels: ns("other"), labels: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}, ip: netip.MustParseAddr("10.0.9.10")},
 		{name: "private-host", ip: netip.MustParseAddr("10.200.0.10")},
 		{name: "cloud-metadata", ip: netip.MustParseAddr("169.254.169.254")},
 		{name: "internet", ip: netip.MustParseAddr("203.0.113.10")},
@@ -94,7 +100,8 @@ var probePorts = []struct {
 	proto corev1.Protocol
 }{
 	{53, corev1.ProtocolUDP}, {53, corev1.ProtocolTCP}, {80, corev1.ProtocolTCP}, {443, corev1.ProtocolTCP},
-	{4222, corev1.ProtocolTCP}, {6222, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP},
+	{4222, corev1.ProtocolTCP}, {otlpGRPCPort, corev1.ProtocolTCP}, {otlpHTTPPort, corev1.ProtocolTCP},
+	{6222, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP},
 	{9090, corev1.ProtocolTCP}, {metricsPort, corev1.ProtocolTCP}, {27017, corev1.ProtocolTCP},
 }
 
