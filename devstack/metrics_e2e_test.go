@@ -16,7 +16,9 @@ import (
 
 // After a short workload every component's own /metrics port shows it:
 // RPCs counted per method, outbox events published by plans and journal,
-// events consumed by notify and plans, requests at the gateway.
+// events consumed by notify and plans (and how far behind each consumer
+// is), the schedulers' last runs, requests at the gateway, and which build
+// every binary runs.
 func TestMetricsAfterAWorkload(t *testing.T) {
 	s := startSuite(t)
 	st := s.stack
@@ -51,6 +53,14 @@ func TestMetricsAfterAWorkload(t *testing.T) {
 		{"notify", st.NotifyMetricsAddr, "nocontact_consumer_handled_total", map[string]string{"consumer": "notify-plans", "outcome": "ok", "service": "notify"}},
 		{"plans", st.PlansMetricsAddr, "nocontact_consumer_handled_total", map[string]string{"consumer": "plans-journal", "outcome": "ok"}},
 		{"gateway", st.GatewayMetricsAddr, "nocontact_http_requests_total", map[string]string{"route_class": "/v1/plans", "code": "200", "service": "gateway"}},
+		// The schedulers run at start and then every interval (the
+		// devstack scans milestones every second).
+		{"plans", st.PlansMetricsAddr, "nocontact_scheduler_last_run_timestamp_seconds", map[string]string{"scheduler": "milestones", "service": "plans"}},
+		{"notify", st.NotifyMetricsAddr, "nocontact_scheduler_last_run_timestamp_seconds", map[string]string{"scheduler": "release"}},
+		{"notify", st.NotifyMetricsAddr, "nocontact_scheduler_last_run_timestamp_seconds", map[string]string{"scheduler": "reminders"}},
+	}
+	for name, addr := range map[string]string{"plans": st.PlansMetricsAddr, "journal": st.JournalMetricsAddr, "notify": st.NotifyMetricsAddr, "gateway": st.GatewayMetricsAddr} {
+		wants = append(wants, want{name, addr, "nocontact_build_info", map[string]string{"service": name}})
 	}
 	eventually(t, 10*time.Second, func() string {
 		for _, w := range wants {
@@ -60,6 +70,24 @@ func TestMetricsAfterAWorkload(t *testing.T) {
 		}
 		return ""
 	})
+
+	// Consumer lag is asked of JetStream at each scrape; with the workload
+	// handled both gauges exist (their values may well be 0).
+	eventually(t, 10*time.Second, func() string {
+		for _, c := range []struct{ addr, consumer string }{{st.NotifyMetricsAddr, "notify-plans"}, {st.NotifyMetricsAddr, "notify-journal"}, {st.PlansMetricsAddr, "plans-journal"}} {
+			e := scrape(t, c.addr)
+			for _, name := range []string{"nocontact_consumer_pending_messages", "nocontact_consumer_ack_pending_messages"} {
+				if !e.hasSeries(name, map[string]string{"consumer": c.consumer}) {
+					return fmt.Sprintf("%s: no %s for %s", c.addr, name, c.consumer)
+				}
+			}
+		}
+		return ""
+	})
+	// A scheduler's last run is a recent Unix time, not the start of the epoch.
+	if v := metricValue(t, scrape(t, st.PlansMetricsAddr), "nocontact_scheduler_last_run_timestamp_seconds", map[string]string{"scheduler": "milestones"}); time.Since(time.Unix(int64(v), 0)).Abs() > time.Hour {
+		t.Errorf("plans milestone scheduler last ran at %v", time.Unix(int64(v), 0))
+	}
 
 	// The series that must exist from the start, and the runtime collectors.
 	plans := scrape(t, st.PlansMetricsAddr)
@@ -94,10 +122,23 @@ type sample struct {
 type exposition struct{ samples []sample }
 
 func (e exposition) has(name string) bool {
+	return e.hasSeries(name, nil)
+}
+
+// hasSeries reports whether a sample of name carries labels, whatever its
+// value.
+func (e exposition) hasSeries(name string, labels map[string]string) bool {
+next:
 	for _, s := range e.samples {
-		if s.name == name {
-			return true
+		if s.name != name {
+			continue
 		}
+		for k, v := range labels {
+			if s.labels[k] != v {
+				continue next
+			}
+		}
+		return true
 	}
 	return false
 }

@@ -173,6 +173,21 @@ func (d *Deps) Consumer(spec natsx.ConsumerSpec, handler natsx.Handler) Consumer
 	if spec.Observe == nil {
 		spec.Observe = d.Metrics.ConsumerObserver(spec.Durable)
 	}
+	// How far behind the consumer is, asked of JetStream at each scrape.
+	// Until Serve has created the consumer the answer is an error, and the
+	// scrape shows no value for it.
+	if js := d.JS; js != nil {
+		stream, durable := spec.Stream, spec.Durable
+		d.Metrics.ConsumerLag(durable, func(ctx context.Context) (uint64, uint64, error) {
+			c, err := js.Consumer(ctx, stream, durable)
+			if err != nil {
+				return 0, 0, err
+			}
+			// Consumer has just fetched the info; no second request.
+			info := c.CachedInfo()
+			return info.NumPending, uint64(max(info.NumAckPending, 0)), nil
+		})
+	}
 	return func(ctx context.Context) (func(), error) {
 		return natsx.Consume(ctx, d.JS, spec, handler, d.Log)
 	}

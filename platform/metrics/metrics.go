@@ -12,13 +12,22 @@
 //	nocontact_consumer_handled_total{consumer,outcome}     counter
 //	nocontact_consumer_redeliveries_total{consumer}        counter
 //	nocontact_consumer_dead_letters_total{consumer}        counter
+//	nocontact_consumer_pending_messages{consumer}          gauge (asked of JetStream at scrape time)
+//	nocontact_consumer_ack_pending_messages{consumer}      gauge (asked of JetStream at scrape time)
+//	nocontact_scheduler_lag_seconds{scheduler}             histogram
+//	nocontact_scheduler_last_run_timestamp_seconds{scheduler} gauge
+//	nocontact_webhook_deliveries_total{outcome}            counter (notify)
+//	nocontact_webhook_delivery_seconds                     histogram (notify)
 //	nocontact_http_requests_total{route_class,code}        counter (gateway)
+//	nocontact_build_info{version,commit,goversion}         gauge, always 1
 //
-// A family is registered when the component that records it is wired (the
-// first ObserveRPC, OutboxObserver, ConsumerObserver or ObserveHTTP), so a
-// service without a relay exposes no outbox gauges. The packages that
-// record (grpcserver, outbox, natsx) take plain function hooks and do not
-// import Prometheus. Every method is safe on a nil *Metrics and does nothing.
+// nocontact_build_info is registered by New. Every other family is
+// registered when the component that records it is wired (the first
+// ObserveRPC, OutboxObserver, ConsumerObserver, ConsumerLag, Scheduler,
+// WebhookObserver or ObserveHTTP), so a service without a relay exposes no
+// outbox gauges. The packages that record (grpcserver, outbox, natsx, the
+// schedulers, webhook delivery) take plain function hooks and do not import
+// Prometheus. Every method is safe on a nil *Metrics and does nothing.
 package metrics
 
 import (
@@ -27,6 +36,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +46,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc/codes"
+
+	"github.com/nocontact/backend/platform/buildinfo"
 )
 
 // Namespace prefixes every metric name.
@@ -52,6 +64,29 @@ const (
 	OutcomeRetry      = "retry"
 	OutcomeDeadLetter = "dead_letter"
 )
+
+// Webhook delivery outcomes (the outcome label of webhook_deliveries_total),
+// one per attempt; notify reports the same strings.
+const (
+	// WebhookDelivered: the receiver answered 2xx.
+	WebhookDelivered = "delivered"
+	// WebhookRetry: the attempt failed and another one is scheduled.
+	WebhookRetry = "retry"
+	// WebhookRefused: the SSRF guard refused the address the host resolved
+	// to, nothing was sent, and another attempt is scheduled.
+	WebhookRefused = "refused"
+	// WebhookFailed: the last attempt failed (whatever the reason); the
+	// delivery is given up.
+	WebhookFailed = "failed"
+)
+
+// consumerLagTimeout bounds how long a scrape waits for JetStream to say
+// how far a consumer is behind.
+const consumerLagTimeout = 2 * time.Second
+
+// schedulerLagBuckets suit schedulers that tick every second to a minute
+// and catch up after hours of downtime.
+var schedulerLagBuckets = []float64{0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600}
 
 // Metrics is one service's registry and metric families.
 type Metrics struct {
@@ -74,6 +109,17 @@ type Metrics struct {
 
 	httpOnce     sync.Once
 	httpRequests *prometheus.CounterVec
+
+	lagOnce sync.Once
+	lag     *consumerLag
+
+	schedulerOnce    sync.Once
+	schedulerLag     *prometheus.HistogramVec
+	schedulerLastRun *prometheus.GaugeVec
+
+	webhookOnce       sync.Once
+	webhookDeliveries *prometheus.CounterVec
+	webhookSeconds    prometheus.Histogram
 }
 
 // New returns the metrics of the named service, with a fresh registry
@@ -88,6 +134,11 @@ func New(service string) *Metrics {
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: Namespace, Name: name, Help: help, ConstLabels: labels}
 	}
+	build := buildinfo.Get()
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("build_info",
+		"Always 1; the labels say which build is running.")), []string{"version", "commit", "goversion"})
+	buildInfo.WithLabelValues(build.Version, build.Commit, build.GoVersion).Set(1)
+	reg.MustRegister(buildInfo)
 	return &Metrics{
 		service: service,
 		reg:     reg,
@@ -112,6 +163,29 @@ func New(service string) *Metrics {
 			"Messages copied to the DEADLETTER stream and given up on.")), []string{"consumer"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts(opts("http_requests_total",
 			"HTTP requests answered, by coarse route class (never ids) and status code.")), []string{"route_class", "code"}),
+		lag: &consumerLag{
+			pending: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "consumer_pending_messages"),
+				"Messages in the stream not yet delivered to the durable consumer (JetStream's num_pending), asked at scrape time.",
+				[]string{"consumer"}, labels),
+			ackPending: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "consumer_ack_pending_messages"),
+				"Messages delivered to the durable consumer and not yet acknowledged (JetStream's num_ack_pending), asked at scrape time.",
+				[]string{"consumer"}, labels),
+			info: map[string]func(context.Context) (uint64, uint64, error){},
+		},
+		schedulerLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "scheduler_lag_seconds", ConstLabels: labels,
+			Help:    "How late a scheduler did a piece of due work (a milestone, a reminder, a held notification): the time it did it minus the moment it fell due.",
+			Buckets: schedulerLagBuckets,
+		}, []string{"scheduler"}),
+		schedulerLastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("scheduler_last_run_timestamp_seconds",
+			"Unix time of the scheduler's last pass that completed without error.")), []string{"scheduler"}),
+		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts(opts("webhook_deliveries_total",
+			"Webhook delivery attempts, by outcome: delivered, retry, refused (SSRF guard; retried) or failed (the last attempt; given up).")), []string{"outcome"}),
+		webhookSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "webhook_delivery_seconds", ConstLabels: labels,
+			Help:    "Duration of one webhook delivery attempt (the signed POST until the answer or the error).",
+			Buckets: prometheus.DefBuckets,
+		}),
 	}
 }
 
@@ -260,4 +334,117 @@ func (m *Metrics) ObserveHTTP(routeClass string, code int) {
 	}
 	m.httpOnce.Do(func() { m.reg.MustRegister(m.httpRequests) })
 	m.httpRequests.WithLabelValues(routeClass, strconv.Itoa(code)).Inc()
+}
+
+// ConsumerLag reports how far the named durable consumer is behind, asked
+// of info at scrape time (with a short timeout): pending is the messages
+// in the stream not yet delivered to it, ackPending those delivered and not
+// yet acknowledged (JetStream's NumPending and NumAckPending). When info
+// fails (the consumer does not exist yet, NATS is unreachable) the scrape
+// shows no value for the consumer rather than a stale one. A service may
+// register several consumers; registering a name again replaces its info.
+func (m *Metrics) ConsumerLag(consumer string, info func(ctx context.Context) (pending, ackPending uint64, err error)) {
+	if m == nil || info == nil {
+		return
+	}
+	m.lag.mu.Lock()
+	m.lag.info[consumer] = info
+	m.lag.mu.Unlock()
+	m.lagOnce.Do(func() { m.reg.MustRegister(m.lag) })
+}
+
+// consumerLag is one collector for every consumer of a service, so that a
+// second consumer adds label values rather than a second set of
+// descriptors.
+type consumerLag struct {
+	pending, ackPending *prometheus.Desc
+
+	mu   sync.Mutex
+	info map[string]func(context.Context) (uint64, uint64, error)
+}
+
+func (c *consumerLag) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.ackPending
+}
+
+// Collect asks every consumer at once, so that one slow answer costs a
+// scrape consumerLagTimeout at most.
+func (c *consumerLag) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	names := make([]string, 0, len(c.info))
+	for name := range c.info {
+		names = append(names, name)
+	}
+	infos := make([]func(context.Context) (uint64, uint64, error), len(names))
+	slices.Sort(names)
+	for i, name := range names {
+		infos[i] = c.info[name]
+	}
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), consumerLagTimeout)
+	defer cancel()
+	type answer struct {
+		pending, ackPending uint64
+		ok                  bool
+	}
+	answers := make([]answer, len(names))
+	var wg sync.WaitGroup
+	for i, info := range infos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pending, ackPending, err := info(ctx)
+			answers[i] = answer{pending, ackPending, err == nil}
+		}()
+	}
+	wg.Wait()
+	for i, name := range names {
+		if !answers[i].ok {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(answers[i].pending), name)
+		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(answers[i].ackPending), name)
+	}
+}
+
+// Scheduler returns the hooks of the named scheduler (a bounded name such
+// as "milestones", never an id): lag observes how late one piece of due
+// work was done (now minus the moment it fell due; negative counts as 0),
+// and ran records the instant of a pass that completed without error, for
+// an alert when the scheduler stops running. Both are nil on a nil
+// Metrics.
+func (m *Metrics) Scheduler(scheduler string) (lag func(time.Duration), ran func(time.Time)) {
+	if m == nil {
+		return nil, nil
+	}
+	m.schedulerOnce.Do(func() { m.reg.MustRegister(m.schedulerLag, m.schedulerLastRun) })
+	hist := m.schedulerLag.WithLabelValues(scheduler)
+	last := m.schedulerLastRun.WithLabelValues(scheduler)
+	return func(d time.Duration) { hist.Observe(max(d, 0).Seconds()) },
+		func(t time.Time) { last.Set(float64(t.UnixNano()) / 1e9) }
+}
+
+// WebhookObserver returns the hook for notify's webhook delivery: each
+// attempt's outcome (WebhookDelivered, WebhookRetry, WebhookRefused,
+// WebhookFailed) and duration. The outcome series start at 0. Nil on a nil
+// Metrics.
+func (m *Metrics) WebhookObserver() func(outcome string, elapsed time.Duration) {
+	if m == nil {
+		return nil
+	}
+	m.webhookOnce.Do(func() { m.reg.MustRegister(m.webhookDeliveries, m.webhookSeconds) })
+	counters := map[string]prometheus.Counter{}
+	for _, o := range []string{WebhookDelivered, WebhookRetry, WebhookRefused, WebhookFailed} {
+		counters[o] = m.webhookDeliveries.WithLabelValues(o)
+	}
+	return func(outcome string, elapsed time.Duration) {
+		c, ok := counters[outcome]
+		if !ok {
+			c = m.webhookDeliveries.WithLabelValues(outcome)
+		}
+		c.Inc()
+		m.webhookSeconds.Observe(max(elapsed, 0).Seconds())
+	}
 }

@@ -94,6 +94,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
 		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode))
+	releaseLag, releaseRan := d.Metrics.Scheduler("release")
+	reminderLag, reminderRan := d.Metrics.Scheduler("reminders")
+	n.WithObservers(app.Observers{
+		ReleaseLag: releaseLag, ReleaseRan: releaseRan,
+		ReminderLag: reminderLag, ReminderRan: reminderRan,
+		WebhookAttempt: d.Metrics.WebhookObserver(),
+	})
 
 	srv := d.NewServer(notifyv1.NotifyService_ServiceDesc.ServiceName)
 	notifyv1.RegisterNotifyServiceServer(srv.GRPC(), grpcapi.New(n))

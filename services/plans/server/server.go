@@ -67,7 +67,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
 	plans := app.NewPlans(mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), relay.Kick), assignments, access, d.Clock)
 	careApp := app.NewCare(assignments, consents, access, d.Clock)
-	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval)
+	lag, ran := d.Metrics.Scheduler("milestones")
+	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran})
 
 	srv := d.NewServer(plansv1.PlansService_ServiceDesc.ServiceName)
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))

@@ -49,6 +49,39 @@ type Notify struct {
 	stopping <-chan struct{}
 	// hooks sends to users' webhooks (nil: off).
 	hooks *Webhooks
+	// observe watches the timed work and webhook attempts (metrics).
+	observe Observers
+}
+
+// Observers watch notify's timed work and webhook deliveries, e.g. for
+// metrics. Every hook may be nil; each must be cheap and must not block.
+type Observers struct {
+	// ReleaseLag is called for each held notification released (quiet
+	// hours, daily cap), with how late: the clock's now when it was
+	// released minus the moment it fell due (its deliver_at).
+	ReleaseLag func(lag time.Duration)
+	// ReleaseRan is called with the pass's now after each ReleaseDue that
+	// completed without error.
+	ReleaseRan func(now time.Time)
+	// ReminderLag is called for each daily reminder or prompt of the day
+	// sent, with how late: the clock's now when it was stored minus the
+	// moment it fell due (the chosen local time on the current local day;
+	// days missed during downtime are not made up, so they are not lag).
+	ReminderLag func(lag time.Duration)
+	// ReminderRan is called with the pass's now after each SendReminders
+	// that completed without error.
+	ReminderRan func(now time.Time)
+	// WebhookAttempt is called once per webhook delivery attempt with its
+	// outcome (WebhookDelivered, WebhookRetry, WebhookRefused or
+	// WebhookFailed) and how long the POST took.
+	WebhookAttempt func(outcome string, elapsed time.Duration)
+}
+
+// WithObservers sets the hooks that watch the timed work and webhook
+// deliveries; call it before the work starts.
+func (n *Notify) WithObservers(o Observers) *Notify {
+	n.observe = o
+	return n
 }
 
 // New builds the use cases. nc carries the live-feed signals between
@@ -278,11 +311,17 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 		}
 		if res.ModifiedCount == 1 {
 			released++
+			if n.observe.ReleaseLag != nil {
+				n.observe.ReleaseLag(n.now().Sub(s.DeliverAt))
+			}
 			n.announce(s.UserID, s.ID)
 			if err := n.enqueue(ctx, s.Notification); err != nil {
 				return released, err
 			}
 		}
+	}
+	if n.observe.ReleaseRan != nil {
+		n.observe.ReleaseRan(now)
 	}
 	return released, nil
 }

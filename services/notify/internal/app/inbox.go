@@ -268,8 +268,9 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 			}
 			// Days missed while the service was down are not made up: today's
 			// reminder goes out at its own time (at once if that has passed).
-			if today := todaysAt(now, loc, at); today.After(now) {
-				if err := n.reschedule(ctx, p.UserID, r.field, &today); err != nil {
+			due := todaysAt(now, loc, at)
+			if due.After(now) {
+				if err := n.reschedule(ctx, p.UserID, r.field, &due); err != nil {
 					return sent, err
 				}
 				continue
@@ -285,6 +286,9 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 				return sent, err
 			}
 			if created {
+				if n.observe.ReminderLag != nil {
+					n.observe.ReminderLag(n.now().Sub(due))
+				}
 				n.announce(p.UserID, note.ID)
 				sent++
 			}
@@ -298,6 +302,9 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 				return sent, err
 			}
 		}
+	}
+	if n.observe.ReminderRan != nil {
+		n.observe.ReminderRan(now)
 	}
 	return sent, nil
 }

@@ -58,6 +58,22 @@ const (
 	DeliveryFailed    = "failed"
 )
 
+// Outcomes of one delivery attempt, as Observers.WebhookAttempt reports
+// them (platform/metrics uses the same strings). Every attempt has exactly
+// one, so each delivery ends in one WebhookDelivered or one WebhookFailed.
+const (
+	// WebhookDelivered: the receiver answered 2xx.
+	WebhookDelivered = "delivered"
+	// WebhookRetry: the attempt failed; another one is scheduled.
+	WebhookRetry = "retry"
+	// WebhookRefused: the SSRF guard refused the address the host now
+	// resolves to, nothing was sent; another attempt is scheduled.
+	WebhookRefused = "refused"
+	// WebhookFailed: the last attempt failed, whatever the reason; the
+	// delivery is given up.
+	WebhookFailed = "failed"
+)
+
 // Webhooks sends notifications to users' signed webhooks, in its own loop:
 // a slow or failing receiver never holds up event consumption.
 type Webhooks struct {
@@ -235,17 +251,29 @@ func (n *Notify) SendWebhooks(ctx context.Context) (int, error) {
 		if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
 			continue
 		}
+		started := n.clk.Now()
 		status, sendErr := n.hooks.post(ctx, h, d.Payload, now)
+		elapsed := n.clk.Now().Sub(started)
 		set := bson.D{{Key: "last_http_status", Value: status}}
+		var outcome string
 		switch {
 		case sendErr == nil:
 			set = append(set, bson.E{Key: "status", Value: DeliveryDelivered}, bson.E{Key: "deliver_time", Value: n.now()}, bson.E{Key: "last_error", Value: ""})
 			sent++
+			outcome = WebhookDelivered
 		case d.Attempts >= webhook.MaxAttempts:
 			set = append(set, bson.E{Key: "status", Value: DeliveryFailed}, bson.E{Key: "last_error", Value: sendErr.Error()})
+			outcome = WebhookFailed
 		default:
 			delay := webhook.Backoff(d.Attempts, func(m int64) int64 { return rand.Int64N(max(m, 1)) })
 			set = append(set, bson.E{Key: "next_attempt_at", Value: n.now().Add(delay)}, bson.E{Key: "last_error", Value: sendErr.Error()})
+			outcome = WebhookRetry
+			if errors.Is(sendErr, webhook.ErrForbiddenAddress) {
+				outcome = WebhookRefused
+			}
+		}
+		if n.observe.WebhookAttempt != nil {
+			n.observe.WebhookAttempt(outcome, elapsed)
 		}
 		if _, err := n.hooks.deliveries.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, bson.D{{Key: "$set", Value: set}}); err != nil {
 			return sent, fmt.Errorf("record delivery: %w", err)
@@ -266,6 +294,11 @@ func (w *Webhooks) post(ctx context.Context, h Webhook, body []byte, now time.Ti
 	req.Header.Set("User-Agent", "nocontact-webhooks/1")
 	req.Header.Set(webhook.SignatureHeader, webhook.Sign([]byte(h.Secret), now, body))
 	resp, err := w.client.Do(req)
+	if errors.Is(err, webhook.ErrForbiddenAddress) {
+		// The dialer's guard refused the address (DNS may have changed
+		// since registration): say so, without the address.
+		return 0, webhook.ErrForbiddenAddress
+	}
 	if err != nil {
 		return 0, errors.New("the receiver could not be reached")
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -208,6 +209,68 @@ func TestSchedulerCatchesUpAfterDowntime(t *testing.T) {
 	got := milestoneDays(f.events(t, "plans.milestone.reached"))
 	if len(got) != 3 || got[1] != 1 || got[3] != 1 || got[7] != 1 {
 		t.Fatalf("milestone events after catch-up = %v, want one each for days 1, 3 and 7", got)
+	}
+}
+
+// The scheduler reports how late each milestone it records was (now minus
+// the local midnight it fell due) and the time of every completed scan;
+// a replica that finds the work already done reports no lag.
+func TestSchedulerReportsLagAndLastRun(t *testing.T) {
+	ctx := context.Background()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, berlin)
+	f := newFixture(t, t0)
+	type observed struct {
+		lags []time.Duration
+		runs []time.Time
+	}
+	watch := func(r *replica) *observed {
+		o := &observed{}
+		r.sched.WithHooks(scheduler.Hooks{
+			Lag: func(d time.Duration) { o.lags = append(o.lags, d) },
+			Ran: func(now time.Time) { o.runs = append(o.runs, now) },
+		})
+		return o
+	}
+	r, other := f.replica(), f.replica()
+	seen, otherSeen := watch(r), watch(other)
+	createActive(t, r, "Europe/Berlin", t0, 30)
+
+	steps := []struct {
+		now     time.Time
+		wantLag []time.Duration
+	}{
+		// Day 1 begins at the next local midnight; the scan comes 20 s later.
+		{time.Date(2026, 3, 3, 0, 0, 20, 0, berlin), []time.Duration{20 * time.Second}},
+		{time.Date(2026, 3, 4, 12, 0, 0, 0, berlin), nil}, // nothing due
+		{time.Date(2026, 3, 5, 0, 5, 0, 0, berlin), []time.Duration{5 * time.Minute}},
+		// Down from before day 7 (the 9th) to the 13th at 06:00.
+		{time.Date(2026, 3, 13, 6, 0, 0, 0, berlin), []time.Duration{4*24*time.Hour + 6*time.Hour}},
+	}
+	for _, step := range steps {
+		f.clk.Set(step.now)
+		seen.lags, otherSeen.lags = nil, nil
+		if _, err := r.sched.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.sched.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seen.lags, step.wantLag) {
+			t.Errorf("at %s: lags = %v, want %v", step.now, seen.lags, step.wantLag)
+		}
+		if len(otherSeen.lags) != 0 {
+			t.Errorf("at %s: the replica that found nothing left reported lags %v", step.now, otherSeen.lags)
+		}
+		if n := len(seen.runs); n == 0 || !seen.runs[n-1].Equal(step.now) {
+			t.Errorf("at %s: last run = %v, want the scan's now", step.now, seen.runs)
+		}
+	}
+	if len(seen.runs) != len(steps) || len(otherSeen.runs) != len(steps) {
+		t.Errorf("runs reported = %d and %d, want %d each", len(seen.runs), len(otherSeen.runs), len(steps))
 	}
 }
 

@@ -322,13 +322,27 @@ func (s *Plans) DuePlans(ctx context.Context, now time.Time, limit int) ([]strin
 
 // AdvancePlan records whatever is due on one plan (scheduler). Two
 // replicas advancing the same plan write through the version check, so
-// only one records each milestone.
-func (s *Plans) AdvancePlan(ctx context.Context, id string) (bool, error) {
+// only one records each milestone. It returns, for each milestone it
+// recorded, the moment the milestone fell due (the scheduler's lag).
+func (s *Plans) AdvancePlan(ctx context.Context, id string) (bool, []time.Time, error) {
 	changed := false
+	var reachedDue []time.Time
 	_, err := s.repo.Update(ctx, id, func(p *plan.Plan) ([]outbox.Message, error) {
 		now := storedNow(s.clk)
 		before := p.NextDueTime
+		known := make(map[string]bool, len(p.MilestoneRecords))
+		for key := range p.MilestoneRecords {
+			known[key] = true
+		}
 		p.Advance(now)
+		// The milestones this write reaches are the records Advance added
+		// (the write may be retried on a fresh read: start over each time).
+		reachedDue = reachedDue[:0]
+		for key, rec := range p.MilestoneRecords {
+			if !known[key] {
+				reachedDue = append(reachedDue, rec.DueTime)
+			}
+		}
 		events, err := s.outboxEvents(p, Caller{ID: "scheduler", Role: "system"})
 		if err != nil {
 			return nil, err
@@ -336,7 +350,10 @@ func (s *Plans) AdvancePlan(ctx context.Context, id string) (bool, error) {
 		changed = len(events) > 0 || !sameTime(before, p.NextDueTime)
 		return events, nil
 	})
-	return changed, err
+	if err != nil {
+		return false, nil, err
+	}
+	return changed, reachedDue, nil
 }
 
 func sameTime(a, b *time.Time) bool {

@@ -20,8 +20,22 @@ type Advancer interface {
 	// first, at most limit.
 	DuePlans(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// AdvancePlan records what is due on one plan; it reports whether
-	// anything changed.
-	AdvancePlan(ctx context.Context, planID string) (bool, error)
+	// anything changed and, for each milestone it recorded, the moment that
+	// milestone fell due.
+	AdvancePlan(ctx context.Context, planID string) (changed bool, reachedDue []time.Time, err error)
+}
+
+// Hooks observe the scheduler's work, e.g. for metrics; each may be nil.
+// They must be cheap and must not block.
+type Hooks struct {
+	// Lag is called for each milestone the scheduler records, with how
+	// late it was: the clock's now after recording it minus the moment it
+	// fell due (its local midnight). Catching up after downtime shows as
+	// a long lag.
+	Lag func(lag time.Duration)
+	// Ran is called with the scan's now after each scan that completed
+	// without error (failures on single plans are logged, not errors).
+	Ran func(now time.Time)
 }
 
 // batch bounds one scan; a longer backlog is worked through scan after scan.
@@ -33,6 +47,7 @@ type Scheduler struct {
 	clk      clock.Clock
 	log      *slog.Logger
 	interval time.Duration
+	hooks    Hooks
 }
 
 // New returns a scheduler that scans every interval.
@@ -41,6 +56,12 @@ func New(adv Advancer, clk clock.Clock, log *slog.Logger, interval time.Duration
 		interval = 30 * time.Second
 	}
 	return &Scheduler{adv: adv, clk: clk, log: log, interval: interval}
+}
+
+// WithHooks sets the scheduler's observers; call it before Run.
+func (s *Scheduler) WithHooks(h Hooks) *Scheduler {
+	s.hooks = h
+	return s
 }
 
 // Run scans at once, then every interval, until ctx is done.
@@ -62,7 +83,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 // Tick runs one scan and reports how many plans changed. A failure on one
 // plan is logged and does not stop the others.
 func (s *Scheduler) Tick(ctx context.Context) (int, error) {
-	ids, err := s.adv.DuePlans(ctx, s.clk.Now(), batch)
+	now := s.clk.Now()
+	ids, err := s.adv.DuePlans(ctx, now, batch)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +93,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return changed, ctx.Err()
 		}
-		ok, err := s.adv.AdvancePlan(ctx, id)
+		ok, reachedDue, err := s.adv.AdvancePlan(ctx, id)
 		if err != nil {
 			s.log.WarnContext(ctx, "advance plan failed", "plan_id", id, "error", err)
 			continue
@@ -79,6 +101,15 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		if ok {
 			changed++
 		}
+		if s.hooks.Lag != nil && len(reachedDue) > 0 {
+			recorded := s.clk.Now()
+			for _, due := range reachedDue {
+				s.hooks.Lag(recorded.Sub(due))
+			}
+		}
+	}
+	if s.hooks.Ran != nil {
+		s.hooks.Ran(now)
 	}
 	return changed, nil
 }
