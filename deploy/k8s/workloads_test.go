@@ -17,7 +17,7 @@ import (
 
 // Environment variables that carry secrets: they must come from a Secret by
 // name, never from a literal or a ConfigMap.
-var secretEnv = []string{"MONGODB_URI", "NOCONTACT_JWT_SECRET"}
+var secretEnv = []string{"MONGODB_URI", "NOCONTACT_JWT_SECRET", "NOCONTACT_JWT_PREVIOUS_SECRET"}
 
 // Every binary serves Prometheus metrics on a listener of its own
 // (METRICS_ADDR): GET /metrics on 9464, the port the network policies open
@@ -91,6 +91,15 @@ func checkWorkloads(m *manifest) []string {
 			}
 			if _, ok := env["NOCONTACT_JWT_SECRET"]; !ok {
 				report("%s: no NOCONTACT_JWT_SECRET", cid)
+			}
+			// A key rotation puts the retiring key beside the new one in the
+			// same Secret; the pods must start while it is absent.
+			if r, ok := env["NOCONTACT_JWT_PREVIOUS_SECRET"]; !ok || r.valueFrom == nil || r.valueFrom.SecretKeyRef == nil ||
+				r.valueFrom.SecretKeyRef.Optional == nil || !*r.valueFrom.SecretKeyRef.Optional {
+				report("%s: NOCONTACT_JWT_PREVIOUS_SECRET must come from an optional secretKeyRef", cid)
+			} else if jwt := env["NOCONTACT_JWT_SECRET"]; jwt.valueFrom != nil && jwt.valueFrom.SecretKeyRef != nil &&
+				r.valueFrom.SecretKeyRef.Name != jwt.valueFrom.SecretKeyRef.Name {
+				report("%s: NOCONTACT_JWT_PREVIOUS_SECRET must come from the same Secret as NOCONTACT_JWT_SECRET", cid)
 			}
 			if pod.Labels["app.kubernetes.io/component"] == "service" {
 				if _, ok := env["MONGODB_URI"]; !ok {

@@ -32,6 +32,7 @@ type claims struct {
 
 type hs256Verifier struct {
 	secret   []byte
+	keys     jwt.VerificationKeySet // secret, then the previous ones
 	issuer   string
 	audience string
 	parser   *jwt.Parser
@@ -43,14 +44,25 @@ type hs256Verifier struct {
 // required), has iss == issuer and audience among its aud, and carries a
 // non-empty sub and a known role.
 //
+// previous keys (a rotation's retiring key) are accepted as well; empty
+// ones are ignored.
+//
 // A verifier built with an empty secret, issuer or audience rejects every
 // token: deny by default rather than accept tokens nobody meant for us.
-func NewHS256Verifier(secret []byte, issuer, audience string, clk clock.Clock) Verifier {
+func NewHS256Verifier(secret []byte, issuer, audience string, clk clock.Clock, previous ...[]byte) Verifier {
 	if clk == nil {
 		clk = clock.Real()
 	}
+	secret = append([]byte(nil), secret...) // the caller may reuse its slice
+	keys := jwt.VerificationKeySet{Keys: []jwt.VerificationKey{secret}}
+	for _, p := range previous {
+		if len(p) > 0 {
+			keys.Keys = append(keys.Keys, append([]byte(nil), p...))
+		}
+	}
 	return &hs256Verifier{
-		secret:   append([]byte(nil), secret...), // the caller may reuse its slice
+		secret:   secret,
+		keys:     keys,
 		issuer:   issuer,
 		audience: audience,
 		parser: jwt.NewParser(
@@ -76,7 +88,12 @@ func (v *hs256Verifier) Verify(_ context.Context, token string) (Identity, error
 		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidToken)
 	}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.secret, nil })
+	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
+		if len(v.keys.Keys) == 1 {
+			return v.secret, nil
+		}
+		return v.keys, nil // each key is tried in turn
+	})
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}

@@ -211,3 +211,36 @@ func TestIdentityContext(t *testing.T) {
 		t.Errorf("FromContext = %+v, %v; want %+v", got, ok, want)
 	}
 }
+
+// A key rotation: while the retiring key is configured as previous, tokens
+// signed with either key are accepted; once it is removed, only the new
+// key's are. A key that was never configured is refused throughout.
+func TestHS256VerifierRotation(t *testing.T) {
+	newKey := []byte("fedcba9876543210fedcba9876543210")
+	stranger := []byte("ffffffffffffffffffffffffffffffff")
+	clk := clock.NewFake(now)
+	oldToken := sign(t, jwt.SigningMethodHS256, secret, validClaims())
+	newToken := sign(t, jwt.SigningMethodHS256, newKey, with(validClaims(), "sub", "user-2"))
+	strangerToken := sign(t, jwt.SigningMethodHS256, stranger, validClaims())
+
+	during := auth.NewHS256Verifier(newKey, issuer, audience, clk, secret)
+	for name, tok := range map[string]string{"old key": oldToken, "new key": newToken} {
+		if _, err := during.Verify(context.Background(), tok); err != nil {
+			t.Errorf("during the rotation, a token signed with the %s is refused: %v", name, err)
+		}
+	}
+	if id, _ := during.Verify(context.Background(), newToken); id.Subject != "user-2" {
+		t.Errorf("identity = %+v, want user-2", id)
+	}
+	if _, err := during.Verify(context.Background(), strangerToken); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("a token signed with an unknown key: err = %v, want ErrInvalidToken", err)
+	}
+
+	after := auth.NewHS256Verifier(newKey, issuer, audience, clk, nil)
+	if _, err := after.Verify(context.Background(), oldToken); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("after the rotation, the old key's token: err = %v, want ErrInvalidToken", err)
+	}
+	if _, err := after.Verify(context.Background(), newToken); err != nil {
+		t.Errorf("after the rotation, the new key's token is refused: %v", err)
+	}
+}

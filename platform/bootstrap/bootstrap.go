@@ -127,7 +127,8 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 			return nil, err
 		}
 	}
-	d.Verifier = auth.NewHS256Verifier([]byte(base.Auth.JWTSecret.Reveal()), base.Auth.Issuer, base.Auth.Audience, clk)
+	keys := base.Auth.Keys()
+	d.Verifier = auth.NewHS256Verifier(keys[0], base.Auth.Issuer, base.Auth.Audience, clk, keys[1:]...)
 	info := buildinfo.Get()
 	log.Info("starting", "service", spec.Name, "version", info.Version, "commit", info.Commit, "go", info.GoVersion, "tracing", tp.Enabled())
 	return d, nil

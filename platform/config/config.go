@@ -112,6 +112,10 @@ type NATS struct {
 type Auth struct {
 	// JWTSecret is the HS256 key shared with the token issuer.
 	JWTSecret Secret `env:"NOCONTACT_JWT_SECRET"`
+	// JWTPreviousSecret, when set, is also accepted: the key being
+	// retired during a rotation, so that tokens signed before the issuer
+	// switched keep working and no pod rejects what another accepts.
+	JWTPreviousSecret Secret `env:"NOCONTACT_JWT_PREVIOUS_SECRET"`
 	// Issuer is the expected `iss` claim.
 	Issuer string `env:"NOCONTACT_JWT_ISSUER" envDefault:"nocontact"`
 	// Audience is the expected `aud` claim.
@@ -130,6 +134,9 @@ func (a Auth) Validate() error {
 	if n := len(a.JWTSecret); n < MinJWTSecretLen {
 		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_SECRET must be at least %d bytes, got %d", MinJWTSecretLen, n))
 	}
+	if n := len(a.JWTPreviousSecret); n > 0 && n < MinJWTSecretLen {
+		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_PREVIOUS_SECRET must be empty or at least %d bytes, got %d", MinJWTSecretLen, n))
+	}
 	if a.Issuer == "" {
 		errs = append(errs, errors.New("NOCONTACT_JWT_ISSUER is empty"))
 	}
@@ -137,6 +144,15 @@ func (a Auth) Validate() error {
 		errs = append(errs, errors.New("NOCONTACT_JWT_AUDIENCE is empty"))
 	}
 	return errors.Join(errs...)
+}
+
+// Keys are the HS256 keys to accept, the current one first.
+func (a Auth) Keys() [][]byte {
+	keys := [][]byte{[]byte(a.JWTSecret.Reveal())}
+	if a.JWTPreviousSecret != "" && a.JWTPreviousSecret != a.JWTSecret {
+		keys = append(keys, []byte(a.JWTPreviousSecret.Reveal()))
+	}
+	return keys
 }
 
 // LogFormat selects the log encoding.

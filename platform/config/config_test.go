@@ -180,6 +180,8 @@ func TestValidate(t *testing.T) {
 		{"auth missing secret", config.Auth{Issuer: "i", Audience: "a"}, true},
 		{"auth short secret", config.Auth{JWTSecret: config.Secret(good[1:]), Issuer: "i", Audience: "a"}, true},
 		{"auth empty issuer", config.Auth{JWTSecret: config.Secret(good), Audience: "a"}, true},
+		{"auth with previous secret", config.Auth{JWTSecret: config.Secret(good), JWTPreviousSecret: config.Secret(strings.Repeat("p", config.MinJWTSecretLen)), Issuer: "i", Audience: "a"}, false},
+		{"auth short previous secret", config.Auth{JWTSecret: config.Secret(good), JWTPreviousSecret: "short", Issuer: "i", Audience: "a"}, true},
 		{"auth empty audience", config.Auth{JWTSecret: config.Secret(good), Issuer: "i"}, true},
 		{"grpc ok", config.GRPC{Addr: ":1", ShutdownTimeout: time.Second, ReadinessInterval: time.Second}, false},
 		{"grpc empty addr", config.GRPC{ShutdownTimeout: time.Second, ReadinessInterval: time.Second}, true},
@@ -196,5 +198,21 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate error leaks the secret: %v", err)
 			}
 		})
+	}
+}
+
+// During a rotation both keys are accepted, the current one first; a
+// previous key equal to the current one (a half-done edit) is not doubled.
+func TestAuthKeys(t *testing.T) {
+	cur, prev := strings.Repeat("c", 32), strings.Repeat("p", 32)
+	keys := config.Auth{JWTSecret: config.Secret(cur), JWTPreviousSecret: config.Secret(prev)}.Keys()
+	if len(keys) != 2 || string(keys[0]) != cur || string(keys[1]) != prev {
+		t.Fatalf("Keys() = %q, want current then previous", keys)
+	}
+	if keys := (config.Auth{JWTSecret: config.Secret(cur)}).Keys(); len(keys) != 1 {
+		t.Fatalf("Keys() without a previous secret = %d keys, want 1", len(keys))
+	}
+	if keys := (config.Auth{JWTSecret: config.Secret(cur), JWTPreviousSecret: config.Secret(cur)}).Keys(); len(keys) != 1 {
+		t.Fatalf("Keys() with previous == current = %d keys, want 1", len(keys))
 	}
 }

@@ -38,7 +38,8 @@ func realMain(ctx context.Context) error {
 	}
 	log := logging.New(cfg.Log, os.Stdout)
 	clk := clock.Real()
-	verifier := auth.NewHS256Verifier([]byte(cfg.Auth.JWTSecret.Reveal()), cfg.Auth.Issuer, cfg.Auth.Audience, clk)
+	keys := cfg.Auth.Keys()
+	verifier := auth.NewHS256Verifier(keys[0], cfg.Auth.Issuer, cfg.Auth.Audience, clk, keys[1:]...)
 
 	srv, err := edge.New(ctx, cfg, log, verifier, clk)
 	if err != nil {
