@@ -61,10 +61,18 @@ func startSuite(t *testing.T) *suite {
 // function stops it early (it also stops at the end of the test).
 func startSuiteIn(t *testing.T, dir string) *suite {
 	t.Helper()
+	return startSuiteWith(t, dir, nil)
+}
+
+// startSuiteWith starts the suite with settings changed by adjust.
+func startSuiteWith(t *testing.T, dir string, adjust func(*Settings)) *suite {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := Settings{
 		HTTPAddr:              "127.0.0.1:0",
 		PlansGRPCAddr:         "127.0.0.1:0",
+		JournalGRPCAddr:       "127.0.0.1:0",
+		NotifyGRPCAddr:        "127.0.0.1:0",
 		DataDir:               dir,
 		JWTSecret:             config.Secret(testSecret),
 		MongoURI:              os.Getenv("MONGODB_URI"),
@@ -72,6 +80,9 @@ func startSuiteIn(t *testing.T, dir string) *suite {
 		LogFormat:             "text",
 		LogLevel:              "error",
 		MilestoneScanInterval: "200ms",
+	}
+	if adjust != nil {
+		adjust(&s)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := Start(ctx, s, log, clock.Real())
@@ -97,17 +108,20 @@ func startSuiteIn(t *testing.T, dir string) *suite {
 
 func (s *suite) waitHealthy() {
 	deadline := time.Now().Add(20 * time.Second)
+	last := "no answer"
 	for time.Now().Before(deadline) {
 		resp, err := s.http.Get(s.base + "/healthz")
 		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatal("gateway never became healthy")
+	s.t.Fatalf("gateway never became healthy; last /healthz: %s", last)
 }
 
 func token(t *testing.T, sub string, role auth.Role) string {

@@ -42,6 +42,13 @@ type Settings struct {
 	// every one on a port of its own: "127.0.0.1:0" (also when empty) is
 	// any free loopback port, "off" serves none.
 	MetricsAddr string `env:"NOCONTACT_METRICS_ADDR" envDefault:"127.0.0.1:0"`
+	// TLS turns on mutual TLS between the gateway and the services and
+	// between the services, as in production: one certificate (valid for
+	// 127.0.0.1, for serving and for calling) used by every component.
+	// Off (plaintext on loopback) unless all three files are given.
+	TLSCertFile string `env:"NOCONTACT_TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"NOCONTACT_TLS_KEY_FILE"`
+	TLSCAFile   string `env:"NOCONTACT_TLS_CA_FILE"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -122,6 +129,9 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		"MONGODB_URI":          st.MongoURI,
 		"LOG_FORMAT":           s.LogFormat,
 		"LOG_LEVEL":            s.LogLevel,
+		"TLS_CERT_FILE":        s.TLSCertFile,
+		"TLS_KEY_FILE":         s.TLSKeyFile,
+		"TLS_CA_FILE":          s.TLSCAFile,
 	}
 
 	// plans

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nocontact/backend/platform/config"
+	"github.com/nocontact/backend/platform/tlsx"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -38,6 +39,11 @@ type Config struct {
 	// MetricsAddr is where Prometheus metrics are served (GET /metrics, a
 	// listener of its own); "" or "off" serves none.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9464"`
+
+	// TLS makes the calls to the services mutual TLS (TLS_CERT_FILE,
+	// TLS_KEY_FILE, TLS_CA_FILE: all or none), as the services require
+	// when theirs is on.
+	TLS tlsx.Files
 
 	Auth config.Auth
 	Log  config.Log

@@ -14,6 +14,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -28,6 +29,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/metrics"
+	"github.com/nocontact/backend/platform/tlsx"
 	"github.com/nocontact/backend/platform/tracing"
 )
 
@@ -66,11 +68,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		}
 	}()
 
+	// Transport security between the gateway and the services: mutual TLS
+	// when configured, else plaintext (the devstack on loopback, or a mesh
+	// that secures the hop); the token rides in metadata either way.
+	creds := insecure.NewCredentials()
+	if err := cfg.TLS.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg.TLS.Enabled() {
+		certs, err := tlsx.Load(cfg.TLS, log)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		creds = credentials.NewTLS(certs.ClientConfig())
+	}
+
 	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}, {"notify", cfg.NotifyAddr}} {
 		conn, err := grpc.NewClient(b.addr,
-			// Transport security between services is the mesh's job (mTLS
-			// sidecars in Kubernetes); the token rides in metadata either way.
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(creds),
 			// Calls join the HTTP request's trace.
 			tp.DialOption(),
 		)

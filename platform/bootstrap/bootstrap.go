@@ -8,6 +8,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/buildinfo"
@@ -29,6 +31,7 @@ import (
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/platform/tlsx"
 	"github.com/nocontact/backend/platform/tracing"
 )
 
@@ -46,6 +49,12 @@ type Base struct {
 	// MetricsAddr is where Prometheus metrics are served (GET /metrics, a
 	// listener of its own); "" or "off" serves none.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9464"`
+	// TLS turns on mutual TLS for the gRPC API and for calls to the other
+	// services (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE: all or none).
+	TLS tlsx.Files
+	// ProbeAddr, when set, serves the gRPC health service alone in
+	// plaintext there, for the kubelet's probes (which cannot speak TLS).
+	ProbeAddr string `env:"PROBE_ADDR"`
 }
 
 // Spec is what one service owns.
@@ -77,6 +86,9 @@ type Deps struct {
 	// default); NewServer, Relay, Consumer and DialOptions use it, and
 	// Serve flushes it last.
 	Tracing *tracing.Provider
+	// TLS is the service's certificate and CA when mutual TLS is on, nil
+	// when the service speaks plaintext.
+	TLS *tlsx.Source
 	base    Base
 }
 
@@ -92,8 +104,15 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 	if base.Mongo.Database == "" {
 		base.Mongo.Database = spec.Database
 	}
-	if err := errors.Join(base.GRPC.Validate(), base.Auth.Validate()); err != nil {
+	if err := errors.Join(base.GRPC.Validate(), base.Auth.Validate(), base.TLS.Validate()); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	var certs *tlsx.Source
+	if base.TLS.Enabled() {
+		var err error
+		if certs, err = tlsx.Load(base.TLS, log); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -110,7 +129,7 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 		d.closeMongo(ctx)
 		return nil, err
 	}
-	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), Tracing: tp, base: base}
+	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), Tracing: tp, TLS: certs, base: base}
 	if err := mongox.EnsureIndexes(startCtx, d.DB, spec.Indexes); err != nil {
 		d.closeMongo(ctx)
 		return nil, err
@@ -130,7 +149,7 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 	keys := base.Auth.Keys()
 	d.Verifier = auth.NewHS256Verifier(keys[0], base.Auth.Issuer, base.Auth.Audience, clk, keys[1:]...)
 	info := buildinfo.Get()
-	log.Info("starting", "service", spec.Name, "version", info.Version, "commit", info.Commit, "go", info.GoVersion, "tracing", tp.Enabled())
+	log.Info("starting", "service", spec.Name, "version", info.Version, "commit", info.Commit, "go", info.GoVersion, "tracing", tp.Enabled(), "mutual_tls", certs != nil)
 	return d, nil
 }
 
@@ -150,7 +169,12 @@ func (d *Deps) Readiness() []grpcserver.Check {
 // NewServer builds the gRPC server with the shared interceptors, readiness
 // and RPC metrics.
 func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
+	var serverTLS *tls.Config
+	if d.TLS != nil {
+		serverTLS = d.TLS.ServerConfig()
+	}
 	return grpcserver.New(grpcserver.Options{
+		TLS:               serverTLS,
 		Logger:            d.Log,
 		Clock:             d.Clock,
 		Verifier:          d.Verifier,
@@ -263,7 +287,21 @@ func (d *Deps) Serve(ctx context.Context, srv *grpcserver.Server, lis, metricsLi
 		stops = append(stops, stop)
 	}
 
-	d.Log.Info("service listening", "addr", lis.Addr().String())
+	if d.base.ProbeAddr != "" {
+		probeLis, err := net.Listen("tcp", d.base.ProbeAddr)
+		if err != nil {
+			stopAll()
+			_ = lis.Close()
+			return fmt.Errorf("listen for probes on %s: %w", d.base.ProbeAddr, err)
+		}
+		stopProbes := srv.ServeProbes(probeLis)
+		// Stopped once the API has stopped: until then the probes see
+		// the same statuses, NOT_SERVING during the shutdown included.
+		defer stopProbes()
+		d.Log.Info("probes listening", "addr", probeLis.Addr().String())
+	}
+
+	d.Log.Info("service listening", "addr", lis.Addr().String(), "mutual_tls", d.TLS != nil)
 	serveErr := srv.Serve(ctx, lis, d.base.GRPC.ShutdownTimeout)
 
 	stopAll()
@@ -290,9 +328,13 @@ func (d *Deps) Relay(collections ...string) *outbox.Relay {
 }
 
 // DialOptions are the options for grpcclient.Dial of another service:
-// calls join the caller's trace.
+// calls join the caller's trace, over mutual TLS when it is on.
 func (d *Deps) DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{d.Tracing.DialOption()}
+	opts := []grpc.DialOption{d.Tracing.DialOption()}
+	if d.TLS != nil {
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(d.TLS.ClientConfig())))
+	}
+	return opts
 }
 
 func (d *Deps) closeMongo(ctx context.Context) {

@@ -14,17 +14,20 @@ package grpcserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -87,6 +90,9 @@ type Options struct {
 	// platform chain (after validation); avoid grpc.UnaryInterceptor, which
 	// gRPC would run outside it, before panic recovery.
 	ServerOptions []grpc.ServerOption
+	// TLS, when set, makes the server speak TLS only (mutual TLS with a
+	// tlsx.Source's ServerConfig). ServeProbes stays plaintext.
+	TLS *tls.Config
 }
 
 // Server is a gRPC server with the platform's interceptors, health and
@@ -183,6 +189,9 @@ func New(opts Options) *Server {
 			s.streamValidation,
 			s.streamErrorMapping,
 		),
+	}
+	if opts.TLS != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
 	s.grpc = grpc.NewServer(append(serverOpts, opts.ServerOptions...)...)
 	healthgrpc.RegisterHealthServer(s.grpc, s.health)
@@ -321,4 +330,29 @@ func (v loggingVerifier) Verify(ctx context.Context, token string) (auth.Identit
 		v.logger.InfoContext(ctx, "authentication failed", "error", err.Error())
 	}
 	return id, err
+}
+
+// ServeProbes answers the gRPC health service alone, in plaintext, on lis:
+// the kubelet's native gRPC probes cannot speak TLS, and a probe port
+// apart from the API keeps them working when the API requires mutual TLS.
+// The statuses are the API server's own (names "" and LivenessService, and
+// NOT_SERVING from the start of a shutdown). It returns at once; stop
+// stops the probe server and closes lis.
+func (s *Server) ServeProbes(lis net.Listener) (stop func()) {
+	probes := grpc.NewServer()
+	healthgrpc.RegisterHealthServer(probes, s.health)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := probes.Serve(lis); err != nil {
+			s.logger.Error("probe server stopped", "error", err)
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			probes.Stop()
+			<-done
+		})
+	}
 }
