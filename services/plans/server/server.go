@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plans := app.NewPlans(mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), relay.Kick), assignments, access, d.Clock)
 	careApp := app.NewCare(assignments, consents, access, d.Clock)
 	lag, ran := d.Metrics.Scheduler("milestones")
-	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran})
+	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran, Tracer: d.Tracing.Tracer()})
 
 	srv := d.NewServer(plansv1.PlansService_ServiceDesc.ServiceName)
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))

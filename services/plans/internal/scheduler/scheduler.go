@@ -11,6 +11,10 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nocontact/backend/platform/clock"
 )
 
@@ -36,6 +40,10 @@ type Hooks struct {
 	// Ran is called with the scan's now after each scan that completed
 	// without error (failures on single plans are logged, not errors).
 	Ran func(now time.Time)
+	// Tracer, when set, starts a span around each plan's advance: the
+	// root of the trace its milestone events and their notifications
+	// join.
+	Tracer trace.Tracer
 }
 
 // batch bounds one scan; a longer backlog is worked through scan after scan.
@@ -93,9 +101,20 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return changed, ctx.Err()
 		}
-		ok, reachedDue, err := s.adv.AdvancePlan(ctx, id)
+		planCtx, span := ctx, trace.SpanFromContext(ctx)
+		if s.hooks.Tracer != nil {
+			planCtx, span = s.hooks.Tracer.Start(ctx, "scheduler advance plan", trace.WithAttributes(attribute.String("nocontact.plan_id", id)))
+		}
+		ok, reachedDue, err := s.adv.AdvancePlan(planCtx, id)
+		if s.hooks.Tracer != nil {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "advance failed")
+			}
+			span.End()
+		}
 		if err != nil {
-			s.log.WarnContext(ctx, "advance plan failed", "plan_id", id, "error", err)
+			s.log.WarnContext(planCtx, "advance plan failed", "plan_id", id, "error", err)
 			continue
 		}
 		if ok {

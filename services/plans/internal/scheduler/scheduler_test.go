@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/services/plans/internal/scheduler"
 )
@@ -15,6 +19,8 @@ type advancer struct {
 	dueErr error
 	due    map[string][]time.Time
 	failed map[string]bool
+	// spans records the span each plan was advanced in.
+	spans map[string]trace.SpanContext
 }
 
 func (a *advancer) DuePlans(context.Context, time.Time, int) ([]string, error) {
@@ -28,7 +34,10 @@ func (a *advancer) DuePlans(context.Context, time.Time, int) ([]string, error) {
 	return ids, nil
 }
 
-func (a *advancer) AdvancePlan(_ context.Context, id string) (bool, []time.Time, error) {
+func (a *advancer) AdvancePlan(ctx context.Context, id string) (bool, []time.Time, error) {
+	if a.spans != nil {
+		a.spans[id] = trace.SpanContextFromContext(ctx)
+	}
 	if a.failed[id] {
 		return false, []time.Time{time.Unix(0, 0)}, errors.New("version conflict")
 	}
@@ -74,5 +83,43 @@ func TestHooks(t *testing.T) {
 	adv.dueErr = nil
 	if _, err := scheduler.New(adv, clk, slog.New(slog.DiscardHandler), time.Second).Tick(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Each plan is advanced in a span of its own, the root of the trace its
+// milestone events (and the notifications about them) then join; a failed
+// advance is marked as an error.
+func TestEachAdvanceIsTraced(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 30, 0, time.UTC)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	adv := &advancer{
+		due:    map[string][]time.Time{"p1": {now}, "p2": {now}},
+		failed: map[string]bool{"p2": true},
+		spans:  map[string]trace.SpanContext{},
+	}
+	s := scheduler.New(adv, clock.NewFake(now), slog.New(slog.DiscardHandler), time.Second).
+		WithHooks(scheduler.Hooks{Tracer: tp.Tracer("test")})
+	if _, err := s.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ended := rec.Ended()
+	if len(ended) != 2 {
+		t.Fatalf("%d spans, want one per plan", len(ended))
+	}
+	for _, sp := range ended {
+		var plan string
+		for _, kv := range sp.Attributes() {
+			if kv.Key == "nocontact.plan_id" {
+				plan = kv.Value.AsString()
+			}
+		}
+		if adv.spans[plan].SpanID() != sp.SpanContext().SpanID() {
+			t.Errorf("plan %q was not advanced inside its span", plan)
+		}
+		if failed := sp.Status().Code.String() == "Error"; failed != adv.failed[plan] {
+			t.Errorf("plan %q: span status %v, failed %v", plan, sp.Status(), adv.failed[plan])
+		}
 	}
 }
