@@ -35,4 +35,6 @@ USER nonroot:nonroot
 EXPOSE 9090
 # Prometheus metrics, GET /metrics (METRICS_ADDR)
 EXPOSE 9464
+# Plaintext gRPC health for the kubelet's probes (PROBE_ADDR)
+EXPOSE 9091
 ENTRYPOINT ["/journal"]

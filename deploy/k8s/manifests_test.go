@@ -34,11 +34,12 @@ type overlay struct {
 	name    string
 	dir     string
 	mongoDB string // where the services reach MongoDB: a pod or an address
+	mtls    bool   // mutual TLS between the workloads (components/service-tls)
 }
 
 var overlays = []overlay{
 	{name: "dev", dir: "overlays/dev", mongoDB: "mongodb"},
-	{name: "prod", dir: "overlays/prod", mongoDB: "mongodb-external"},
+	{name: "prod", dir: "overlays/prod", mongoDB: "mongodb-external", mtls: true},
 }
 
 func (o overlay) flows(m *manifest) []string {
@@ -147,16 +148,28 @@ func TestSecretsAreReferencedNeverInlined(t *testing.T) {
 			}
 			// Every Secret a pod needs is either built here or one of those
 			// the operator creates (docs/operations.md): a misspelt name would
-			// leave the pods in CreateContainerConfigError.
+			// leave the pods in CreateContainerConfigError (ContainerCreating
+			// for a volume).
 			external := []string{"nocontact-jwt", "plans-mongodb", "journal-mongodb", "notify-mongodb"}
+			for _, b := range binaries {
+				external = append(external, tlsSecretFor(b)) // cert-manager's (components/service-tls)
+			}
+			known := func(name string) bool {
+				return slices.Contains(external, name) || slices.ContainsFunc(m.secrets, func(s *corev1.Secret) bool { return s.Name == name })
+			}
 			for _, d := range m.deployments {
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Secret != nil && !known(v.Secret.SecretName) {
+						t.Errorf("Deployment %s: volume %s from Secret %q, which is neither built nor documented", d.Name, v.Name, v.Secret.SecretName)
+					}
+				}
 				for _, c := range d.Spec.Template.Spec.Containers {
 					for _, e := range c.Env {
 						if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
 							continue
 						}
 						name := e.ValueFrom.SecretKeyRef.Name
-						if !slices.Contains(external, name) && !slices.ContainsFunc(m.secrets, func(s *corev1.Secret) bool { return s.Name == name }) {
+						if !known(name) {
 							t.Errorf("Deployment %s: %s from Secret %q, which is neither built nor documented", d.Name, e.Name, name)
 						}
 					}
@@ -620,4 +633,39 @@ func instructions(path string) ([]string, error) {
 		return nil, errors.New("dangling line continuation")
 	}
 	return out, sc.Err()
+}
+
+// TestProbesMismatchIsRejected: the services' probes must ask the plaintext
+// health listener (the container port "probes", PROBE_ADDR) for the right
+// health service, and nothing but the kubelet may reach that port: neither
+// a Service port nor a NetworkPolicy (the network model tries 9091).
+func TestProbesMismatchIsRejected(t *testing.T) {
+	m := mustBuild(t, "testdata/probes-mismatch")
+	problems := checkWorkloads(m)
+	for _, want := range []string{
+		"Deployment plans container plans: the readinessProbe asks port 9090, not the probes container port 9091 (gRPC probes cannot speak TLS)",
+		`Deployment journal container journal: PROBE_ADDR "127.0.0.1:9091" listens on 127.0.0.1 only: the kubelet probes the pod's address`,
+		`Deployment notify container notify: the livenessProbe asks the health service "", want "liveness"`,
+		"Deployment notify: Service notify port probes leads to the probes container port: only the kubelet may reach it",
+	} {
+		if !slices.Contains(problems, want) {
+			t.Errorf("not reported: %s", want)
+		}
+	}
+	netProblems, err := checkNetwork(m, overlays[0].flows(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ingress allows an unexpected flow: stray -> plans:9091/TCP",
+		"ingress allows an unexpected flow: gateway -> journal:9091/TCP",
+		"ingress allows an unexpected flow: impostor-gateway -> notify:9091/TCP",
+	} {
+		if !slices.Contains(netProblems, want) {
+			t.Errorf("not reported: %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("reported:\n%s\n%s", strings.Join(problems, "\n"), strings.Join(netProblems, "\n"))
+	}
 }

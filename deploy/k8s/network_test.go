@@ -94,7 +94,9 @@ func isPublic(ip netip.Addr) bool {
 		!netip.MustParsePrefix("100.64.0.0/10").Contains(ip)
 }
 
-// probePorts are the ports the model tries between every pair of peers.
+// probePorts are the ports the model tries between every pair of peers
+// (probesPort too: no policy may open the services' plaintext health
+// listener, which only the kubelet reaches).
 var probePorts = []struct {
 	port  int32
 	proto corev1.Protocol
@@ -102,7 +104,8 @@ var probePorts = []struct {
 	{53, corev1.ProtocolUDP}, {53, corev1.ProtocolTCP}, {80, corev1.ProtocolTCP}, {443, corev1.ProtocolTCP},
 	{4222, corev1.ProtocolTCP}, {otlpGRPCPort, corev1.ProtocolTCP}, {otlpHTTPPort, corev1.ProtocolTCP},
 	{6222, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP},
-	{9090, corev1.ProtocolTCP}, {metricsPort, corev1.ProtocolTCP}, {27017, corev1.ProtocolTCP},
+	{9090, corev1.ProtocolTCP}, {probesPort, corev1.ProtocolTCP}, {metricsPort, corev1.ProtocolTCP},
+	{27017, corev1.ProtocolTCP},
 }
 
 // peers returns the manifest's workloads (one pod each), a stray pod of the

@@ -67,6 +67,9 @@ func TestTracingComponent(t *testing.T) {
 			for _, p := range checkWorkloads(m) {
 				t.Error(p)
 			}
+			for _, p := range checkTLS(m, o.mtls) {
+				t.Error(p)
+			}
 
 			problems, flows := checkTracing(m)
 			for _, p := range problems {

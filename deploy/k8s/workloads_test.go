@@ -28,13 +28,28 @@ const (
 	metricsPath     = "/metrics"
 )
 
+// Every service also serves the gRPC health service alone, in plaintext, on
+// PROBE_ADDR (:9091), the container port "probes": the kubelet's gRPC probes
+// cannot speak the mutual TLS the API port (9090) requires with
+// components/service-tls. Readiness asks the health service "" (MongoDB and
+// NATS answer), liveness the service "liveness" (the process runs). Only the
+// kubelet reaches that port: no Service port leads to it, and no
+// NetworkPolicy opens it (probePorts tries it).
+const (
+	probesPortName      = "probes"
+	probesPort          = 9091
+	readinessHealthName = ""
+	livenessHealthName  = "liveness"
+)
+
 // checkWorkloads returns what is wrong with the workloads of m, one line per
 // problem: every Deployment and StatefulSet needs probes, requests and
 // limits and a non-root read-only security context; every Deployment also
 // needs a PodDisruptionBudget and a HorizontalPodAutoscaler of its own, a
 // Service and a ServiceAccount, the Go runtime sized from its limits, secrets
 // from Secrets, a grace period longer than its shutdown, and its metrics
-// port declared, announced and served (checkMetrics).
+// port declared, announced and served (checkMetrics); the services' probes
+// ask their plaintext health listener (checkProbes).
 func checkWorkloads(m *manifest) []string {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -66,6 +81,9 @@ func checkWorkloads(m *manifest) []string {
 			report("%s: no Service selects its pods on a port they expose", id)
 		}
 		problems = append(problems, checkMetrics(m, d)...)
+		if pod.Labels["app.kubernetes.io/component"] == "service" {
+			problems = append(problems, checkProbes(m, d)...)
+		}
 		if sa := pod.Spec.ServiceAccountName; sa == "" || !slices.ContainsFunc(m.serviceAccounts, func(s *corev1.ServiceAccount) bool { return s.Name == sa && s.Namespace == d.Namespace }) {
 			report("%s: needs its own ServiceAccount (serviceAccountName %q)", id, sa)
 		}
@@ -210,6 +228,107 @@ func checkMetrics(m *manifest, d *appsv1.Deployment) []string {
 		report("%s: no Service port named %s leads to the metrics container port (a ServiceMonitor selects it by that name)", id, metricsPortName)
 	}
 	return problems
+}
+
+// checkProbes: a service's pods declare one container port named probes,
+// 9091/TCP; PROBE_ADDR listens on it on every interface (the kubelet probes
+// the pod's address), apart from the API's GRPC_ADDR; the readiness,
+// liveness and startup probes are gRPC probes on it, readiness and start-up
+// for the health service "", liveness for "liveness"; and no Service port
+// leads to it.
+func checkProbes(m *manifest, d *appsv1.Deployment) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	id := "Deployment " + d.Name
+	pod := &d.Spec.Template
+
+	var (
+		port      *corev1.ContainerPort
+		container *corev1.Container
+		found     int
+	)
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		for j := range c.Ports {
+			if c.Ports[j].Name == probesPortName {
+				port, container = &c.Ports[j], c
+				found++
+			}
+		}
+	}
+	switch {
+	case found == 0:
+		report("%s: no container port named %s", id, probesPortName)
+		return problems
+	case found > 1:
+		report("%s: %d container ports named %s, want 1", id, found, probesPortName)
+		return problems
+	case port.ContainerPort != probesPort || (port.Protocol != "" && port.Protocol != corev1.ProtocolTCP):
+		report("%s: container port %s is %d/%s, want %d/TCP", id, probesPortName, port.ContainerPort, port.Protocol, probesPort)
+	}
+	cid := id + " container " + container.Name
+
+	env := containerEnv(m, d.Namespace, container)
+	r, ok := env["PROBE_ADDR"]
+	host, p, err := net.SplitHostPort(r.value)
+	switch {
+	case !ok || r.valueFrom != nil:
+		report("%s: PROBE_ADDR is not set to a literal address: the probes would find no listener", cid)
+	case err != nil || p != strconv.Itoa(int(port.ContainerPort)):
+		report("%s: PROBE_ADDR %q does not listen on the probes container port %d", cid, r.value, port.ContainerPort)
+	case host != "" && host != "0.0.0.0" && host != "::":
+		report("%s: PROBE_ADDR %q listens on %s only: the kubelet probes the pod's address", cid, r.value, host)
+	}
+	if g := env["GRPC_ADDR"].value; err == nil && g != "" {
+		if _, gp, gerr := net.SplitHostPort(g); gerr == nil && gp == p {
+			report("%s: PROBE_ADDR %q and GRPC_ADDR %q share a port", cid, r.value, g)
+		}
+	}
+
+	for _, pr := range []struct {
+		name    string
+		probe   *corev1.Probe
+		service string
+	}{
+		{"readinessProbe", container.ReadinessProbe, readinessHealthName},
+		{"livenessProbe", container.LivenessProbe, livenessHealthName},
+		{"startupProbe", container.StartupProbe, readinessHealthName},
+	} {
+		switch {
+		case pr.probe == nil:
+		// A startup probe is optional; checkPod reports the others.
+		case pr.probe.GRPC == nil:
+			report("%s: the %s is not a gRPC probe (the health service is gRPC)", cid, pr.name)
+		case pr.probe.GRPC.Port != port.ContainerPort:
+			report("%s: the %s asks port %d, not the probes container port %d (gRPC probes cannot speak TLS)", cid, pr.name, pr.probe.GRPC.Port, port.ContainerPort)
+		case ptrOr(pr.probe.GRPC.Service, "") != pr.service:
+			report("%s: the %s asks the health service %q, want %q", cid, pr.name, ptrOr(pr.probe.GRPC.Service, ""), pr.service)
+		}
+	}
+
+	for _, s := range m.services {
+		if s.Namespace != d.Namespace || len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		for _, sp := range s.Spec.Ports {
+			t := sp.TargetPort
+			if t == (intstr.IntOrString{}) {
+				t = intstr.FromInt32(sp.Port)
+			}
+			if (t.Type == intstr.String && t.StrVal == port.Name) || (t.Type == intstr.Int && t.IntVal == port.ContainerPort) {
+				report("%s: Service %s port %s leads to the probes container port: only the kubelet may reach it", id, s.Name, sp.Name)
+			}
+		}
+	}
+	return problems
+}
+
+// ptrOr is *p, or def when p is nil.
+func ptrOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // checkPod checks what every pod of the suite needs, whoever runs it.
