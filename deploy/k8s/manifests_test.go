@@ -647,6 +647,7 @@ func TestProbesMismatchIsRejected(t *testing.T) {
 		`Deployment journal container journal: PROBE_ADDR "127.0.0.1:9091" listens on 127.0.0.1 only: the kubelet probes the pod's address`,
 		`Deployment notify container notify: the livenessProbe asks the health service "", want "liveness"`,
 		"Deployment notify: Service notify port probes leads to the probes container port: only the kubelet may reach it",
+		"Service journal (in front of gRPC service journal) is not headless (clusterIP: None): callers could not balance over its pods",
 	} {
 		if !slices.Contains(problems, want) {
 			t.Errorf("not reported: %s", want)

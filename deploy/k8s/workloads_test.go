@@ -83,6 +83,7 @@ func checkWorkloads(m *manifest) []string {
 		problems = append(problems, checkMetrics(m, d)...)
 		if pod.Labels["app.kubernetes.io/component"] == "service" {
 			problems = append(problems, checkProbes(m, d)...)
+			problems = append(problems, checkHeadless(m, d)...)
 		}
 		if sa := pod.Spec.ServiceAccountName; sa == "" || !slices.ContainsFunc(m.serviceAccounts, func(s *corev1.ServiceAccount) bool { return s.Name == sa && s.Namespace == d.Namespace }) {
 			report("%s: needs its own ServiceAccount (serviceAccountName %q)", id, sa)
@@ -513,4 +514,22 @@ func servedBy(m *manifest, ns string, pod *corev1.PodTemplateSpec) bool {
 		}
 	}
 	return false
+}
+
+// checkHeadless: the Services in front of a gRPC service are headless, so
+// that DNS gives the callers every ready pod to balance over; through a
+// virtual IP each caller's single HTTP/2 connection would stick to one pod
+// and new replicas would get almost no calls.
+func checkHeadless(m *manifest, d *appsv1.Deployment) []string {
+	var problems []string
+	for _, s := range m.services {
+		if s.Namespace != d.Namespace || len(s.Spec.Selector) == 0 ||
+			!labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			continue
+		}
+		if s.Spec.ClusterIP != corev1.ClusterIPNone {
+			problems = append(problems, fmt.Sprintf("Service %s (in front of gRPC service %s) is not headless (clusterIP: None): callers could not balance over its pods", s.Name, d.Name))
+		}
+	}
+	return problems
 }

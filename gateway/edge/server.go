@@ -28,6 +28,7 @@ import (
 
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/metrics"
 	"github.com/nocontact/backend/platform/tlsx"
 	"github.com/nocontact/backend/platform/tracing"
@@ -86,6 +87,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}, {"notify", cfg.NotifyAddr}} {
 		conn, err := grpc.NewClient(b.addr,
 			grpc.WithTransportCredentials(creds),
+			// Spread calls over every replica the target resolves to.
+			grpc.WithDefaultServiceConfig(grpcclient.RoundRobin),
 			// Calls join the HTTP request's trace.
 			tp.DialOption(),
 		)

@@ -88,8 +88,8 @@ type Deps struct {
 	Tracing *tracing.Provider
 	// TLS is the service's certificate and CA when mutual TLS is on, nil
 	// when the service speaks plaintext.
-	TLS *tlsx.Source
-	base    Base
+	TLS  *tlsx.Source
+	base Base
 }
 
 // Start checks the configuration and connects. On error nothing is left
@@ -180,6 +180,7 @@ func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 		Verifier:          d.Verifier,
 		ServiceName:       serviceName,
 		ReadinessInterval: d.base.GRPC.ReadinessInterval,
+		MaxConnectionAge:  d.base.GRPC.MaxConnectionAge,
 		Readiness:         d.Readiness(),
 		ObserveRPC:        d.Metrics.ObserveRPC,
 		ServerOptions:     []grpc.ServerOption{d.Tracing.ServerOption()},

@@ -67,6 +67,11 @@ type GRPC struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	// ReadinessInterval is how often the readiness checks (Mongo, NATS) run.
 	ReadinessInterval time.Duration `env:"READINESS_INTERVAL" envDefault:"2s"`
+	// MaxConnectionAge is how long a client connection is kept before the
+	// server asks the client to open a new one (calls in flight and open
+	// streams are not cut), so that clients resolve the service again and
+	// spread their calls over replicas added since.
+	MaxConnectionAge time.Duration `env:"GRPC_MAX_CONNECTION_AGE" envDefault:"5m"`
 }
 
 // Validate reports settings that would make the server misbehave.

@@ -27,7 +27,7 @@ func TestLoadFromDefaults(t *testing.T) {
 		t.Fatalf("LoadFrom: %v", err)
 	}
 	want := binaryConfig{
-		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second},
+		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second, MaxConnectionAge: 5 * time.Minute},
 		Mongo: config.Mongo{},
 		NATS:  config.NATS{URL: "nats://127.0.0.1:4222", StreamReplicas: 1},
 		Auth:  config.Auth{Issuer: "nocontact", Audience: "nocontact"},
@@ -41,25 +41,26 @@ func TestLoadFromDefaults(t *testing.T) {
 func TestLoadFromOverrides(t *testing.T) {
 	var cfg binaryConfig
 	environ := map[string]string{
-		"GRPC_ADDR":              "127.0.0.1:7000",
-		"SHUTDOWN_TIMEOUT":       "30s",
-		"READINESS_INTERVAL":     "500ms",
-		"MONGODB_URI":            "mongodb://db:27017",
-		"MONGODB_DATABASE":       "plans",
-		"MONGODB_MAX_POOL_SIZE":  "1",
-		"NATS_URL":               "nats://nats:4222",
-		"NATS_STREAM_REPLICAS":   "3",
-		"NOCONTACT_JWT_SECRET":   "s3cret",
-		"NOCONTACT_JWT_ISSUER":   "iss",
-		"NOCONTACT_JWT_AUDIENCE": "aud",
-		"LOG_FORMAT":             "TEXT",
-		"LOG_LEVEL":              "debug",
+		"GRPC_ADDR":               "127.0.0.1:7000",
+		"SHUTDOWN_TIMEOUT":        "30s",
+		"READINESS_INTERVAL":      "500ms",
+		"GRPC_MAX_CONNECTION_AGE": "90s",
+		"MONGODB_URI":             "mongodb://db:27017",
+		"MONGODB_DATABASE":        "plans",
+		"MONGODB_MAX_POOL_SIZE":   "1",
+		"NATS_URL":                "nats://nats:4222",
+		"NATS_STREAM_REPLICAS":    "3",
+		"NOCONTACT_JWT_SECRET":    "s3cret",
+		"NOCONTACT_JWT_ISSUER":    "iss",
+		"NOCONTACT_JWT_AUDIENCE":  "aud",
+		"LOG_FORMAT":              "TEXT",
+		"LOG_LEVEL":               "debug",
 	}
 	if err := config.LoadFrom(&cfg, environ); err != nil {
 		t.Fatalf("LoadFrom: %v", err)
 	}
 	want := binaryConfig{
-		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond},
+		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond, MaxConnectionAge: 90 * time.Second},
 		Mongo: config.Mongo{URI: "mongodb://db:27017", Database: "plans", MaxPoolSize: 1},
 		NATS:  config.NATS{URL: "nats://nats:4222", StreamReplicas: 3},
 		Auth:  config.Auth{JWTSecret: "s3cret", Issuer: "iss", Audience: "aud"},

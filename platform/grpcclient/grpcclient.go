@@ -20,13 +20,19 @@ import (
 // Dial returns a client connection to target (e.g. "dns:///plans:9090").
 // Like grpc.NewClient it does not connect until the first call.
 //
-// The connection is plaintext on purpose: in the cluster, transport security
-// (mTLS) is the service mesh's job, so services do not each manage
-// certificates. opts are applied after the defaults, so a caller that needs
-// TLS passes grpc.WithTransportCredentials and it wins.
+// The connection is plaintext unless opts say otherwise: with mutual TLS on,
+// bootstrap.Deps.DialOptions passes grpc.WithTransportCredentials, and opts
+// are applied after the defaults, so it wins.
+//
+// Calls are spread round-robin over every address the target resolves to:
+// "dns:///plans:9090" on a headless Service is every ready pod, so a new
+// replica gets its share of the calls once the resolver sees it (servers
+// recycle connections, see grpcserver.DefaultMaxConnectionAge, which makes
+// clients resolve again). On a single address it is the same as pick-first.
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	defaults := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(RoundRobin),
 		grpc.WithChainUnaryInterceptor(
 			RequestIDUnaryClientInterceptor(),
 			auth.ForwardUnaryClientInterceptor(),
@@ -42,6 +48,10 @@ func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	}
 	return conn, nil
 }
+
+// RoundRobin is the service config that spreads calls over all resolved
+// addresses.
+const RoundRobin = `{"loadBalancingConfig": [{"round_robin": {}}]}`
 
 // RequestIDUnaryClientInterceptor sends the request id of ctx (see
 // logging.WithRequestID) as x-request-id metadata, unless the outgoing

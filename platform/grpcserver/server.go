@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
@@ -44,6 +45,11 @@ import (
 // DefaultReadinessInterval is used when Options.ReadinessInterval is not
 // positive.
 const DefaultReadinessInterval = 2 * time.Second
+
+// DefaultMaxConnectionAge is used when Options.MaxConnectionAge is 0: a
+// replica added by the autoscaler gets its share of the calls within
+// minutes, at the cost of one reconnection per client every few minutes.
+const DefaultMaxConnectionAge = 5 * time.Minute
 
 // ErrForcedStop is returned by Serve when in-flight calls were still
 // running at the shutdown deadline and had to be cut.
@@ -90,6 +96,11 @@ type Options struct {
 	// platform chain (after validation); avoid grpc.UnaryInterceptor, which
 	// gRPC would run outside it, before panic recovery.
 	ServerOptions []grpc.ServerOption
+	// MaxConnectionAge is how long a client connection may live before the
+	// server sends GOAWAY: new calls then go over a new connection, which
+	// the client may open to another replica; calls and streams in flight
+	// run to their end. DefaultMaxConnectionAge when 0; negative never.
+	MaxConnectionAge time.Duration
 	// TLS, when set, makes the server speak TLS only (mutual TLS with a
 	// tlsx.Source's ServerConfig). ServeProbes stays plaintext.
 	TLS *tls.Config
@@ -192,6 +203,14 @@ func New(opts Options) *Server {
 	}
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	switch age := opts.MaxConnectionAge; {
+	case age == 0:
+		age = DefaultMaxConnectionAge
+		fallthrough
+	case age > 0:
+		// MaxConnectionAgeGrace is left infinite: a live feed is never cut.
+		serverOpts = append(serverOpts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: age}))
 	}
 	s.grpc = grpc.NewServer(append(serverOpts, opts.ServerOptions...)...)
 	healthgrpc.RegisterHealthServer(s.grpc, s.health)
