@@ -346,7 +346,7 @@ func natsConfig(t *testing.T, m *manifest) *server.Options {
 
 func TestBrokenDeploymentIsRejected(t *testing.T) {
 	problems := checkWorkloads(mustBuild(t, "testdata/broken"))
-	for _, want := range []string{
+	requireReported(t, problems,
 		"Deployment broken container broken: no readinessProbe",
 		"Deployment broken container broken: no livenessProbe",
 		"Deployment broken container broken: no memory limit",
@@ -359,11 +359,7 @@ func TestBrokenDeploymentIsRejected(t *testing.T) {
 		"Deployment broken container broken: terminationGracePeriodSeconds (10s) must exceed the preStop sleep plus SHUTDOWN_TIMEOUT (0s + 15s)",
 		"Deployment broken: no container port named metrics",
 		`Deployment broken: pod annotation prometheus.io/scrape is "", want "true"`,
-	} {
-		if !slices.Contains(problems, want) {
-			t.Errorf("not reported: %s", want)
-		}
-	}
+	)
 	if t.Failed() {
 		t.Logf("reported:\n%s", strings.Join(problems, "\n"))
 	}
@@ -382,15 +378,11 @@ func TestLeakyNetworkPolicyIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	requireReported(t, problems,
 		"ingress allows an unexpected flow: stray -> plans:9090/TCP",
 		"ingress allows an unexpected flow: notify -> plans:9090/TCP",
 		"ingress allows an unexpected flow: impostor-gateway -> plans:9090/TCP",
-	} {
-		if !slices.Contains(problems, want) {
-			t.Errorf("not reported: %s", want)
-		}
-	}
+	)
 	if t.Failed() {
 		t.Logf("reported:\n%s", strings.Join(problems, "\n"))
 	}
@@ -398,16 +390,12 @@ func TestLeakyNetworkPolicyIsRejected(t *testing.T) {
 
 func TestMetricsMismatchIsRejected(t *testing.T) {
 	problems := checkWorkloads(mustBuild(t, "testdata/metrics-mismatch"))
-	for _, want := range []string{
+	requireReported(t, problems,
 		"Deployment plans: no container port named metrics",
 		`Deployment journal: pod annotation prometheus.io/port "9090" does not match the metrics container port 9464`,
 		`Deployment notify container notify: METRICS_ADDR ":9465" does not listen on the metrics container port 9464`,
 		`Deployment gateway container gateway: METRICS_ADDR "127.0.0.1:9464" listens on 127.0.0.1 only: the scraper cannot reach it`,
-	} {
-		if !slices.Contains(problems, want) {
-			t.Errorf("not reported: %s", want)
-		}
-	}
+	)
 	if t.Failed() {
 		t.Logf("reported:\n%s", strings.Join(problems, "\n"))
 	}
@@ -419,17 +407,13 @@ func TestOpenMetricsPortIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	requireReported(t, problems,
 		"ingress allows an unexpected flow: stray -> plans:9464/TCP",
 		"ingress allows an unexpected flow: monitoring-grafana -> journal:9464/TCP",
 		"ingress allows an unexpected flow: impostor-prometheus -> gateway:9464/TCP",
 		"ingress allows an unexpected flow: internet -> notify:9464/TCP",
 		"ingress allows an unexpected flow: prometheus -> nats:9464/TCP",
-	} {
-		if !slices.Contains(problems, want) {
-			t.Errorf("not reported: %s", want)
-		}
-	}
+	)
 	if t.Failed() {
 		t.Logf("reported:\n%s", strings.Join(problems, "\n"))
 	}
@@ -642,31 +626,33 @@ func instructions(path string) ([]string, error) {
 func TestProbesMismatchIsRejected(t *testing.T) {
 	m := mustBuild(t, "testdata/probes-mismatch")
 	problems := checkWorkloads(m)
-	for _, want := range []string{
+	requireReported(t, problems,
 		"Deployment plans container plans: the readinessProbe asks port 9090, not the probes container port 9091 (gRPC probes cannot speak TLS)",
 		`Deployment journal container journal: PROBE_ADDR "127.0.0.1:9091" listens on 127.0.0.1 only: the kubelet probes the pod's address`,
 		`Deployment notify container notify: the livenessProbe asks the health service "", want "liveness"`,
 		"Deployment notify: Service notify port probes leads to the probes container port: only the kubelet may reach it",
 		"Service journal (in front of gRPC service journal) is not headless (clusterIP: None): callers could not balance over its pods",
-	} {
-		if !slices.Contains(problems, want) {
-			t.Errorf("not reported: %s", want)
-		}
-	}
+	)
 	netProblems, err := checkNetwork(m, overlays[0].flows(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	requireReported(t, netProblems,
 		"ingress allows an unexpected flow: stray -> plans:9091/TCP",
 		"ingress allows an unexpected flow: gateway -> journal:9091/TCP",
 		"ingress allows an unexpected flow: impostor-gateway -> notify:9091/TCP",
-	} {
-		if !slices.Contains(netProblems, want) {
-			t.Errorf("not reported: %s", want)
-		}
-	}
+	)
 	if t.Failed() {
 		t.Logf("reported:\n%s\n%s", strings.Join(problems, "\n"), strings.Join(netProblems, "\n"))
+	}
+}
+
+// requireReported fails t for each of want that got does not contain.
+func requireReported(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("not reported: %s", w)
+		}
 	}
 }

@@ -161,20 +161,7 @@ func checkMetrics(m *manifest, d *appsv1.Deployment) []string {
 	id := "Deployment " + d.Name
 	pod := &d.Spec.Template
 
-	var (
-		port      *corev1.ContainerPort
-		container *corev1.Container
-		found     int
-	)
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		for j := range c.Ports {
-			if c.Ports[j].Name == metricsPortName {
-				port, container = &c.Ports[j], c
-				found++
-			}
-		}
-	}
+	port, container, found := namedPort(pod, metricsPortName)
 	want := int32(metricsPort)
 	switch {
 	case found == 0:
@@ -243,20 +230,7 @@ func checkProbes(m *manifest, d *appsv1.Deployment) []string {
 	id := "Deployment " + d.Name
 	pod := &d.Spec.Template
 
-	var (
-		port      *corev1.ContainerPort
-		container *corev1.Container
-		found     int
-	)
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		for j := range c.Ports {
-			if c.Ports[j].Name == probesPortName {
-				port, container = &c.Ports[j], c
-				found++
-			}
-		}
-	}
+	port, container, found := namedPort(pod, probesPortName)
 	switch {
 	case found == 0:
 		report("%s: no container port named %s", id, probesPortName)
@@ -532,4 +506,19 @@ func checkHeadless(m *manifest, d *appsv1.Deployment) []string {
 		}
 	}
 	return problems
+}
+
+// namedPort finds the container port called name in a pod template: the
+// last one found, its container, and how many there are.
+func namedPort(pod *corev1.PodTemplateSpec, name string) (port *corev1.ContainerPort, container *corev1.Container, found int) {
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		for j := range c.Ports {
+			if c.Ports[j].Name == name {
+				port, container = &c.Ports[j], c
+				found++
+			}
+		}
+	}
+	return port, container, found
 }
