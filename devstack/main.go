@@ -68,9 +68,11 @@ func realMain(ctx context.Context, out io.Writer) error {
   MongoDB          %s%s
   data dir         %s
   JWT secret       %s
+  between services %s
+  tracing          %s
   get a token:     go run ./devstack token --sub client-1 --role client
 Press Ctrl-C to stop.
-`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote)
+`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote, transportNote(s), tracingNote())
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping…")
@@ -145,4 +147,18 @@ func redactURI(uri string) string {
 		}
 	}
 	return uri
+}
+
+func transportNote(s Settings) string {
+	if s.TLSCertFile == "" && s.TLSKeyFile == "" && s.TLSCAFile == "" {
+		return "plaintext on loopback (NOCONTACT_TLS_* for mutual TLS)"
+	}
+	return "mutual TLS (" + s.TLSCertFile + ")"
+}
+
+func tracingNote() string {
+	if e := os.Getenv("OTEL_TRACES_EXPORTER"); e != "" && e != "none" {
+		return "on, exporter " + e
+	}
+	return "off (OTEL_TRACES_EXPORTER=otlp or console to turn it on)"
 }
