@@ -230,3 +230,36 @@ func TestWebhookRefusedByTheGuard(t *testing.T) {
 		t.Error("/metrics does not count the refused attempts")
 	}
 }
+
+// A delivery whose webhook has disappeared (removed from the database by
+// hand) ends as failed at its next turn, instead of being claimed again and
+// again for ever.
+func TestDeliveryOfAVanishedWebhookEnds(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC))
+	m := metrics.New("notify")
+	observe, outcomes := webhookOutcomes(m)
+	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
+		WithObservers(app.Observers{WebhookAttempt: observe})
+	srv := httptest.NewServer(&receiver{failures: map[string]int{}, calls: map[string]int{}})
+	defer srv.Close()
+	wh, err := f.n.CreateWebhook(ctxT(t), caller(clientID), clientID, srv.URL+"/gone", strings.Repeat("s", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deliver(t, milestone(clientID, 7))
+	if _, err := f.db.Collection(server.CollWebhooks).DeleteOne(ctxT(t), map[string]any{"_id": wh.ID}); err != nil {
+		t.Fatal(err)
+	}
+	f.sendAllWebhooks(t, f.n) // fails the test if anything stays pending
+
+	var d app.Delivery
+	if err := f.db.Collection(server.CollDeliveries).FindOne(ctxT(t), map[string]any{"webhook_id": wh.ID}).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != app.DeliveryFailed || d.Attempts != 1 || !strings.Contains(d.LastError, "no longer exists") {
+		t.Fatalf("delivery = %+v, want failed after one turn, saying why", d)
+	}
+	if got := outcomes(); !slices.Equal(got, []string{app.WebhookFailed}) {
+		t.Fatalf("outcomes = %v, want one failed", got)
+	}
+}

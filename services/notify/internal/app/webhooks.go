@@ -249,6 +249,18 @@ func (n *Notify) SendWebhooks(ctx context.Context) (int, error) {
 		d.Attempts++
 		var h Webhook
 		if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				// The webhook is gone: nothing will ever take this
+				// delivery. End it rather than claim it forever.
+				if _, err := n.hooks.deliveries.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+					bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: "the webhook no longer exists"}}}}); err != nil {
+					return sent, fmt.Errorf("record delivery: %w", err)
+				}
+				if n.observe.WebhookAttempt != nil {
+					n.observe.WebhookAttempt(WebhookFailed, 0)
+				}
+			}
+			// Any other error: the lease runs out and the next pass tries again.
 			continue
 		}
 		started := n.clk.Now()
