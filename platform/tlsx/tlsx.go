@@ -4,8 +4,9 @@
 //
 // The certificate, key and CA bundle are PEM files (a cert-manager
 // Certificate's Secret mounted into the pod: tls.crt, tls.key, ca.crt). They
-// are re-read when they change on disk, checked at most every few seconds
-// on a handshake, so a renewed certificate is used without a restart; a
+// are re-read when they change on disk, checked at each handshake (three
+// stats; connections are long-lived), so a renewed certificate is used
+// without a restart; a
 // change that does not load (a half-written pair) keeps the previous one
 // and is logged. A new CA bundle is picked up the same way by servers;
 // clients read it when they dial, i.e. at start-up.
@@ -19,7 +20,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 )
 
 // Files names the PEM files. All three or none: Validate says which.
@@ -49,20 +49,16 @@ func (f Files) Validate() error {
 	return errors.Join(missing...)
 }
 
-// recheckEvery bounds how often a handshake looks at the files.
-var recheckEvery = 5 * time.Second
-
 // Source holds the current certificate and CA pool, reloaded when the
 // files change.
 type Source struct {
 	files Files
 	log   *slog.Logger
 
-	mu        sync.Mutex
-	cert      *tls.Certificate
-	pool      *x509.CertPool
-	stamp     string // the files' sizes and modification times at the last load
-	lastCheck time.Time
+	mu    sync.Mutex
+	cert  *tls.Certificate
+	pool  *x509.CertPool
+	stamp string // the files' sizes and modification times at the last load
 }
 
 // Load reads the files once; an error means TLS cannot start.
@@ -84,7 +80,6 @@ func Load(f Files, log *slog.Logger) (*Source, error) {
 	if err := s.load(stamp); err != nil {
 		return nil, err
 	}
-	s.lastCheck = time.Now()
 	return s, nil
 }
 
@@ -118,14 +113,10 @@ func (s *Source) load(stamp string) error {
 }
 
 // current returns the certificate and pool, reloading them first when the
-// files changed since the last look (at most every recheckEvery).
+// files changed since the last load.
 func (s *Source) current() (*tls.Certificate, *x509.CertPool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if time.Since(s.lastCheck) < recheckEvery {
-		return s.cert, s.pool
-	}
-	s.lastCheck = time.Now()
 	stamp, err := s.stampFiles()
 	if err != nil || stamp == s.stamp {
 		if err != nil {

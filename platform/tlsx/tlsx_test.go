@@ -52,7 +52,6 @@ func TestLoadRefusesBrokenFiles(t *testing.T) {
 // served from the next handshake on, without a restart; files that do not
 // load keep the previous certificate in service.
 func TestRenewedCertificateIsServedWithoutRestart(t *testing.T) {
-	defer tlsx.SetRecheckEvery(0)()
 	ca := tlstest.NewCA(t, "ca")
 	serverDir := t.TempDir()
 	server, err := tlsx.Load(ca.Issue(t, serverDir, "plans", "127.0.0.1"), quiet())
