@@ -55,7 +55,9 @@ func realMain(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	secretNote := "from NOCONTACT_JWT_SECRET"
-	if s.JWTSecret == "" {
+	if s.JWKSURL != "" {
+		secretNote = "none: tokens are verified with the keys at " + s.JWKSURL
+	} else if s.JWTSecret == "" {
 		secretNote = fmt.Sprintf("development default %q (set NOCONTACT_JWT_SECRET to change it)", DevJWTSecret)
 	}
 	fmt.Fprintf(out, `no-contact devstack is up

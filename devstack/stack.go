@@ -49,6 +49,10 @@ type Settings struct {
 	TLSCertFile string `env:"NOCONTACT_TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"NOCONTACT_TLS_KEY_FILE"`
 	TLSCAFile   string `env:"NOCONTACT_TLS_CA_FILE"`
+	// JWKSURL switches every component to asymmetric tokens verified with
+	// the keys an identity provider publishes there, as production does;
+	// the HS256 secret (and the token subcommand) are then not used.
+	JWKSURL string `env:"NOCONTACT_JWT_JWKS_URL"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -132,6 +136,10 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		"TLS_CERT_FILE":        s.TLSCertFile,
 		"TLS_KEY_FILE":         s.TLSKeyFile,
 		"TLS_CA_FILE":          s.TLSCAFile,
+	}
+	if s.JWKSURL != "" {
+		delete(common, "NOCONTACT_JWT_SECRET")
+		common["NOCONTACT_JWT_JWKS_URL"] = s.JWKSURL
 	}
 
 	// plans
@@ -228,7 +236,13 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		return nil, err
 	}
 	gwLog := log.With("service", "gateway")
-	verifier := auth.NewHS256Verifier([]byte(secret), gwCfg.Auth.Issuer, gwCfg.Auth.Audience, clk)
+	if err := gwCfg.Auth.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	verifier, err := auth.NewVerifier(ctx, gwCfg.Auth, clk, gwLog)
+	if err != nil {
+		return nil, err
+	}
 	gw, err := edge.New(ctx, gwCfg, gwLog, verifier, clk)
 	if err != nil {
 		return nil, err

@@ -65,36 +65,35 @@ func NewHS256Verifier(secret []byte, issuer, audience string, clk clock.Clock, p
 		keys:     keys,
 		issuer:   issuer,
 		audience: audience,
-		parser: jwt.NewParser(
-			// Pinning the algorithm stops "alg: none" and algorithm
-			// confusion attacks.
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuer(issuer),
-			jwt.WithAudience(audience),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(Leeway),
-			jwt.WithTimeFunc(clk.Now),
-		),
+		// Pinning the algorithm stops "alg: none" and algorithm confusion
+		// attacks.
+		parser: newParser([]string{jwt.SigningMethodHS256.Alg()}, issuer, audience, clk),
 	}
 }
 
-// Verify implements Verifier.
-func (v *hs256Verifier) Verify(_ context.Context, token string) (Identity, error) {
-	if len(v.secret) == 0 || v.issuer == "" || v.audience == "" {
-		return Identity{}, fmt.Errorf("%w: verifier has no secret, issuer or audience", ErrInvalidToken)
-	}
+// newParser checks what every token must carry whatever its signature:
+// one of the algorithms, an expiry (required), the issuer and audience,
+// with Leeway for clock skew.
+func newParser(algorithms []string, issuer, audience string, clk clock.Clock) *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods(algorithms),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(clk.Now),
+	)
+}
+
+// parseIdentity verifies token with parser and keyfunc and returns the
+// identity it proves: a non-empty sub and a known role.
+func parseIdentity(parser *jwt.Parser, token string, keyfunc jwt.Keyfunc) (Identity, error) {
 	if token == "" {
 		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidToken)
 	}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
-		if len(v.keys.Keys) == 1 {
-			return v.secret, nil
-		}
-		return v.keys, nil // each key is tried in turn
-	})
-	if err != nil {
+	if _, err := parser.ParseWithClaims(token, &c, keyfunc); err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Subject == "" {
@@ -105,6 +104,19 @@ func (v *hs256Verifier) Verify(_ context.Context, token string) (Identity, error
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return Identity{Subject: c.Subject, Role: role}, nil
+}
+
+// Verify implements Verifier.
+func (v *hs256Verifier) Verify(_ context.Context, token string) (Identity, error) {
+	if len(v.secret) == 0 || v.issuer == "" || v.audience == "" {
+		return Identity{}, fmt.Errorf("%w: verifier has no secret, issuer or audience", ErrInvalidToken)
+	}
+	return parseIdentity(v.parser, token, func(*jwt.Token) (any, error) {
+		if len(v.keys.Keys) == 1 {
+			return v.secret, nil
+		}
+		return v.keys, nil // each key is tried in turn
+	})
 }
 
 // IssueHS256 signs a token for sub with role, valid for ttl from clk's now.

@@ -146,16 +146,21 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 			return nil, err
 		}
 	}
-	keys := base.Auth.Keys()
-	d.Verifier = auth.NewHS256Verifier(keys[0], base.Auth.Issuer, base.Auth.Audience, clk, keys[1:]...)
+	// A JWKS verifier refreshes its keys for as long as the service runs.
+	if d.Verifier, err = auth.NewVerifier(ctx, base.Auth, clk, log); err != nil {
+		d.NC.Close()
+		d.closeMongo(ctx)
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	info := buildinfo.Get()
 	log.Info("starting", "service", spec.Name, "version", info.Version, "commit", info.Commit, "go", info.GoVersion, "tracing", tp.Enabled(), "mutual_tls", certs != nil)
 	return d, nil
 }
 
-// Readiness checks MongoDB and NATS for the health service.
+// Readiness checks MongoDB and NATS for the health service, and that the
+// token verifier has keys when it fetches them (JWKS).
 func (d *Deps) Readiness() []grpcserver.Check {
-	return []grpcserver.Check{
+	checks := []grpcserver.Check{
 		{Name: "mongodb", Fn: func(ctx context.Context) error { return d.Mongo.Ping(ctx, nil) }},
 		{Name: "nats", Fn: func(context.Context) error {
 			if s := d.NC.Status(); s != nats.CONNECTED {
@@ -164,6 +169,10 @@ func (d *Deps) Readiness() []grpcserver.Check {
 			return nil
 		}},
 	}
+	if r, ok := d.Verifier.(interface{ Ready(context.Context) error }); ok {
+		checks = append(checks, grpcserver.Check{Name: "jwt-keys", Fn: r.Ready})
+	}
+	return checks
 }
 
 // NewServer builds the gRPC server with the shared interceptors, readiness

@@ -28,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -121,6 +123,10 @@ type Auth struct {
 	// retired during a rotation, so that tokens signed before the issuer
 	// switched keep working and no pod rejects what another accepts.
 	JWTPreviousSecret Secret `env:"NOCONTACT_JWT_PREVIOUS_SECRET"`
+	// JWKSURL, when set, replaces the HS256 secrets: tokens are verified
+	// with the identity provider's asymmetric keys published at this URL
+	// (https; http only to a loopback host, for development).
+	JWKSURL string `env:"NOCONTACT_JWT_JWKS_URL"`
 	// Issuer is the expected `iss` claim.
 	Issuer string `env:"NOCONTACT_JWT_ISSUER" envDefault:"nocontact"`
 	// Audience is the expected `aud` claim.
@@ -131,16 +137,26 @@ type Auth struct {
 // requires a key at least as long as the hash output (256 bits).
 const MinJWTSecretLen = 32
 
-// Validate reports a missing or too short secret and empty claims
-// expectations: a service must never start unable to authenticate, nor
-// accept tokens minted for another issuer or audience.
+// Validate reports a missing or too short secret (or a bad JWKS URL) and
+// empty claims expectations: a service must never start unable to
+// authenticate, nor accept tokens minted for another issuer or audience.
+// Exactly one mode: the HS256 secret(s), or a JWKS URL.
 func (a Auth) Validate() error {
 	var errs []error
-	if n := len(a.JWTSecret); n < MinJWTSecretLen {
-		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_SECRET must be at least %d bytes, got %d", MinJWTSecretLen, n))
-	}
-	if n := len(a.JWTPreviousSecret); n > 0 && n < MinJWTSecretLen {
-		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_PREVIOUS_SECRET must be empty or at least %d bytes, got %d", MinJWTSecretLen, n))
+	if a.JWKSURL != "" {
+		if a.JWTSecret != "" || a.JWTPreviousSecret != "" {
+			errs = append(errs, errors.New("NOCONTACT_JWT_JWKS_URL and NOCONTACT_JWT_SECRET/NOCONTACT_JWT_PREVIOUS_SECRET are both set: choose the JWKS URL (asymmetric keys) or the HS256 secret, not both"))
+		}
+		if err := validJWKSURL(a.JWKSURL); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		if n := len(a.JWTSecret); n < MinJWTSecretLen {
+			errs = append(errs, fmt.Errorf("NOCONTACT_JWT_SECRET must be at least %d bytes, got %d (or set NOCONTACT_JWT_JWKS_URL)", MinJWTSecretLen, n))
+		}
+		if n := len(a.JWTPreviousSecret); n > 0 && n < MinJWTSecretLen {
+			errs = append(errs, fmt.Errorf("NOCONTACT_JWT_PREVIOUS_SECRET must be empty or at least %d bytes, got %d", MinJWTSecretLen, n))
+		}
 	}
 	if a.Issuer == "" {
 		errs = append(errs, errors.New("NOCONTACT_JWT_ISSUER is empty"))
@@ -149,6 +165,29 @@ func (a Auth) Validate() error {
 		errs = append(errs, errors.New("NOCONTACT_JWT_AUDIENCE is empty"))
 	}
 	return errors.Join(errs...)
+}
+
+func validJWKSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("NOCONTACT_JWT_JWKS_URL %q is not an absolute URL", raw)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	default:
+		return fmt.Errorf("NOCONTACT_JWT_JWKS_URL %q must use https (plain http only to a loopback host): the keys decide who may sign in", raw)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Keys are the HS256 keys to accept, the current one first.

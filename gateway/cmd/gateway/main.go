@@ -38,8 +38,10 @@ func realMain(ctx context.Context) error {
 	}
 	log := logging.New(cfg.Log, os.Stdout)
 	clk := clock.Real()
-	keys := cfg.Auth.Keys()
-	verifier := auth.NewHS256Verifier(keys[0], cfg.Auth.Issuer, cfg.Auth.Audience, clk, keys[1:]...)
+	verifier, err := auth.NewVerifier(ctx, cfg.Auth, clk, log)
+	if err != nil {
+		return err
+	}
 
 	srv, err := edge.New(ctx, cfg, log, verifier, clk)
 	if err != nil {
