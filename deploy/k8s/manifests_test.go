@@ -47,13 +47,9 @@ func (o overlay) flows(m *manifest) []string {
 		flow("ingress-nginx", "gateway", 8080, corev1.ProtocolTCP),
 		flow("journal", "plans", 9090, corev1.ProtocolTCP),
 		flow("nats", "nats", 6222, corev1.ProtocolTCP),
-		// Webhooks: any public address on 443, whatever is there.
-		flow("notify", "internet", 443, corev1.ProtocolTCP),
-		flow("notify", "internet-v6", 443, corev1.ProtocolTCP),
 	}
-	if isPublic(mongoDBExternal(m)) {
-		f = append(f, flow("notify", "mongodb-external", 443, corev1.ProtocolTCP))
-	}
+	// Webhooks: any public address on 443, whatever is there.
+	f = append(f, toPublic(m, "notify", 443)...)
 	// The metrics scraper reaches every binary's metrics port, and nothing
 	// else.
 	for _, b := range binaries {

@@ -87,11 +87,25 @@ func mongoDBExternal(m *manifest) netip.Addr {
 	return netip.MustParseAddr("192.0.2.10")
 }
 
-// isPublic reports whether the notify webhooks may reach ip: not a private,
-// shared (100.64.0.0/10), loopback, link-local or unspecified address.
+// isPublic reports whether the notify webhooks (and, with components/jwks,
+// every workload) may reach ip: not a private, shared (100.64.0.0/10),
+// loopback, link-local or unspecified address.
 func isPublic(ip netip.Addr) bool {
 	return !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified() &&
 		!netip.MustParsePrefix("100.64.0.0/10").Contains(ip)
+}
+
+// toPublic is the flows from src to every address of the model that is
+// public (isPublic), on port/TCP: what a rule open to the public internet
+// allows (notify's webhooks, components/jwks), and nothing private.
+func toPublic(m *manifest, src string, port int32) []string {
+	var f []string
+	for _, p := range outsiders(m) {
+		if p.namespace == "" && isPublic(p.ip) { // an address, not a pod
+			f = append(f, flow(src, p.name, port, corev1.ProtocolTCP))
+		}
+	}
+	return f
 }
 
 // probePorts are the ports the model tries between every pair of peers

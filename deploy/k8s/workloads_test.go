@@ -1,8 +1,10 @@
 package k8s
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -17,7 +19,7 @@ import (
 
 // Environment variables that carry secrets: they must come from a Secret by
 // name, never from a literal or a ConfigMap.
-var secretEnv = []string{"MONGODB_URI", "NOCONTACT_JWT_SECRET", "NOCONTACT_JWT_PREVIOUS_SECRET"}
+var secretEnv = []string{"MONGODB_URI", jwtSecretEnv, jwtPreviousSecretEnv}
 
 // Every binary serves Prometheus metrics on a listener of its own
 // (METRICS_ADDR): GET /metrics on 9464, the port the network policies open
@@ -47,9 +49,10 @@ const (
 // limits and a non-root read-only security context; every Deployment also
 // needs a PodDisruptionBudget and a HorizontalPodAutoscaler of its own, a
 // Service and a ServiceAccount, the Go runtime sized from its limits, secrets
-// from Secrets, a grace period longer than its shutdown, and its metrics
-// port declared, announced and served (checkMetrics); the services' probes
-// ask their plaintext health listener (checkProbes).
+// from Secrets, exactly one way to verify tokens (checkTokenKeys), a grace
+// period longer than its shutdown, and its metrics port declared, announced
+// and served (checkMetrics); the services' probes ask their plaintext health
+// listener (checkProbes).
 func checkWorkloads(m *manifest) []string {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -108,18 +111,7 @@ func checkWorkloads(m *manifest) []string {
 					report("%s: %s must come from a Secret by name (secretKeyRef), never inline or from a ConfigMap", cid, name)
 				}
 			}
-			if _, ok := env["NOCONTACT_JWT_SECRET"]; !ok {
-				report("%s: no NOCONTACT_JWT_SECRET", cid)
-			}
-			// A key rotation puts the retiring key beside the new one in the
-			// same Secret; the pods must start while it is absent.
-			if r, ok := env["NOCONTACT_JWT_PREVIOUS_SECRET"]; !ok || r.valueFrom == nil || r.valueFrom.SecretKeyRef == nil ||
-				r.valueFrom.SecretKeyRef.Optional == nil || !*r.valueFrom.SecretKeyRef.Optional {
-				report("%s: NOCONTACT_JWT_PREVIOUS_SECRET must come from an optional secretKeyRef", cid)
-			} else if jwt := env["NOCONTACT_JWT_SECRET"]; jwt.valueFrom != nil && jwt.valueFrom.SecretKeyRef != nil &&
-				r.valueFrom.SecretKeyRef.Name != jwt.valueFrom.SecretKeyRef.Name {
-				report("%s: NOCONTACT_JWT_PREVIOUS_SECRET must come from the same Secret as NOCONTACT_JWT_SECRET", cid)
-			}
+			problems = append(problems, checkTokenKeys(cid, env)...)
 			if pod.Labels["app.kubernetes.io/component"] == "service" {
 				if _, ok := env["MONGODB_URI"]; !ok {
 					report("%s: no MONGODB_URI", cid)
@@ -146,6 +138,82 @@ func checkWorkloads(m *manifest) []string {
 	}
 	for _, s := range m.statefulSets {
 		problems = append(problems, checkPod("StatefulSet "+s.Name, &s.Spec.Template.Spec)...)
+	}
+	return problems
+}
+
+// How the binaries verify tokens: exactly one of two modes.
+//   - HS256: NOCONTACT_JWT_SECRET from a Secret (base), and
+//     NOCONTACT_JWT_PREVIOUS_SECRET, the retiring key during a rotation,
+//     from an optional key of the same Secret;
+//   - JWKS (components/jwks): NOCONTACT_JWT_JWKS_URL, the https URL of the
+//     identity provider's JWK Set, and neither HS256 variable (a binary
+//     given both modes refuses to start).
+const (
+	jwtSecretEnv         = "NOCONTACT_JWT_SECRET"
+	jwtPreviousSecretEnv = "NOCONTACT_JWT_PREVIOUS_SECRET"
+	jwksURLEnv           = "NOCONTACT_JWT_JWKS_URL"
+)
+
+// jwksMode reports whether env sets a JWK Set URL: an empty value is unset
+// to the binaries.
+func jwksMode(env map[string]envRef) bool {
+	r, ok := env[jwksURLEnv]
+	return ok && (r.value != "" || r.valueFrom != nil)
+}
+
+// parseJWKSURL accepts what the binaries fetch a key set from: an absolute
+// https URL with a host and no credentials (the keys are public).
+func parseJWKSURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, err
+	case u.Scheme != "https":
+		return nil, errors.New("not https: the keys that sign every token would travel unauthenticated")
+	case u.Hostname() == "":
+		return nil, errors.New("no host")
+	case u.User != nil:
+		return nil, errors.New("credentials in the URL: a JWK Set is public")
+	}
+	return u, nil
+}
+
+// checkTokenKeys: a container verifies tokens in exactly one mode, HS256
+// or JWKS, wired as the mode wants (secretEnv checks where the secrets come
+// from).
+func checkTokenKeys(cid string, env map[string]envRef) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, cid+": "+fmt.Sprintf(format, args...)) }
+	_, hs256 := env[jwtSecretEnv]
+	_, previous := env[jwtPreviousSecretEnv]
+	if jwksMode(env) {
+		if hs256 {
+			report("%s and %s are both set: the binary refuses two token modes (want exactly one)", jwksURLEnv, jwtSecretEnv)
+		}
+		if previous {
+			report("%s is set beside %s: the binary refuses HS256 keys in JWKS mode", jwtPreviousSecretEnv, jwksURLEnv)
+		}
+		r := env[jwksURLEnv]
+		if r.valueFrom != nil || r.fromConfigMap == "" {
+			report("%s must come from the workload's ConfigMap (a change then rolls the pods)", jwksURLEnv)
+		} else if _, err := parseJWKSURL(r.value); err != nil {
+			report("%s %q: %v", jwksURLEnv, r.value, err)
+		}
+		return problems
+	}
+	if !hs256 {
+		report("neither %s nor %s: the binary has no key to verify tokens with (want exactly one)", jwtSecretEnv, jwksURLEnv)
+		return problems
+	}
+	// A key rotation puts the retiring key beside the new one in the same
+	// Secret; the pods must start while it is absent.
+	if r, ok := env[jwtPreviousSecretEnv]; !ok || r.valueFrom == nil || r.valueFrom.SecretKeyRef == nil ||
+		r.valueFrom.SecretKeyRef.Optional == nil || !*r.valueFrom.SecretKeyRef.Optional {
+		report("%s must come from an optional secretKeyRef", jwtPreviousSecretEnv)
+	} else if jwt := env[jwtSecretEnv]; jwt.valueFrom != nil && jwt.valueFrom.SecretKeyRef != nil &&
+		r.valueFrom.SecretKeyRef.Name != jwt.valueFrom.SecretKeyRef.Name {
+		report("%s must come from the same Secret as %s", jwtPreviousSecretEnv, jwtSecretEnv)
 	}
 	return problems
 }
