@@ -70,26 +70,7 @@ func TestJWKSIsOffByDefault(t *testing.T) {
 func TestJWKSComponent(t *testing.T) {
 	for _, o := range overlays {
 		t.Run(o.name, func(t *testing.T) {
-			plain, m := mustBuild(t, o.dir), mustBuild(t, o.jwksFixture())
-			// The fixture must stay the overlay plus the component: same
-			// namespace, same workloads.
-			if len(m.namespaces) != 1 || len(plain.namespaces) != 1 || m.namespaces[0].Name != plain.namespaces[0].Name {
-				t.Fatalf("%s is not in the namespace of %s", m.dir, o.dir)
-			}
-			var names []string
-			for _, d := range m.deployments {
-				names = append(names, d.Name)
-			}
-			slices.Sort(names)
-			if want := slices.Sorted(slices.Values(binaries)); !slices.Equal(names, want) {
-				t.Errorf("Deployments %v, want %v", names, want)
-			}
-			for _, p := range checkWorkloads(m) {
-				t.Error(p)
-			}
-			for _, p := range checkTLS(m, o.mtls) {
-				t.Error(p)
-			}
+			m := mustBuildWithComponent(t, o, o.jwksFixture())
 
 			problems, flows := checkJWKS(m)
 			for _, p := range problems {

@@ -83,14 +83,7 @@ func TestOverlaysBuildAndDecodeStrictly(t *testing.T) {
 	for _, o := range overlays {
 		t.Run(o.name, func(t *testing.T) {
 			m := mustBuild(t, o.dir)
-			var names []string
-			for _, d := range m.deployments {
-				names = append(names, d.Name)
-			}
-			slices.Sort(names)
-			if want := slices.Sorted(slices.Values(binaries)); !slices.Equal(names, want) {
-				t.Errorf("Deployments %v, want %v", names, want)
-			}
+			requireEveryBinary(t, m)
 			if len(m.policies) == 0 {
 				t.Error("no NetworkPolicies: the network-policies component is missing")
 			}
@@ -651,4 +644,36 @@ func requireReported(t *testing.T, got []string, want ...string) {
 			t.Errorf("not reported: %s", w)
 		}
 	}
+}
+
+// requireEveryBinary fails t unless m has exactly one Deployment per binary.
+func requireEveryBinary(t *testing.T, m *manifest) {
+	t.Helper()
+	var names []string
+	for _, d := range m.deployments {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	if want := slices.Sorted(slices.Values(binaries)); !slices.Equal(names, want) {
+		t.Errorf("Deployments %v, want %v", names, want)
+	}
+}
+
+// mustBuildWithComponent builds fixture, an overlay plus one component,
+// and checks that it stays that overlay (same namespace, every binary)
+// and that its workloads still pass every check.
+func mustBuildWithComponent(t *testing.T, o overlay, fixture string) *manifest {
+	t.Helper()
+	plain, m := mustBuild(t, o.dir), mustBuild(t, fixture)
+	if len(m.namespaces) != 1 || len(plain.namespaces) != 1 || m.namespaces[0].Name != plain.namespaces[0].Name {
+		t.Fatalf("%s is not in the namespace of %s", m.dir, o.dir)
+	}
+	requireEveryBinary(t, m)
+	for _, p := range checkWorkloads(m) {
+		t.Error(p)
+	}
+	for _, p := range checkTLS(m, o.mtls) {
+		t.Error(p)
+	}
+	return m
 }

@@ -50,26 +50,7 @@ func TestTracingIsOffByDefault(t *testing.T) {
 func TestTracingComponent(t *testing.T) {
 	for _, o := range overlays {
 		t.Run(o.name, func(t *testing.T) {
-			plain, m := mustBuild(t, o.dir), mustBuild(t, o.tracingFixture())
-			// The fixture must stay the overlay plus the component: same
-			// namespace, same workloads.
-			if len(m.namespaces) != 1 || len(plain.namespaces) != 1 || m.namespaces[0].Name != plain.namespaces[0].Name {
-				t.Fatalf("%s is not in the namespace of %s", m.dir, o.dir)
-			}
-			var names []string
-			for _, d := range m.deployments {
-				names = append(names, d.Name)
-			}
-			slices.Sort(names)
-			if want := slices.Sorted(slices.Values(binaries)); !slices.Equal(names, want) {
-				t.Errorf("Deployments %v, want %v", names, want)
-			}
-			for _, p := range checkWorkloads(m) {
-				t.Error(p)
-			}
-			for _, p := range checkTLS(m, o.mtls) {
-				t.Error(p)
-			}
+			m := mustBuildWithComponent(t, o, o.tracingFixture())
 
 			problems, flows := checkTracing(m)
 			for _, p := range problems {
