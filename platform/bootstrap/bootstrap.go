@@ -126,30 +126,30 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 	tp, err := tracing.Setup(ctx, spec.Name, log)
 	if err != nil {
 		d := &Deps{Mongo: client}
-		d.closeMongo(ctx)
+		d.closeMongoAndTraces(ctx)
 		return nil, err
 	}
 	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), Tracing: tp, TLS: certs, base: base}
 	if err := mongox.EnsureIndexes(startCtx, d.DB, spec.Indexes); err != nil {
-		d.closeMongo(ctx)
+		d.closeMongoAndTraces(ctx)
 		return nil, err
 	}
 	d.NC, d.JS, err = natsx.Connect(base.NATS.URL, spec.Name, log)
 	if err != nil {
-		d.closeMongo(ctx)
+		d.closeMongoAndTraces(ctx)
 		return nil, err
 	}
 	for name, subjects := range spec.Streams {
 		if _, err := natsx.EnsureStreamReplicated(startCtx, d.JS, name, subjects, base.NATS.StreamReplicas); err != nil {
 			d.NC.Close()
-			d.closeMongo(ctx)
+			d.closeMongoAndTraces(ctx)
 			return nil, err
 		}
 	}
 	// A JWKS verifier refreshes its keys for as long as the service runs.
 	if d.Verifier, err = auth.NewVerifier(ctx, base.Auth, clk, log); err != nil {
 		d.NC.Close()
-		d.closeMongo(ctx)
+		d.closeMongoAndTraces(ctx)
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	info := buildinfo.Get()
@@ -238,7 +238,7 @@ type Work func(ctx context.Context)
 // Metrics are served on metricsLis (a listener on MetricsAddr when nil,
 // none when MetricsAddr is off) until everything else has stopped.
 func (d *Deps) Serve(ctx context.Context, srv *grpcserver.Server, lis, metricsLis net.Listener, relay *outbox.Relay, work []Work, consumers []Consumer) error {
-	defer d.closeMongo(ctx)
+	defer d.closeMongoAndTraces(ctx)
 	defer d.NC.Close()
 	if lis == nil {
 		var err error
@@ -347,7 +347,7 @@ func (d *Deps) DialOptions() []grpc.DialOption {
 	return opts
 }
 
-func (d *Deps) closeMongo(ctx context.Context) {
+func (d *Deps) closeMongoAndTraces(ctx context.Context) {
 	_ = d.Mongo.Disconnect(context.WithoutCancel(ctx))
 	// Spans are flushed last: every span of the shutdown has ended by now.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
