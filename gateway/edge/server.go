@@ -73,10 +73,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	// when configured, else plaintext (the devstack on loopback, or a mesh
 	// that secures the hop); the token rides in metadata either way.
 	creds := insecure.NewCredentials()
-	if err := cfg.TLS.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if cfg.TLS.Enabled() {
+	if cfg.TLS.Enabled() { // Load refuses a partial set of files
 		certs, err := tlsx.Load(cfg.TLS, log)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)

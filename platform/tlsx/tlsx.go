@@ -6,9 +6,8 @@
 // Certificate's Secret mounted into the pod: tls.crt, tls.key, ca.crt). They
 // are re-read when they change on disk, checked at each handshake (three
 // stats; connections are long-lived), so a renewed certificate is used
-// without a restart; a
-// change that does not load (a half-written pair) keeps the previous one
-// and is logged. A new CA bundle is picked up the same way by servers;
+// without a restart; a change that does not load (a half-written pair)
+// keeps the previous one and is logged. A new CA bundle is picked up the same way by servers;
 // clients read it when they dial, i.e. at start-up.
 package tlsx
 
@@ -41,9 +40,9 @@ func (f Files) Validate() error {
 		return nil
 	}
 	var missing []error
-	for name, v := range map[string]string{"TLS_CERT_FILE": f.Cert, "TLS_KEY_FILE": f.Key, "TLS_CA_FILE": f.CA} {
-		if v == "" {
-			missing = append(missing, fmt.Errorf("%s is empty while other TLS_* files are set: set all three for mutual TLS, or none", name))
+	for _, v := range []struct{ name, value string }{{"TLS_CERT_FILE", f.Cert}, {"TLS_KEY_FILE", f.Key}, {"TLS_CA_FILE", f.CA}} {
+		if v.value == "" {
+			missing = append(missing, fmt.Errorf("%s is empty while other TLS_* files are set: set all three for mutual TLS, or none", v.name))
 		}
 	}
 	return errors.Join(missing...)
