@@ -40,12 +40,11 @@ func NewAccess(assignments *docstore.Store[care.Assignment], consents *docstore.
 	return &Access{assignments: assignments, consents: consents, log: accessLog, clk: clk}
 }
 
-// Check applies the access rule (care.Decide) for one resource of a
-// client's data. A caller other than the client is recorded in the access
-// log whatever the outcome, and a refusal answers NotFound so that ids
-// cannot be probed. The write of the log entry must succeed for the access
-// to proceed: health data is not shown unaudited.
-func (a *Access) Check(ctx context.Context, c Caller, clientID string, scope care.Scope, resource, action string, adminAllowed bool) (care.Decision, error) {
+// Decide applies the access rule (care.Decide) for one scope of a
+// client's data. It records nothing: the caller knows more (whether the
+// RPC is the client's alone, whether the resource is there) and records
+// the outcome it answers with (Record), before it answers.
+func (a *Access) Decide(ctx context.Context, c Caller, clientID string, scope care.Scope, adminAllowed bool) (care.Decision, error) {
 	if c.Role == auth.RoleClient && c.ID == clientID {
 		return care.AllowOwner, nil
 	}
@@ -69,20 +68,47 @@ func (a *Access) Check(ctx context.Context, c Caller, clientID string, scope car
 			}
 		}
 	}
-	decision := care.Decide(c.ID, c.Role, clientID, scope, assignment, consents, adminAllowed)
-	outcome := care.OutcomeAllowed
-	if decision == care.Deny {
-		outcome = care.OutcomeDenied
-	}
-	if err := a.Record(ctx, c, clientID, resource, action, outcome); err != nil {
-		return care.Deny, err
-	}
-	return decision, nil
+	return care.Decide(c.ID, c.Role, clientID, scope, assignment, consents, adminAllowed), nil
 }
 
-// Record appends one access-log entry for an actor other than the client.
+// Check is Decide and Record in one, for a read whose answer is the
+// decision: a caller other than the client is recorded with the outcome
+// decided, and the write of the log entry must succeed for the access to
+// proceed (health data is not shown unaudited). A refusal is for the
+// caller to answer NotFound, so that ids cannot be probed.
+func (a *Access) Check(ctx context.Context, c Caller, clientID string, scope care.Scope, resource, action string, adminAllowed bool) (care.Decision, error) {
+	d, err := a.Decide(ctx, c, clientID, scope, adminAllowed)
+	if err != nil {
+		return care.Deny, err
+	}
+	if err := a.Record(ctx, c, clientID, resource, action, OutcomeOf(d != care.Deny)); err != nil {
+		return care.Deny, err
+	}
+	return d, nil
+}
+
+// OutcomeOf is the logged outcome of an attempt that was allowed or not.
+func OutcomeOf(allowed bool) care.Outcome {
+	if allowed {
+		return care.OutcomeAllowed
+	}
+	return care.OutcomeDenied
+}
+
+// RecordDenied records a refused attempt by someone other than the client
+// (Record with OutcomeDenied); it answers refusal, or the error of the
+// write when the log could not be written.
+func (a *Access) RecordDenied(ctx context.Context, c Caller, clientID, resource, action string, refusal error) error {
+	if err := a.Record(ctx, c, clientID, resource, action, care.OutcomeDenied); err != nil {
+		return err
+	}
+	return refusal
+}
+
+// Record appends one access-log entry for an actor other than the client
+// (nothing for the client themself, or when no client is named).
 func (a *Access) Record(ctx context.Context, c Caller, clientID, resource, action string, outcome care.Outcome) error {
-	if c.Role == auth.RoleClient && c.ID == clientID {
+	if (c.Role == auth.RoleClient && c.ID == clientID) || clientID == "" {
 		return nil
 	}
 	entry := care.AccessEntry{
@@ -112,7 +138,7 @@ type AccessLogPage struct {
 // Only the client may list it.
 func (a *Access) ListAccessLog(ctx context.Context, c Caller, clientID string, pageSize int, pageToken string) (AccessLogPage, error) {
 	if c.Role != auth.RoleClient || c.ID != clientID {
-		return AccessLogPage{}, apperr.NotFound("client %q not found", clientID)
+		return AccessLogPage{}, a.RecordDenied(ctx, c, clientID, "access-log", "ListAccessLog", apperr.NotFound("client %q not found", clientID))
 	}
 	size := pageSizeOr(pageSize, 50)
 	offset, err := decodePageToken(pageToken)

@@ -56,10 +56,14 @@ func (c *Care) CreateAssignment(ctx context.Context, caller Caller, clientID, co
 		return care.Assignment{}, apperr.InvalidArgument(violations...)
 	}
 	byAdmin := caller.Role == auth.RoleAdmin
-	switch {
-	case byAdmin:
-	case caller.Role == auth.RoleCounsellor && counsellorID == caller.ID:
-	default:
+	resource := "care-assignment/" + care.AssignmentID(clientID, counsellorID)
+	// Every attempt is logged before anything is written, so a re-created
+	// (ended, now active again) assignment is in the client's log too.
+	allowed := byAdmin || (caller.Role == auth.RoleCounsellor && counsellorID == caller.ID)
+	if err := c.access.Record(ctx, caller, clientID, resource, "CreateCareAssignment", OutcomeOf(allowed)); err != nil {
+		return care.Assignment{}, err
+	}
+	if !allowed {
 		return care.Assignment{}, apperr.PermissionDenied("only an admin, or the counsellor themself, can create a care assignment")
 	}
 
@@ -81,29 +85,42 @@ func (c *Care) CreateAssignment(ctx context.Context, caller Caller, clientID, co
 	if err != nil {
 		return care.Assignment{}, err
 	}
-	if err := c.access.Record(ctx, caller, clientID, "care-assignment/"+a.ID, "CreateCareAssignment", care.OutcomeAllowed); err != nil {
-		return care.Assignment{}, err
-	}
 	return a, nil
 }
 
 // AcceptAssignment is the client accepting a counsellor's request.
 func (c *Care) AcceptAssignment(ctx context.Context, caller Caller, id string) (care.Assignment, error) {
-	return c.changeAssignment(ctx, caller, id, false, func(a *care.Assignment, now time.Time) error { return a.Accept(now) })
+	return c.changeAssignment(ctx, caller, id, "AcceptCareAssignment", false, func(a *care.Assignment, now time.Time) error { return a.Accept(now) })
 }
 
 // EndAssignment ends an assignment (the client or an admin).
 func (c *Care) EndAssignment(ctx context.Context, caller Caller, id string) (care.Assignment, error) {
-	return c.changeAssignment(ctx, caller, id, true, func(a *care.Assignment, now time.Time) error { return a.End(now) })
+	return c.changeAssignment(ctx, caller, id, "EndCareAssignment", true, func(a *care.Assignment, now time.Time) error { return a.End(now) })
 }
 
-func (c *Care) changeAssignment(ctx context.Context, caller Caller, id string, adminMay bool, change func(*care.Assignment, time.Time) error) (care.Assignment, error) {
+func (c *Care) changeAssignment(ctx context.Context, caller Caller, id, action string, adminMay bool, change func(*care.Assignment, time.Time) error) (care.Assignment, error) {
 	notFound := apperr.NotFound("care assignment %q not found", id)
+	may := func(a *care.Assignment) bool {
+		return (caller.Role == auth.RoleClient && caller.ID == a.ClientID) || (adminMay && caller.Role == auth.RoleAdmin)
+	}
+	// The assignment names the client whose log the attempt lands in; the
+	// decision is logged before the change is written.
+	cur, _, err := c.assignments.Get(ctx, id)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return care.Assignment{}, notFound
+	}
+	if err != nil {
+		return care.Assignment{}, err
+	}
+	if err := c.access.Record(ctx, caller, cur.ClientID, "care-assignment/"+id, action, OutcomeOf(may(&cur))); err != nil {
+		return care.Assignment{}, err
+	}
+	if !may(&cur) {
+		return care.Assignment{}, notFound
+	}
 	now := storedNow(c.clk)
 	a, err := c.assignments.Update(ctx, id, func(a *care.Assignment) ([]outbox.Message, error) {
-		owner := caller.Role == auth.RoleClient && caller.ID == a.ClientID
-		admin := adminMay && caller.Role == auth.RoleAdmin
-		if !owner && !admin {
+		if !may(a) {
 			return nil, notFound
 		}
 		if err := change(a, now); err != nil {
@@ -114,32 +131,39 @@ func (c *Care) changeAssignment(ctx context.Context, caller Caller, id string, a
 	if errors.Is(err, docstore.ErrNotFound) {
 		return care.Assignment{}, notFound
 	}
-	if err != nil {
-		return care.Assignment{}, err
-	}
-	if err := c.access.Record(ctx, caller, a.ClientID, "care-assignment/"+a.ID, "ChangeCareAssignment", care.OutcomeAllowed); err != nil {
-		return care.Assignment{}, err
-	}
-	return a, nil
+	return a, err
 }
 
 // ListAssignments lists assignments: a client sees their own, a counsellor
 // their roster, an admin any (filtered by client or counsellor).
 func (c *Care) ListAssignments(ctx context.Context, caller Caller, clientID, counsellorID string, pageSize int, pageToken string) ([]care.Assignment, string, error) {
+	// A list that names a client other than the caller is an access to that
+	// client's care team, logged: allowed for an admin, and for a
+	// counsellor on their own link with the client.
+	allowed, named := true, clientID
 	switch caller.Role {
 	case auth.RoleClient:
-		if clientID != "" && clientID != caller.ID {
-			return nil, "", nil
-		}
+		allowed = clientID == "" || clientID == caller.ID
 		clientID = caller.ID
 	case auth.RoleCounsellor:
-		if counsellorID != "" && counsellorID != caller.ID {
-			return nil, "", nil
-		}
+		allowed = counsellorID == "" || counsellorID == caller.ID
 		counsellorID = caller.ID
+		if allowed && clientID != "" {
+			_, _, err := c.assignments.Get(ctx, care.AssignmentID(clientID, caller.ID))
+			if err != nil && !errors.Is(err, docstore.ErrNotFound) {
+				return nil, "", err
+			}
+			allowed = err == nil
+		}
 	case auth.RoleAdmin:
 	default:
 		return nil, "", apperr.PermissionDenied("unknown role")
+	}
+	if err := c.access.Record(ctx, caller, named, "care-assignments", "ListCareAssignments", OutcomeOf(allowed)); err != nil {
+		return nil, "", err
+	}
+	if !allowed {
+		return nil, "", nil
 	}
 	cursor, err := decodePageToken(pageToken)
 	if err != nil {
@@ -171,19 +195,15 @@ func (c *Care) ListAssignments(ctx context.Context, caller Caller, clientID, cou
 // counsellor (who needs to know what they may see), may read them.
 func (c *Care) Consents(ctx context.Context, caller Caller, clientID string) (care.Consents, error) {
 	if !(caller.Role == auth.RoleClient && caller.ID == clientID) {
-		if caller.Role != auth.RoleCounsellor {
-			return care.Consents{}, apperr.NotFound("client %q not found", clientID)
+		allowed := false
+		if caller.Role == auth.RoleCounsellor {
+			a, _, err := c.assignments.Get(ctx, care.AssignmentID(clientID, caller.ID))
+			if err != nil && !errors.Is(err, docstore.ErrNotFound) {
+				return care.Consents{}, err
+			}
+			allowed = err == nil && a.Status == care.StatusActive
 		}
-		a, _, err := c.assignments.Get(ctx, care.AssignmentID(clientID, caller.ID))
-		allowed := err == nil && a.Status == care.StatusActive
-		if err != nil && !errors.Is(err, docstore.ErrNotFound) {
-			return care.Consents{}, err
-		}
-		outcome := care.OutcomeAllowed
-		if !allowed {
-			outcome = care.OutcomeDenied
-		}
-		if err := c.access.Record(ctx, caller, clientID, "consents", "ListConsents", outcome); err != nil {
+		if err := c.access.Record(ctx, caller, clientID, "consents", "ListConsents", OutcomeOf(allowed)); err != nil {
 			return care.Consents{}, err
 		}
 		if !allowed {
@@ -201,7 +221,11 @@ func (c *Care) Consents(ctx context.Context, caller Caller, clientID string) (ca
 // holds from the next query on.
 func (c *Care) SetConsent(ctx context.Context, caller Caller, clientID string, scope care.Scope, grant bool) (care.Consents, error) {
 	if caller.Role != auth.RoleClient || caller.ID != clientID {
-		return care.Consents{}, apperr.NotFound("client %q not found", clientID)
+		action := "RevokeConsent"
+		if grant {
+			action = "GrantConsent"
+		}
+		return care.Consents{}, c.access.RecordDenied(ctx, caller, clientID, "consents", action, apperr.NotFound("client %q not found", clientID))
 	}
 	if !scope.Valid() {
 		return care.Consents{}, apperr.InvalidArgument(apperr.FieldViolation{Field: "scope", Description: "is not a known consent scope"})

@@ -94,16 +94,29 @@ func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams,
 		if gerr != nil {
 			return View{}, gerr
 		}
-		return s.view(ctx, existing, c, true)
+		return s.view(ctx, existing, care.AllowOwner)
 	}
 	if err != nil {
 		return View{}, err
 	}
-	return s.view(ctx, *p, c, true)
+	return s.view(ctx, *p, care.AllowOwner)
 }
 
-// Get returns a plan the caller may see.
+// Get returns a plan the caller may see: the client, their counsellor under
+// the progress scope, or an admin (who gets the status-only view).
 func (s *Plans) Get(ctx context.Context, c Caller, id, action string) (View, error) {
+	return s.get(ctx, c, id, action, true)
+}
+
+// Contacts returns a plan for its contact log: the client or their
+// counsellor under the progress scope. An admin manages the care team from
+// the plan's status and its contact count (View.Plan on GetPlan); the log
+// itself (when, how and how the client answered) is not theirs to read.
+func (s *Plans) Contacts(ctx context.Context, c Caller, id string) (View, error) {
+	return s.get(ctx, c, id, "ListContacts", false)
+}
+
+func (s *Plans) get(ctx context.Context, c Caller, id, action string, adminAllowed bool) (View, error) {
 	p, _, err := s.repo.Get(ctx, id)
 	if errors.Is(err, docstore.ErrNotFound) {
 		return View{}, planNotFound(id)
@@ -111,16 +124,14 @@ func (s *Plans) Get(ctx context.Context, c Caller, id, action string) (View, err
 	if err != nil {
 		return View{}, err
 	}
-	d, err := s.access.Check(ctx, c, p.ClientID, care.ScopePlanProgress, "plan/"+id, action, true)
+	d, err := s.access.Check(ctx, c, p.ClientID, care.ScopePlanProgress, "plan/"+id, action, adminAllowed)
 	if err != nil {
 		return View{}, err
 	}
 	if d == care.Deny {
 		return View{}, planNotFound(id)
 	}
-	v, err := s.view(ctx, p, c, d == care.AllowOwner)
-	v.Admin = d == care.AllowAdmin
-	return v, err
+	return s.view(ctx, p, d)
 }
 
 // List lists a client's plans, newest first: the caller's own, or, for
@@ -190,6 +201,11 @@ const (
 	Cancel   Transition = "cancel"
 )
 
+// action is the move's RPC, as the access log names it.
+func (t Transition) action() string {
+	return strings.ToUpper(string(t[:1])) + string(t[1:]) + "Plan"
+}
+
 // Move applies a lifecycle move. Pause and resume are the counsellor's to
 // approve: the assigned counsellor (with the progress scope) or an admin
 // may make them, and the client only while no counsellor is assigned.
@@ -198,7 +214,7 @@ func (s *Plans) Move(ctx context.Context, c Caller, id string, t Transition, rea
 	if t == Pause || t == Resume {
 		who = careTeamOrSelfGuided
 	}
-	return s.change(ctx, c, id, "Plan:"+string(t), who, func(p *plan.Plan, now time.Time) error {
+	return s.change(ctx, c, id, t.action(), who, func(p *plan.Plan, now time.Time) error {
 		var err error
 		switch t {
 		case Activate:
@@ -298,7 +314,7 @@ type SupportInfo struct {
 // client may read them (the journal service asks with the client's token).
 func (s *Plans) Support(ctx context.Context, c Caller, clientID string) (SupportInfo, error) {
 	if c.Role != auth.RoleClient || c.ID != clientID {
-		return SupportInfo{}, apperr.NotFound("client %q not found", clientID)
+		return SupportInfo{}, s.access.RecordDenied(ctx, c, clientID, "support", "GetSupportInfo", apperr.NotFound("client %q not found", clientID))
 	}
 	list, err := s.repo.ListByClient(ctx, clientID, 0, 20)
 	if err != nil {
@@ -382,16 +398,26 @@ func (s *Plans) change(ctx context.Context, c Caller, id, action string, allowed
 		return View{}, err
 	}
 	owner := c.Role == auth.RoleClient && c.ID == p.ClientID
+	d := care.AllowOwner
 	if !owner {
-		d, err := s.access.Check(ctx, c, p.ClientID, care.ScopePlanProgress, "plan/"+id, action, true)
+		// The outcome logged is the answer given: a caller who may read the
+		// plan but not make this change is refused, and logged so.
+		d, err = s.access.Decide(ctx, c, p.ClientID, care.ScopePlanProgress, true)
 		if err != nil {
 			return View{}, err
 		}
+		var refusal error
 		switch {
 		case d == care.Deny:
-			return View{}, planNotFound(id)
+			refusal = planNotFound(id)
 		case allowed == ownerOnly:
-			return View{}, apperr.PermissionDenied("only the client can do this on their plan")
+			refusal = apperr.PermissionDenied("only the client can do this on their plan")
+		}
+		if err := s.access.Record(ctx, c, p.ClientID, "plan/"+id, action, OutcomeOf(refusal == nil)); err != nil {
+			return View{}, err
+		}
+		if refusal != nil {
+			return View{}, refusal
 		}
 	} else if allowed == careTeamOrSelfGuided {
 		counsellor, err := s.activeCounsellor(ctx, p.ClientID)
@@ -415,15 +441,18 @@ func (s *Plans) change(ctx context.Context, c Caller, id, action string, allowed
 	if err != nil {
 		return View{}, err
 	}
-	return s.view(ctx, updated, c, owner)
+	return s.view(ctx, updated, d)
 }
 
-func (s *Plans) view(ctx context.Context, p plan.Plan, c Caller, owner bool) (View, error) {
+// view is the plan as the access decision d lets its caller see it. Every
+// answer that carries a plan goes through here, so an admin gets the
+// status-only view whatever the RPC.
+func (s *Plans) view(ctx context.Context, p plan.Plan, d care.Decision) (View, error) {
 	counsellor, err := s.activeCounsellor(ctx, p.ClientID)
 	if err != nil {
 		return View{}, err
 	}
-	return View{Plan: p, Now: storedNow(s.clk), CounsellorID: counsellor, Owner: owner}, nil
+	return View{Plan: p, Now: storedNow(s.clk), CounsellorID: counsellor, Owner: d == care.AllowOwner, Admin: d == care.AllowAdmin}, nil
 }
 
 // activeCounsellor is the client's active counsellor ("" when none; the

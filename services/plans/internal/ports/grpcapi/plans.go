@@ -181,7 +181,7 @@ func (s *PlansServer) ListContacts(ctx context.Context, req *plansv1.ListContact
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.plans.Get(ctx, c, req.GetPlanId(), "ListContacts")
+	v, err := s.plans.Contacts(ctx, c, req.GetPlanId())
 	if err != nil {
 		return nil, err
 	}
@@ -354,14 +354,24 @@ func planParams(p *plansv1.Plan) plan.NewPlanParams {
 	return out
 }
 
+// planProto is the plan as v's caller may see it. An admin gets status
+// only: none of the client's own words (reasons, goals, boundaries,
+// exceptions, end reason), none of their support contacts, and the number
+// of logged contacts instead of the log.
 func planProto(v app.View) *plansv1.Plan {
 	p := &v.Plan
+	contacts := int32(0)
+	for _, c := range p.Contacts {
+		if !c.Voided {
+			contacts++
+		}
+	}
 	if v.Admin {
 		return &plansv1.Plan{
 			Id: p.ID, ClientId: p.ClientID, CounsellorId: v.CounsellorID, Status: app.StatusProto(p.Status),
 			TimeZone: p.TimeZone, StartTime: timestamppb.New(p.StartTime), CreateTime: timestamppb.New(p.CreateTime),
 			UpdateTime: timestamppb.New(p.UpdateTime), ActivateTime: optionalTime(p.ActivateTime), SafetyFirst: p.SafetyFirst,
-			TargetDays: proto.Int32(int32(p.TargetDays)),
+			TargetDays: proto.Int32(int32(p.TargetDays)), ContactCount: contacts,
 		}
 	}
 	target := int32(p.TargetDays)
@@ -380,6 +390,7 @@ func planProto(v app.View) *plansv1.Plan {
 		UpdateTime:          timestamppb.New(p.UpdateTime),
 		ActivateTime:        optionalTime(p.ActivateTime),
 		Mode:                plansv1.PlanMode_PLAN_MODE_STRICT,
+		ContactCount:        contacts,
 	}
 	if p.Mode == plan.ModeWithExceptions {
 		out.Mode = plansv1.PlanMode_PLAN_MODE_WITH_EXCEPTIONS

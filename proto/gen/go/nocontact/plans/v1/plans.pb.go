@@ -848,7 +848,10 @@ type Plan struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only: when the plan was activated.
-	ActivateTime  *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=activate_time,json=activateTime,proto3" json:"activate_time,omitempty"`
+	ActivateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=activate_time,json=activateTime,proto3" json:"activate_time,omitempty"`
+	// Output only: how many contacts are logged on the plan (voided ones
+	// left out). An admin sees this count, never the contact log itself.
+	ContactCount  int32 `protobuf:"varint,21,opt,name=contact_count,json=contactCount,proto3" json:"contact_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1021,6 +1024,13 @@ func (x *Plan) GetActivateTime() *timestamppb.Timestamp {
 		return x.ActivateTime
 	}
 	return nil
+}
+
+func (x *Plan) GetContactCount() int32 {
+	if x != nil {
+		return x.ContactCount
+	}
+	return 0
 }
 
 // CreatePlanRequest creates a draft plan.
@@ -3479,7 +3489,7 @@ const file_nocontact_plans_v1_plans_proto_rawDesc = "" +
 	"\x04Goal\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x02id\x12\x1c\n" +
 	"\x04text\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x04text\x12\x12\n" +
-	"\x04done\x18\x03 \x01(\bR\x04done\"\xc1\b\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\"\xe6\b\n" +
 	"\x04Plan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
@@ -3511,7 +3521,8 @@ const file_nocontact_plans_v1_plans_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12?\n" +
-	"\ractivate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\factivateTimeB\x0e\n" +
+	"\ractivate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\factivateTime\x12#\n" +
+	"\rcontact_count\x18\x15 \x01(\x05R\fcontactCountB\x0e\n" +
 	"\f_target_days\"\x83\x01\n" +
 	"\x11CreatePlanRequest\x124\n" +
 	"\x04plan\x18\x01 \x01(\v2\x18.nocontact.plans.v1.PlanB\x06\xbaH\x03\xc8\x01\x01R\x04plan\x128\n" +
