@@ -65,16 +65,15 @@ const (
 	Admin
 )
 
-// Check applies the rule: the client sees everything of theirs; a
+// Decide applies the rule: the client sees everything of theirs; a
 // counsellor sees a scope only under an active assignment and a granted
 // consent; an admin only what adminAllowed says (risk flags, never
-// content). Every access by someone else is logged, allowed or not; a
-// refusal answers NotFound.
-func (a *Access) Check(ctx context.Context, c Caller, clientID, scope, resource, action string, adminAllowed bool) (Decision, error) {
+// content). It records nothing: the caller may know more (a private entry,
+// a flag of another client) and records the outcome it answers with.
+func (a *Access) Decide(ctx context.Context, c Caller, clientID, scope string, adminAllowed bool) (Decision, error) {
 	if c.Role == auth.RoleClient && c.ID == clientID {
 		return Owner, nil
 	}
-	d := Deny
 	switch c.Role {
 	case auth.RoleCounsellor:
 		ok, err := a.careTeamMay(ctx, clientID, c.ID, scope)
@@ -82,26 +81,53 @@ func (a *Access) Check(ctx context.Context, c Caller, clientID, scope, resource,
 			return Deny, err
 		}
 		if ok {
-			d = CareTeam
+			return CareTeam, nil
 		}
 	case auth.RoleAdmin:
 		if adminAllowed {
-			d = Admin
+			return Admin, nil
 		}
 	}
-	if err := a.record(ctx, c, clientID, resource, action, d != Deny); err != nil {
+	return Deny, nil
+}
+
+// Check is Decide and Record in one, for a read whose answer is the
+// decision. Every access by someone else is logged, allowed or not, before
+// anything is shown; a refusal is for the caller to answer NotFound.
+func (a *Access) Check(ctx context.Context, c Caller, clientID, scope, resource, action string, adminAllowed bool) (Decision, error) {
+	d, err := a.Decide(ctx, c, clientID, scope, adminAllowed)
+	if err != nil {
+		return Deny, err
+	}
+	if err := a.Record(ctx, c, clientID, resource, action, d != Deny); err != nil {
 		return Deny, err
 	}
 	return d, nil
+}
+
+// OwnerOnly lets only the client through; anyone else's attempt is logged
+// as denied and answered NotFound.
+func (a *Access) OwnerOnly(ctx context.Context, c Caller, clientID, resource, action string) error {
+	if c.Role == auth.RoleClient && c.ID == clientID {
+		return nil
+	}
+	if err := a.Record(ctx, c, clientID, resource, action, false); err != nil {
+		return err
+	}
+	return notFoundClient(clientID)
 }
 
 func (a *Access) careTeamMay(ctx context.Context, clientID, counsellorID, scope string) (bool, error) {
 	return a.view.Allowed(ctx, clientID, counsellorID, scope)
 }
 
-// record stores the access with its event in one write; the plans service
-// adds it to the client's access log.
-func (a *Access) record(ctx context.Context, c Caller, clientID, resource, action string, allowed bool) error {
+// Record stores one access by someone other than the client (nothing for
+// the client themself) with its event in one write; the plans service adds
+// it to the client's access log.
+func (a *Access) Record(ctx context.Context, c Caller, clientID, resource, action string, allowed bool) error {
+	if (c.Role == auth.RoleClient && c.ID == clientID) || clientID == "" {
+		return nil
+	}
 	now := storedNow(a.clk)
 	id := uuid.NewString()
 	msg, err := newEvent("journal.access.recorded", clientID, c.RequestID, now, "", "", &eventsv1.Envelope{

@@ -19,7 +19,6 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
 	"github.com/nocontact/backend/platform/apperr"
-	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/outbox"
@@ -97,16 +96,9 @@ type Screen struct {
 
 func notFoundClient(clientID string) error { return apperr.NotFound("client %q not found", clientID) }
 
-func ownerOnly(c Caller, clientID string) error {
-	if c.Role != auth.RoleClient || c.ID != clientID {
-		return notFoundClient(clientID)
-	}
-	return nil
-}
-
 // RecordCheckIn stores a check-in and screens it.
 func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, in journal.CheckIn, country string) (journal.CheckIn, Screen, error) {
-	if err := ownerOnly(c, clientID); err != nil {
+	if err := j.access.OwnerOnly(ctx, c, clientID, "checkins", "RecordCheckIn"); err != nil {
 		return journal.CheckIn{}, Screen{}, err
 	}
 	now := storedNow(j.clk)
@@ -271,7 +263,7 @@ func (j *Journal) ListCheckIns(ctx context.Context, c Caller, clientID string, p
 
 // CreateEntry stores a private entry and screens it.
 func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in journal.Entry, country string) (journal.Entry, Screen, error) {
-	if err := ownerOnly(c, clientID); err != nil {
+	if err := j.access.OwnerOnly(ctx, c, clientID, "entries", "CreateEntry"); err != nil {
 		return journal.Entry{}, Screen{}, err
 	}
 	now := storedNow(j.clk)
@@ -331,24 +323,41 @@ func (j *Journal) ListEntries(ctx context.Context, c Caller, clientID string, pa
 // GetEntry returns one entry: any of the client's own, or a shared one for
 // their counsellor under the journal scope. Anything else is NotFound.
 func (j *Journal) GetEntry(ctx context.Context, c Caller, clientID, entryID string) (journal.Entry, error) {
-	d, err := j.access.Check(ctx, c, clientID, ScopeSharedJournal, "entry/"+entryID, "GetEntry", false)
+	d, err := j.access.Decide(ctx, c, clientID, ScopeSharedJournal, false)
 	if err != nil {
 		return journal.Entry{}, err
 	}
 	notFound := apperr.NotFound("entry %q not found", entryID)
+	var e journal.Entry
+	if d != Deny {
+		e, _, err = j.st.Entries.Get(ctx, entryID)
+		switch {
+		case errors.Is(err, docstore.ErrNotFound):
+			d = Deny
+		case err != nil:
+			return journal.Entry{}, err
+		case e.ClientID != clientID || (d != Owner && !e.Shared):
+			// A private entry is the client's alone: the attempt is a
+			// refusal, answered and logged as one.
+			d = Deny
+		}
+	}
+	if err := j.access.Record(ctx, c, clientID, "entry/"+entryID, "GetEntry", d != Deny); err != nil {
+		return journal.Entry{}, err
+	}
 	if d == Deny {
 		return journal.Entry{}, notFound
 	}
-	e, _, err := j.st.Entries.Get(ctx, entryID)
-	if errors.Is(err, docstore.ErrNotFound) || (err == nil && (e.ClientID != clientID || (d != Owner && !e.Shared))) {
-		return journal.Entry{}, notFound
-	}
-	return e, err
+	return e, nil
 }
 
 // SetShared shares or unshares one entry (the client only).
 func (j *Journal) SetShared(ctx context.Context, c Caller, clientID, entryID string, share bool) (journal.Entry, error) {
-	if err := ownerOnly(c, clientID); err != nil {
+	action := "UnshareEntry"
+	if share {
+		action = "ShareEntry"
+	}
+	if err := j.access.OwnerOnly(ctx, c, clientID, "entry/"+entryID, action); err != nil {
 		return journal.Entry{}, err
 	}
 	notFound := apperr.NotFound("entry %q not found", entryID)
@@ -392,7 +401,7 @@ type UrgeAnswer struct {
 // comes even when plans cannot), one coping step, and crisis resources when
 // the intensity or the words call for them.
 func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in journal.Urge, country string) (UrgeAnswer, error) {
-	if err := ownerOnly(c, clientID); err != nil {
+	if err := j.access.OwnerOnly(ctx, c, clientID, "urges", "LogUrge"); err != nil {
 		return UrgeAnswer{}, err
 	}
 	now := storedNow(j.clk)
@@ -449,7 +458,7 @@ func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in jou
 // ResolveUrge records how an urge ended (the client only). CONTACTED is
 // sent to the plans service as an event, which logs it as a slip.
 func (j *Journal) ResolveUrge(ctx context.Context, c Caller, clientID, urgeID, outcome string) (journal.Urge, error) {
-	if err := ownerOnly(c, clientID); err != nil {
+	if err := j.access.OwnerOnly(ctx, c, clientID, "urge/"+urgeID, "ResolveUrge"); err != nil {
 		return journal.Urge{}, err
 	}
 	notFound := apperr.NotFound("urge %q not found", urgeID)
@@ -485,7 +494,7 @@ func (j *Journal) ResolveUrge(ctx context.Context, c Caller, clientID, urgeID, o
 // PromptOfTheDay follows the client's days in their current attempt (day
 // 0 when plans cannot say).
 func (j *Journal) PromptOfTheDay(ctx context.Context, c Caller, clientID string) (prompts.Prompt, int, error) {
-	if err := ownerOnly(c, clientID); err != nil {
+	if err := j.access.OwnerOnly(ctx, c, clientID, "prompt-of-the-day", "GetPromptOfTheDay"); err != nil {
 		return prompts.Prompt{}, 0, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, j.supportTimeout)
@@ -517,15 +526,34 @@ func (j *Journal) ListRiskFlags(ctx context.Context, c Caller, clientID string, 
 // risk-alerts scope, or an admin (flags hold no journal content).
 func (j *Journal) ChangeFlag(ctx context.Context, c Caller, clientID, flagID string, close, dismiss bool) (journal.RiskFlag, error) {
 	notFound := apperr.NotFound("risk flag %q not found", flagID)
-	d, err := j.access.Check(ctx, c, clientID, ScopeRiskAlerts, "risk-flag/"+flagID, "ChangeRiskFlag", true)
+	action := "AcknowledgeRiskFlag"
+	if close {
+		action = "ResolveRiskFlag"
+	}
+	d, err := j.access.Decide(ctx, c, clientID, ScopeRiskAlerts, true)
 	if err != nil {
 		return journal.RiskFlag{}, err
 	}
-	switch d {
-	case Deny:
-		return journal.RiskFlag{}, notFound
-	case Owner:
+	if d == Owner {
 		return journal.RiskFlag{}, apperr.PermissionDenied("risk flags are for your care team to acknowledge")
+	}
+	if d != Deny {
+		// A flag of another client is not this client's to change.
+		f, _, err := j.st.Flags.Get(ctx, flagID)
+		switch {
+		case errors.Is(err, docstore.ErrNotFound):
+			d = Deny
+		case err != nil:
+			return journal.RiskFlag{}, err
+		case f.ClientID != clientID:
+			d = Deny
+		}
+	}
+	if err := j.access.Record(ctx, c, clientID, "risk-flag/"+flagID, action, d != Deny); err != nil {
+		return journal.RiskFlag{}, err
+	}
+	if d == Deny {
+		return journal.RiskFlag{}, notFound
 	}
 	now := storedNow(j.clk)
 	f, err := j.st.Flags.Update(ctx, flagID, func(f *journal.RiskFlag) ([]outbox.Message, error) {
