@@ -201,7 +201,9 @@ func accessLogCases() map[string]rpcCase {
 			return []attempt{deniedTo(alCounsellor, pd, planRes, req), deniedTo(alAdmin, pd, planRes, req), deniedTo(alStranger, nf, planRes, req)}
 		}()},
 		"nocontact.plans.v1.PlansService.VoidContact": {attempts: func() []attempt {
-			req := func(f *alFixture) proto.Message { return &plansv1.VoidContactRequest{PlanId: f.planID, ContactId: f.contactID} }
+			req := func(f *alFixture) proto.Message {
+				return &plansv1.VoidContactRequest{PlanId: f.planID, ContactId: f.contactID}
+			}
 			return []attempt{deniedTo(alCounsellor, pd, planRes, req), deniedTo(alAdmin, pd, planRes, req), deniedTo(alStranger, nf, planRes, req)}
 		}()},
 		"nocontact.plans.v1.PlansService.GetPlanProgress": planRead(func(id string) proto.Message { return &plansv1.GetPlanProgressRequest{PlanId: id} }),
@@ -245,7 +247,9 @@ func accessLogCases() map[string]rpcCase {
 		}()},
 		"nocontact.plans.v1.CareService.EndCareAssignment": {attempts: func() []attempt {
 			main := assignmentRes(func(f *alFixture) string { return f.assignmentID })
-			mainReq := func(f *alFixture) proto.Message { return &plansv1.EndCareAssignmentRequest{AssignmentId: f.assignmentID} }
+			mainReq := func(f *alFixture) proto.Message {
+				return &plansv1.EndCareAssignmentRequest{AssignmentId: f.assignmentID}
+			}
 			end := allowedBy(alAdmin, ok, assignmentRes(func(f *alFixture) string { return f.endID }), func(f *alFixture) proto.Message {
 				return &plansv1.EndCareAssignmentRequest{AssignmentId: f.endID}
 			})
@@ -317,11 +321,15 @@ func accessLogCases() map[string]rpcCase {
 			deniedTo(alStranger, nf, fixed("journal/risk-flags"), clientReq(func(c string) proto.Message { return &journalv1.ListRiskFlagsRequest{ClientId: c} })),
 		}},
 		"nocontact.journal.v1.JournalService.AcknowledgeRiskFlag": {attempts: func() []attempt {
-			req := func(f *alFixture) proto.Message { return &journalv1.AcknowledgeRiskFlagRequest{ClientId: alClient, FlagId: f.flagID} }
+			req := func(f *alFixture) proto.Message {
+				return &journalv1.AcknowledgeRiskFlagRequest{ClientId: alClient, FlagId: f.flagID}
+			}
 			return []attempt{allowedBy(alAdmin, ok, flagRes, req), allowedBy(alCounsellor, ok, flagRes, req), deniedTo(alStranger, nf, flagRes, req)}
 		}()},
 		"nocontact.journal.v1.JournalService.ResolveRiskFlag": {attempts: func() []attempt {
-			req := func(f *alFixture) proto.Message { return &journalv1.ResolveRiskFlagRequest{ClientId: alClient, FlagId: f.flagID} }
+			req := func(f *alFixture) proto.Message {
+				return &journalv1.ResolveRiskFlagRequest{ClientId: alClient, FlagId: f.flagID}
+			}
 			return []attempt{deniedTo(alStranger, nf, flagRes, req), allowedBy(alCounsellor, ok, flagRes, req)}
 		}()},
 
@@ -331,7 +339,9 @@ func accessLogCases() map[string]rpcCase {
 		"nocontact.notify.v1.NotifyService.StreamNotifications":      {noClient: "the caller's own live feed"},
 		"nocontact.notify.v1.NotifyService.MarkNotificationRead": {attempts: func() []attempt {
 			res := func(f *alFixture) string { return "notify/notification/" + f.notificationID }
-			req := func(f *alFixture) proto.Message { return &notifyv1.MarkNotificationReadRequest{NotificationId: f.notificationID} }
+			req := func(f *alFixture) proto.Message {
+				return &notifyv1.MarkNotificationReadRequest{NotificationId: f.notificationID}
+			}
 			return []attempt{deniedTo(alCounsellor, nf, res, req), deniedTo(alAdmin, nf, res, req), deniedTo(alStranger, nf, res, req)}
 		}(), notLogged: true},
 		"nocontact.notify.v1.NotifyService.GetNotificationPreferences": notifyOwnerOnly(fixed("notify/notification-preferences"), clientReq(func(c string) proto.Message {
@@ -399,10 +409,10 @@ func (f *alFixture) setUp() {
 	var plan plansv1.CreatePlanResponse
 	f.mustCall(alClient, "/nocontact.plans.v1.PlansService/CreatePlan", &plansv1.CreatePlanRequest{Plan: &plansv1.Plan{
 		TimeZone: "Europe/Berlin", StartTime: timestamppb.New(time.Now().Add(-3 * 24 * time.Hour)),
-		Mode:       plansv1.PlanMode_PLAN_MODE_WITH_EXCEPTIONS,
-		Reasons:    []string{secret + " reason"},
-		Boundaries: []*plansv1.Boundary{{Kind: plansv1.BoundaryKind_BOUNDARY_KIND_BLOCK_NUMBER, Label: secret + " boundary"}},
-		Exceptions: []*plansv1.ContactException{{Kind: plansv1.ExceptionKind_EXCEPTION_KIND_LOGISTICS, Channel: plansv1.Channel_TEXT, Topic: secret + " topic"}},
+		Mode:            plansv1.PlanMode_PLAN_MODE_WITH_EXCEPTIONS,
+		Reasons:         []string{secret + " reason"},
+		Boundaries:      []*plansv1.Boundary{{Kind: plansv1.BoundaryKind_BOUNDARY_KIND_BLOCK_NUMBER, Label: secret + " boundary"}},
+		Exceptions:      []*plansv1.ContactException{{Kind: plansv1.ExceptionKind_EXCEPTION_KIND_LOGISTICS, Channel: plansv1.Channel_TEXT, Topic: secret + " topic"}},
 		SupportContacts: []*plansv1.SupportContact{{Name: secret + " Sam", Relationship: "sister", Contact: "+49 151 " + secret}},
 		Goals:           []*plansv1.Goal{{Text: secret + " goal"}},
 	}}, &plan)
