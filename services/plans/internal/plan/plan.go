@@ -157,15 +157,15 @@ type ZoneSpan struct {
 
 // Plan is a client's no-contact plan.
 type Plan struct {
-	ID                  string                     `bson:"id"`
-	ClientID            string                     `bson:"client_id"`
-	Status              Status                     `bson:"status"`
-	TargetDays          int                        `bson:"target_days"`
-	TimeZone            string                     `bson:"time_zone"`
+	ID         string `bson:"id"`
+	ClientID   string `bson:"client_id"`
+	Status     Status `bson:"status"`
+	TargetDays int    `bson:"target_days"`
+	TimeZone   string `bson:"time_zone"`
 	// PastZones are the zones the plan was lived in before TimeZone,
 	// oldest first, each until the move away from it: the days lived there
 	// keep their local dates.
-	PastZones []ZoneSpan `bson:"past_zones,omitempty"`
+	PastZones           []ZoneSpan                 `bson:"past_zones,omitempty"`
 	StartTime           time.Time                  `bson:"start_time"`
 	Mode                Mode                       `bson:"mode"`
 	Reasons             []string                   `bson:"reasons"`
