@@ -1,6 +1,8 @@
 package app
 
 import (
+	"fmt"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
@@ -110,7 +112,13 @@ func (s *Plans) outboxEvents(p *plan.Plan, c Caller) ([]outbox.Message, error) {
 			}}
 		case plan.EventMilestoneSuperseded:
 			subject = "plans.milestone.superseded"
+			// Each supersession is its own event (slip, void, the same
+			// slip again supersede twice); the id is fixed when written,
+			// so a redelivery of one is still dropped.
 			id = e.Milestone.ID + "-superseded"
+			if n := e.Milestone.Supersession; n > 1 {
+				id = fmt.Sprintf("%s-%d", id, n)
+			}
 			env.Payload = &eventsv1.Envelope_MilestoneSuperseded{MilestoneSuperseded: &eventsv1.MilestoneSuperseded{
 				PlanId: p.ID, MilestoneId: e.Milestone.ID, Day: int32(e.Milestone.Day),
 			}}

@@ -188,7 +188,7 @@ func (p *Plan) RecordContact(c ContactParams, now time.Time) (Contact, error) {
 		Note:           c.Note,
 		RecommitTime:   c.RecommitTime,
 		Classification: p.Classify(c),
-		TimeZone:       p.TimeZone,
+		TimeZone:       p.zoneNameAt(c.OccurredAt),
 		LocalDate:      p.LocalDate(c.OccurredAt).String(),
 		CreateTime:     now,
 		UpdateTime:     now,
@@ -196,7 +196,7 @@ func (p *Plan) RecordContact(c ContactParams, now time.Time) (Contact, error) {
 	p.Contacts = append(p.Contacts, contact)
 	p.UpdateTime = now
 	p.record(Event{Kind: EventContactRecorded, Time: now, Contact: &contact, EndedAttempt: p.EndsAttempt(contact)})
-	p.rederive(before, now)
+	p.rederive(before, p.Attempts(now), now)
 	return contact, nil
 }
 
@@ -255,12 +255,24 @@ func (p *Plan) CorrectContact(id string, patch ContactPatch, now time.Time) (Con
 	updated.Direction, updated.Channel, updated.OccurredAt = c.Direction, c.Channel, c.OccurredAt
 	updated.Response, updated.ExceptionID, updated.Note, updated.RecommitTime = c.Response, c.ExceptionID, c.Note, c.RecommitTime
 	updated.Classification = p.Classify(c)
+	updated.TimeZone = p.zoneNameAt(c.OccurredAt)
 	updated.LocalDate = p.LocalDate(c.OccurredAt).String()
 	updated.UpdateTime = now
 	p.Contacts[i] = updated
+	after := p.Attempts(now)
+	if p.Status == StatusCompleted {
+		// A completed plan reached its target: a correction that breaks
+		// that streak is refused rather than silently leaving a completed
+		// plan under its target (see docs/decisions.md).
+		was, _ := current(before)
+		if cur, ok := current(after); !ok || (cur.Start.After(was.Start) && cur.Days < p.TargetDays) {
+			p.Contacts[i] = old
+			return Contact{}, illegal("this plan is completed: a correction that breaks the streak that completed it cannot be made")
+		}
+	}
 	p.UpdateTime = now
 	p.record(Event{Kind: EventContactCorrected, Time: now, Contact: &updated, EndedAttempt: p.EndsAttempt(updated)})
-	p.rederive(before, now)
+	p.rederive(before, after, now)
 	return updated, nil
 }
 
@@ -283,7 +295,7 @@ func (p *Plan) VoidContact(id string, now time.Time) (Contact, error) {
 	p.UpdateTime = now
 	c := p.Contacts[i]
 	p.record(Event{Kind: EventContactVoided, Time: now, Contact: &c})
-	p.rederive(before, now)
+	p.rederive(before, p.Attempts(now), now)
 	return c, nil
 }
 
@@ -317,8 +329,7 @@ func (p *Plan) EndsAttempt(c Contact) bool {
 // rederive compares the attempts before and after a change of the contact
 // log and records what changed: attempts ended or started, milestones
 // that no longer stand.
-func (p *Plan) rederive(before []Attempt, now time.Time) {
-	after := p.Attempts(now)
+func (p *Plan) rederive(before, after []Attempt, now time.Time) {
 	known := map[int64]bool{}
 	for _, a := range before {
 		known[a.Start.UnixMilli()] = true
@@ -342,5 +353,5 @@ func (p *Plan) rederive(before []Attempt, now time.Time) {
 			p.record(Event{Kind: EventAttemptStarted, Time: now, Attempt: &a})
 		}
 	}
-	p.Advance(now)
+	p.advance(after, now)
 }

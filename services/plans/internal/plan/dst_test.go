@@ -156,7 +156,9 @@ func TestLocalDate_DependsOnTheZone(t *testing.T) {
 	}
 }
 
-func TestTimeZoneChange_ChangesTheLocalDayCount(t *testing.T) {
+// A move keeps the dates lived: the start stays on its UTC date, and the
+// count goes on from the move with Auckland's midnights.
+func TestTimeZoneChange_NewZoneAppliesFromTheMove(t *testing.T) {
 	auck := mustLoc(t, "Pacific/Auckland")
 	start := time.Date(2026, 1, 10, 23, 30, 0, 0, time.UTC) // 2026-01-11 12:30 in Auckland
 	now := time.Date(2026, 1, 11, 10, 0, 0, 0, time.UTC)    // 2026-01-11 23:00 in Auckland
@@ -171,17 +173,17 @@ func TestTimeZoneChange_ChangesTheLocalDayCount(t *testing.T) {
 	if p.TimeZone != "Pacific/Auckland" {
 		t.Errorf("time zone = %s", p.TimeZone)
 	}
-	if got := p.CurrentStreakDays(now); got != 0 {
-		t.Errorf("in Auckland: %d days, want 0 (same local date as the start)", got)
+	if got := p.CurrentStreakDays(now); got != 1 {
+		t.Errorf("in Auckland: %d days, want still 1 (the day lived in UTC stays lived)", got)
 	}
-	// Day 1 in Auckland comes at Auckland midnight, an hour later.
+	// Day 2 comes at Auckland midnight, an hour later.
 	aMid := time.Date(2026, 1, 12, 0, 0, 0, 0, auck)
-	if got := p.CurrentStreakDays(aMid); got != 1 {
-		t.Errorf("at Auckland midnight: %d days, want 1", got)
+	if got := p.CurrentStreakDays(aMid); got != 2 {
+		t.Errorf("at Auckland midnight: %d days, want 2", got)
 	}
 	next, ok := p.NextMilestone(now)
-	if !ok || next.Day != 3 || !next.DueTime.Equal(time.Date(2026, 1, 14, 0, 0, 0, 0, auck)) {
-		t.Errorf("next milestone = %+v, want day 3 at Auckland midnight 2026-01-14", next)
+	if !ok || next.Day != 3 || !next.DueTime.Equal(time.Date(2026, 1, 13, 0, 0, 0, 0, auck)) {
+		t.Errorf("next milestone = %+v, want day 3 at Auckland midnight 2026-01-13", next)
 	}
 	if u := eventsOf(p.PopEvents(), plan.EventPlanUpdated); len(u) != 1 || len(u[0].Fields) != 1 || u[0].Fields[0] != "time_zone" {
 		t.Errorf("plan_updated = %+v", u)

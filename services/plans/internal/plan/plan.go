@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -148,13 +149,23 @@ type Pause struct {
 	End   *time.Time `bson:"end,omitempty"`
 }
 
+// ZoneSpan is a time zone a plan was lived in, until a move.
+type ZoneSpan struct {
+	TimeZone string    `bson:"time_zone"`
+	Until    time.Time `bson:"until"`
+}
+
 // Plan is a client's no-contact plan.
 type Plan struct {
-	ID                  string                     `bson:"id"`
-	ClientID            string                     `bson:"client_id"`
-	Status              Status                     `bson:"status"`
-	TargetDays          int                        `bson:"target_days"`
-	TimeZone            string                     `bson:"time_zone"`
+	ID         string `bson:"id"`
+	ClientID   string `bson:"client_id"`
+	Status     Status `bson:"status"`
+	TargetDays int    `bson:"target_days"`
+	TimeZone   string `bson:"time_zone"`
+	// PastZones are the zones the plan was lived in before TimeZone,
+	// oldest first, each until the move away from it: the days lived there
+	// keep their local dates.
+	PastZones           []ZoneSpan                 `bson:"past_zones,omitempty"`
 	StartTime           time.Time                  `bson:"start_time"`
 	Mode                Mode                       `bson:"mode"`
 	Reasons             []string                   `bson:"reasons"`
@@ -246,17 +257,50 @@ func NewPlan(p NewPlanParams, newID func() string, now time.Time) (*Plan, error)
 	return pl, nil
 }
 
-// Location is the plan's time zone.
-func (p *Plan) Location() *time.Location {
-	loc, err := time.LoadLocation(p.TimeZone)
+// locations caches loaded time zones by name. Only names that load are
+// kept, so it is bounded by the zone database (some 600 names).
+var locations sync.Map
+
+// loadLocation is time.LoadLocation, cached: loading parses the zone
+// database each time.
+func loadLocation(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, loc)
+	return loc, nil
+}
+
+func locOrUTC(name string) *time.Location {
+	loc, err := loadLocation(name)
 	if err != nil {
 		return time.UTC
 	}
 	return loc
 }
 
-// LocalDate is the plan's calendar date at t.
-func (p *Plan) LocalDate(t time.Time) Date { return DateOf(t, p.Location()) }
+// Location is the plan's (current) time zone.
+func (p *Plan) Location() *time.Location { return locOrUTC(p.TimeZone) }
+
+// zoneNameAt is the zone the plan was in at t.
+func (p *Plan) zoneNameAt(t time.Time) string {
+	for _, z := range p.PastZones {
+		if t.Before(z.Until) {
+			return z.TimeZone
+		}
+	}
+	return p.TimeZone
+}
+
+func (p *Plan) zoneAt(t time.Time) *time.Location { return locOrUTC(p.zoneNameAt(t)) }
+
+// LocalDate is the plan's calendar date at t, in the zone the plan was in
+// at t: a day lived in Berlin stays the Berlin date after a move.
+func (p *Plan) LocalDate(t time.Time) Date { return DateOf(t, p.zoneAt(t)) }
 
 func (p *Plan) setTargetDays(n int, vs *violations) {
 	if n < 1 || n > MaxTargetDays {
@@ -275,7 +319,7 @@ func (p *Plan) setTimeZone(tz string, vs *violations) {
 		vs.add("time_zone", "must be an IANA time zone such as Europe/Berlin")
 		return
 	}
-	if _, err := time.LoadLocation(tz); err != nil {
+	if _, err := loadLocation(tz); err != nil {
 		vs.add("time_zone", "is not a known IANA time zone")
 		return
 	}
@@ -464,7 +508,13 @@ func (p *Plan) Apply(patch Patch, newID func() string, now time.Time) error {
 				vs.add("target_days", "must be above the %d days already counted", cur)
 			}
 		case "time_zone":
+			old := p.TimeZone
 			p.setTimeZone(patch.TimeZone, &vs)
+			if p.Counting() && p.TimeZone != old {
+				// The days lived so far keep their dates; the new zone
+				// applies from now on.
+				p.PastZones = append(p.PastZones, ZoneSpan{TimeZone: old, Until: now})
+			}
 		case "start_time":
 			if p.Status != StatusDraft {
 				return illegal("the start can only move before the plan is activated")

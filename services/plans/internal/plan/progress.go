@@ -29,6 +29,8 @@ type Attempt struct {
 }
 
 // Attempts derives the attempts at now, oldest first. A draft has none.
+// The slips are taken in time order (ties by contact id), so the same log
+// gives the same attempts whatever the order it was recorded in.
 func (p *Plan) Attempts(now time.Time) []Attempt {
 	if !p.Counting() {
 		return nil
@@ -43,7 +45,12 @@ func (p *Plan) Attempts(now time.Time) []Attempt {
 			slips = append(slips, c)
 		}
 	}
-	sort.SliceStable(slips, func(i, j int) bool { return slips[i].OccurredAt.Before(slips[j].OccurredAt) })
+	sort.Slice(slips, func(i, j int) bool {
+		if !slips[i].OccurredAt.Equal(slips[j].OccurredAt) {
+			return slips[i].OccurredAt.Before(slips[j].OccurredAt)
+		}
+		return slips[i].ID < slips[j].ID
+	})
 
 	var out []Attempt
 	cur := p.StartTime
@@ -79,22 +86,37 @@ func (p *Plan) Attempts(now time.Time) []Attempt {
 	return out
 }
 
-// countDays counts local calendar days from start to end, leaving out the
-// days spent paused. A 23- or 25-hour day across a DST change is one day.
+const day24 = 24 * time.Hour
+
+// countDays counts the local calendar days from start to end: the local
+// date at end (in the zone of that moment) less the local date at start
+// (in the zone of that moment), less the time spent paused in whole days.
+// A pause freezes the count: an end inside a pause counts as the pause's
+// start. So a 23- or 25-hour day across a DST change is one day, and a
+// 20-minute pause across midnight costs no day.
 func (p *Plan) countDays(start, end, now time.Time) int {
+	end = p.frozenAt(end)
 	if !end.After(start) {
 		return 0
 	}
-	loc := p.Location()
-	days := DateOf(start, loc).DaysUntil(DateOf(end, loc)) - p.pausedDays(start, end, now)
+	days := p.LocalDate(start).DaysUntil(p.LocalDate(end)) - int(p.pausedBetween(start, end, now)/day24)
 	return max(days, 0)
 }
 
-// pausedDays counts the local days of pauses that fall between start and
-// end (an open pause runs to now).
-func (p *Plan) pausedDays(start, end, now time.Time) int {
-	loc := p.Location()
-	total := 0
+// frozenAt is t, or the start of the pause t falls in.
+func (p *Plan) frozenAt(t time.Time) time.Time {
+	for _, pa := range p.Pauses {
+		if !t.Before(pa.Start) && (pa.End == nil || t.Before(*pa.End)) {
+			return pa.Start
+		}
+	}
+	return t
+}
+
+// pausedBetween is the time spent paused between start and end (an open
+// pause runs to now).
+func (p *Plan) pausedBetween(start, end, now time.Time) time.Duration {
+	var total time.Duration
 	for _, pa := range p.Pauses {
 		pe := now
 		if pa.End != nil {
@@ -102,10 +124,67 @@ func (p *Plan) pausedDays(start, end, now time.Time) int {
 		}
 		s, e := maxTime(pa.Start, start), minTime(pe, end)
 		if e.After(s) {
-			total += DateOf(s, loc).DaysUntil(DateOf(e, loc))
+			total += e.Sub(s)
 		}
 	}
 	return total
+}
+
+// reachTimes walks an attempt from its start up to limit and returns the
+// instant each of days was reached: the count changes only at a local
+// midnight (in the zone of that moment), at a move of zone and at the end
+// of a pause, so those are the instants looked at.
+func (p *Plan) reachTimes(a Attempt, limit, now time.Time, days []int) map[int]time.Time {
+	out := make(map[int]time.Time, len(days))
+	maxDay := 0
+	for _, d := range days {
+		maxDay = max(maxDay, d)
+	}
+	t, count := a.Start, 0
+	for count < maxDay {
+		next := p.nextChange(t, now)
+		if next.After(limit) {
+			break
+		}
+		t = next
+		n := p.countDays(a.Start, t, now)
+		for _, d := range days {
+			if d > count && d <= n {
+				out[d] = t
+			}
+		}
+		count = max(count, n)
+	}
+	return out
+}
+
+// nextChange is the first instant after t at which a day count may change.
+func (p *Plan) nextChange(t, now time.Time) time.Time {
+	loc := p.zoneAt(t)
+	next := DateOf(t, loc).AddDays(1).Start(loc)
+	for _, z := range p.PastZones {
+		if z.Until.After(t) && z.Until.Before(next) {
+			next = z.Until
+		}
+	}
+	for _, pa := range p.Pauses {
+		if pa.End != nil && pa.End.After(t) && pa.End.Before(next) {
+			next = *pa.End
+		}
+	}
+	return next
+}
+
+// projectedDue is when day `day` of the running attempt will begin if
+// nothing changes: local midnight in the current zone, moved on by the
+// whole days already paused. Unknown while paused.
+func (p *Plan) projectedDue(a Attempt, day int, now time.Time) (time.Time, bool) {
+	if p.Status == StatusPaused {
+		return time.Time{}, false
+	}
+	loc := p.Location()
+	paused := int(p.pausedBetween(a.Start, now, now) / day24)
+	return p.LocalDate(a.Start).AddDays(day + paused).Start(loc), true
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -128,9 +207,10 @@ type Streaks struct {
 }
 
 // Streaks derives the current, longest and total no-contact days.
-func (p *Plan) Streaks(now time.Time) Streaks {
+func (p *Plan) Streaks(now time.Time) Streaks { return streaksOf(p.Attempts(now)) }
+
+func streaksOf(attempts []Attempt) Streaks {
 	var s Streaks
-	attempts := p.Attempts(now)
 	for _, a := range attempts {
 		s.Total += a.Days
 		s.Longest = max(s.Longest, a.Days)
@@ -143,6 +223,32 @@ func (p *Plan) Streaks(now time.Time) Streaks {
 
 // CurrentStreakDays is the days of the running attempt (0 when none runs).
 func (p *Plan) CurrentStreakDays(now time.Time) int { return p.Streaks(now).Current }
+
+// Progress is everything a client sees of a plan's progress at one
+// instant, derived from the log once.
+type Progress struct {
+	Attempts   []Attempt
+	Streaks    Streaks
+	Milestones []Milestone
+	History    []Milestone
+	Next       *Milestone
+}
+
+// Progress derives the attempts once and the streaks and milestones from
+// them.
+func (p *Plan) Progress(now time.Time) Progress {
+	attempts := p.Attempts(now)
+	pr := Progress{Attempts: attempts, Streaks: streaksOf(attempts),
+		Milestones: p.milestonesOf(attempts, now), History: p.historyOf(attempts, now)}
+	for _, m := range pr.Milestones {
+		if m.Status == MilestonePending {
+			m := m
+			pr.Next = &m
+			break
+		}
+	}
+	return pr
+}
 
 // MilestoneKind is where a milestone comes from.
 type MilestoneKind string
@@ -174,7 +280,15 @@ type MilestoneRecord struct {
 	DueTime      time.Time     `bson:"due_time"`
 	ReachTime    time.Time     `bson:"reach_time"`
 	AckTime      *time.Time    `bson:"ack_time,omitempty"`
-	Superseded   bool          `bson:"superseded"`
+	// Superseded: a slip ended the milestone's attempt before its day.
+	Superseded bool `bson:"superseded"`
+	// Supersessions counts the times it was superseded (a void can give
+	// it back, the same slip logged again supersede it again).
+	Supersessions int `bson:"supersessions,omitempty"`
+	// Withdrawn: a correction removed the milestone's attempt altogether
+	// (the slip that started it was voided or moved); not superseded, no
+	// longer shown, and back if the attempt comes back.
+	Withdrawn bool `bson:"withdrawn,omitempty"`
 }
 
 // Milestone is a milestone as shown: stored or derived.
@@ -187,6 +301,10 @@ type Milestone struct {
 	ReachTime     *time.Time
 	AckTime       *time.Time
 	AttemptNumber int
+	// Supersession numbers the times this milestone was superseded (from
+	// 1), set on milestone_superseded events: a slip, a void, the same
+	// slip again supersede it twice, as two distinct events.
+	Supersession int
 }
 
 // MilestoneID is the stable id of a milestone: the same day of the same
@@ -225,19 +343,11 @@ func (p *Plan) milestoneDays() []milestoneDay {
 	return out
 }
 
-// dueTime is when day `day` of the running attempt begins: local midnight,
-// moved on by the days already paused. Unknown while paused.
-func (p *Plan) dueTime(a Attempt, day int, now time.Time) (time.Time, bool) {
-	if p.Status == StatusPaused {
-		return time.Time{}, false
-	}
-	loc := p.Location()
-	paused := p.pausedDays(a.Start, now, now)
-	return DateOf(a.Start, loc).AddDays(day + paused).Start(loc), true
+func (p *Plan) currentAttempt(now time.Time) (Attempt, bool) {
+	return current(p.Attempts(now))
 }
 
-func (p *Plan) currentAttempt(now time.Time) (Attempt, bool) {
-	attempts := p.Attempts(now)
+func current(attempts []Attempt) (Attempt, bool) {
 	if n := len(attempts); n > 0 && attempts[n-1].End == nil {
 		return attempts[n-1], true
 	}
@@ -245,7 +355,7 @@ func (p *Plan) currentAttempt(now time.Time) (Attempt, bool) {
 }
 
 func (r MilestoneRecord) view(number int) Milestone {
-	m := Milestone{ID: r.ID, Day: r.Day, Kind: r.Kind, Status: MilestoneReached, AttemptNumber: number}
+	m := Milestone{ID: r.ID, Day: r.Day, Kind: r.Kind, Status: MilestoneReached, AttemptNumber: number, Supersession: r.Supersessions}
 	due, reach := r.DueTime, r.ReachTime
 	m.DueTime, m.ReachTime, m.AckTime = &due, &reach, r.AckTime
 	switch {
@@ -257,28 +367,39 @@ func (r MilestoneRecord) view(number int) Milestone {
 	return m
 }
 
+func daysOf(mds []milestoneDay) []int {
+	out := make([]int, len(mds))
+	for i, md := range mds {
+		out[i] = md.day
+	}
+	return out
+}
+
 // Milestones lists the running attempt's milestones by day. A milestone
 // whose day has begun shows as reached even before the scheduler records
 // it, so what the client sees never lags the calendar.
-func (p *Plan) Milestones(now time.Time) []Milestone {
-	a, ok := p.currentAttempt(now)
+func (p *Plan) Milestones(now time.Time) []Milestone { return p.milestonesOf(p.Attempts(now), now) }
+
+func (p *Plan) milestonesOf(attempts []Attempt, now time.Time) []Milestone {
+	a, ok := current(attempts)
 	if !ok {
 		return nil
 	}
-	var out []Milestone
-	for _, md := range p.milestoneDays() {
+	mds := p.milestoneDays()
+	reached := p.reachTimes(a, now, now, daysOf(mds))
+	recs := p.MilestonesByID()
+	out := make([]Milestone, 0, len(mds))
+	for _, md := range mds {
 		id := MilestoneID(p.ID, a.Start, md.day)
-		if rec, ok := p.MilestonesByID()[id]; ok {
+		if rec, ok := recs[id]; ok {
 			out = append(out, rec.view(a.Number))
 			continue
 		}
 		m := Milestone{ID: id, Day: md.day, Kind: md.kind, Status: MilestonePending, AttemptNumber: a.Number}
-		if due, known := p.dueTime(a, md.day, now); known {
+		if t, ok := reached[md.day]; ok {
+			m.Status, m.DueTime, m.ReachTime = MilestoneReached, &t, &t
+		} else if due, known := p.projectedDue(a, md.day, now); known {
 			m.DueTime = &due
-			if !due.After(now) {
-				m.Status = MilestoneReached
-				m.ReachTime = &due
-			}
 		}
 		out = append(out, m)
 	}
@@ -303,84 +424,90 @@ func (p *Plan) NextMilestone(now time.Time) (Milestone, bool) {
 	return Milestone{}, false
 }
 
-// MilestoneHistory lists the milestones of earlier attempts: those reached,
-// and for each attempt the one it was on its way to (superseded by the
-// slip). Records that a correction left without an attempt are superseded.
+// MilestoneHistory lists the milestones of the attempts that ended, derived
+// from the log alone (so the order in which slips were logged changes
+// nothing): for each, the days it lived, reached at the instant the day
+// began, and, when a slip ended it, the milestone it was on its way to,
+// superseded. Stored records add only the client's acknowledgements.
 func (p *Plan) MilestoneHistory(now time.Time) []Milestone {
-	attempts := p.Attempts(now)
-	byStart := map[int64]Attempt{}
-	for _, a := range attempts {
-		byStart[a.Start.UnixMilli()] = a
-	}
-	cur, hasCur := p.currentAttempt(now)
+	return p.historyOf(p.Attempts(now), now)
+}
+
+func (p *Plan) historyOf(attempts []Attempt, now time.Time) []Milestone {
+	mds := p.milestoneDays()
+	recs := p.MilestonesByID()
 	var out []Milestone
-	for _, rec := range p.MilestonesByID() {
-		a, ok := byStart[rec.AttemptStart.UnixMilli()]
-		if hasCur && ok && a.Start.Equal(cur.Start) {
-			continue
-		}
-		out = append(out, rec.view(a.Number))
-	}
 	for _, a := range attempts {
 		if a.End == nil {
 			continue
 		}
-		for _, md := range p.milestoneDays() {
+		var lived []int
+		for _, md := range mds {
 			if md.day <= a.Days {
-				continue
+				lived = append(lived, md.day)
 			}
+		}
+		reached := p.reachTimes(a, *a.End, now, lived)
+		for _, md := range mds {
 			id := MilestoneID(p.ID, a.Start, md.day)
-			if _, stored := p.MilestonesByID()[id]; !stored {
-				out = append(out, Milestone{ID: id, Day: md.day, Kind: md.kind, Status: MilestoneSuperseded, AttemptNumber: a.Number})
+			if md.day > a.Days {
+				if a.EndReason == EndSlip {
+					out = append(out, Milestone{ID: id, Day: md.day, Kind: md.kind, Status: MilestoneSuperseded, AttemptNumber: a.Number})
+				}
+				break
 			}
-			break
+			m := Milestone{ID: id, Day: md.day, Kind: md.kind, Status: MilestoneReached, AttemptNumber: a.Number}
+			if t, ok := reached[md.day]; ok {
+				m.DueTime, m.ReachTime = &t, &t
+			}
+			if rec, ok := recs[id]; ok && rec.AckTime != nil {
+				m.Status, m.AckTime = MilestoneAcknowledged, rec.AckTime
+			}
+			out = append(out, m)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].AttemptNumber != out[j].AttemptNumber {
-			return out[i].AttemptNumber < out[j].AttemptNumber
-		}
-		return out[i].Day < out[j].Day
-	})
 	return out
 }
 
 // Advance records what the calendar has brought: every milestone of the
 // running attempt whose day has begun becomes reached (once: it is stored
 // under its stable id), the plan completes when the target day comes, and
-// reached milestones that a later correction left without their attempt
-// are superseded. It sets NextDueTime for the scheduler.
-func (p *Plan) Advance(now time.Time) {
+// reached milestones whose attempt a slip ended before their day are
+// superseded. It sets NextDueTime for the scheduler.
+func (p *Plan) Advance(now time.Time) { p.advance(p.Attempts(now), now) }
+
+func (p *Plan) advance(attempts []Attempt, now time.Time) {
 	now = now.UTC()
 	p.NextDueTime = nil
 	if !p.Counting() {
 		return
 	}
-	attempts := p.Attempts(now)
 	p.supersedeStale(attempts, now)
 	if p.Status != StatusActive {
 		return
 	}
-	cur := attempts[len(attempts)-1]
-	if cur.End != nil {
+	cur, ok := current(attempts)
+	if !ok {
 		return
 	}
+	mds := p.milestoneDays()
+	reached := p.reachTimes(cur, now, now, daysOf(mds))
+	recs := p.MilestonesByID()
 	var next *time.Time
-	for _, md := range p.milestoneDays() {
+	for _, md := range mds {
 		id := MilestoneID(p.ID, cur.Start, md.day)
-		due, _ := p.dueTime(cur, md.day, now)
-		if due.After(now) {
-			if next == nil || due.Before(*next) {
-				d := due
+		due, ok := reached[md.day]
+		if !ok {
+			if d, known := p.projectedDue(cur, md.day, now); known && (next == nil || d.Before(*next)) {
 				next = &d
 			}
 			continue
 		}
-		if _, done := p.MilestonesByID()[id]; done {
+		if _, done := recs[id]; done {
 			continue
 		}
 		rec := MilestoneRecord{ID: id, Day: md.day, Kind: md.kind, AttemptStart: cur.Start, DueTime: due, ReachTime: now}
-		p.MilestoneRecords[id] = rec
+		recs[id] = rec
 		m := rec.view(cur.Number)
 		p.record(Event{Kind: EventMilestoneReached, Time: now, Milestone: &m})
 	}
@@ -391,7 +518,19 @@ func (p *Plan) Advance(now time.Time) {
 	p.NextDueTime = next
 }
 
+// supersedeStale brings the stored records in line with the attempts: a
+// record whose attempt a slip ended before its day is superseded (an event,
+// numbered, each time it happens); one whose attempt no longer exists is
+// withdrawn (no event: no slip superseded it); one whose attempt stands
+// again is restored (no event: it was reached once).
 func (p *Plan) supersedeStale(attempts []Attempt, now time.Time) {
+	if len(p.MilestoneRecords) == 0 {
+		return
+	}
+	byStart := make(map[int64]Attempt, len(attempts))
+	for _, a := range attempts {
+		byStart[a.Start.UnixMilli()] = a
+	}
 	ids := make([]string, 0, len(p.MilestoneRecords))
 	for id := range p.MilestoneRecords {
 		ids = append(ids, id)
@@ -399,28 +538,26 @@ func (p *Plan) supersedeStale(attempts []Attempt, now time.Time) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		rec := p.MilestoneRecords[id]
-		valid := false
-		for _, a := range attempts {
-			if a.Start.Equal(rec.AttemptStart) && (a.End == nil || !rec.DueTime.After(*a.End)) {
-				valid = true
-				break
-			}
-		}
-		if rec.Superseded {
-			if valid {
-				// A correction (a voided or edited slip) gave the milestone
-				// its attempt back: it stands again. Superseded is derived,
-				// not a verdict; it was reached once, so no event.
-				rec.Superseded = false
+		a, ok := byStart[rec.AttemptStart.UnixMilli()]
+		switch {
+		case !ok:
+			if !rec.Withdrawn || rec.Superseded {
+				rec.Withdrawn, rec.Superseded = true, false
 				p.MilestoneRecords[id] = rec
 			}
-			continue
-		}
-		if !valid {
-			rec.Superseded = true
-			p.MilestoneRecords[id] = rec
-			m := rec.view(0)
-			p.record(Event{Kind: EventMilestoneSuperseded, Time: now, Milestone: &m})
+		case a.End != nil && a.EndReason == EndSlip && rec.Day > a.Days:
+			if !rec.Superseded || rec.Withdrawn {
+				rec.Superseded, rec.Withdrawn = true, false
+				rec.Supersessions++
+				p.MilestoneRecords[id] = rec
+				m := rec.view(a.Number)
+				p.record(Event{Kind: EventMilestoneSuperseded, Time: now, Milestone: &m})
+			}
+		default:
+			if rec.Superseded || rec.Withdrawn {
+				rec.Superseded, rec.Withdrawn = false, false
+				p.MilestoneRecords[id] = rec
+			}
 		}
 	}
 }
@@ -428,10 +565,11 @@ func (p *Plan) supersedeStale(attempts []Attempt, now time.Time) {
 // AcknowledgeMilestone marks a reached milestone as seen by the client.
 func (p *Plan) AcknowledgeMilestone(id string, now time.Time) (Milestone, error) {
 	now = now.UTC()
-	p.Advance(now)
+	attempts := p.Attempts(now)
+	p.advance(attempts, now)
 	rec, ok := p.MilestonesByID()[id]
-	if !ok {
-		for _, m := range p.Milestones(now) {
+	if !ok || rec.Withdrawn {
+		for _, m := range p.milestonesOf(attempts, now) {
 			if m.ID == id {
 				return Milestone{}, illegal("milestone day %d has not been reached yet", m.Day)
 			}
@@ -448,7 +586,7 @@ func (p *Plan) AcknowledgeMilestone(id string, now time.Time) (Milestone, error)
 		p.record(Event{Kind: EventMilestoneAcknowledged, Time: now, Milestone: &m})
 	}
 	number := 0
-	for _, a := range p.Attempts(now) {
+	for _, a := range attempts {
 		if a.Start.Equal(rec.AttemptStart) {
 			number = a.Number
 		}

@@ -235,7 +235,8 @@ func (s *PlansServer) GetPlanProgress(ctx context.Context, req *plansv1.GetPlanP
 		return nil, err
 	}
 	p, now := &v.Plan, v.Now
-	st := p.Streaks(now)
+	pr := p.Progress(now) // derived once for the whole answer
+	st := pr.Streaks
 	out := &plansv1.GetPlanProgressResponse{
 		PlanId:            p.ID,
 		Status:            app.StatusProto(p.Status),
@@ -246,14 +247,14 @@ func (s *PlansServer) GetPlanProgress(ctx context.Context, req *plansv1.GetPlanP
 		TimeZone:          p.TimeZone,
 		LocalDate:         p.LocalDate(now).String(),
 	}
-	for _, a := range p.Attempts(now) {
+	for _, a := range pr.Attempts {
 		out.Attempts = append(out.Attempts, attemptProto(a))
 	}
-	for _, m := range p.Milestones(now) {
+	for _, m := range pr.Milestones {
 		out.Milestones = append(out.Milestones, milestoneProto(m))
 	}
-	if m, ok := p.NextMilestone(now); ok {
-		out.NextMilestone = milestoneProto(m)
+	if pr.Next != nil {
+		out.NextMilestone = milestoneProto(*pr.Next)
 	}
 	return out, nil
 }
@@ -269,10 +270,11 @@ func (s *PlansServer) ListMilestones(ctx context.Context, req *plansv1.ListMiles
 		return nil, err
 	}
 	out := &plansv1.ListMilestonesResponse{}
-	for _, m := range v.Plan.Milestones(v.Now) {
+	pr := v.Plan.Progress(v.Now)
+	for _, m := range pr.Milestones {
 		out.Milestones = append(out.Milestones, milestoneProto(m))
 	}
-	for _, m := range v.Plan.MilestoneHistory(v.Now) {
+	for _, m := range pr.History {
 		out.History = append(out.History, milestoneProto(m))
 	}
 	return out, nil
