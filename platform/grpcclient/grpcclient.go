@@ -39,17 +39,7 @@ import (
 // a service in one process this way. The first address is the authority
 // (the name TLS verifies).
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	var extra []grpc.DialOption
-	if addrs := strings.Split(target, ","); len(addrs) > 1 {
-		r := manual.NewBuilderWithScheme("nocontact-list")
-		var state resolver.State
-		for _, a := range addrs {
-			state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: strings.TrimSpace(a)}}})
-		}
-		r.InitialState(state)
-		extra = append(extra, grpc.WithResolvers(r))
-		target = r.Scheme() + ":///" + strings.TrimSpace(addrs[0])
-	}
+	target, extra := ListTarget(target)
 	defaults := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(RoundRobin),
@@ -67,6 +57,25 @@ func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
 	return conn, nil
+}
+
+// ListTarget turns a target listing addresses separated by commas into a
+// target served by a resolver of its own, and the dial option that
+// installs that resolver (pass both to grpc.NewClient, with RoundRobin);
+// the first address is the authority. Any other target is returned as it
+// is, without options.
+func ListTarget(target string) (string, []grpc.DialOption) {
+	addrs := strings.Split(target, ",")
+	if len(addrs) < 2 {
+		return target, nil
+	}
+	r := manual.NewBuilderWithScheme("nocontact-list")
+	var state resolver.State
+	for _, a := range addrs {
+		state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: strings.TrimSpace(a)}}})
+	}
+	r.InitialState(state)
+	return r.Scheme() + ":///" + strings.TrimSpace(addrs[0]), []grpc.DialOption{grpc.WithResolvers(r)}
 }
 
 // RoundRobin is the service config that spreads calls over all resolved
