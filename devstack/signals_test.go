@@ -108,4 +108,3 @@ func (s *suite) settle() {
 	s.waitPublished("plans", "plans", "care_assignments", "consents")
 	s.waitConsumed("PLANS", "notify-plans")
 }
-
