@@ -80,6 +80,7 @@ func startSuiteWith(t *testing.T, dir string, adjust func(*Settings)) *suite {
 		LogFormat:             "text",
 		LogLevel:              "error",
 		MilestoneScanInterval: "200ms",
+		Replicas:              replicasFromEnv(),
 	}
 	if adjust != nil {
 		adjust(&s)
@@ -268,7 +269,7 @@ func contains(list []string, s string) bool {
 // PLANS stream), an ignored message from the ex is not a slip, a slip
 // restarts the streak with the history kept.
 func TestFirstWeek(t *testing.T) {
-	s := startSuite(t)
+	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
 	client := token(t, "client-1", auth.RoleClient)
 	start := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
 
@@ -313,9 +314,9 @@ func TestFirstWeek(t *testing.T) {
 		t.Fatalf("next milestone = %v, want day 14", next)
 	}
 
-	// Exactly one plans.milestone.reached per milestone, even after several
-	// scheduler scans.
-	time.Sleep(1 * time.Second)
+	// Exactly one plans.milestone.reached per milestone, even after a scan
+	// of every replica's scheduler (and everything written published).
+	s.settle()
 	if got := countMilestoneEvents(t, s.nats, id); fmt.Sprint(got) != "map[1:1 3:1 7:1]" {
 		t.Fatalf("milestone events per day = %v, want one each for 1, 3 and 7", got)
 	}
@@ -483,21 +484,23 @@ func decodeMilestone(t *testing.T, data []byte) (int, string) {
 // loses nor repeats an event.
 func TestRestartKeepsDataAndEventsOnce(t *testing.T) {
 	dir := t.TempDir()
-	first := startSuiteIn(t, dir)
+	first := startSuiteWith(t, dir, atReplicas(2))
 	client := token(t, "client-r", auth.RoleClient)
 	start := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	plan := first.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "Asia/Kolkata", "startTime": start})
 	id := plan["id"].(string)
 	first.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+":activate", client, map[string]any{})
-	time.Sleep(500 * time.Millisecond)
+	// Stopped once notify has handled the plan's events: a message still
+	// in a stopping consumer's hands would wait out its AckWait.
+	first.settle()
 	first.stop()
 
-	second := startSuiteIn(t, dir)
+	second := startSuiteWith(t, dir, atReplicas(2))
 	got := second.mustCall(http.StatusOK, "GET", "/v1/plans/"+id, client, nil)
 	if got["status"] != "PLAN_STATUS_ACTIVE" {
 		t.Fatalf("after a restart the plan is %v", got)
 	}
-	time.Sleep(1 * time.Second) // several scheduler scans and relay passes
+	second.settle() // a scan on every replica, the outbox empty, notify through it
 	if events := countMilestoneEvents(t, second.nats, id); fmt.Sprint(events) != "map[1:1 3:1 7:1]" {
 		t.Fatalf("milestone events after a restart = %v, want one each for 1, 3 and 7", events)
 	}

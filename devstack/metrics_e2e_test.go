@@ -20,7 +20,9 @@ import (
 // is), the schedulers' last runs, requests at the gateway, and which build
 // every binary runs.
 func TestMetricsAfterAWorkload(t *testing.T) {
-	s := startSuite(t)
+	// One replica: the series below are read from one metrics endpoint
+	// per service.
+	s := startSuiteWith(t, t.TempDir(), atReplicas(1))
 	st := s.stack
 	for name, addr := range map[string]string{"plans": st.PlansMetricsAddr, "journal": st.JournalMetricsAddr, "notify": st.NotifyMetricsAddr, "gateway": st.GatewayMetricsAddr} {
 		if !strings.HasPrefix(addr, "127.0.0.1:") {

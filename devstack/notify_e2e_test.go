@@ -34,7 +34,7 @@ func notificationsByKind(t *testing.T, s *suite, tok string) map[string][]map[st
 // notification for each of milestones 1, 3 and 7 within seconds; a live
 // feed opened by a dashboard receives the next ones as they happen.
 func TestNotificationsExactlyOnceAndLiveFeed(t *testing.T) {
-	s := startSuite(t)
+	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
 	client := token(t, "client-n", auth.RoleClient)
 	start := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "Europe/Paris", "startTime": start})
@@ -47,7 +47,7 @@ func TestNotificationsExactlyOnceAndLiveFeed(t *testing.T) {
 		}
 		return ""
 	})
-	time.Sleep(time.Second) // more scheduler scans, relay passes and redeliveries
+	s.settle() // a scan on every replica, the outbox empty, notify through it
 	days := map[float64]int{}
 	for _, n := range notificationsByKind(t, s, client)["NOTIFICATION_KIND_MILESTONE_REACHED"] {
 		days[n["milestoneDay"].(float64)]++
@@ -142,7 +142,9 @@ func TestQuietHoursHoldNotifications(t *testing.T) {
 	start := now.Add(-3 * 24 * time.Hour).Format(time.RFC3339)
 	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "UTC", "startTime": start})
 	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+plan["id"].(string)+":activate", client, map[string]any{})
-	time.Sleep(2 * time.Second) // events consumed and notifications stored (held)
+	// Every event of the plan handled by notify (so its notifications are
+	// stored, held) before the inbox is looked at.
+	s.settle()
 	if got := notificationsByKind(t, s, client); len(got) != 0 {
 		t.Fatalf("during quiet hours the inbox shows %v, want nothing yet", got)
 	}
@@ -152,7 +154,7 @@ func TestQuietHoursHoldNotifications(t *testing.T) {
 // X-Nocontact-Signature (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">),
 // fails twice, then accepts; the delivery is retried and recorded.
 func TestWebhookSignedAndRetried(t *testing.T) {
-	s := startSuite(t)
+	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
 	client := token(t, "client-w", auth.RoleClient)
 	secret := "a-webhook-secret-of-at-least-32-characters"
 

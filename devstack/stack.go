@@ -8,7 +8,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nocontact/backend/gateway/edge"
 	"github.com/nocontact/backend/platform/auth"
@@ -16,6 +19,7 @@ import (
 	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/embedded"
 	"github.com/nocontact/backend/platform/metrics"
+	"github.com/nocontact/backend/platform/mongox"
 	journalserver "github.com/nocontact/backend/services/journal/server"
 	notifyserver "github.com/nocontact/backend/services/notify/server"
 	plansserver "github.com/nocontact/backend/services/plans/server"
@@ -53,6 +57,13 @@ type Settings struct {
 	// the keys an identity provider publishes there, as production does;
 	// the HS256 secret (and the token subcommand) are then not used.
 	JWKSURL string `env:"NOCONTACT_JWT_JWKS_URL"`
+	// Replicas is how many replicas of each service run (0 means 1), as
+	// production runs two or more: each with its own gRPC and metrics
+	// listener, NATS connection, background jobs and consumers, all
+	// sharing one MongoDB client (DESIGN §6), the gateway (and journal's
+	// calls to plans) balanced round-robin over them. Replica 0 listens on
+	// the configured addresses, the others on free loopback ports.
+	Replicas int `env:"NOCONTACT_REPLICAS" envDefault:"1"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -62,17 +73,25 @@ const DevJWTSecret = "nocontact-devstack-secret-do-not-use-in-production"
 
 // Stack is a running suite: infrastructure, services and gateway.
 type Stack struct {
-	HTTPAddr    string
+	HTTPAddr string
+	// Each service's gRPC address, every replica's separated by commas
+	// (what grpcclient.Dial balances over).
 	PlansAddr   string
 	JournalAddr string
 	NotifyAddr  string
 	NATSURL     string
 	MongoURI    string
+	// Mongo is the one MongoDB client every service and replica uses.
+	Mongo *mongo.Client
 	// Embedded says which infrastructure the stack started itself.
 	EmbeddedNATS, EmbeddedMongo bool
 
-	// Where each component serves GET /metrics; empty when metrics are off.
+	// Where each component serves GET /metrics (a service's first
+	// replica); empty when metrics are off.
 	PlansMetricsAddr, JournalMetricsAddr, NotifyMetricsAddr, GatewayMetricsAddr string
+	// Where every replica of each service serves GET /metrics, replica 0
+	// first; empty when metrics are off.
+	PlansMetricsAddrs, JournalMetricsAddrs, NotifyMetricsAddrs []string
 
 	wg      sync.WaitGroup
 	errMu   sync.Mutex
@@ -142,86 +161,89 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		common["NOCONTACT_JWT_JWKS_URL"] = s.JWKSURL
 	}
 
+	// One client for every service and replica: FerretDB isolates nothing
+	// across connections (DESIGN §6); on MongoDB one pooled client is as good.
+	mongoClient, err := mongox.Connect(ctx, st.MongoURI, 0)
+	if err != nil {
+		return nil, err
+	}
+	st.cleanup = append(st.cleanup, func() { _ = mongoClient.Disconnect(context.WithoutCancel(ctx)) })
+	st.Mongo = mongoClient
+	replicas := max(s.Replicas, 1)
+
 	// plans
-	plansLis, err := net.Listen("tcp", s.PlansGRPCAddr)
+	plans, err := st.listenReplicas("plans", s.PlansGRPCAddr, s.MetricsAddr, replicas)
 	if err != nil {
-		return nil, fmt.Errorf("listen for plans on %s: %w", s.PlansGRPCAddr, err)
-	}
-	st.PlansAddr = plansLis.Addr().String()
-	plansMetricsLis, err := st.listenMetrics("plans", s.MetricsAddr, &st.PlansMetricsAddr)
-	if err != nil {
-		_ = plansLis.Close()
 		return nil, err
 	}
-	var plansCfg plansserver.Config
-	env := with(common, map[string]string{
-		"GRPC_ADDR":               st.PlansAddr,
-		"METRICS_ADDR":            metricsSetting(st.PlansMetricsAddr),
-		"MONGODB_DATABASE":        "plans",
-		"MILESTONE_SCAN_INTERVAL": s.MilestoneScanInterval,
-	})
-	if err := config.LoadFrom(&plansCfg, env); err != nil {
-		closeAll(plansLis, plansMetricsLis)
-		return nil, err
+	st.PlansAddr, st.PlansMetricsAddrs = plans.grpcAddrs(), plans.metricsAddrs()
+	st.PlansMetricsAddr = first(st.PlansMetricsAddrs)
+	for i, r := range plans {
+		var cfg plansserver.Config
+		if err := config.LoadFrom(&cfg, with(common, map[string]string{
+			"GRPC_ADDR":               r.grpc.Addr().String(),
+			"METRICS_ADDR":            metricsSetting(r.metricsAddr()),
+			"MONGODB_DATABASE":        "plans",
+			"MILESTONE_SCAN_INTERVAL": s.MilestoneScanInterval,
+		})); err != nil {
+			plans[i:].close()
+			return nil, err
+		}
+		st.run(replicaName("plans", i, replicas), func() error {
+			return plansserver.Run(ctx, cfg, plansserver.Options{Logger: replicaLog(log, "plans", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
+		})
 	}
-	st.run("plans", func() error {
-		return plansserver.Run(ctx, plansCfg, plansserver.Options{Logger: log.With("service", "plans"), Clock: clk, Listener: plansLis, MetricsListener: plansMetricsLis})
-	})
 
 	// journal
-	journalLis, err := net.Listen("tcp", s.JournalGRPCAddr)
+	journal, err := st.listenReplicas("journal", s.JournalGRPCAddr, s.MetricsAddr, replicas)
 	if err != nil {
-		return nil, fmt.Errorf("listen for journal on %s: %w", s.JournalGRPCAddr, err)
-	}
-	st.JournalAddr = journalLis.Addr().String()
-	journalMetricsLis, err := st.listenMetrics("journal", s.MetricsAddr, &st.JournalMetricsAddr)
-	if err != nil {
-		_ = journalLis.Close()
 		return nil, err
 	}
-	var journalCfg journalserver.Config
-	if err := config.LoadFrom(&journalCfg, with(common, map[string]string{
-		"GRPC_ADDR":                st.JournalAddr,
-		"METRICS_ADDR":             metricsSetting(st.JournalMetricsAddr),
-		"MONGODB_DATABASE":         "journal",
-		"PLANS_ADDR":               st.PlansAddr,
-		"RISK_ESCALATE_AFTER":      s.RiskEscalateAfter,
-		"ESCALATION_SCAN_INTERVAL": "5s",
-	})); err != nil {
-		closeAll(journalLis, journalMetricsLis)
-		return nil, err
+	st.JournalAddr, st.JournalMetricsAddrs = journal.grpcAddrs(), journal.metricsAddrs()
+	st.JournalMetricsAddr = first(st.JournalMetricsAddrs)
+	for i, r := range journal {
+		var cfg journalserver.Config
+		if err := config.LoadFrom(&cfg, with(common, map[string]string{
+			"GRPC_ADDR":                r.grpc.Addr().String(),
+			"METRICS_ADDR":             metricsSetting(r.metricsAddr()),
+			"MONGODB_DATABASE":         "journal",
+			"PLANS_ADDR":               st.PlansAddr,
+			"RISK_ESCALATE_AFTER":      s.RiskEscalateAfter,
+			"ESCALATION_SCAN_INTERVAL": "5s",
+		})); err != nil {
+			journal[i:].close()
+			return nil, err
+		}
+		st.run(replicaName("journal", i, replicas), func() error {
+			return journalserver.Run(ctx, cfg, journalserver.Options{Logger: replicaLog(log, "journal", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
+		})
 	}
-	st.run("journal", func() error {
-		return journalserver.Run(ctx, journalCfg, journalserver.Options{Logger: log.With("service", "journal"), Clock: clk, Listener: journalLis, MetricsListener: journalMetricsLis})
-	})
 
 	// notify
-	notifyLis, err := net.Listen("tcp", s.NotifyGRPCAddr)
+	notify, err := st.listenReplicas("notify", s.NotifyGRPCAddr, s.MetricsAddr, replicas)
 	if err != nil {
-		return nil, fmt.Errorf("listen for notify on %s: %w", s.NotifyGRPCAddr, err)
-	}
-	st.NotifyAddr = notifyLis.Addr().String()
-	notifyMetricsLis, err := st.listenMetrics("notify", s.MetricsAddr, &st.NotifyMetricsAddr)
-	if err != nil {
-		_ = notifyLis.Close()
 		return nil, err
 	}
-	var notifyCfg notifyserver.Config
-	if err := config.LoadFrom(&notifyCfg, with(common, map[string]string{
-		"GRPC_ADDR":         st.NotifyAddr,
-		"METRICS_ADDR":      metricsSetting(st.NotifyMetricsAddr),
-		"MONGODB_DATABASE":  "notify",
-		"RELEASE_INTERVAL":  "1s",
-		"REMINDER_INTERVAL": "1s",
-		"WEBHOOK_INTERVAL":  "500ms",
-		"NOTIFY_DEV_MODE":   "true",
-	})); err != nil {
-		closeAll(notifyLis, notifyMetricsLis)
-		return nil, err
+	st.NotifyAddr, st.NotifyMetricsAddrs = notify.grpcAddrs(), notify.metricsAddrs()
+	st.NotifyMetricsAddr = first(st.NotifyMetricsAddrs)
+	for i, r := range notify {
+		var cfg notifyserver.Config
+		if err := config.LoadFrom(&cfg, with(common, map[string]string{
+			"GRPC_ADDR":         r.grpc.Addr().String(),
+			"METRICS_ADDR":      metricsSetting(r.metricsAddr()),
+			"MONGODB_DATABASE":  "notify",
+			"RELEASE_INTERVAL":  "1s",
+			"REMINDER_INTERVAL": "1s",
+			"WEBHOOK_INTERVAL":  "500ms",
+			"NOTIFY_DEV_MODE":   "true",
+		})); err != nil {
+			notify[i:].close()
+			return nil, err
+		}
+		st.run(replicaName("notify", i, replicas), func() error {
+			return notifyserver.Run(ctx, cfg, notifyserver.Options{Logger: replicaLog(log, "notify", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
+		})
 	}
-	st.run("notify", func() error {
-		return notifyserver.Run(ctx, notifyCfg, notifyserver.Options{Logger: log.With("service", "notify"), Clock: clk, Listener: notifyLis, MetricsListener: notifyMetricsLis})
-	})
 
 	// gateway
 	var gwCfg edge.Config
@@ -262,6 +284,107 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		st.run("gateway metrics", func() error { return gw.Metrics().Serve(ctx, gwMetricsLis) })
 	}
 	return st, nil
+}
+
+// replica is one replica's listeners: gRPC, and metrics (nil when off).
+type replica struct {
+	grpc, metrics net.Listener
+}
+
+func (r replica) metricsAddr() string {
+	if r.metrics == nil {
+		return ""
+	}
+	return r.metrics.Addr().String()
+}
+
+type replicaSet []replica
+
+func (rs replicaSet) grpcAddrs() string {
+	addrs := make([]string, len(rs))
+	for i, r := range rs {
+		addrs[i] = r.grpc.Addr().String()
+	}
+	return strings.Join(addrs, ",")
+}
+
+func (rs replicaSet) metricsAddrs() []string {
+	var addrs []string
+	for _, r := range rs {
+		if a := r.metricsAddr(); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
+}
+
+func (rs replicaSet) close() {
+	for _, r := range rs {
+		closeAll(r.grpc, r.metrics)
+	}
+}
+
+// listenReplicas binds the gRPC and metrics listeners of n replicas of a
+// service: the first on the configured addresses, the others on free
+// ports of the same hosts (a fixed port can be bound once).
+func (st *Stack) listenReplicas(name, grpcAddr, metricsAddr string, n int) (replicaSet, error) {
+	var rs replicaSet
+	for i := range n {
+		g, m := grpcAddr, metricsAddr
+		if i > 0 {
+			g = anyPort(g)
+			if m != "off" {
+				m = anyPort(m)
+			}
+		}
+		lis, err := net.Listen("tcp", g)
+		if err != nil {
+			rs.close()
+			return nil, fmt.Errorf("listen for %s on %s: %w", name, g, err)
+		}
+		var addr string
+		mlis, err := st.listenMetrics(name, m, &addr)
+		if err != nil {
+			_ = lis.Close()
+			rs.close()
+			return nil, err
+		}
+		rs = append(rs, replica{grpc: lis, metrics: mlis})
+	}
+	return rs, nil
+}
+
+// anyPort is addr's host with port 0 (loopback when addr names none).
+func anyPort(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, "0")
+}
+
+func first(addrs []string) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	return addrs[0]
+}
+
+// replicaName names a component in errors: "plans", or "plans-1" for the
+// second of several replicas.
+func replicaName(service string, i, n int) string {
+	if n == 1 {
+		return service
+	}
+	return fmt.Sprintf("%s-%d", service, i)
+}
+
+func replicaLog(log *slog.Logger, service string, i, n int) *slog.Logger {
+	l := log.With("service", service)
+	if n > 1 {
+		l = l.With("replica", i)
+	}
+	return l
 }
 
 // listenMetrics binds a metrics listener of its own for one component and

@@ -15,7 +15,8 @@ import (
 type Config struct {
 	// HTTPAddr is where the gateway listens.
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
-	// PlansAddr is the plans service's gRPC address.
+	// PlansAddr is the plans service's gRPC address (the *Addr settings
+	// also take a comma-separated list, balanced round-robin).
 	PlansAddr string `env:"PLANS_ADDR" envDefault:"127.0.0.1:9091"`
 	// JournalAddr is the journal service's gRPC address.
 	JournalAddr string `env:"JOURNAL_ADDR" envDefault:"127.0.0.1:9092"`

@@ -82,13 +82,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	}
 
 	for _, b := range []struct{ name, addr string }{{"plans", cfg.PlansAddr}, {"journal", cfg.JournalAddr}, {"notify", cfg.NotifyAddr}} {
-		conn, err := grpc.NewClient(b.addr,
+		// A list of addresses (the devstack's replicas) gets a resolver
+		// of its own; a DNS name resolves to every pod.
+		target, listOpts := grpcclient.ListTarget(b.addr)
+		conn, err := grpc.NewClient(target, append(listOpts,
 			grpc.WithTransportCredentials(creds),
 			// Spread calls over every replica the target resolves to.
 			grpc.WithDefaultServiceConfig(grpcclient.RoundRobin),
 			// Calls join the HTTP request's trace.
 			tp.DialOption(),
-		)
+		)...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", b.name, b.addr, err)
 		}

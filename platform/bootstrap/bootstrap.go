@@ -68,6 +68,11 @@ type Spec struct {
 	// Streams to ensure, by name: the service's own and those it consumes
 	// (whichever service starts first creates them, with one configuration).
 	Streams map[string][]string
+	// Mongo, when set, is the client to use instead of connecting to
+	// MONGODB_URI; it is left open at shutdown (its owner closes it). The
+	// devstack shares one client between replicas, as DESIGN §6 requires
+	// on FerretDB.
+	Mongo *mongo.Client
 }
 
 // Deps are the connections a running service uses.
@@ -88,8 +93,9 @@ type Deps struct {
 	Tracing *tracing.Provider
 	// TLS is the service's certificate and CA when mutual TLS is on, nil
 	// when the service speaks plaintext.
-	TLS  *tlsx.Source
-	base Base
+	TLS       *tlsx.Source
+	base      Base
+	ownsMongo bool
 }
 
 // Start checks the configuration and connects. On error nothing is left
@@ -119,17 +125,20 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 
 	// mongox.Connect uses a single connection on FerretDB, which does not
 	// isolate read-modify-write across connections (DESIGN.md §6).
-	client, err := mongox.Connect(startCtx, base.Mongo.URI, base.Mongo.MaxPoolSize)
-	if err != nil {
-		return nil, err
+	client, ownsMongo := spec.Mongo, spec.Mongo == nil
+	if ownsMongo {
+		var err error
+		if client, err = mongox.Connect(startCtx, base.Mongo.URI, base.Mongo.MaxPoolSize); err != nil {
+			return nil, err
+		}
 	}
 	tp, err := tracing.Setup(ctx, spec.Name, log)
 	if err != nil {
-		d := &Deps{Mongo: client}
+		d := &Deps{Mongo: client, ownsMongo: ownsMongo}
 		d.closeMongoAndTraces(ctx)
 		return nil, err
 	}
-	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), Tracing: tp, TLS: certs, base: base}
+	d := &Deps{Log: log, Clock: clk, Mongo: client, DB: client.Database(base.Mongo.Database), Metrics: metrics.New(spec.Name), Tracing: tp, TLS: certs, base: base, ownsMongo: ownsMongo}
 	if err := mongox.EnsureIndexes(startCtx, d.DB, spec.Indexes); err != nil {
 		d.closeMongoAndTraces(ctx)
 		return nil, err
@@ -348,7 +357,9 @@ func (d *Deps) DialOptions() []grpc.DialOption {
 }
 
 func (d *Deps) closeMongoAndTraces(ctx context.Context) {
-	_ = d.Mongo.Disconnect(context.WithoutCancel(ctx))
+	if d.ownsMongo {
+		_ = d.Mongo.Disconnect(context.WithoutCancel(ctx))
+	}
 	// Spans are flushed last: every span of the shutdown has ended by now.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -48,15 +49,23 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
+// FieldClaimedUntil is the lease of a background job on a document (see
+// Claim); Update keeps it.
+const FieldClaimedUntil = "claimed_until"
+
 // record is the stored form: the aggregate inlined beside the bookkeeping.
 type record[T any] struct {
 	ID            string `bson:"_id"`
 	outbox.Fields `bson:",inline"`
-	Doc           T `bson:",inline"`
+	// ClaimedUntil is read and written back by Update so that a write
+	// made while a job holds the lease does not drop it.
+	ClaimedUntil *time.Time `bson:"claimed_until,omitempty"`
+	Doc          T          `bson:",inline"`
 }
 
 // Store reads and writes aggregates of type T (a struct with bson tags; it
-// must not use the field names _id, version, outbox, outbox_pending).
+// must not use the field names _id, version, outbox, outbox_pending,
+// claimed_until).
 type Store[T any] struct {
 	coll *mongo.Collection
 	kick func()
@@ -109,11 +118,12 @@ func (s *Store[T]) Create(ctx context.Context, id string, doc T, events ...outbo
 // in between; otherwise it reads again and re-applies fn. fn may run more
 // than once, so it must only change the aggregate it is given. The events
 // fn returns are stored by the same write. An error from fn aborts without
-// writing and is returned as is.
+// writing and is returned as is. When fn changes nothing and returns no
+// events, nothing is written (the version stays): a job that finds its
+// work already done costs a read, not a write.
 func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]outbox.Message, error)) (T, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		var rec record[T]
-		err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
+		raw, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			var zero T
 			return zero, ErrNotFound
@@ -122,10 +132,20 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]out
 			var zero T
 			return zero, fmt.Errorf("load %s/%s: %w", s.coll.Name(), id, err)
 		}
+		// Decoded twice: the second copy is what fn's result is compared
+		// with (comparing encodings would see map order, not changes).
+		var rec, stored record[T]
+		if err := errors.Join(bson.Unmarshal(raw, &rec), bson.Unmarshal(raw, &stored)); err != nil {
+			var zero T
+			return zero, fmt.Errorf("decode %s/%s: %w", s.coll.Name(), id, err)
+		}
 		events, err := fn(&rec.Doc)
 		if err != nil {
 			var zero T
 			return zero, err
+		}
+		if len(events) == 0 && reflect.DeepEqual(rec.Doc, stored.Doc) {
+			return rec.Doc, nil
 		}
 		read := rec.Version
 		rec.Version = read + 1
@@ -149,6 +169,47 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]out
 	}
 	var zero T
 	return zero, apperr.Aborted("the record changed while it was being saved, please retry")
+}
+
+// Claim leases one document that matches filter and whose lease has run
+// out (or that never had one), the first in sort order: it sets
+// claimed_until to now+lease and bumps the version in one findOneAndUpdate,
+// so that of several replicas asking at once each gets a different document
+// on MongoDB under any interleaving, and a concurrent Update cannot write
+// the lease away (its version check fails and it re-reads). It returns the
+// claimed id, or ErrNotFound when nothing is left to claim.
+//
+// The lease is not released: the job's own write normally takes the
+// document out of filter (e.g. moves its due time); one whose work failed
+// is claimed again once the lease has run out, so a failing document
+// cannot keep a job busy. Declare an index on filter's keys (then
+// claimed_until) for MongoDB. Only operators FerretDB supports are used
+// (no $expr; findOneAndUpdate without projection, DESIGN §6).
+func (s *Store[T]) Claim(ctx context.Context, filter bson.D, sort bson.D, now time.Time, lease time.Duration) (string, error) {
+	f := append(bson.D{}, filter...)
+	f = append(f, bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: FieldClaimedUntil, Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: FieldClaimedUntil, Value: bson.D{{Key: "$lte", Value: now}}}},
+	}})
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: FieldClaimedUntil, Value: now.Add(lease)}}},
+		{Key: "$inc", Value: bson.D{{Key: outbox.FieldVersion, Value: 1}}},
+	}
+	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
+	if len(sort) > 0 {
+		opts.SetSort(sort)
+	}
+	var got struct {
+		ID string `bson:"_id"`
+	}
+	err := s.coll.FindOneAndUpdate(ctx, f, update, opts).Decode(&got)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("claim in %s: %w", s.coll.Name(), err)
+	}
+	return got.ID, nil
 }
 
 // Find decodes every aggregate matching filter, in the order opts give.

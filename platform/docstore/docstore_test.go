@@ -140,3 +140,97 @@ func TestKickAfterEventsOnly(t *testing.T) {
 		t.Fatalf("kicks = %d after a write with an event, want 1", kicks)
 	}
 }
+
+// An update that changes nothing writes nothing: the version stays, so a
+// job that finds its work already done neither costs a write nor makes a
+// concurrent writer retry.
+func TestUpdateThatChangesNothingDoesNotWrite(t *testing.T) {
+	ctx := context.Background()
+	s := docstore.New[counter](testenv.Mongo(t).Collection("counters"), nil)
+	if err := s.Create(ctx, "c1", counter{Owner: "a", N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Update(ctx, "c1", func(c *counter) ([]outbox.Message, error) {
+		c.N = 1 // the value it already has
+		return nil, nil
+	})
+	if err != nil || got.N != 1 {
+		t.Fatalf("Update = %+v, %v", got, err)
+	}
+	if _, v, err := s.Get(ctx, "c1"); err != nil || v != 1 {
+		t.Fatalf("version after a no-op update = %d, %v; want 1 (no write)", v, err)
+	}
+	// A change, or an event alone, is written.
+	if _, err := s.Update(ctx, "c1", func(c *counter) ([]outbox.Message, error) { c.N = 2; return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "c1", func(*counter) ([]outbox.Message, error) { return []outbox.Message{event("e1")}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, v, err := s.Get(ctx, "c1"); err != nil || v != 3 || got.N != 2 {
+		t.Fatalf("after two real updates: %+v v%d %v, want n=2 at version 3", got, v, err)
+	}
+}
+
+func claimFilter() bson.D { return bson.D{{Key: "owner", Value: "due"}} }
+
+// Two replicas claiming from one collection get different documents, and
+// a claimed document is offered again only once its lease has run out.
+func TestClaimHandsEachDocumentToOneReplicaPerLease(t *testing.T) {
+	ctx := context.Background()
+	coll := testenv.Mongo(t).Collection("counters")
+	a, b := docstore.New[counter](coll, nil), docstore.New[counter](coll, nil)
+	for i, owner := range []string{"due", "due", "other"} {
+		if err := a.Create(ctx, fmt.Sprintf("c%d", i), counter{Owner: owner, N: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	sort := bson.D{{Key: "n", Value: 1}}
+	first, err := a.Claim(ctx, claimFilter(), sort, now, time.Minute)
+	if err != nil || first != "c0" {
+		t.Fatalf("first claim = %q, %v; want c0", first, err)
+	}
+	second, err := b.Claim(ctx, claimFilter(), sort, now, time.Minute)
+	if err != nil || second != "c1" {
+		t.Fatalf("second claim = %q, %v; want c1 (c0 is leased)", second, err)
+	}
+	if id, err := a.Claim(ctx, claimFilter(), sort, now.Add(59*time.Second), time.Minute); !errors.Is(err, docstore.ErrNotFound) {
+		t.Fatalf("claim within the lease = %q, %v; want ErrNotFound", id, err)
+	}
+	if id, err := b.Claim(ctx, claimFilter(), sort, now.Add(time.Minute), time.Minute); err != nil || id != "c0" {
+		t.Fatalf("claim after the lease = %q, %v; want c0 again", id, err)
+	}
+}
+
+// A write that read the document before a replica claimed it cannot
+// write the lease away: its version check fails, it re-reads and keeps
+// the lease, so no second replica is handed the same document.
+func TestUpdateRacingAClaimKeepsTheLease(t *testing.T) {
+	ctx := context.Background()
+	coll := testenv.Mongo(t).Collection("counters")
+	s := docstore.New[counter](coll, nil)
+	if err := s.Create(ctx, "c1", counter{Owner: "due"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	claimed := false
+	if _, err := s.Update(ctx, "c1", func(c *counter) ([]outbox.Message, error) {
+		if !claimed { // between this write's read and its write
+			claimed = true
+			if id, err := s.Claim(ctx, claimFilter(), nil, now, time.Minute); err != nil || id != "c1" {
+				return nil, fmt.Errorf("claim = %q, %v", id, err)
+			}
+		}
+		c.N++
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.Claim(ctx, claimFilter(), nil, now.Add(time.Second), time.Minute); !errors.Is(err, docstore.ErrNotFound) {
+		t.Fatalf("after the racing update the document was claimable again (%q, %v): the lease was lost", id, err)
+	}
+	if got, _, err := s.Get(ctx, "c1"); err != nil || got.N != 1 {
+		t.Fatalf("got %+v, %v; want the update applied once", got, err)
+	}
+}

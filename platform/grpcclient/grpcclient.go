@@ -8,10 +8,13 @@ package grpcclient
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/logging"
@@ -29,7 +32,14 @@ import (
 // replica gets its share of the calls once the resolver sees it (servers
 // recycle connections, see grpcserver.DefaultMaxConnectionAge, which makes
 // clients resolve again). On a single address it is the same as pick-first.
+//
+// A target that lists addresses separated by commas ("127.0.0.1:9091,
+// 127.0.0.1:9092") is balanced round-robin over exactly those, through a
+// resolver of the connection's own: the devstack runs several replicas of
+// a service in one process this way. The first address is the authority
+// (the name TLS verifies).
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	target, extra := ListTarget(target)
 	defaults := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(RoundRobin),
@@ -42,11 +52,30 @@ func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 			auth.ForwardStreamClientInterceptor(),
 		),
 	}
-	conn, err := grpc.NewClient(target, append(defaults, opts...)...)
+	conn, err := grpc.NewClient(target, append(append(defaults, extra...), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
 	return conn, nil
+}
+
+// ListTarget turns a target listing addresses separated by commas into a
+// target served by a resolver of its own, and the dial option that
+// installs that resolver (pass both to grpc.NewClient, with RoundRobin);
+// the first address is the authority. Any other target is returned as it
+// is, without options.
+func ListTarget(target string) (string, []grpc.DialOption) {
+	addrs := strings.Split(target, ",")
+	if len(addrs) < 2 {
+		return target, nil
+	}
+	r := manual.NewBuilderWithScheme("nocontact-list")
+	var state resolver.State
+	for _, a := range addrs {
+		state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: strings.TrimSpace(a)}}})
+	}
+	r.InitialState(state)
+	return r.Scheme() + ":///" + strings.TrimSpace(addrs[0]), []grpc.DialOption{grpc.WithResolvers(r)}
 }
 
 // RoundRobin is the service config that spreads calls over all resolved

@@ -3,6 +3,7 @@ package grpcclient_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,35 @@ func TestRequestIDInterceptor(t *testing.T) {
 				t.Errorf("sent x-request-id %v, want %v", sent, tt.wantSent)
 			}
 		})
+	}
+}
+
+// A target listing several addresses spreads calls over all of them (the
+// devstack's replicas behind the gateway).
+func TestDialBalancesOverAListOfAddresses(t *testing.T) {
+	hits := make([]int, 3)
+	addrs := make([]string, len(hits))
+	for i := range hits {
+		addrs[i] = serve(t, &grpctest.Probe{Unary: func(context.Context, proto.Message) (proto.Message, error) {
+			hits[i]++ // calls are made one after another below
+			return &emptypb.Empty{}, nil
+		}})
+	}
+	conn := dial(t, strings.Join(addrs, ","))
+	tok, err := auth.IssueHS256(secret, "nocontact", "nocontact", "u1", auth.RoleClient, time.Hour, clock.NewFake(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	// Until every connection is up, round-robin uses those that are; a
+	// balancer that sticks to one address never reaches all three.
+	all := func() bool { return !slices.Contains(hits, 0) }
+	for calls := 0; !all() && calls < 3000; calls++ {
+		if err := conn.Invoke(ctx, grpctest.MethodUnary, &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !all() {
+		t.Fatalf("calls per address = %v: not every replica got calls", hits)
 	}
 }

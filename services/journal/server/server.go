@@ -13,6 +13,8 @@ import (
 
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
@@ -54,6 +56,9 @@ type Options struct {
 	// MetricsListener, when set, is used instead of listening on
 	// METRICS_ADDR.
 	MetricsListener net.Listener
+	// Mongo, when set, is the MongoDB client to use instead of connecting
+	// (left open at shutdown): the devstack's replicas share one.
+	Mongo *mongo.Client
 }
 
 // Run serves the journal service until ctx is done, then shuts down in the
@@ -64,6 +69,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Database: "journal",
 		Indexes:  mongodb.Indexes(),
 		Streams:  map[string][]string{Stream: {"journal.>"}, PlansStream: {"plans.>"}},
+		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err

@@ -55,6 +55,9 @@ type Options struct {
 	// MetricsListener, when set, is used instead of listening on
 	// METRICS_ADDR.
 	MetricsListener net.Listener
+	// Mongo, when set, is the MongoDB client to use instead of connecting
+	// (left open at shutdown): the devstack's replicas share one.
+	Mongo *mongo.Client
 }
 
 // Indexes declares every index of the notify database.
@@ -88,6 +91,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Database: "notify",
 		Indexes:  Indexes(),
 		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}},
+		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err

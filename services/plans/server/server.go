@@ -11,6 +11,8 @@ import (
 
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
@@ -47,6 +49,9 @@ type Options struct {
 	// MetricsListener, when set, is used instead of listening on
 	// METRICS_ADDR.
 	MetricsListener net.Listener
+	// Mongo, when set, is the MongoDB client to use instead of connecting
+	// (left open at shutdown): the devstack's replicas share one.
+	Mongo *mongo.Client
 }
 
 // Run serves the plans service until ctx is done, then shuts down in the
@@ -57,6 +62,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Database: "plans",
 		Indexes:  mongodb.Indexes(),
 		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}},
+		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err

@@ -64,6 +64,9 @@ type Journal struct {
 	escalateAfter  time.Duration
 	clk            clock.Clock
 	log            *slog.Logger
+	// afterClaim, set by tests only, runs between EscalateNext's claim and
+	// its write.
+	afterClaim func(flagID string)
 }
 
 // Options tune the journal use cases.
@@ -593,31 +596,65 @@ func (j *Journal) flagEvent(actor, requestID string, f journal.RiskFlag, now tim
 	return []outbox.Message{ev}, nil
 }
 
-// EscalateDue escalates raised flags nobody acknowledged in time; every
-// replica may run it (the version check lets one win per flag).
+// EscalationLease is how long a flag claimed for escalation is left to
+// the replica that claimed it (see docstore.Claim).
+const EscalationLease = time.Minute
+
+// EscalateDue escalates raised flags nobody acknowledged in time, claiming
+// them one at a time until none is left unclaimed; replicas running it at
+// once share the flags (a lease each) instead of all taking the same
+// oldest ones, and the version check still lets one win per flag.
 func (j *Journal) EscalateDue(ctx context.Context) (int, error) {
-	now := storedNow(j.clk)
-	due, err := j.st.Flags.Find(ctx, bson.D{
-		{Key: "status", Value: journal.FlagRaised},
-		{Key: "escalate_at", Value: bson.D{{Key: "$lte", Value: now}}},
-	}, options.Find().SetSort(bson.D{{Key: "escalate_at", Value: 1}}).SetLimit(200))
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	for _, f := range due {
-		_, err := j.st.Flags.Update(ctx, f.ID, func(f *journal.RiskFlag) ([]outbox.Message, error) {
-			if !f.Escalate(now) {
-				return nil, nil
-			}
-			n++
-			return j.flagEvent("escalation", "", *f, now)
-		})
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		claimed, escalated, err := j.EscalateNext(ctx)
 		if err != nil {
-			j.log.WarnContext(ctx, "escalate flag failed", "flag_id", f.ID, "error", err)
+			return n, err
+		}
+		if !claimed {
+			return n, nil
+		}
+		if escalated {
+			n++
 		}
 	}
-	return n, nil
+}
+
+// EscalateNext claims one flag due to escalate and escalates it. It
+// reports whether it claimed one and whether that escalated; err is a
+// failure to claim (a failure to escalate is logged, and the flag is tried
+// again once its lease has run out).
+func (j *Journal) EscalateNext(ctx context.Context) (claimed, escalated bool, err error) {
+	now := storedNow(j.clk)
+	id, err := j.st.Flags.Claim(ctx, bson.D{
+		{Key: "status", Value: journal.FlagRaised},
+		{Key: "escalate_at", Value: bson.D{{Key: "$lte", Value: now}}},
+	}, bson.D{{Key: "escalate_at", Value: 1}}, now, EscalationLease)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	if j.afterClaim != nil {
+		j.afterClaim(id)
+	}
+	_, err = j.st.Flags.Update(ctx, id, func(f *journal.RiskFlag) ([]outbox.Message, error) {
+		escalated = false
+		if !f.Escalate(now) {
+			return nil, nil
+		}
+		escalated = true
+		return j.flagEvent("escalation", "", *f, now)
+	})
+	if err != nil {
+		j.log.WarnContext(ctx, "escalate flag failed", "flag_id", id, "error", err)
+		return true, false, nil
+	}
+	return true, escalated, nil
 }
 
 // domainErr maps domain errors to application errors.

@@ -29,7 +29,9 @@ type PlanRepository interface {
 	Get(ctx context.Context, id string) (plan.Plan, int64, error)
 	Update(ctx context.Context, id string, fn func(*plan.Plan) ([]outbox.Message, error)) (plan.Plan, error)
 	ListByClient(ctx context.Context, clientID string, skip, limit int) ([]plan.Plan, error)
-	DueIDs(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ClaimDue leases one active plan with something due (docstore.Claim);
+	// docstore.ErrNotFound when none is left unclaimed.
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (string, error)
 }
 
 // Plans is the plan use cases.
@@ -331,9 +333,17 @@ func (s *Plans) Support(ctx context.Context, c Caller, clientID string) (Support
 	return SupportInfo{}, nil
 }
 
-// DuePlans lists plans with milestones or a completion due (scheduler).
-func (s *Plans) DuePlans(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.repo.DueIDs(ctx, now, limit)
+// ClaimDue leases one plan with milestones or a completion due, the
+// longest overdue first (scheduler); ok is false when none is left.
+func (s *Plans) ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (string, bool, error) {
+	id, err := s.repo.ClaimDue(ctx, now, lease)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return id, true, nil
 }
 
 // AdvancePlan records whatever is due on one plan (scheduler). Two

@@ -1,9 +1,14 @@
 // Package scheduler reaches due milestones and completes plans whose target
-// day has come, while nobody is calling. Every replica runs one; they need
-// no coordination because each plan is advanced through a version-checked
-// write: the first replica to write wins, the others find nothing due, and
-// milestone events carry deterministic ids besides. Scanning by due time
-// also catches up whatever fell due while every replica was down.
+// day has come, while nobody is calling. Every replica runs one, and they
+// share the work: each claims one due plan at a time with a lease (see
+// docstore.Claim), so two replicas never take the same plan while the
+// lease holds, and a scan goes on claiming at once until nothing due is
+// left, however long the backlog (100,000 milestones at one local midnight
+// do not wait for tick after tick). Each plan is still advanced through a
+// version-checked write and milestone events carry deterministic ids, so
+// a replica that outlives its lease cannot record a milestone twice.
+// Claiming by due time also catches up whatever fell due while every
+// replica was down.
 package scheduler
 
 import (
@@ -20,9 +25,10 @@ import (
 
 // Advancer is what the scheduler drives (the plans app).
 type Advancer interface {
-	// DuePlans lists plans with something due at or before now, oldest due
-	// first, at most limit.
-	DuePlans(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ClaimDue leases one plan with something due at or before now, the
+	// longest overdue first, for lease; ok is false when none is left
+	// unclaimed.
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (planID string, ok bool, err error)
 	// AdvancePlan records what is due on one plan; it reports whether
 	// anything changed and, for each milestone it recorded, the moment that
 	// milestone fell due.
@@ -46,8 +52,10 @@ type Hooks struct {
 	Tracer trace.Tracer
 }
 
-// batch bounds one scan; a longer backlog is worked through scan after scan.
-const batch = 200
+// Lease is how long a claimed plan is left to the replica that claimed it;
+// advancing one plan takes milliseconds, so only a replica that stalls or
+// dies lets its plans go to another (at the next scan after the lease).
+const Lease = time.Minute
 
 // Scheduler periodically advances due plans.
 type Scheduler struct {
@@ -88,47 +96,63 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// Tick runs one scan and reports how many plans changed. A failure on one
-// plan is logged and does not stop the others.
+// Tick claims and advances due plans one at a time until none is left
+// unclaimed, and reports how many changed. A failure on one plan is logged
+// and does not stop the others (that plan is tried again once its lease
+// has run out).
 func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	now := s.clk.Now()
-	ids, err := s.adv.DuePlans(ctx, now, batch)
-	if err != nil {
-		return 0, err
-	}
 	changed := 0
-	for _, id := range ids {
+	for {
 		if ctx.Err() != nil {
 			return changed, ctx.Err()
 		}
-		planCtx, span := ctx, trace.SpanFromContext(ctx)
-		if s.hooks.Tracer != nil {
-			planCtx, span = s.hooks.Tracer.Start(ctx, "scheduler advance plan", trace.WithAttributes(attribute.String("nocontact.plan_id", id)))
-		}
-		ok, reachedDue, err := s.adv.AdvancePlan(planCtx, id)
-		if s.hooks.Tracer != nil {
-			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, "advance failed")
-			}
-			span.End()
-		}
+		claimed, ok, err := s.Step(ctx)
 		if err != nil {
-			s.log.WarnContext(planCtx, "advance plan failed", "plan_id", id, "error", err)
-			continue
+			return changed, err
+		}
+		if !claimed {
+			break
 		}
 		if ok {
 			changed++
-		}
-		if s.hooks.Lag != nil && len(reachedDue) > 0 {
-			recorded := s.clk.Now()
-			for _, due := range reachedDue {
-				s.hooks.Lag(recorded.Sub(due))
-			}
 		}
 	}
 	if s.hooks.Ran != nil {
 		s.hooks.Ran(now)
 	}
 	return changed, nil
+}
+
+// Step claims one due plan and advances it. It reports whether it claimed
+// one and whether that plan changed; err is a failure to claim (a failure
+// to advance is logged).
+func (s *Scheduler) Step(ctx context.Context) (claimed, changed bool, err error) {
+	id, ok, err := s.adv.ClaimDue(ctx, s.clk.Now(), Lease)
+	if err != nil || !ok {
+		return false, false, err
+	}
+	planCtx, span := ctx, trace.SpanFromContext(ctx)
+	if s.hooks.Tracer != nil {
+		planCtx, span = s.hooks.Tracer.Start(ctx, "scheduler advance plan", trace.WithAttributes(attribute.String("nocontact.plan_id", id)))
+	}
+	changed, reachedDue, err := s.adv.AdvancePlan(planCtx, id)
+	if s.hooks.Tracer != nil {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "advance failed")
+		}
+		span.End()
+	}
+	if err != nil {
+		s.log.WarnContext(planCtx, "advance plan failed; it is tried again when its lease runs out", "plan_id", id, "error", err)
+		return true, false, nil
+	}
+	if s.hooks.Lag != nil && len(reachedDue) > 0 {
+		recorded := s.clk.Now()
+		for _, due := range reachedDue {
+			s.hooks.Lag(recorded.Sub(due))
+		}
+	}
+	return true, changed, nil
 }

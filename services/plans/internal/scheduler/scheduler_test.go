@@ -3,17 +3,23 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
 
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/services/plans/internal/scheduler"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type advancer struct {
 	dueErr error
@@ -21,17 +27,25 @@ type advancer struct {
 	failed map[string]bool
 	// spans records the span each plan was advanced in.
 	spans map[string]trace.SpanContext
+	// claimed holds the plans leased so far (leases never run out here).
+	claimed map[string]bool
 }
 
-func (a *advancer) DuePlans(context.Context, time.Time, int) ([]string, error) {
+func (a *advancer) ClaimDue(context.Context, time.Time, time.Duration) (string, bool, error) {
 	if a.dueErr != nil {
-		return nil, a.dueErr
+		return "", false, a.dueErr
 	}
-	var ids []string
-	for id := range a.due {
-		ids = append(ids, id)
+	if a.claimed == nil {
+		a.claimed = map[string]bool{}
 	}
-	return ids, nil
+	ids := slices.Sorted(maps.Keys(a.due))
+	for _, id := range ids {
+		if !a.claimed[id] {
+			a.claimed[id] = true
+			return id, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 func (a *advancer) AdvancePlan(ctx context.Context, id string) (bool, []time.Time, error) {
@@ -80,7 +94,7 @@ func TestHooks(t *testing.T) {
 	}
 
 	// Without hooks nothing breaks.
-	adv.dueErr = nil
+	adv.dueErr, adv.claimed = nil, nil
 	if _, err := scheduler.New(adv, clk, slog.New(slog.DiscardHandler), time.Second).Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -122,4 +136,33 @@ func TestEachAdvanceIsTraced(t *testing.T) {
 			t.Errorf("plan %q: span status %v, failed %v", plan, sp.Status(), adv.failed[plan])
 		}
 	}
+}
+
+// A backlog longer than any batch is worked through in one scan: the
+// scheduler claims again at once instead of waiting for the next tick.
+func TestOneTickDrainsABacklog(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 30, 0, time.UTC)
+	adv := &advancer{due: map[string][]time.Time{}}
+	for i := range 1000 {
+		adv.due[fmt.Sprintf("p%04d", i)] = []time.Time{now}
+	}
+	s := scheduler.New(adv, clock.NewFake(now), slog.New(slog.DiscardHandler), time.Hour)
+	if n, err := s.Tick(context.Background()); err != nil || n != 1000 {
+		t.Fatalf("Tick = %d, %v; want all 1000 due plans advanced in one scan", n, err)
+	}
+}
+
+// Run scans at once and returns when its context ends (goleak checks that
+// nothing it started is left behind).
+func TestRunStopsWithItsContext(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 30, 0, time.UTC)
+	ran := make(chan time.Time, 1)
+	s := scheduler.New(&advancer{}, clock.NewFake(now), slog.New(slog.DiscardHandler), time.Hour).
+		WithHooks(scheduler.Hooks{Ran: func(t time.Time) { ran <- t }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	<-ran // the first scan ran
+	cancel()
+	<-done
 }

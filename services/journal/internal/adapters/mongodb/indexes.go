@@ -7,6 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/careview"
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -36,7 +37,7 @@ var HotQueries = []HotQuery{
 	{"urges of a client's window", CollUrges, []string{"client_id", "local_date"}},
 	{"open flags of a client by reason", CollFlags, []string{"client_id", "reason", "status"}},
 	{"flags of a client, newest first", CollFlags, []string{"client_id", "raise_time"}},
-	{"flags due to escalate", CollFlags, []string{"status", "escalate_at"}},
+	{"flags due to escalate, claimed by the escalation job", CollFlags, []string{"status", "escalate_at", docstore.FieldClaimedUntil}},
 }
 
 // Indexes declares every index of the journal database (the care
@@ -60,7 +61,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollEntries: withOutbox(idx("client_created", "client_id", "create_time"), idx("client_shared", "client_id", "shared", "create_time"),
 			idx("client_date", "client_id", "local_date")),
 		CollUrges:  withOutbox(idx("client_date", "client_id", "local_date")),
-		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("status_escalate", "status", "escalate_at")),
+		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("status_escalate_claim", "status", "escalate_at", docstore.FieldClaimedUntil)),
 		CollAccess: withOutbox(),
 	} {
 		out[k] = v

@@ -7,6 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -30,7 +31,7 @@ type HotQuery struct {
 // HotQueries lists the queries that must be served by an index.
 var HotQueries = []HotQuery{
 	{"plans of a client, newest first", CollPlans, []string{"client_id", "create_time"}},
-	{"due plans for the scheduler", CollPlans, []string{"status", "next_due_time"}},
+	{"due plans claimed by the scheduler", CollPlans, []string{"status", "next_due_time", docstore.FieldClaimedUntil}},
 	{"unpublished events", CollPlans, []string{outbox.FieldPending}},
 	{"assignments of a client", CollAssignments, []string{"client_id", "create_time"}},
 	{"a counsellor's roster", CollAssignments, []string{"counsellor_id", "create_time"}},
@@ -56,7 +57,7 @@ func Indexes() map[string][]mongo.IndexModel {
 	return map[string][]mongo.IndexModel{
 		CollPlans: append([]mongo.IndexModel{
 			idx("client_created", "client_id", "create_time"),
-			idx("status_due", "status", "next_due_time"),
+			idx("status_due_claim", "status", "next_due_time", docstore.FieldClaimedUntil),
 		}, outbox.IndexModels()...),
 		CollAssignments: append([]mongo.IndexModel{
 			idx("client_created", "client_id", "create_time"),

@@ -2,7 +2,6 @@ package mongodb
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,25 +31,11 @@ func (s *PlanStore) ListByClient(ctx context.Context, clientID string, skip, lim
 		SetSkip(int64(skip)).SetLimit(int64(limit)))
 }
 
-// DueIDs lists active plans with something due at or before now, the
-// longest overdue first.
-func (s *PlanStore) DueIDs(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	cur, err := s.Collection().Find(ctx,
+// ClaimDue leases the longest overdue active plan with something due at
+// or before now that no scheduler holds (docstore.Claim); ErrNotFound when
+// there is none. Served by the status_due_claim index.
+func (s *PlanStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (string, error) {
+	return s.Claim(ctx,
 		bson.D{{Key: "status", Value: string(plan.StatusActive)}, {Key: "next_due_time", Value: bson.D{{Key: "$lte", Value: now}}}},
-		options.Find().SetSort(bson.D{{Key: "next_due_time", Value: 1}}).SetLimit(int64(limit)).
-			SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("find due plans: %w", err)
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("read due plans: %w", err)
-	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	return ids, nil
+		bson.D{{Key: "next_due_time", Value: 1}}, now, lease)
 }

@@ -1,0 +1,5 @@
+package app
+
+// SetAfterClaim installs a hook that runs between EscalateNext's claim and
+// its write, to force the interleavings of two replicas.
+func (j *Journal) SetAfterClaim(fn func(flagID string)) { j.afterClaim = fn }
