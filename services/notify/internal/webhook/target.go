@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -19,8 +20,12 @@ var (
 	ErrInvalidURL       = errors.New("the webhook URL is not a valid absolute URL")
 	ErrInsecureScheme   = errors.New("the webhook URL must use https")
 	ErrUserinfo         = errors.New("the webhook URL must not contain a user name or password; put credentials in the secret instead")
-	ErrUnresolvable     = errors.New("the webhook host could not be found")
+	ErrInvalidPort      = errors.New("the webhook URL's port must be between 1 and 65535")
 	ErrForbiddenAddress = errors.New("the webhook host points to an address webhooks may not reach")
+	// ErrHostNotAllowed is CheckURL's one answer for a host name that does
+	// not resolve and for one that resolves to an address webhooks may not
+	// reach: two answers would let anyone map internal DNS names.
+	ErrHostNotAllowed = errors.New("the webhook host could not be found or is not a public address")
 )
 
 // Resolver looks up a host's addresses; net.DefaultResolver satisfies it.
@@ -46,6 +51,12 @@ func CheckURL(ctx context.Context, raw string, devMode bool, r Resolver) error {
 	if u.User != nil {
 		return ErrUserinfo
 	}
+	if p := u.Port(); p != "" {
+		// url.Parse checks that a port is digits, not its range.
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return ErrInvalidPort
+		}
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":
@@ -56,6 +67,8 @@ func CheckURL(ctx context.Context, raw string, devMode bool, r Resolver) error {
 		return ErrInsecureScheme
 	}
 
+	_, literalErr := netip.ParseAddr(u.Hostname())
+	literal := literalErr == nil
 	addrs, err := lookup(ctx, u.Hostname(), r)
 	if err != nil {
 		return err
@@ -63,7 +76,11 @@ func CheckURL(ctx context.Context, raw string, devMode bool, r Resolver) error {
 	allLoopback := true
 	for _, a := range addrs {
 		if err := checkAddr(a, devMode); err != nil {
-			return err
+			if !literal {
+				// Whether the name resolved is not told (see ErrHostNotAllowed).
+				return ErrHostNotAllowed
+			}
+			return err // the caller wrote the address: its reason reveals nothing
 		}
 		allLoopback = allLoopback && a.Unmap().IsLoopback()
 	}
@@ -83,13 +100,13 @@ func lookup(ctx context.Context, host string, r Resolver) ([]netip.Addr, error) 
 	}
 	// The resolver's error may name internal DNS servers; it is not passed on.
 	if err != nil || len(ips) == 0 {
-		return nil, ErrUnresolvable
+		return nil, ErrHostNotAllowed
 	}
 	addrs := make([]netip.Addr, 0, len(ips))
 	for _, ip := range ips {
 		a, ok := netip.AddrFromSlice(ip.IP)
 		if !ok {
-			return nil, ErrUnresolvable
+			return nil, ErrHostNotAllowed
 		}
 		addrs = append(addrs, a)
 	}
@@ -171,6 +188,9 @@ var (
 	nat64      = netip.MustParsePrefix("64:ff9b::/96")
 	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
 	sixToFour  = netip.MustParsePrefix("2002::/16")
+	// Teredo embeds a relay's IPv4 address and the client's, obfuscated;
+	// no webhook receiver needs to sit behind one, so it is refused whole.
+	teredo = netip.MustParsePrefix("2001::/32")
 )
 
 // checkAddr refuses any address that is not public unicast; loopback passes
@@ -191,6 +211,8 @@ func refusal(a netip.Addr, devMode bool) string {
 			if r := refusal(netip.AddrFrom4([4]byte(b[12:16])), false); r != "" {
 				return r + " (embedded in a NAT64 address)"
 			}
+		case teredo.Contains(a):
+			return "a Teredo tunnelling address (2001::/32)"
 		case sixToFour.Contains(a):
 			if r := refusal(netip.AddrFrom4([4]byte(b[2:6])), false); r != "" {
 				return r + " (embedded in a 6to4 address)"

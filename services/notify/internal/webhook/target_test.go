@@ -51,6 +51,7 @@ func TestCheckURL(t *testing.T) {
 		"mixed.example.com":   {"93.184.215.14", "10.0.0.7"}, // one bad address is enough
 		"localhost":           {"127.0.0.1", "::1"},
 		"public.example.test": {"8.8.8.8"},
+		"teredo.example.com":  {"2001:0:4136:e378:8000:63bf:3fff:fdd2"},
 	}
 	tests := []struct {
 		name    string
@@ -69,40 +70,46 @@ func TestCheckURL(t *testing.T) {
 		{"dev http to 127.0.0.1", "http://127.0.0.1:9000/hook", true, nil, ""},
 		{"dev http to [::1]", "http://[::1]:9000/hook", true, nil, ""},
 		{"dev https to loopback", "https://loop.example.com/hook", true, nil, ""},
-		{"dev still refuses private", "http://ten.example.com/hook", true, ErrForbiddenAddress, "private"},
+		{"dev still refuses private", "http://ten.example.com/hook", true, ErrHostNotAllowed, "could not be found or is not a public address"},
 		{"dev still refuses metadata", "https://169.254.169.254/latest/meta-data/", true, ErrForbiddenAddress, "link-local"},
 		{"userinfo", "https://alice:s3cr3t-pass@hooks.example.com/in?token=TOPSECRET", false, ErrUserinfo, "user name or password"},
 		{"user only", "https://alice@hooks.example.com/in", false, ErrUserinfo, "user name"},
-		{"unresolvable", "https://nowhere.example.com/in?token=TOPSECRET", false, ErrUnresolvable, "could not be found"},
+		{"unresolvable", "https://nowhere.example.com/in?token=TOPSECRET", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"port 0", "https://hooks.example.com:0/in", false, ErrInvalidPort, "between 1 and 65535"},
+		{"port over 65535", "https://hooks.example.com:65536/in", false, ErrInvalidPort, "between 1 and 65535"},
+		{"port far over", "https://hooks.example.com:99999999999999999999/in", false, ErrInvalidPort, "between 1 and 65535"},
+		{"port 65535", "https://hooks.example.com:65535/in", false, nil, ""},
+		{"Teredo literal", "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/in", false, ErrForbiddenAddress, "Teredo"},
+		{"Teredo by name", "https://teredo.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
 		{"not a URL", "::not a url TOPSECRET", false, ErrInvalidURL, "not a valid"},
 		{"relative", "/hooks/in", false, ErrInvalidURL, "not a valid"},
 		{"no host", "https:///in", false, ErrInvalidURL, "not a valid"},
 		{"opaque", "https:hooks.example.com", false, ErrInvalidURL, "not a valid"},
-		{"10/8", "https://ten.example.com/in?token=TOPSECRET", false, ErrForbiddenAddress, "private network"},
-		{"172.16/12", "https://one72.example.com/in", false, ErrForbiddenAddress, "private network"},
-		{"192.168/16", "https://one92.example.com/in", false, ErrForbiddenAddress, "private network"},
-		{"fc00::/7", "https://ula.example.com/in", false, ErrForbiddenAddress, "private network"},
-		{"loopback name", "https://loop.example.com/in", false, ErrForbiddenAddress, "loopback"},
-		{"loopback v6", "https://loop6.example.com/in", false, ErrForbiddenAddress, "loopback"},
-		{"localhost outside dev", "https://localhost/in", false, ErrForbiddenAddress, "loopback"},
+		{"10/8", "https://ten.example.com/in?token=TOPSECRET", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"172.16/12", "https://one72.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"192.168/16", "https://one92.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"fc00::/7", "https://ula.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"loopback name", "https://loop.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"loopback v6", "https://loop6.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"localhost outside dev", "https://localhost/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
 		{"loopback literal", "https://127.0.0.1/in", false, ErrForbiddenAddress, "loopback"},
 		{"127/8 beyond .1", "https://127.1.2.3/in", false, ErrForbiddenAddress, "loopback"},
-		{"cloud metadata", "https://meta.example.com/latest/meta-data/", false, ErrForbiddenAddress, "link-local"},
-		{"link-local v6", "https://ll6.example.com/in", false, ErrForbiddenAddress, "link-local"},
+		{"cloud metadata", "https://meta.example.com/latest/meta-data/", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"link-local v6", "https://ll6.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
 		{"link-local v6 literal with zone", "https://[fe80::1%25eth0]/in", false, ErrForbiddenAddress, "link-local"},
-		{"unspecified v4", "https://zero.example.com/in", false, ErrForbiddenAddress, "unspecified"},
-		{"unspecified v6", "https://zero6.example.com/in", false, ErrForbiddenAddress, "unspecified"},
+		{"unspecified v4", "https://zero.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"unspecified v6", "https://zero6.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
 		{"this network", "https://0.1.2.3/in", false, ErrForbiddenAddress, "unspecified"},
-		{"multicast v4", "https://mcast.example.com/in", false, ErrForbiddenAddress, "multicast"},
-		{"multicast v6", "https://mcast6.example.com/in", false, ErrForbiddenAddress, "multicast"},
-		{"CGNAT", "https://cgnat.example.com/in", false, ErrForbiddenAddress, "carrier-grade NAT"},
-		{"IPv4-mapped metadata", "https://mapped.example.com/in", false, ErrForbiddenAddress, "link-local"},
-		{"IPv4-mapped private", "https://mapped10.example/in", false, ErrForbiddenAddress, "private network"},
+		{"multicast v4", "https://mcast.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"multicast v6", "https://mcast6.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"CGNAT", "https://cgnat.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"IPv4-mapped metadata", "https://mapped.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"IPv4-mapped private", "https://mapped10.example/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
 		{"IPv4-mapped loopback literal", "https://[::ffff:127.0.0.1]/in", false, ErrForbiddenAddress, "loopback"},
-		{"NAT64 of a private address", "https://nat64.example.com/in", false, ErrForbiddenAddress, "private network"},
-		{"broadcast", "https://bcast.example.com/in", false, ErrForbiddenAddress, "reserved"},
-		{"documentation range", "https://doc.example.com/in", false, ErrForbiddenAddress, "reserved"},
-		{"one private address among public ones", "https://mixed.example.com/in", false, ErrForbiddenAddress, "private network"},
+		{"NAT64 of a private address", "https://nat64.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"broadcast", "https://bcast.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"documentation range", "https://doc.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
+		{"one private address among public ones", "https://mixed.example.com/in", false, ErrHostNotAllowed, "could not be found or is not a public address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +133,17 @@ func TestCheckURL(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A name that does not resolve and one that resolves to an internal address
+// get the very same answer: otherwise registration maps internal DNS names.
+func TestCheckURLDoesNotTellUnresolvableFromInternal(t *testing.T) {
+	dns := fakeDNS{"intranet.example.com": {"10.0.0.8"}}
+	internal := CheckURL(context.Background(), "https://intranet.example.com/in", false, dns)
+	missing := CheckURL(context.Background(), "https://missing.example.com/in", false, dns)
+	if internal == nil || missing == nil || internal.Error() != missing.Error() {
+		t.Fatalf("internal name: %v; missing name: %v; want one and the same refusal", internal, missing)
 	}
 }
 
