@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -28,6 +30,28 @@ type Verifier interface {
 type claims struct {
 	jwt.RegisteredClaims
 	Role string `json:"role"`
+}
+
+// UnmarshalJSON decodes the claims strictly: RFC 7519 makes exp, nbf and
+// iat JSON numbers, and the library would also take a string holding one
+// ("exp": "1700000000"), which no issuer of ours writes.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return fmt.Errorf("claim %q is not a JSON number", name)
+		}
+	}
+	type plain claims // without this method, so no recursion
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 type hs256Verifier struct {
@@ -77,6 +101,8 @@ func NewHS256Verifier(secret []byte, issuer, audience string, clk clock.Clock, p
 func newParser(algorithms []string, issuer, audience string, clk clock.Clock) *jwt.Parser {
 	return jwt.NewParser(
 		jwt.WithValidMethods(algorithms),
+		// Non-canonical base64 (stray padding bits) is refused too.
+		jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(issuer),
 		jwt.WithAudience(audience),

@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,11 @@ func TestHS256Verifier(t *testing.T) {
 		{name: "wrong audience", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "aud", "billing")), at: now, wantErr: true},
 		{name: "missing audience", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "aud", nil)), at: now, wantErr: true},
 		{name: "wrong issuer", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "iss", "evil")), at: now, wantErr: true},
+		{name: "exp as a JSON string", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10))), at: now, wantErr: true},
+		{name: "iat as a JSON string", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "iat", strconv.FormatInt(now.Unix(), 10))), at: now, wantErr: true},
+		{name: "nbf as a JSON string", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "nbf", strconv.FormatInt(now.Unix(), 10))), at: now, wantErr: true},
+		{name: "exp as null", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "exp", json.RawMessage("null"))), at: now, wantErr: true},
+		{name: "nbf as a number", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "nbf", now.Unix())), at: now, want: auth.Identity{Subject: "user-1", Role: auth.RoleClient}},
 		{name: "missing exp", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "exp", nil)), at: now, wantErr: true},
 		{name: "missing sub", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "sub", nil)), at: now, wantErr: true},
 		{name: "missing role", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "role", nil)), at: now, wantErr: true},
