@@ -61,7 +61,9 @@ func (s *Server) streamRecovery(srv any, ss grpc.ServerStream, info *grpc.Stream
 			err = s.recovered(ss.Context(), info.FullMethod, p)
 		}
 	}()
-	return handler(srv, ss)
+	// Outermost, so that every interceptor and the handler see a message
+	// that did not decode as InvalidArgument (see requestCodec).
+	return handler(srv, decodingStream{ss})
 }
 
 // recovered logs a panic with its stack (still the panicking goroutine's,
@@ -172,22 +174,25 @@ func (s *Server) logCall(ctx context.Context, method string, err error, panicked
 
 // --- validation ---
 
-// validate checks msg against its protovalidate rules. A rule violation is
-// an apperr.InvalidArgument; any other failure (rules that do not compile,
+// validate checks msg against the rules of every request (checkRequest) and
+// its protovalidate rules. A rule violation is an apperr.InvalidArgument; any other failure (rules that do not compile,
 // a CEL runtime error) is a server bug and stays an internal error.
 func (s *Server) validate(msg any) error {
 	pm, ok := msg.(proto.Message)
 	if !ok {
 		return nil
 	}
+	bad := checkRequest(pm.ProtoReflect())
 	err := s.validator.Validate(pm)
-	if err == nil {
-		return nil
-	}
 	if ve, ok := errors.AsType[*protovalidate.ValidationError](err); ok {
-		return apperr.InvalidArgument(ValidationViolations(ve)...)
+		bad = append(bad, ValidationViolations(ve)...)
+	} else if err != nil {
+		return fmt.Errorf("validate %s: %w", pm.ProtoReflect().Descriptor().FullName(), err)
 	}
-	return fmt.Errorf("validate %s: %w", pm.ProtoReflect().Descriptor().FullName(), err)
+	if len(bad) > 0 {
+		return apperr.InvalidArgument(bad...)
+	}
+	return nil
 }
 
 func (s *Server) unaryValidation(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

@@ -104,7 +104,25 @@ type Options struct {
 	// TLS, when set, makes the server speak TLS only (mutual TLS with a
 	// tlsx.Source's ServerConfig). ServeProbes stays plaintext.
 	TLS *tls.Config
+	// MaxRecvMsgBytes bounds one received message (DefaultMaxRecvMsgBytes
+	// when not positive); a larger one answers ResourceExhausted before it
+	// is decoded.
+	MaxRecvMsgBytes int
+	// MaxHeaderListBytes bounds a call's metadata, the bearer token
+	// included (DefaultMaxHeaderListBytes when 0).
+	MaxHeaderListBytes uint32
 }
+
+// DefaultMaxRecvMsgBytes bounds a request message: the gateway's body limit
+// (1 MiB of JSON, which is larger than the same message in protobuf), so
+// nothing the public API accepts is refused here, while a direct caller can
+// no longer make a service decode gRPC's default of 4 MiB per message. Field
+// rules (max_len, max_items) bound each RPC far below this.
+const DefaultMaxRecvMsgBytes = 1 << 20
+
+// DefaultMaxHeaderListBytes bounds a call's metadata: a JWT from any issuer
+// we accept is a few KiB, the request id and trace context far less.
+const DefaultMaxHeaderListBytes = 16 << 10
 
 // Server is a gRPC server with the platform's interceptors, health and
 // reflection. It serves once.
@@ -204,6 +222,16 @@ func New(opts Options) *Server {
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
+	maxRecv := opts.MaxRecvMsgBytes
+	if maxRecv <= 0 {
+		maxRecv = DefaultMaxRecvMsgBytes
+	}
+	maxHeaders := opts.MaxHeaderListBytes
+	if maxHeaders == 0 {
+		maxHeaders = DefaultMaxHeaderListBytes
+	}
+	serverOpts = append(serverOpts, grpc.MaxRecvMsgSize(maxRecv), grpc.MaxHeaderListSize(maxHeaders),
+		grpc.ForceServerCodecV2(newRequestCodec()))
 	switch age := opts.MaxConnectionAge; {
 	case age == 0:
 		age = DefaultMaxConnectionAge
@@ -213,7 +241,7 @@ func New(opts Options) *Server {
 		serverOpts = append(serverOpts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: age}))
 	}
 	s.grpc = grpc.NewServer(append(serverOpts, opts.ServerOptions...)...)
-	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+	healthgrpc.RegisterHealthServer(s.GRPC(), s.health)
 	reflection.Register(s.grpc)
 
 	// Not ready until the first round of checks passes: a load balancer
@@ -226,8 +254,10 @@ func New(opts Options) *Server {
 	return s
 }
 
-// GRPC returns the underlying server, to register services on.
-func (s *Server) GRPC() *grpc.Server { return s.grpc }
+// GRPC returns what to register services on: the underlying server, with
+// each unary handler's decoding wrapped so that a request that does not
+// decode answers InvalidArgument, not Internal (see requestCodec).
+func (s *Server) GRPC() grpc.ServiceRegistrar { return registrar{srv: s.grpc} }
 
 func (s *Server) isPublic(fullMethod string) bool {
 	if s.public[fullMethod] {
