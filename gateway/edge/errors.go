@@ -9,6 +9,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/nocontact/backend/platform/apperr"
 )
 
 // errorHandler maps a gRPC error to HTTP. Field violations of InvalidArgument
@@ -19,11 +21,14 @@ import (
 func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if errors.As(err, &tooLarge) || bodyTooLarge(r.Context()) {
 			writeStatus(w, http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, "request body too large"))
 			return
 		}
 		st := status.Convert(err)
+		if fe, ok := fieldErrorFrom(st); ok {
+			st = badRequest(apperr.FieldViolation{Field: fe.field, Description: fe.desc})
+		}
 		switch st.Code() {
 		case codes.Internal, codes.Unknown, codes.DataLoss:
 			log.ErrorContext(ctx, "backend error", "code", st.Code().String(), "path", r.URL.Path, "error", st.Message())
@@ -33,6 +38,9 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			st = status.New(codes.Unavailable, "service unavailable, please retry")
 		case codes.DeadlineExceeded:
 			st = status.New(codes.DeadlineExceeded, "the request took too long")
+		case codes.ResourceExhausted:
+			// Every 429 says when to come back.
+			w.Header().Set("Retry-After", "1")
 		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, st.Err())
 	}

@@ -185,8 +185,9 @@ func withBodyLimit(limit int64) middleware {
 				writeStatus(w, http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, "request body too large"))
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-			next.ServeHTTP(w, r)
+			st := &bodyState{}
+			r.Body = limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), state: st}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyStateKey{}, st)))
 		})
 	}
 }
@@ -197,7 +198,7 @@ func withTimeout(d time.Duration) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, ":stream") {
-				next.ServeHTTP(w, r)
+				next.ServeHTTP(&streamWriter{ResponseWriter: w}, r)
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)
@@ -221,7 +222,7 @@ func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
 			token, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok {
 				if !limiter.allow("addr:" + remoteHost(r)) {
-					writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
+					tooManyRequests(w)
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="nocontact"`)
@@ -231,7 +232,7 @@ func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
 			id, err := v.Verify(r.Context(), token)
 			if err != nil {
 				if !limiter.allow("addr:" + remoteHost(r)) {
-					writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
+					tooManyRequests(w)
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="nocontact", error="invalid_token"`)
@@ -239,13 +240,19 @@ func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
 				return
 			}
 			if !limiter.allow("sub:" + id.Subject) {
-				w.Header().Set("Retry-After", "1")
-				writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
+				tooManyRequests(w)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// tooManyRequests answers 429, always with Retry-After: at the configured
+// rate a token is back within a second.
+func tooManyRequests(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeStatus(w, http.StatusTooManyRequests, status.New(codes.ResourceExhausted, "too many requests, slow down"))
 }
 
 func bearerToken(h string) (string, bool) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,9 +18,11 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
@@ -91,6 +94,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 			grpc.WithDefaultServiceConfig(grpcclient.RoundRobin),
 			// Calls join the HTTP request's trace.
 			tp.DialOption(),
+			// A live feed the service refuses is an HTTP error, not a 200.
+			grpc.WithChainStreamInterceptor(refusedStreamsFail),
 		)...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s at %s: %w", b.name, b.addr, err)
@@ -106,14 +111,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(openStream),
 		runtime.WithMiddlewares(nameSpanByRoute),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{&runtime.JSONPb{
 			// Zero values are written too: a dashboard reading
 			// currentStreakDays on day 0 gets 0, not a missing field.
 			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
 			// Unknown fields are refused, so a typo answers 400 instead
 			// of being silently dropped.
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		// Unknown query parameters are refused like unknown body fields.
+		runtime.SetQueryParameterParser(&strictQueryParser{}),
 	)
 	if err := plansv1.RegisterPlansServiceHandler(ctx, mux, plansConn); err != nil {
 		return nil, fmt.Errorf("register plans routes: %w", err)
@@ -134,6 +141,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		withRecovery(log),
 		withAccessLog(log, clk),
 		withCORS(cfg.CORSAllowedOrigins),
+		withValidRequestLine,
 		withBodyLimit(cfg.MaxBodyBytes),
 		withTimeout(cfg.BackendTimeout),
 		withAuthentication(verifier, limiter),
@@ -257,7 +265,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // accepted it: grpc-gateway would otherwise hold them until the first
 // notification, and a dashboard could not tell a live feed from a hung one.
 // grpc-gateway calls forward-response options with a nil message exactly
-// once, before a stream's first message.
+// once, before a stream's first message; by then the service has accepted
+// the stream (refusedStreamsFail).
+//
+// grpc-gateway does not know the header went out: a stream cut before its
+// first message would make it write a status again ("superfluous
+// response.WriteHeader"), so the writer is marked (see streamWriter).
 func openStream(_ context.Context, w http.ResponseWriter, m proto.Message) error {
 	if m != nil {
 		return nil
@@ -265,6 +278,76 @@ func openStream(_ context.Context, w http.ResponseWriter, m proto.Message) error
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	return http.NewResponseController(w).Flush()
+}
+
+// refusedStreamsFail makes a server stream's Header return the service's
+// error when the stream ended without sending headers (the service refused
+// it: a bad afterId, no permission). gRPC would return no error there and
+// leave it to the first Recv, after grpc-gateway has answered 200; this way
+// the generated handler answers the error as for any unary call.
+func refusedStreamsFail(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &headerFirstStream{ClientStream: cs}, nil
+}
+
+type headerFirstStream struct {
+	grpc.ClientStream
+	ended bool // the stream ended cleanly before its headers
+}
+
+func (s *headerFirstStream) Header() (metadata.MD, error) {
+	md, err := s.ClientStream.Header()
+	if err != nil || md != nil {
+		return md, err
+	}
+	// No headers: the call is over, and RecvMsg returns how it ended
+	// without decoding anything.
+	if rerr := s.ClientStream.RecvMsg(&emptypb.Empty{}); !errors.Is(rerr, io.EOF) {
+		return nil, rerr
+	}
+	s.ended = true
+	return metadata.MD{}, nil
+}
+
+func (s *headerFirstStream) RecvMsg(m any) error {
+	if s.ended {
+		return io.EOF
+	}
+	return s.ClientStream.RecvMsg(m)
+}
+
+// streamWriter lets the first status of a live feed's response stand: once
+// openStream has written 200, a later WriteHeader (grpc-gateway writing an
+// error status after the stream broke) is dropped instead of logged by
+// net/http as superfluous; the error itself still goes out in the body.
+type streamWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (s *streamWriter) WriteHeader(code int) {
+	if s.wrote {
+		return
+	}
+	s.wrote = true
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *streamWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *streamWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *streamWriter) Flush() {
+	s.wrote = true
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // incomingHeader forwards only what the services use. Authorization is
