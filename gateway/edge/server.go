@@ -32,6 +32,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/grpcserver"
 	"github.com/nocontact/backend/platform/metrics"
 	"github.com/nocontact/backend/platform/tlsx"
 	"github.com/nocontact/backend/platform/tracing"
@@ -300,11 +301,12 @@ type headerFirstStream struct {
 
 func (s *headerFirstStream) Header() (metadata.MD, error) {
 	md, err := s.ClientStream.Header()
-	if err != nil || md != nil {
+	if err != nil || len(md.Get(grpcserver.StreamOpenHeader)) > 0 {
 		return md, err
 	}
-	// No headers: the call is over, and RecvMsg returns how it ended
-	// without decoding anything.
+	// Not accepted (a trailers-only answer carries no StreamOpenHeader):
+	// the call is over, and RecvMsg returns how it ended without decoding
+	// anything.
 	if rerr := s.ClientStream.RecvMsg(&emptypb.Empty{}); !errors.Is(rerr, io.EOF) {
 		return nil, rerr
 	}

@@ -405,3 +405,10 @@ func (s *Server) ServeProbes(lis net.Listener) (stop func()) {
 		})
 	}
 }
+
+// StreamOpenHeader is the header a server stream sends once it has been
+// accepted. A client that sees the stream end without it knows the service
+// refused the call, and can answer that error before it tells its own
+// caller the stream is open (the gateway answers an HTTP error, not a 200
+// with an error inside the stream).
+const StreamOpenHeader = "x-nocontact-stream-open"

@@ -10,6 +10,8 @@ import (
 
 	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
 
+	"github.com/nocontact/backend/platform/grpcserver"
+
 	"github.com/nocontact/backend/services/notify/internal/app"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/message"
@@ -74,7 +76,7 @@ func (s *Server) StreamNotifications(req *notifyv1.StreamNotificationsRequest, s
 	if err != nil {
 		return err
 	}
-	ready := func() error { return stream.SendHeader(metadata.MD{}) }
+	ready := func() error { return stream.SendHeader(metadata.Pairs(grpcserver.StreamOpenHeader, "1")) }
 	return s.n.Stream(ctx, c, req.GetAfterId(), ready, func(n inbox.Notification) error {
 		return stream.Send(&notifyv1.StreamNotificationsResponse{Notification: notificationProto(n)})
 	})
