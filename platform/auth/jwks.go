@@ -77,9 +77,14 @@ func NewJWKSVerifier(ctx context.Context, url, issuer, audience string, clk cloc
 		HTTPTimeout:     opts.Client.Timeout,
 		RefreshInterval: opts.RefreshInterval,
 		// A token with an unknown kid may cause a fetch, at most one per
-		// UnknownKIDEvery; a request never waits for the limiter.
+		// UnknownKIDEvery. The library fetches under the same deadline it
+		// waits for the limiter with, so that deadline is the fetch's
+		// timeout (a 1 ms one made the fetch after a rotation fail on a
+		// busy machine). A request still does not queue behind the
+		// limiter: rate.Limiter.Wait fails at once when the next token
+		// comes later than the deadline.
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(opts.UnknownKIDEvery), 1),
-		RateLimitWaitMax:  time.Millisecond,
+		RateLimitWaitMax:  opts.Client.Timeout,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				log.WarnContext(ctx, "fetching the JWT key set failed; keeping the keys already known", "url", u, "error", err)
