@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -69,7 +70,17 @@ func Indexes() map[string][]mongo.IndexModel {
 	}
 }
 
-func linkID(clientID, counsellorID string) string { return clientID + "|" + counsellorID }
+// linkID is the projection document id of one (client, counsellor) pair,
+// unambiguous whatever the ids hold: a pair without "|" keeps the plain
+// "client|counsellor" of the documents already stored (exactly one "|"); any
+// other pair gets a length-prefixed id, which always holds two or more "|"
+// and so can equal neither a plain id nor another pair's.
+func linkID(clientID, counsellorID string) string {
+	if !strings.Contains(clientID, "|") && !strings.Contains(counsellorID, "|") {
+		return clientID + "|" + counsellorID
+	}
+	return fmt.Sprintf("%d:%s|%s", len(clientID), clientID, counsellorID)
+}
 
 // Allowed reports whether the counsellor is actively assigned to the client
 // and the client granted scope.
@@ -82,7 +93,8 @@ func (v *View) Allowed(ctx context.Context, clientID, counsellorID, scope string
 	if err != nil {
 		return false, fmt.Errorf("load care link: %w", err)
 	}
-	if !l.Active {
+	// The stored pair must be the asked one, whatever the id says.
+	if !l.Active || l.ClientID != clientID || l.CounsellorID != counsellorID {
 		return false, nil
 	}
 	return v.granted(ctx, clientID, scope)
@@ -121,6 +133,9 @@ func (v *View) granted(ctx context.Context, clientID, scope string) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("load consent: %w", err)
 	}
+	if c.ClientID != clientID {
+		return false, nil
+	}
 	for _, s := range c.Scopes {
 		if s == scope {
 			return true, nil
@@ -143,14 +158,30 @@ func (v *View) ApplyConsent(ctx context.Context, clientID string, scopes []strin
 	return apply(ctx, v.consents, clientID, seq, Consent{ClientID: clientID, Scopes: scopes, Seq: seq})
 }
 
+// beforeInsert, when set (tests only), runs between apply's conditional
+// update missing and its insert: the window in which another replica can
+// create the document.
+var beforeInsert func()
+
 // apply sets doc when the stored sequence is older, and creates it the
-// first time; a duplicate key then means a newer (or the same) event is
-// already held.
+// first time. Correct under any interleaving of replicas on MongoDB: when
+// the insert finds the document created meanwhile (by another replica
+// applying another event), the conditional update runs again, so a newer
+// event is never dropped for an older one that happened to insert first.
+// After that second update, matching nothing means the stored event is as
+// new or newer (projection documents are never deleted).
 func apply(ctx context.Context, coll *mongo.Collection, id string, seq int64, doc any) error {
-	if _, err := coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
-		bson.D{{Key: "$set", Value: doc}}); err != nil {
-		return fmt.Errorf("update projection: %w", err)
+	update := func() (bool, error) {
+		res, err := coll.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+			bson.D{{Key: "$set", Value: doc}})
+		if err != nil {
+			return false, fmt.Errorf("update projection: %w", err)
+		}
+		return res.MatchedCount > 0, nil
+	}
+	if done, err := update(); done || err != nil {
+		return err
 	}
 	raw, err := bson.Marshal(doc)
 	if err != nil {
@@ -161,10 +192,18 @@ func apply(ctx context.Context, coll *mongo.Collection, id string, seq int64, do
 		return err
 	}
 	m = append(bson.D{{Key: "_id", Value: id}}, m...)
-	if _, err := coll.InsertOne(ctx, m); err != nil && !mongo.IsDuplicateKeyError(err) {
+	if beforeInsert != nil {
+		beforeInsert()
+	}
+	_, err = coll.InsertOne(ctx, m)
+	if err == nil {
+		return nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("insert projection: %w", err)
 	}
-	return nil
+	_, err = update()
+	return err
 }
 
 // Subjects are the plans events the projection needs.
