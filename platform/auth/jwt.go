@@ -125,6 +125,9 @@ func parseIdentity(parser *jwt.Parser, token string, keyfunc jwt.Keyfunc) (Ident
 	if c.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
+	if !ValidUserID(c.Subject) {
+		return Identity{}, fmt.Errorf("%w: subject is not a user id (%s)", ErrInvalidToken, UserIDRule)
+	}
 	role, err := ParseRole(c.Role)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)

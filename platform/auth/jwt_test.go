@@ -81,6 +81,8 @@ func TestHS256Verifier(t *testing.T) {
 		{name: "missing audience", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "aud", nil)), at: now, wantErr: true},
 		{name: "wrong issuer", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "iss", "evil")), at: now, wantErr: true},
 		{name: "exp as a JSON string", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10))), at: now, wantErr: true},
+		{name: "sub outside the user-id charset", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "sub", "a|b")), at: now, wantErr: true},
+		{name: "sub with a NUL", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "sub", "client\x001")), at: now, wantErr: true},
 		{name: "iat as a JSON string", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "iat", strconv.FormatInt(now.Unix(), 10))), at: now, wantErr: true},
 		{name: "nbf as a JSON string", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "nbf", strconv.FormatInt(now.Unix(), 10))), at: now, wantErr: true},
 		{name: "exp as null", token: sign(t, jwt.SigningMethodHS256, secret, with(validClaims(), "exp", json.RawMessage("null"))), at: now, wantErr: true},

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
 )
 
 // Bounds of a Timestamp in a request. Before 1970 nothing this suite
@@ -30,8 +31,15 @@ const (
 //
 //   - no string anywhere holds a NUL byte (no id, text or name needs one,
 //     and C-based tools downstream would cut the value there);
+//   - every client_id, counsellor_id, user_id and actor_id is a user id
+//     (auth.UserIDRule), so no id can hold a separator;
 //   - every Timestamp is a real instant from 1970 to 9999 with nanos in
 //     range (see minRequestSeconds).
+//
+// userIDFields are the request fields that hold a user id, wherever they
+// appear; each must be in the user-id charset (auth.UserIDRule) when set.
+var userIDFields = map[protoreflect.Name]bool{"client_id": true, "counsellor_id": true, "user_id": true, "actor_id": true}
+
 func checkRequest(m protoreflect.Message) []apperr.FieldViolation {
 	var out []apperr.FieldViolation
 	walkMessage(m, "", &out)
@@ -70,8 +78,11 @@ func walkMessage(m protoreflect.Message, path string, out *[]apperr.FieldViolati
 func walkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, out *[]apperr.FieldViolation) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
-		if strings.IndexByte(v.String(), 0) >= 0 {
+		switch s := v.String(); {
+		case strings.IndexByte(s, 0) >= 0:
 			*out = append(*out, apperr.FieldViolation{Field: path, Description: "must not contain a NUL byte"})
+		case s != "" && userIDFields[fd.Name()] && !auth.ValidUserID(s):
+			*out = append(*out, apperr.FieldViolation{Field: path, Description: "must be a user id: " + auth.UserIDRule})
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		walkMessage(v.Message(), path, out)
