@@ -604,8 +604,7 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 	// The journal's and notify's records reach the plans log through
 	// events: wait until every attempt is there, then check each.
 	var log map[string][]*plansv1.AccessLogEntry
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, func() string {
 		log = f.accessLog()
 		missing := 0
 		for _, w := range want {
@@ -613,11 +612,11 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 				missing++
 			}
 		}
-		if missing == 0 || time.Now().After(deadline) {
-			break
+		if missing > 0 {
+			return fmt.Sprintf("%d of %d attempts have no access-log entry", missing, len(want))
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ""
+	})
 	for _, w := range want {
 		entries := log[w.reqID]
 		wantOutcome := plansv1.AccessOutcome_ACCESS_OUTCOME_DENIED
