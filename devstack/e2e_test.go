@@ -145,23 +145,10 @@ func (s *suite) call(method, path, tok string, body any) (int, map[string]any) {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.http.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := s.raw(method, path, tok, rd, false)
 	out := map[string]any{}
 	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
 			s.t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
 		}
 	}
