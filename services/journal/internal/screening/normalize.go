@@ -96,6 +96,13 @@ var contractions = map[string][]string{
 	"u":    {"you"},
 }
 
+// elisions are the French elided words ("j'ai", "m'en", "qu'il"): split
+// off as their full form so rules are written once.
+var elisions = []struct{ prefix, word string }{
+	{"qu'", "que"}, {"j'", "je"}, {"m'", "me"}, {"t'", "te"}, {"s'", "se"},
+	{"l'", "le"}, {"d'", "de"}, {"n'", "ne"}, {"c'", "ce"},
+}
+
 // isSubjects are the words whose "'s" means "is" rather than a possessive.
 var isSubjects = map[string]bool{
 	"it": true, "that": true, "there": true, "what": true, "here": true, "he": true,
@@ -112,6 +119,11 @@ func appendExpanded(words []string, w string) []string {
 	}
 	if strings.IndexByte(w, '\'') < 0 {
 		return append(words, w)
+	}
+	for _, e := range elisions {
+		if rest, ok := strings.CutPrefix(w, e.prefix); ok && len(rest) > 1 {
+			return appendExpanded(append(words, e.word), rest)
+		}
 	}
 	suffixes := []struct {
 		suffix string

@@ -1,7 +1,6 @@
 package screening
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
@@ -113,14 +112,6 @@ func TestNormalize(t *testing.T) {
 		if got := strings.Join(normalize(tt.in), " "); got != tt.want {
 			t.Errorf("normalize(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-	}
-}
-
-func TestExpand(t *testing.T) {
-	got := expand("a [b|c|] d")
-	want := []string{"a b d", "a c d", "a  d"}
-	if !slices.Equal(got, want) {
-		t.Errorf("expand = %q, want %q", got, want)
 	}
 }
 
