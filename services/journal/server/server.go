@@ -16,7 +16,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nocontact/backend/platform/bootstrap"
-	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/grpcclient"
@@ -24,15 +23,12 @@ import (
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/journal"
-	jevents "github.com/nocontact/backend/services/journal/internal/ports/events"
 	"github.com/nocontact/backend/services/journal/internal/ports/grpcapi"
 )
 
-// Streams: the journal publishes to JOURNAL and reads care events from PLANS.
-const (
-	Stream      = "JOURNAL"
-	PlansStream = "PLANS"
-)
+// Stream is where the journal publishes. It reads no care events: who may
+// see what is asked of the plans service on every counsellor access.
+const Stream = "JOURNAL"
 
 // Config is the journal service's configuration.
 type Config struct {
@@ -68,7 +64,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "journal",
 		Database: "journal",
 		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"journal.>"}, PlansStream: {"plans.>"}},
+		Streams:  map[string][]string{Stream: {"journal.>"}},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -81,20 +77,20 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	defer plansConn.Close()
 
 	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess)
-	access := app.NewAccess(careview.New(d.DB), docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
+	plans := plansclient.New(plansConn)
+	access := app.NewAccess(plans, docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
 		CheckIns: docstore.New[journal.CheckIn](d.DB.Collection(mongodb.CollCheckIns), relay.Kick),
 		Entries:  docstore.New[journal.Entry](d.DB.Collection(mongodb.CollEntries), relay.Kick),
 		Urges:    docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick),
 		Flags:    docstore.New[journal.RiskFlag](d.DB.Collection(mongodb.CollFlags), relay.Kick),
-	}, access, plansclient.New(plansConn), d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
+	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
-		[]bootstrap.Consumer{d.Consumer(jevents.CareSpec, jevents.CareHandler(access))})
+		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }}, nil)
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.

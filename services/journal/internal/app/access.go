@@ -1,7 +1,7 @@
 // Package app holds the journal service's use cases: who may see what
-// (from a projection of the care team and consent kept from the plans
-// events), check-ins, entries, urges with the SOS answer, insights, prompts
-// and risk flags.
+// (asked of the plans service, which owns the care team and consent, on
+// every counsellor access), check-ins, entries, urges with the SOS answer,
+// insights, prompts and risk flags.
 package app
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
+	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
@@ -42,16 +43,27 @@ type AccessRecord struct {
 	Time     time.Time `bson:"time"`
 }
 
+// CareAuthority answers whether a counsellor may see a scope of a client's data
+// at this moment. In production it is the plans service, which owns the
+// care team and consent (adapters/plansclient, asking with the caller's
+// token): a revocation or an ended assignment that plans has answered OK
+// holds here from the next call on, on every replica, whatever NATS or any
+// projection has seen. An error means no answer, and the access is refused
+// as Unavailable (fail closed).
+type CareAuthority interface {
+	Allowed(ctx context.Context, clientID, counsellorID, scope string) (bool, error)
+}
+
 // Access decides who may see a client's journal data.
 type Access struct {
-	view    *careview.View
+	team    CareAuthority
 	records *docstore.Store[AccessRecord]
 	clk     clock.Clock
 }
 
-// NewAccess builds the access checker over the care projection.
-func NewAccess(view *careview.View, records *docstore.Store[AccessRecord], clk clock.Clock) *Access {
-	return &Access{view: view, records: records, clk: clk}
+// NewAccess builds the access checker over the care team's authority.
+func NewAccess(team CareAuthority, records *docstore.Store[AccessRecord], clk clock.Clock) *Access {
+	return &Access{team: team, records: records, clk: clk}
 }
 
 // Decision is an access outcome.
@@ -118,7 +130,11 @@ func (a *Access) OwnerOnly(ctx context.Context, c Caller, clientID, resource, ac
 }
 
 func (a *Access) careTeamMay(ctx context.Context, clientID, counsellorID, scope string) (bool, error) {
-	return a.view.Allowed(ctx, clientID, counsellorID, scope)
+	ok, err := a.team.Allowed(ctx, clientID, counsellorID, scope)
+	if err != nil {
+		return false, apperr.Wrap(apperr.KindUnavailable, err, "the care team's access to this client could not be checked; try again")
+	}
+	return ok, nil
 }
 
 // Record stores one access by someone other than the client (nothing for
@@ -144,17 +160,3 @@ func (a *Access) Record(ctx context.Context, c Caller, clientID, resource, actio
 	}
 	return nil
 }
-
-// ApplyAssignment applies an assignment event to the projection (see
-// careview; seq is the PLANS stream sequence).
-func (a *Access) ApplyAssignment(ctx context.Context, clientID, counsellorID string, active bool, seq int64) error {
-	return a.view.ApplyAssignment(ctx, clientID, counsellorID, active, seq)
-}
-
-// ApplyConsent applies a consent event to the projection.
-func (a *Access) ApplyConsent(ctx context.Context, clientID string, scopes []string, seq int64) error {
-	return a.view.ApplyConsent(ctx, clientID, scopes, seq)
-}
-
-// View is the care projection, for the consumer that keeps it.
-func (a *Access) View() *careview.View { return a.view }

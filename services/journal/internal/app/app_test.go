@@ -25,14 +25,11 @@ import (
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
-	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
-	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
@@ -42,7 +39,6 @@ import (
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/journal"
-	jevents "github.com/nocontact/backend/services/journal/internal/ports/events"
 	"github.com/nocontact/backend/services/journal/internal/resources"
 )
 
@@ -68,6 +64,7 @@ type fixture struct {
 	clk     *clock.Fake
 	relay   *outbox.Relay
 	access  *app.Access
+	team    *careTeam
 	journal *app.Journal
 	urges   *docstore.Store[journal.Urge]
 }
@@ -100,7 +97,8 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 	coll := db.Collection
 	relay := outbox.NewRelay(js, quiet, outbox.Options{Interval: time.Hour},
 		coll(mongodb.CollCheckIns), coll(mongodb.CollEntries), coll(mongodb.CollUrges), coll(mongodb.CollFlags), coll(mongodb.CollAccess))
-	access := app.NewAccess(careview.New(db), docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
+	team := &careTeam{scopes: map[[2]string][]string{}}
+	access := app.NewAccess(team, docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
 	urges := docstore.New[journal.Urge](coll(mongodb.CollUrges), nil)
 	j := app.NewJournal(app.Stores{
 		CheckIns: docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil),
@@ -108,7 +106,7 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 		Urges:    urges,
 		Flags:    docstore.New[journal.RiskFlag](coll(mongodb.CollFlags), nil),
 	}, access, plansclient.New(conn), clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
-	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, journal: j, urges: urges}
+	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, journal: j, urges: urges}
 }
 
 // closedAddr is a loopback address nothing listens on: plans is down.
@@ -215,17 +213,34 @@ func (f *fixture) flag(t *testing.T, id string) journal.RiskFlag {
 	return journal.RiskFlag{}
 }
 
-// careTeam gives counsellor an active assignment and the scopes, as the
-// plans events would.
+// careTeam stands in for the plans service's answer (app.CareAuthority):
+// which scopes each (client, counsellor) pair may see now. The real answer,
+// over gRPC from plans, is tested end to end in devstack.
+type careTeam struct {
+	mu     sync.Mutex
+	scopes map[[2]string][]string
+	err    error
+}
+
+func (c *careTeam) Allowed(_ context.Context, clientID, counsellorID, scope string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return false, c.err
+	}
+	return slices.Contains(c.scopes[[2]string{clientID, counsellorID}], scope), nil
+}
+
+func (c *careTeam) set(clientID, counsellorID string, scopes ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scopes[[2]string{clientID, counsellorID}] = scopes
+}
+
+// careTeam gives counsellor an active assignment and the scopes.
 func (f *fixture) careTeam(t *testing.T, scopes ...string) {
 	t.Helper()
-	ctx := context.Background()
-	if err := f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, true, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.access.ApplyConsent(ctx, client.ID, scopes, 2); err != nil {
-		t.Fatal(err)
-	}
+	f.team.set(client.ID, counsellor.ID, scopes...)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, apperr.KindNotFound) }
@@ -470,61 +485,6 @@ func TestRiskFlagEscalation(t *testing.T) {
 	})
 }
 
-// The care projection applies each plans event by its stream sequence:
-// a redelivery or an older event arriving late changes nothing.
-func TestCareProjectionAppliesEventsInStreamOrder(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), "")
-	e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "shared thought"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.journal.SetShared(ctx, client, client.ID, e.ID, true); err != nil {
-		t.Fatal(err)
-	}
-	journalScope := []string{app.ScopeSharedJournal}
-	steps := []struct {
-		name    string
-		apply   func() error
-		visible bool
-	}{
-		{"nothing yet", func() error { return nil }, false},
-		{"assignment seq 4 active, no consent", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, true, 4) }, false},
-		{"consent seq 5 granted", func() error { return f.access.ApplyConsent(ctx, client.ID, journalScope, 5) }, true},
-		{"consent seq 5 redelivered", func() error { return f.access.ApplyConsent(ctx, client.ID, journalScope, 5) }, true},
-		{"older consent seq 3 (revoked) late", func() error { return f.access.ApplyConsent(ctx, client.ID, nil, 3) }, true},
-		{"consent seq 6 revoked", func() error { return f.access.ApplyConsent(ctx, client.ID, nil, 6) }, false},
-		{"consent seq 6 redelivered", func() error { return f.access.ApplyConsent(ctx, client.ID, nil, 6) }, false},
-		{"consent seq 7 granted again", func() error { return f.access.ApplyConsent(ctx, client.ID, journalScope, 7) }, true},
-		{"older assignment seq 2 (ended) late", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, false, 2) }, true},
-		{"assignment seq 8 ended", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, false, 8) }, false},
-		{"older assignment seq 4 (active) redelivered", func() error { return f.access.ApplyAssignment(ctx, client.ID, counsellor.ID, true, 4) }, false},
-	}
-	for _, s := range steps {
-		if err := s.apply(); err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		list, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, "")
-		switch {
-		case s.visible && (err != nil || len(list) != 1 || list[0].ID != e.ID):
-			t.Fatalf("after %s: counsellor sees %d entries, %v; want the shared entry", s.name, len(list), err)
-		case !s.visible && !isNotFound(err):
-			t.Fatalf("after %s: counsellor gets %d entries, %v; want NotFound", s.name, len(list), err)
-		}
-		// A counsellor without an assignment never sees anything.
-		if _, _, err := f.journal.ListEntries(ctx, stranger, client.ID, 10, ""); !isNotFound(err) {
-			t.Fatalf("after %s: unassigned counsellor got %v, want NotFound", s.name, err)
-		}
-	}
-	var cs careview.Consent
-	if err := f.db.Collection(careview.CollConsents).FindOne(ctx, bson.D{{Key: "_id", Value: client.ID}}).Decode(&cs); err != nil {
-		t.Fatal(err)
-	}
-	if cs.Seq != 7 || !reflect.DeepEqual(cs.Scopes, journalScope) {
-		t.Fatalf("consent projection = %+v, want seq 7 with SHARED_JOURNAL", cs)
-	}
-}
-
 // A counsellor with the journal scope sees the entries the client shared,
 // nothing else; every access by someone other than the client, allowed or
 // refused, is stored with a journal.access.recorded event for the client's
@@ -593,9 +553,7 @@ func TestCounsellorSeesOnlySharedEntriesAndEveryAccessIsRecorded(t *testing.T) {
 	}
 	expect(counsellor, "GetEntry", false)
 	// Revoking consent too.
-	if err := f.access.ApplyConsent(ctx, client.ID, nil, 3); err != nil {
-		t.Fatal(err)
-	}
+	f.team.set(client.ID, counsellor.ID)
 	if _, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, ""); !isNotFound(err) {
 		t.Fatalf("counsellor after revocation = %v, want NotFound", err)
 	}
@@ -634,131 +592,6 @@ func boolStr(b bool) string {
 	return "0"
 }
 
-// The care consumer, fed real JetStream messages, is idempotent: handling
-// the same message twice leaves the projection as one handling did, and a
-// late redelivery of an older message does not undo a newer one.
-func TestCareHandlerIsIdempotent(t *testing.T) {
-	ctx := context.Background()
-	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
-	f := newFixture(t, t0, "")
-	e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "for my counsellor"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.journal.SetShared(ctx, client, client.ID, e.ID, true); err != nil {
-		t.Fatal(err)
-	}
-
-	publish := func(subject string, env *eventsv1.Envelope) {
-		t.Helper()
-		msg, err := events.New(events.Meta{Subject: subject, Producer: "plans", ClientID: client.ID, OccurredAt: t0}, env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.js.Publish(ctx, msg.Subject, msg.Data, jetstream.WithMsgID(msg.ID)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	publish("plans.care.assigned", &eventsv1.Envelope{Payload: &eventsv1.Envelope_CareAssignmentChanged{CareAssignmentChanged: &eventsv1.CareAssignmentChanged{
-		AssignmentId: "as-1", CounsellorId: counsellor.ID, Status: plansv1.CareAssignmentStatus_CARE_ASSIGNMENT_STATUS_ACTIVE, ActorId: admin.ID,
-	}}})
-	publish("plans.consent.changed", &eventsv1.Envelope{Payload: &eventsv1.Envelope_ConsentChanged{ConsentChanged: &eventsv1.ConsentChanged{
-		Scope: plansv1.ConsentScope_SHARED_JOURNAL, Granted: true, GrantedScopes: []plansv1.ConsentScope{plansv1.ConsentScope_PLAN_PROGRESS, plansv1.ConsentScope_SHARED_JOURNAL},
-	}}})
-	publish("plans.consent.changed", &eventsv1.Envelope{Payload: &eventsv1.Envelope_ConsentChanged{ConsentChanged: &eventsv1.ConsentChanged{
-		Scope: plansv1.ConsentScope_SHARED_JOURNAL, Granted: false, GrantedScopes: []plansv1.ConsentScope{plansv1.ConsentScope_PLAN_PROGRESS},
-	}}})
-
-	stream, err := f.js.Stream(ctx, "PLANS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: "test-care", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: jevents.CareSpec.FilterSubjects,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := cons.Fetch(3, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []jetstream.Msg
-	for m := range batch.Messages() {
-		msgs = append(msgs, m)
-	}
-	if len(msgs) != 3 {
-		t.Fatalf("fetched %d messages, want 3 (%v)", len(msgs), batch.Error())
-	}
-	assigned, granted, revoked := msgs[0], msgs[1], msgs[2]
-
-	handle := jevents.CareHandler(f.access)
-	projection := func() (link, consent bson.M) {
-		t.Helper()
-		if err := f.db.Collection(careview.CollLinks).FindOne(ctx, bson.D{{Key: "client_id", Value: client.ID}, {Key: "counsellor_id", Value: counsellor.ID}}).Decode(&link); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.db.Collection(careview.CollConsents).FindOne(ctx, bson.D{{Key: "_id", Value: client.ID}}).Decode(&consent); err != nil {
-			t.Fatal(err)
-		}
-		return link, consent
-	}
-	sees := func() bool {
-		t.Helper()
-		list, _, err := f.journal.ListEntries(ctx, counsellor, client.ID, 10, "")
-		if err != nil && !isNotFound(err) {
-			t.Fatal(err)
-		}
-		return err == nil && len(list) == 1
-	}
-	handleTwice := func(m jetstream.Msg) {
-		t.Helper()
-		for range 2 {
-			if err := handle(ctx, m); err != nil {
-				t.Fatalf("handle %s: %v", m.Subject(), err)
-			}
-		}
-	}
-
-	// Once each, then the same messages again.
-	for _, m := range []jetstream.Msg{assigned, granted} {
-		if err := handle(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link1, consent1 := projection()
-	if !sees() {
-		t.Fatal("counsellor cannot see the shared entry after assignment and consent")
-	}
-	handleTwice(assigned)
-	handleTwice(granted)
-	if link2, consent2 := projection(); !reflect.DeepEqual(link1, link2) || !reflect.DeepEqual(consent1, consent2) {
-		t.Fatalf("redelivery changed the projection:\n%v %v\n%v %v", link1, consent1, link2, consent2)
-	}
-	if !sees() {
-		t.Fatal("redelivery took the counsellor's access away")
-	}
-
-	handleTwice(revoked)
-	if sees() {
-		t.Fatal("counsellor still sees the entry after the scope was revoked")
-	}
-	// The grant arriving again late (redelivery after the revocation).
-	if err := handle(ctx, granted); err != nil {
-		t.Fatal(err)
-	}
-	if sees() {
-		t.Fatal("a late redelivery of the older grant undid the revocation")
-	}
-	_, consent := projection()
-	if scopes, _ := consent["scopes"].(bson.A); len(scopes) != 1 || scopes[0] != "PLAN_PROGRESS" {
-		t.Fatalf("consent projection = %v, want only PLAN_PROGRESS", consent)
-	}
-	for _, m := range msgs {
-		_ = m.Ack()
-	}
-}
-
 // Once the care team has resolved a flag, a new crisis the same day is a
 // new signal: it raises a new flag.
 func TestCrisisAfterAResolvedFlagRaisesANewOne(t *testing.T) {
@@ -794,5 +627,43 @@ func TestCrisisAfterAResolvedFlagRaisesANewOne(t *testing.T) {
 	}
 	if n := len(f.published(t, "journal.risk.flag_raised")); n != 2 {
 		t.Fatalf("journal.risk.flag_raised events = %d, want 2", n)
+	}
+}
+
+// The care team's access is plans' answer at the moment of the read: when
+// plans cannot answer, a counsellor's read is refused as Unavailable (it is
+// never served on a guess), while the client's own reads need no answer
+// from plans at all.
+func TestCounsellorReadsFailClosedWhenPlansCannotAnswer(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), "")
+	conn, err := grpcclient.Dial(closedAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	down := app.NewAccess(plansclient.New(conn), docstore.New[app.AccessRecord](f.db.Collection(mongodb.CollAccess), nil), f.clk)
+	j := app.NewJournal(app.Stores{
+		CheckIns: docstore.New[journal.CheckIn](f.db.Collection(mongodb.CollCheckIns), nil),
+		Entries:  docstore.New[journal.Entry](f.db.Collection(mongodb.CollEntries), nil),
+		Urges:    f.urges,
+		Flags:    docstore.New[journal.RiskFlag](f.db.Collection(mongodb.CollFlags), nil),
+	}, down, plansclient.New(conn), f.clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
+	e, _, err := j.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "shared with my counsellor"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.SetShared(ctx, client, client.ID, e.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if list, _, err := j.ListEntries(ctx, client, client.ID, 10, ""); err != nil || len(list) != 1 {
+		t.Fatalf("client's own list with plans down = %d entries, %v; want 1", len(list), err)
+	}
+	_, _, err = j.ListEntries(ctx, counsellor, client.ID, 10, "")
+	if !errors.Is(err, apperr.KindUnavailable) {
+		t.Fatalf("counsellor's list with plans down = %v, want Unavailable", err)
+	}
+	if _, err := j.GetEntry(ctx, counsellor, client.ID, e.ID); !errors.Is(err, apperr.KindUnavailable) {
+		t.Fatalf("counsellor's get with plans down = %v, want Unavailable", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nocontact/backend/platform/auth"
-	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/mongox"
@@ -52,7 +51,7 @@ func BenchmarkInsightsOneYearOnFerretDB(b *testing.B) {
 		}
 	}
 	clk := clock.NewFake(now)
-	access := app.NewAccess(careview.New(db), docstore.New[app.AccessRecord](db.Collection(mongodb.CollAccess), nil), clk)
+	access := app.NewAccess(&careTeam{scopes: map[[2]string][]string{}}, docstore.New[app.AccessRecord](db.Collection(mongodb.CollAccess), nil), clk)
 	j := app.NewJournal(app.Stores{
 		CheckIns: docstore.New[journal.CheckIn](db.Collection(mongodb.CollCheckIns), nil),
 		Entries:  docstore.New[journal.Entry](db.Collection(mongodb.CollEntries), nil),

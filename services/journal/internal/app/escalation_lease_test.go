@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -17,7 +16,7 @@ import (
 // as a second process would.
 func (f *fixture) secondReplica() *app.Journal {
 	coll := f.db.Collection
-	access := app.NewAccess(careview.New(f.db), docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), f.clk)
+	access := app.NewAccess(&careTeam{scopes: map[[2]string][]string{}}, docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), f.clk)
 	return app.NewJournal(app.Stores{
 		CheckIns: docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil),
 		Entries:  docstore.New[journal.Entry](coll(mongodb.CollEntries), nil),

@@ -48,27 +48,75 @@ func (a *Access) Decide(ctx context.Context, c Caller, clientID string, scope ca
 	if c.Role == auth.RoleClient && c.ID == clientID {
 		return care.AllowOwner, nil
 	}
-	var assignment *care.Assignment
-	var consents *care.Consents
-	if c.Role == auth.RoleCounsellor {
-		as, _, err := a.assignments.Get(ctx, care.AssignmentID(clientID, c.ID))
-		switch {
-		case err == nil:
-			assignment = &as
-		case !errors.Is(err, docstore.ErrNotFound):
-			return care.Deny, fmt.Errorf("load assignment: %w", err)
-		}
-		if assignment != nil {
-			cs, _, err := a.consents.Get(ctx, clientID)
-			switch {
-			case err == nil:
-				consents = &cs
-			case !errors.Is(err, docstore.ErrNotFound):
-				return care.Deny, fmt.Errorf("load consents: %w", err)
-			}
-		}
+	assignment, consents, err := a.careState(ctx, c, clientID)
+	if err != nil {
+		return care.Deny, err
 	}
 	return care.Decide(c.ID, c.Role, clientID, scope, assignment, consents, adminAllowed), nil
+}
+
+// careState loads what the rule needs for a counsellor: their assignment
+// to the client and, when there is one, the client's consents (nil when
+// absent, and nothing for any other role).
+func (a *Access) careState(ctx context.Context, c Caller, clientID string) (*care.Assignment, *care.Consents, error) {
+	if c.Role != auth.RoleCounsellor {
+		return nil, nil, nil
+	}
+	as, _, err := a.assignments.Get(ctx, care.AssignmentID(clientID, c.ID))
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("load assignment: %w", err)
+	}
+	cs, _, err := a.consents.Get(ctx, clientID)
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return &as, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("load consents: %w", err)
+	}
+	return &as, &cs, nil
+}
+
+// AccessQuery is one question of Allowed: may the caller see this scope of
+// this client now?
+type AccessQuery struct {
+	ClientID string
+	Scope    care.Scope
+}
+
+// Allowed answers each query for the caller from this service's own
+// records, read now: the answer the journal and notify services rest every
+// counsellor read on (CheckCareAccess), so that a revocation or an ended
+// assignment that has answered OK here holds there at once, whatever their
+// event projections have seen. An admin gets false (the other services
+// apply their own admin rules, which need no consent); nothing is logged,
+// as no client data is read.
+func (a *Access) Allowed(ctx context.Context, c Caller, queries []AccessQuery) ([]bool, error) {
+	type state struct {
+		assignment *care.Assignment
+		consents   *care.Consents
+	}
+	loaded := map[string]state{}
+	out := make([]bool, len(queries))
+	for i, q := range queries {
+		if c.Role == auth.RoleClient && c.ID == q.ClientID {
+			out[i] = true
+			continue
+		}
+		st, ok := loaded[q.ClientID]
+		if !ok {
+			as, cs, err := a.careState(ctx, c, q.ClientID)
+			if err != nil {
+				return nil, err
+			}
+			st = state{as, cs}
+			loaded[q.ClientID] = st
+		}
+		out[i] = care.Decide(c.ID, c.Role, q.ClientID, q.Scope, st.assignment, st.consents, false) != care.Deny
+	}
+	return out, nil
 }
 
 // Check is Decide and Record in one, for a read whose answer is the

@@ -6,7 +6,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/outbox"
 )
@@ -40,8 +39,7 @@ var HotQueries = []HotQuery{
 	{"flags due to escalate, claimed by the escalation job", CollFlags, []string{"status", "escalate_at", docstore.FieldClaimedUntil}},
 }
 
-// Indexes declares every index of the journal database (the care
-// projection's come from careview).
+// Indexes declares every index of the journal database.
 func Indexes() map[string][]mongo.IndexModel {
 	idx := func(name string, keys ...string) mongo.IndexModel {
 		d := bson.D{}
@@ -55,7 +53,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		return mongo.IndexModel{Keys: d, Options: options.Index().SetName(name)}
 	}
 	withOutbox := func(models ...mongo.IndexModel) []mongo.IndexModel { return append(models, outbox.IndexModels()...) }
-	out := careview.Indexes()
+	out := map[string][]mongo.IndexModel{}
 	for k, v := range map[string][]mongo.IndexModel{
 		CollCheckIns: withOutbox(idx("client_occurred", "client_id", "occurred_at"), idx("client_date", "client_id", "local_date")),
 		CollEntries: withOutbox(idx("client_created", "client_id", "create_time"), idx("client_shared", "client_id", "shared", "create_time"),

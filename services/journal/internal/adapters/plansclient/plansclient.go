@@ -1,5 +1,6 @@
 // Package plansclient asks the plans service, over gRPC with the caller's
-// token forwarded, for what a client wrote down for hard moments.
+// token forwarded, for what a client wrote down for hard moments, and
+// whether a counsellor may see a client's data now.
 package plansclient
 
 import (
@@ -13,15 +14,16 @@ import (
 	"github.com/nocontact/backend/services/journal/internal/app"
 )
 
-// Client implements app.SupportSource.
+// Client implements app.SupportSource and app.CareAuthority.
 type Client struct {
 	plans plansv1.PlansServiceClient
+	care  plansv1.CareServiceClient
 }
 
 // New wraps a connection to the plans service (made with
 // platform/grpcclient, which forwards the caller's token).
 func New(conn grpc.ClientConnInterface) *Client {
-	return &Client{plans: plansv1.NewPlansServiceClient(conn)}
+	return &Client{plans: plansv1.NewPlansServiceClient(conn), care: plansv1.NewCareServiceClient(conn)}
 }
 
 // Support implements app.SupportSource.
@@ -35,4 +37,26 @@ func (c *Client) Support(ctx context.Context, clientID string) (app.SupportInfo,
 		info.Contacts = append(info.Contacts, app.SupportContact{ID: sc.GetId(), Name: sc.GetName(), Relationship: sc.GetRelationship(), Contact: sc.GetContact()})
 	}
 	return info, nil
+}
+
+// Allowed implements app.CareAuthority: plans answers, from its own records at
+// this moment, whether the caller may see scope of clientID. The question
+// goes with the caller's token (forwarded by platform/grpcclient), so plans
+// answers for the token's subject, which is counsellorID (the verified
+// caller the journal is deciding for).
+func (c *Client) Allowed(ctx context.Context, clientID, counsellorID, scope string) (bool, error) {
+	s, ok := plansv1.ConsentScope_value[scope]
+	if !ok || s == 0 {
+		return false, fmt.Errorf("unknown consent scope %q", scope)
+	}
+	resp, err := c.care.CheckCareAccess(ctx, &plansv1.CheckCareAccessRequest{Queries: []*plansv1.CareAccessQuery{
+		{ClientId: clientID, Scope: plansv1.ConsentScope(s)},
+	}})
+	if err != nil {
+		return false, fmt.Errorf("plans care access of %s: %w", counsellorID, err)
+	}
+	if len(resp.GetAllowed()) != 1 {
+		return false, fmt.Errorf("plans care access: %d answers to 1 question", len(resp.GetAllowed()))
+	}
+	return resp.GetAllowed()[0], nil
 }

@@ -184,3 +184,20 @@ func optionalTime(t *time.Time) *timestamppb.Timestamp {
 	}
 	return timestamppb.New(*t)
 }
+
+// CheckCareAccess implements plansv1.CareServiceServer.
+func (s *CareServer) CheckCareAccess(ctx context.Context, req *plansv1.CheckCareAccessRequest) (*plansv1.CheckCareAccessResponse, error) {
+	caller, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queries := make([]app.AccessQuery, 0, len(req.GetQueries()))
+	for _, q := range req.GetQueries() {
+		queries = append(queries, app.AccessQuery{ClientID: q.GetClientId(), Scope: app.ScopeFromProto(q.GetScope())})
+	}
+	allowed, err := s.access.Allowed(ctx, caller, queries)
+	if err != nil {
+		return nil, err
+	}
+	return &plansv1.CheckCareAccessResponse{Allowed: allowed}, nil
+}

@@ -1253,6 +1253,154 @@ func (x *ListAccessLogResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CareAccessQuery is one (client, scope) question.
+type CareAccessQuery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The scope.
+	Scope         ConsentScope `protobuf:"varint,2,opt,name=scope,proto3,enum=nocontact.plans.v1.ConsentScope" json:"scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CareAccessQuery) Reset() {
+	*x = CareAccessQuery{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CareAccessQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CareAccessQuery) ProtoMessage() {}
+
+func (x *CareAccessQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CareAccessQuery.ProtoReflect.Descriptor instead.
+func (*CareAccessQuery) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CareAccessQuery) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *CareAccessQuery) GetScope() ConsentScope {
+	if x != nil {
+		return x.Scope
+	}
+	return ConsentScope_CONSENT_SCOPE_UNSPECIFIED
+}
+
+// CheckCareAccessRequest asks about up to 100 (client, scope) pairs.
+type CheckCareAccessRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The questions.
+	Queries       []*CareAccessQuery `protobuf:"bytes,1,rep,name=queries,proto3" json:"queries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckCareAccessRequest) Reset() {
+	*x = CheckCareAccessRequest{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckCareAccessRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckCareAccessRequest) ProtoMessage() {}
+
+func (x *CheckCareAccessRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckCareAccessRequest.ProtoReflect.Descriptor instead.
+func (*CheckCareAccessRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CheckCareAccessRequest) GetQueries() []*CareAccessQuery {
+	if x != nil {
+		return x.Queries
+	}
+	return nil
+}
+
+// CheckCareAccessResponse answers each question, in the request's order.
+type CheckCareAccessResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// allowed[i] answers queries[i]: the caller is the client, or a
+	// counsellor with an active assignment and that scope granted now.
+	Allowed       []bool `protobuf:"varint,1,rep,packed,name=allowed,proto3" json:"allowed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckCareAccessResponse) Reset() {
+	*x = CheckCareAccessResponse{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckCareAccessResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckCareAccessResponse) ProtoMessage() {}
+
+func (x *CheckCareAccessResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckCareAccessResponse.ProtoReflect.Descriptor instead.
+func (*CheckCareAccessResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CheckCareAccessResponse) GetAllowed() []bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return nil
+}
+
 var File_nocontact_plans_v1_care_proto protoreflect.FileDescriptor
 
 const file_nocontact_plans_v1_care_proto_rawDesc = "" +
@@ -1335,7 +1483,17 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"}\n" +
 	"\x15ListAccessLogResponse\x12<\n" +
 	"\aentries\x18\x01 \x03(\v2\".nocontact.plans.v1.AccessLogEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xa7\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"~\n" +
+	"\x0fCareAccessQuery\x12'\n" +
+	"\tclient_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bclientId\x12B\n" +
+	"\x05scope\x18\x02 \x01(\x0e2 .nocontact.plans.v1.ConsentScopeB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05scope\"c\n" +
+	"\x16CheckCareAccessRequest\x12I\n" +
+	"\aqueries\x18\x01 \x03(\v2#.nocontact.plans.v1.CareAccessQueryB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10dR\aqueries\"3\n" +
+	"\x17CheckCareAccessResponse\x12\x18\n" +
+	"\aallowed\x18\x01 \x03(\bR\aallowed*\xa7\x01\n" +
 	"\x14CareAssignmentStatus\x12&\n" +
 	"\"CARE_ASSIGNMENT_STATUS_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eCARE_ASSIGNMENT_STATUS_PENDING\x10\x01\x12!\n" +
@@ -1344,8 +1502,7 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\rAccessOutcome\x12\x1e\n" +
 	"\x1aACCESS_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ACCESS_OUTCOME_ALLOWED\x10\x01\x12\x19\n" +
-	"\x15ACCESS_OUTCOME_DENIED\x10\x022\xa9\n" +
-	"\n" +
+	"\x15ACCESS_OUTCOME_DENIED\x10\x022\x95\v\n" +
 	"\vCareService\x12\xb9\x01\n" +
 	"\x14CreateCareAssignment\x12/.nocontact.plans.v1.CreateCareAssignmentRequest\x1a0.nocontact.plans.v1.CreateCareAssignmentResponse\">\x82\xd3\xe4\x93\x028:\x0fcare_assignmentb\x0fcare_assignment\"\x14/v1/care-assignments\x12\xc2\x01\n" +
 	"\x14AcceptCareAssignment\x12/.nocontact.plans.v1.AcceptCareAssignmentRequest\x1a0.nocontact.plans.v1.AcceptCareAssignmentResponse\"G\x82\xd3\xe4\x93\x02A:\x01*b\x0fcare_assignment\"+/v1/care-assignments/{assignment_id}:accept\x12\xb6\x01\n" +
@@ -1354,7 +1511,8 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\fGrantConsent\x12'.nocontact.plans.v1.GrantConsentRequest\x1a(.nocontact.plans.v1.GrantConsentResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/clients/{client_id}/consents\x12\x96\x01\n" +
 	"\rRevokeConsent\x12(.nocontact.plans.v1.RevokeConsentRequest\x1a).nocontact.plans.v1.RevokeConsentResponse\"0\x82\xd3\xe4\x93\x02**(/v1/clients/{client_id}/consents/{scope}\x12\x8b\x01\n" +
 	"\fListConsents\x12'.nocontact.plans.v1.ListConsentsRequest\x1a(.nocontact.plans.v1.ListConsentsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/clients/{client_id}/consents\x12\x90\x01\n" +
-	"\rListAccessLog\x12(.nocontact.plans.v1.ListAccessLogRequest\x1a).nocontact.plans.v1.ListAccessLogResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/clients/{client_id}/access-logBFZDgithub.com/nocontact/backend/proto/gen/go/nocontact/plans/v1;plansv1b\x06proto3"
+	"\rListAccessLog\x12(.nocontact.plans.v1.ListAccessLogRequest\x1a).nocontact.plans.v1.ListAccessLogResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/clients/{client_id}/access-log\x12j\n" +
+	"\x0fCheckCareAccess\x12*.nocontact.plans.v1.CheckCareAccessRequest\x1a+.nocontact.plans.v1.CheckCareAccessResponseBFZDgithub.com/nocontact/backend/proto/gen/go/nocontact/plans/v1;plansv1b\x06proto3"
 
 var (
 	file_nocontact_plans_v1_care_proto_rawDescOnce sync.Once
@@ -1369,7 +1527,7 @@ func file_nocontact_plans_v1_care_proto_rawDescGZIP() []byte {
 }
 
 var file_nocontact_plans_v1_care_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_nocontact_plans_v1_care_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_nocontact_plans_v1_care_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_nocontact_plans_v1_care_proto_goTypes = []any{
 	(CareAssignmentStatus)(0),            // 0: nocontact.plans.v1.CareAssignmentStatus
 	(AccessOutcome)(0),                   // 1: nocontact.plans.v1.AccessOutcome
@@ -1392,51 +1550,58 @@ var file_nocontact_plans_v1_care_proto_goTypes = []any{
 	(*AccessLogEntry)(nil),               // 18: nocontact.plans.v1.AccessLogEntry
 	(*ListAccessLogRequest)(nil),         // 19: nocontact.plans.v1.ListAccessLogRequest
 	(*ListAccessLogResponse)(nil),        // 20: nocontact.plans.v1.ListAccessLogResponse
-	(*timestamppb.Timestamp)(nil),        // 21: google.protobuf.Timestamp
-	(ConsentScope)(0),                    // 22: nocontact.plans.v1.ConsentScope
+	(*CareAccessQuery)(nil),              // 21: nocontact.plans.v1.CareAccessQuery
+	(*CheckCareAccessRequest)(nil),       // 22: nocontact.plans.v1.CheckCareAccessRequest
+	(*CheckCareAccessResponse)(nil),      // 23: nocontact.plans.v1.CheckCareAccessResponse
+	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
+	(ConsentScope)(0),                    // 25: nocontact.plans.v1.ConsentScope
 }
 var file_nocontact_plans_v1_care_proto_depIdxs = []int32{
 	0,  // 0: nocontact.plans.v1.CareAssignment.status:type_name -> nocontact.plans.v1.CareAssignmentStatus
-	21, // 1: nocontact.plans.v1.CareAssignment.create_time:type_name -> google.protobuf.Timestamp
-	21, // 2: nocontact.plans.v1.CareAssignment.accept_time:type_name -> google.protobuf.Timestamp
-	21, // 3: nocontact.plans.v1.CareAssignment.end_time:type_name -> google.protobuf.Timestamp
+	24, // 1: nocontact.plans.v1.CareAssignment.create_time:type_name -> google.protobuf.Timestamp
+	24, // 2: nocontact.plans.v1.CareAssignment.accept_time:type_name -> google.protobuf.Timestamp
+	24, // 3: nocontact.plans.v1.CareAssignment.end_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: nocontact.plans.v1.CreateCareAssignmentRequest.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
 	2,  // 5: nocontact.plans.v1.CreateCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
 	2,  // 6: nocontact.plans.v1.AcceptCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
 	2,  // 7: nocontact.plans.v1.EndCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
 	2,  // 8: nocontact.plans.v1.ListCareAssignmentsResponse.care_assignments:type_name -> nocontact.plans.v1.CareAssignment
-	22, // 9: nocontact.plans.v1.Consent.scope:type_name -> nocontact.plans.v1.ConsentScope
-	21, // 10: nocontact.plans.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	21, // 11: nocontact.plans.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	22, // 12: nocontact.plans.v1.GrantConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
+	25, // 9: nocontact.plans.v1.Consent.scope:type_name -> nocontact.plans.v1.ConsentScope
+	24, // 10: nocontact.plans.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	24, // 11: nocontact.plans.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	25, // 12: nocontact.plans.v1.GrantConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
 	11, // 13: nocontact.plans.v1.GrantConsentResponse.consents:type_name -> nocontact.plans.v1.Consent
-	22, // 14: nocontact.plans.v1.RevokeConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
+	25, // 14: nocontact.plans.v1.RevokeConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
 	11, // 15: nocontact.plans.v1.RevokeConsentResponse.consents:type_name -> nocontact.plans.v1.Consent
 	11, // 16: nocontact.plans.v1.ListConsentsResponse.consents:type_name -> nocontact.plans.v1.Consent
 	1,  // 17: nocontact.plans.v1.AccessLogEntry.outcome:type_name -> nocontact.plans.v1.AccessOutcome
-	21, // 18: nocontact.plans.v1.AccessLogEntry.time:type_name -> google.protobuf.Timestamp
+	24, // 18: nocontact.plans.v1.AccessLogEntry.time:type_name -> google.protobuf.Timestamp
 	18, // 19: nocontact.plans.v1.ListAccessLogResponse.entries:type_name -> nocontact.plans.v1.AccessLogEntry
-	3,  // 20: nocontact.plans.v1.CareService.CreateCareAssignment:input_type -> nocontact.plans.v1.CreateCareAssignmentRequest
-	5,  // 21: nocontact.plans.v1.CareService.AcceptCareAssignment:input_type -> nocontact.plans.v1.AcceptCareAssignmentRequest
-	7,  // 22: nocontact.plans.v1.CareService.EndCareAssignment:input_type -> nocontact.plans.v1.EndCareAssignmentRequest
-	9,  // 23: nocontact.plans.v1.CareService.ListCareAssignments:input_type -> nocontact.plans.v1.ListCareAssignmentsRequest
-	12, // 24: nocontact.plans.v1.CareService.GrantConsent:input_type -> nocontact.plans.v1.GrantConsentRequest
-	14, // 25: nocontact.plans.v1.CareService.RevokeConsent:input_type -> nocontact.plans.v1.RevokeConsentRequest
-	16, // 26: nocontact.plans.v1.CareService.ListConsents:input_type -> nocontact.plans.v1.ListConsentsRequest
-	19, // 27: nocontact.plans.v1.CareService.ListAccessLog:input_type -> nocontact.plans.v1.ListAccessLogRequest
-	4,  // 28: nocontact.plans.v1.CareService.CreateCareAssignment:output_type -> nocontact.plans.v1.CreateCareAssignmentResponse
-	6,  // 29: nocontact.plans.v1.CareService.AcceptCareAssignment:output_type -> nocontact.plans.v1.AcceptCareAssignmentResponse
-	8,  // 30: nocontact.plans.v1.CareService.EndCareAssignment:output_type -> nocontact.plans.v1.EndCareAssignmentResponse
-	10, // 31: nocontact.plans.v1.CareService.ListCareAssignments:output_type -> nocontact.plans.v1.ListCareAssignmentsResponse
-	13, // 32: nocontact.plans.v1.CareService.GrantConsent:output_type -> nocontact.plans.v1.GrantConsentResponse
-	15, // 33: nocontact.plans.v1.CareService.RevokeConsent:output_type -> nocontact.plans.v1.RevokeConsentResponse
-	17, // 34: nocontact.plans.v1.CareService.ListConsents:output_type -> nocontact.plans.v1.ListConsentsResponse
-	20, // 35: nocontact.plans.v1.CareService.ListAccessLog:output_type -> nocontact.plans.v1.ListAccessLogResponse
-	28, // [28:36] is the sub-list for method output_type
-	20, // [20:28] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	25, // 20: nocontact.plans.v1.CareAccessQuery.scope:type_name -> nocontact.plans.v1.ConsentScope
+	21, // 21: nocontact.plans.v1.CheckCareAccessRequest.queries:type_name -> nocontact.plans.v1.CareAccessQuery
+	3,  // 22: nocontact.plans.v1.CareService.CreateCareAssignment:input_type -> nocontact.plans.v1.CreateCareAssignmentRequest
+	5,  // 23: nocontact.plans.v1.CareService.AcceptCareAssignment:input_type -> nocontact.plans.v1.AcceptCareAssignmentRequest
+	7,  // 24: nocontact.plans.v1.CareService.EndCareAssignment:input_type -> nocontact.plans.v1.EndCareAssignmentRequest
+	9,  // 25: nocontact.plans.v1.CareService.ListCareAssignments:input_type -> nocontact.plans.v1.ListCareAssignmentsRequest
+	12, // 26: nocontact.plans.v1.CareService.GrantConsent:input_type -> nocontact.plans.v1.GrantConsentRequest
+	14, // 27: nocontact.plans.v1.CareService.RevokeConsent:input_type -> nocontact.plans.v1.RevokeConsentRequest
+	16, // 28: nocontact.plans.v1.CareService.ListConsents:input_type -> nocontact.plans.v1.ListConsentsRequest
+	19, // 29: nocontact.plans.v1.CareService.ListAccessLog:input_type -> nocontact.plans.v1.ListAccessLogRequest
+	22, // 30: nocontact.plans.v1.CareService.CheckCareAccess:input_type -> nocontact.plans.v1.CheckCareAccessRequest
+	4,  // 31: nocontact.plans.v1.CareService.CreateCareAssignment:output_type -> nocontact.plans.v1.CreateCareAssignmentResponse
+	6,  // 32: nocontact.plans.v1.CareService.AcceptCareAssignment:output_type -> nocontact.plans.v1.AcceptCareAssignmentResponse
+	8,  // 33: nocontact.plans.v1.CareService.EndCareAssignment:output_type -> nocontact.plans.v1.EndCareAssignmentResponse
+	10, // 34: nocontact.plans.v1.CareService.ListCareAssignments:output_type -> nocontact.plans.v1.ListCareAssignmentsResponse
+	13, // 35: nocontact.plans.v1.CareService.GrantConsent:output_type -> nocontact.plans.v1.GrantConsentResponse
+	15, // 36: nocontact.plans.v1.CareService.RevokeConsent:output_type -> nocontact.plans.v1.RevokeConsentResponse
+	17, // 37: nocontact.plans.v1.CareService.ListConsents:output_type -> nocontact.plans.v1.ListConsentsResponse
+	20, // 38: nocontact.plans.v1.CareService.ListAccessLog:output_type -> nocontact.plans.v1.ListAccessLogResponse
+	23, // 39: nocontact.plans.v1.CareService.CheckCareAccess:output_type -> nocontact.plans.v1.CheckCareAccessResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_plans_v1_care_proto_init() }
@@ -1451,7 +1616,7 @@ func file_nocontact_plans_v1_care_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_plans_v1_care_proto_rawDesc), len(file_nocontact_plans_v1_care_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

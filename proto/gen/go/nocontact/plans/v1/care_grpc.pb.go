@@ -27,6 +27,7 @@ const (
 	CareService_RevokeConsent_FullMethodName        = "/nocontact.plans.v1.CareService/RevokeConsent"
 	CareService_ListConsents_FullMethodName         = "/nocontact.plans.v1.CareService/ListConsents"
 	CareService_ListAccessLog_FullMethodName        = "/nocontact.plans.v1.CareService/ListAccessLog"
+	CareService_CheckCareAccess_FullMethodName      = "/nocontact.plans.v1.CareService/CheckCareAccess"
 )
 
 // CareServiceClient is the client API for CareService service.
@@ -55,6 +56,15 @@ type CareServiceClient interface {
 	// ListAccessLog lists who else read or changed the client's data, newest
 	// first. Only the client may list it.
 	ListAccessLog(ctx context.Context, in *ListAccessLogRequest, opts ...grpc.CallOption) (*ListAccessLogResponse, error)
+	// CheckCareAccess answers, for the caller, whether they may see each
+	// named scope of each named client at this moment, from the plans
+	// service's own records (an active assignment and a granted consent).
+	// The journal and notify services ask it on every counsellor read, with
+	// the counsellor's token, so that a revoked consent or an ended
+	// assignment holds at once on every service and replica. It reads no
+	// client data and logs nothing (the read it guards is logged by the
+	// service that serves it). gRPC only: no HTTP route.
+	CheckCareAccess(ctx context.Context, in *CheckCareAccessRequest, opts ...grpc.CallOption) (*CheckCareAccessResponse, error)
 }
 
 type careServiceClient struct {
@@ -145,6 +155,16 @@ func (c *careServiceClient) ListAccessLog(ctx context.Context, in *ListAccessLog
 	return out, nil
 }
 
+func (c *careServiceClient) CheckCareAccess(ctx context.Context, in *CheckCareAccessRequest, opts ...grpc.CallOption) (*CheckCareAccessResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckCareAccessResponse)
+	err := c.cc.Invoke(ctx, CareService_CheckCareAccess_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CareServiceServer is the server API for CareService service.
 // All implementations must embed UnimplementedCareServiceServer
 // for forward compatibility.
@@ -171,6 +191,15 @@ type CareServiceServer interface {
 	// ListAccessLog lists who else read or changed the client's data, newest
 	// first. Only the client may list it.
 	ListAccessLog(context.Context, *ListAccessLogRequest) (*ListAccessLogResponse, error)
+	// CheckCareAccess answers, for the caller, whether they may see each
+	// named scope of each named client at this moment, from the plans
+	// service's own records (an active assignment and a granted consent).
+	// The journal and notify services ask it on every counsellor read, with
+	// the counsellor's token, so that a revoked consent or an ended
+	// assignment holds at once on every service and replica. It reads no
+	// client data and logs nothing (the read it guards is logged by the
+	// service that serves it). gRPC only: no HTTP route.
+	CheckCareAccess(context.Context, *CheckCareAccessRequest) (*CheckCareAccessResponse, error)
 	mustEmbedUnimplementedCareServiceServer()
 }
 
@@ -204,6 +233,9 @@ func (UnimplementedCareServiceServer) ListConsents(context.Context, *ListConsent
 }
 func (UnimplementedCareServiceServer) ListAccessLog(context.Context, *ListAccessLogRequest) (*ListAccessLogResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAccessLog not implemented")
+}
+func (UnimplementedCareServiceServer) CheckCareAccess(context.Context, *CheckCareAccessRequest) (*CheckCareAccessResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckCareAccess not implemented")
 }
 func (UnimplementedCareServiceServer) mustEmbedUnimplementedCareServiceServer() {}
 func (UnimplementedCareServiceServer) testEmbeddedByValue()                     {}
@@ -370,6 +402,24 @@ func _CareService_ListAccessLog_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CareService_CheckCareAccess_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckCareAccessRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CareServiceServer).CheckCareAccess(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CareService_CheckCareAccess_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CareServiceServer).CheckCareAccess(ctx, req.(*CheckCareAccessRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CareService_ServiceDesc is the grpc.ServiceDesc for CareService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -408,6 +458,10 @@ var CareService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAccessLog",
 			Handler:    _CareService_ListAccessLog_Handler,
+		},
+		{
+			MethodName: "CheckCareAccess",
+			Handler:    _CareService_CheckCareAccess_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
