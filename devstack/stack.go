@@ -232,6 +232,7 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			"GRPC_ADDR":         r.grpc.Addr().String(),
 			"METRICS_ADDR":      metricsSetting(r.metricsAddr()),
 			"MONGODB_DATABASE":  "notify",
+			"PLANS_ADDR":        st.PlansAddr,
 			"RELEASE_INTERVAL":  "1s",
 			"REMINDER_INTERVAL": "1s",
 			"WEBHOOK_INTERVAL":  "500ms",

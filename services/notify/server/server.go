@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
 	"github.com/nocontact/backend/services/notify/internal/ports/grpcapi"
@@ -42,6 +45,9 @@ type Config struct {
 	ReminderInterval time.Duration `env:"REMINDER_INTERVAL" envDefault:"30s"`
 	// WebhookInterval is how often due webhook attempts are made.
 	WebhookInterval time.Duration `env:"WEBHOOK_INTERVAL" envDefault:"1s"`
+	// PlansAddr is the plans service's gRPC address: notify asks it for the
+	// care team's access on every counsellor read.
+	PlansAddr string `env:"PLANS_ADDR" envDefault:"127.0.0.1:9091"`
 	// DevMode allows webhooks over plain HTTP to loopback receivers. Never
 	// in production.
 	DevMode bool `env:"NOTIFY_DEV_MODE" envDefault:"false"`
@@ -96,8 +102,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	plansConn, err := grpcclient.Dial(cfg.PlansAddr, d.DialOptions()...)
+	if err != nil {
+		return fmt.Errorf("dial plans: %w", err)
+	}
+	defer plansConn.Close()
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
-		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode))
+		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode)).
+		WithCareAuthority(plansclient.New(plansConn))
 	releaseLag, releaseRan := d.Metrics.Scheduler("release")
 	reminderLag, reminderRan := d.Metrics.Scheduler("reminders")
 	n.WithObservers(app.Observers{

@@ -41,9 +41,12 @@ type Notify struct {
 	notes *mongo.Collection
 	prefs *mongo.Collection
 	view  *careview.View
-	nc    *nats.Conn
-	clk   clock.Clock
-	log   *slog.Logger
+	// care answers the care team's access on every counsellor read (nil:
+	// the projection answers; see WithCareAuthority).
+	care CareAuthority
+	nc   *nats.Conn
+	clk  clock.Clock
+	log  *slog.Logger
 	// stopping closes when the service starts shutting down: live feeds end
 	// then, so the graceful stop does not wait for them.
 	stopping <-chan struct{}

@@ -582,12 +582,17 @@ func TestCounsellorsHearOnlyUnderAssignmentAndConsent(t *testing.T) {
 		t.Fatalf("counsellor's title %q does not say who reached which day", got[0].Title)
 	}
 
-	// Revoked: the next milestone reaches the client only.
+	// Revoked: the next milestone reaches the client only, and the earlier
+	// one is no longer shown to the counsellor (the scope's data, old or
+	// new, is out of their sight while the consent is withdrawn).
 	f.clk.Advance(4 * 24 * time.Hour)
 	f.deliver(t, consent(clientID, plansv1.ConsentScope_PLAN_PROGRESS, false, plansv1.ConsentScope_RISK_ALERTS))
 	f.deliver(t, milestone(clientID, 7))
-	if got := ofKind(f.inbox(t, counsellorID), message.MilestoneReached); len(got) != 1 || got[0].MilestoneDay != 3 {
-		t.Fatalf("counsellor's milestone notifications after the revocation:%s\nwant day 3 only", describe(got))
+	if got := ofKind(f.inbox(t, counsellorID), message.MilestoneReached); len(got) != 0 {
+		t.Fatalf("counsellor's milestone notifications after the revocation:%s\nwant none shown", describe(got))
+	}
+	if made, err := f.db.Collection(server.CollNotifications).CountDocuments(ctxT(t), bson.D{{Key: "user_id", Value: counsellorID}, {Key: "kind", Value: string(message.MilestoneReached)}}); err != nil || made != 1 {
+		t.Fatalf("counsellor's stored milestone notifications = %d, %v; want 1 (day 3; none made for day 7)", made, err)
 	}
 	var clientDays []int
 	for _, n := range ofKind(f.inbox(t, clientID), message.MilestoneReached) {

@@ -65,11 +65,14 @@ func (n *Notify) List(ctx context.Context, c Caller, unreadOnly bool, pageSize i
 	for _, r := range rows {
 		page.Notifications = append(page.Notifications, r.Notification)
 	}
-	unread, err := n.notes.CountDocuments(ctx, append(delivered(c.ID), bson.E{Key: "read_time", Value: bson.D{{Key: "$exists", Value: false}}}))
-	if err != nil {
+	// A counsellor sees a client's notifications only while plans allows
+	// that scope now (care.go): a page may come out shorter.
+	if page.Notifications, err = n.visible(ctx, c, page.Notifications); err != nil {
 		return Page{}, err
 	}
-	page.Unread = int(unread)
+	if page.Unread, err = n.unread(ctx, c); err != nil {
+		return Page{}, err
+	}
 	return page, nil
 }
 
@@ -79,6 +82,18 @@ func (n *Notify) MarkRead(ctx context.Context, c Caller, id string) (inbox.Notif
 	notFound := apperr.NotFound("notification %q not found", id)
 	now := n.now()
 	filter := append(delivered(c.ID), bson.E{Key: "_id", Value: id})
+	var before stored
+	switch err := n.notes.FindOne(ctx, filter).Decode(&before); {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return inbox.Notification{}, notFound
+	case err != nil:
+		return inbox.Notification{}, err
+	}
+	if keep, err := n.visible(ctx, c, []inbox.Notification{before.Notification}); err != nil {
+		return inbox.Notification{}, err
+	} else if len(keep) == 0 {
+		return inbox.Notification{}, notFound
+	}
 	if _, err := n.notes.UpdateOne(ctx, append(filter, bson.E{Key: "read_time", Value: bson.D{{Key: "$exists", Value: false}}}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "read_time", Value: now}}}}); err != nil {
 		return inbox.Notification{}, fmt.Errorf("mark read: %w", err)
@@ -109,6 +124,9 @@ func (n *Notify) MarkAllRead(ctx context.Context, c Caller) (int, error) {
 // caller sends its response headers then, so an HTTP client knows the feed
 // is live before any notification exists.
 func (n *Notify) Stream(ctx context.Context, c Caller, afterID string, ready func() error, send func(inbox.Notification) error) error {
+	// A counsellor is sent a client's notification only while plans allows
+	// that scope at the moment of sending (care.go).
+	send = n.visibleSend(ctx, c, send)
 	signals := make(chan *nats.Msg, 64)
 	sub, err := n.nc.ChanSubscribe(LiveSubject(c.ID), signals)
 	if err != nil {

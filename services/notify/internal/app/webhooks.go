@@ -22,6 +22,7 @@ import (
 
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
+	"github.com/nocontact/backend/services/notify/internal/message"
 	"github.com/nocontact/backend/services/notify/internal/webhook"
 )
 
@@ -189,6 +190,22 @@ type payload struct {
 	ClientID   string    `json:"clientId,omitempty"`
 }
 
+// webhookPayload is what the receiver gets for note. A counsellor's
+// notification that shows a client's data (a consented scope) goes out
+// thin: its id and kind with neutral text, no client, plan or figures. A
+// webhook leaves the platform and is retried for a while, so it cannot be
+// called back when the client revokes consent; the receiver reads the
+// notification through the API with the counsellor's token, where the
+// consent is checked at that moment (care.go).
+func webhookPayload(note inbox.Notification) payload {
+	if aboutClientData(note) {
+		title, body := message.Compose(note.Kind, message.Counsellor, true, message.Data{})
+		return payload{ID: note.ID, Kind: string(note.Kind), Title: title, Body: body, Urgent: note.Urgent, CreateTime: note.CreateTime}
+	}
+	return payload{ID: note.ID, Kind: string(note.Kind), Title: note.Title, Body: note.Body, Urgent: note.Urgent,
+		CreateTime: note.CreateTime, PlanID: note.PlanID, ClientID: note.ClientID}
+}
+
 // enqueue creates one delivery per webhook of the user, once (its id is
 // the pair's), when the user has the webhook channel on.
 func (n *Notify) enqueue(ctx context.Context, note inbox.Notification) error {
@@ -203,8 +220,7 @@ func (n *Notify) enqueue(ctx context.Context, note inbox.Notification) error {
 	if err != nil || len(hooks) == 0 {
 		return err
 	}
-	body, err := json.Marshal(payload{ID: note.ID, Kind: string(note.Kind), Title: note.Title, Body: note.Body, Urgent: note.Urgent,
-		CreateTime: note.CreateTime, PlanID: note.PlanID, ClientID: note.ClientID})
+	body, err := json.Marshal(webhookPayload(note))
 	if err != nil {
 		return err
 	}
