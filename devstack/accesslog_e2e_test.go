@@ -256,6 +256,7 @@ func accessLogCases() map[string]rpcCase {
 			end.setup = func(f *alFixture) { f.endID = f.assign("al-counsellor-end") }
 			return []attempt{end, deniedTo(alCounsellor, nf, main, mainReq), deniedTo(alStranger, nf, main, mainReq)}
 		}()},
+		"nocontact.plans.v1.CareService.CheckCareAccess": {noClient: "answers the caller about their own access; the read it guards is logged where it is served"},
 		"nocontact.plans.v1.CareService.ListCareAssignments": {attempts: []attempt{
 			allowedBy(alAdmin, ok, fixed("care-assignments"), clientReq(func(c string) proto.Message { return &plansv1.ListCareAssignmentsRequest{ClientId: c} })),
 			allowedBy(alCounsellor, ok, fixed("care-assignments"), clientReq(func(c string) proto.Message { return &plansv1.ListCareAssignmentsRequest{ClientId: c} })),

@@ -64,6 +64,10 @@ type Settings struct {
 	// calls to plans) balanced round-robin over them. Replica 0 listens on
 	// the configured addresses, the others on free loopback ports.
 	Replicas int `env:"NOCONTACT_REPLICAS" envDefault:"1"`
+	// RateLimitPerSecond and RateLimitBurst are the gateway's limit per
+	// identity (edge.Config); tests that drive many rounds raise them.
+	RateLimitPerSecond string `env:"NOCONTACT_RATE_LIMIT_PER_SECOND" envDefault:"20"`
+	RateLimitBurst     string `env:"NOCONTACT_RATE_LIMIT_BURST" envDefault:"40"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -249,12 +253,14 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 	// gateway
 	var gwCfg edge.Config
 	if err := config.LoadFrom(&gwCfg, with(common, map[string]string{
-		"HTTP_ADDR":            s.HTTPAddr,
-		"PLANS_ADDR":           st.PlansAddr,
-		"JOURNAL_ADDR":         st.JournalAddr,
-		"NOTIFY_ADDR":          st.NotifyAddr,
-		"CORS_ALLOWED_ORIGINS": s.CORSOrigins,
-		"METRICS_ADDR":         "off", // bound below, like the HTTP listener
+		"HTTP_ADDR":             s.HTTPAddr,
+		"PLANS_ADDR":            st.PlansAddr,
+		"JOURNAL_ADDR":          st.JournalAddr,
+		"NOTIFY_ADDR":           st.NotifyAddr,
+		"CORS_ALLOWED_ORIGINS":  s.CORSOrigins,
+		"RATE_LIMIT_PER_SECOND": orDefault(s.RateLimitPerSecond, "20"),
+		"RATE_LIMIT_BURST":      orDefault(s.RateLimitBurst, "40"),
+		"METRICS_ADDR":          "off", // bound below, like the HTTP listener
 	})); err != nil {
 		return nil, err
 	}
@@ -460,4 +466,13 @@ func with(base, extra map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// orDefault is v, or def when v is empty (Settings built in code rather
+// than from the environment).
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
