@@ -46,6 +46,7 @@ func (o overlay) flows(m *manifest) []string {
 	f := []string{
 		flow("ingress-nginx", "gateway", 8080, corev1.ProtocolTCP),
 		flow("journal", "plans", 9090, corev1.ProtocolTCP),
+		flow("notify", "plans", 9090, corev1.ProtocolTCP),
 		flow("nats", "nats", 6222, corev1.ProtocolTCP),
 	}
 	// Webhooks: any public address on 443, whatever is there.
@@ -369,7 +370,7 @@ func TestLeakyNetworkPolicyIsRejected(t *testing.T) {
 	}
 	requireReported(t, problems,
 		"ingress allows an unexpected flow: stray -> plans:9090/TCP",
-		"ingress allows an unexpected flow: notify -> plans:9090/TCP",
+		"ingress allows an unexpected flow: nats -> plans:9090/TCP",
 		"ingress allows an unexpected flow: impostor-gateway -> plans:9090/TCP",
 	)
 	if t.Failed() {
