@@ -1,6 +1,6 @@
 // Package server wires the journal service: configuration, MongoDB, NATS
 // JetStream (its JOURNAL stream, the outbox relay, the care projection
-// consumer), the plans client, the risk escalation scan and the gRPC
+// consumer, the risk-flag consumer of its own events), the plans client, the risk escalation scan and the gRPC
 // server. cmd/journal and the devstack both call Run.
 package server
 
@@ -94,7 +94,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
-		[]bootstrap.Consumer{d.Consumer(jevents.CareSpec, jevents.CareHandler(access))})
+		[]bootstrap.Consumer{
+			d.Consumer(jevents.CareSpec, jevents.CareHandler(access)),
+			d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)),
+		})
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.
