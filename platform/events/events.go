@@ -82,3 +82,14 @@ func Handler(fn func(ctx context.Context, env *eventsv1.Envelope, seq int64) err
 		return fn(ctx, env, int64(meta.Sequence.Stream))
 	}
 }
+
+// HighUrgeIntensity is the lowest urge intensity (UrgeLogged.intensity,
+// 0..10) that counts as high, for every service: the journal answers it
+// with crisis resources and raises a HIGH_URGE risk flag, and notify tells
+// the care team of a strong urge. It lives here, beside the events that
+// carry the intensity, so producer and consumer cannot drift apart (see
+// docs/decisions.md, 2026-12-03: why 9 and not 8).
+const HighUrgeIntensity = 9
+
+// HighUrge reports whether an urge of this intensity counts as high.
+func HighUrge(intensity int) bool { return intensity >= HighUrgeIntensity }

@@ -1,6 +1,6 @@
 // Package server wires the journal service: configuration, MongoDB, NATS
 // JetStream (its JOURNAL stream, the outbox relay, the care projection
-// consumer), the plans client, the risk escalation scan and the gRPC
+// consumer, the risk-flag consumer of its own events), the plans client, the risk escalation scan and the gRPC
 // server. cmd/journal and the devstack both call Run.
 package server
 
@@ -23,6 +23,7 @@ import (
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/journal"
+	jevents "github.com/nocontact/backend/services/journal/internal/ports/events"
 	"github.com/nocontact/backend/services/journal/internal/ports/grpcapi"
 )
 
@@ -90,7 +91,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }}, nil)
+		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
+		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j))})
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.

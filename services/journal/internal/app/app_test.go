@@ -39,6 +39,7 @@ import (
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/journal"
+	jevents "github.com/nocontact/backend/services/journal/internal/ports/events"
 	"github.com/nocontact/backend/services/journal/internal/resources"
 )
 
@@ -189,8 +190,45 @@ func (f *fixture) published(t *testing.T, subject string) []*eventsv1.Envelope {
 	return out
 }
 
+// settle flushes the outbox and hands every journal record event not yet
+// handled to the risk consumer's handler, as the consumer does: the flags
+// the records call for are then stored.
+func (f *fixture) settle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := f.relay.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := f.js.CreateOrUpdateConsumer(ctx, "JOURNAL", jetstream.ConsumerConfig{
+		Durable: "test-risk", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: jevents.RiskSpec.FilterSubjects,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle := jevents.RiskHandler(f.journal)
+	for i := uint64(0); i < info.NumPending; i++ {
+		msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := handle(ctx, msg); err != nil {
+			t.Fatalf("risk handler on %s: %v", msg.Subject(), err)
+		}
+		if err := msg.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// openFlags settles the risk consumer, then lists the client's open flags.
 func (f *fixture) openFlags(t *testing.T) []journal.RiskFlag {
 	t.Helper()
+	f.settle(t)
 	flags, err := f.journal.ListRiskFlags(context.Background(), client, client.ID, true)
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +238,7 @@ func (f *fixture) openFlags(t *testing.T) []journal.RiskFlag {
 
 func (f *fixture) flag(t *testing.T, id string) journal.RiskFlag {
 	t.Helper()
+	f.settle(t)
 	all, err := f.journal.ListRiskFlags(context.Background(), client, client.ID, false)
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -16,11 +13,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
-	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/journal/internal/coping"
 	"github.com/nocontact/backend/services/journal/internal/journal"
@@ -67,6 +64,13 @@ type Journal struct {
 	// afterClaim, set by tests only, runs between EscalateNext's claim and
 	// its write.
 	afterClaim func(flagID string)
+	// beforeLowMood, set by tests only, runs before each low-mood read
+	// (phase "answer" in a check-in's request, "flag" in the risk
+	// consumer); an error it returns is the read's.
+	beforeLowMood func(phase string) error
+	// beforeFlagWrite, set by tests only, runs before a flag is stored; an
+	// error it returns is the write's.
+	beforeFlagWrite func(flagID string) error
 }
 
 // Options tune the journal use cases.
@@ -95,6 +99,9 @@ type Screen struct {
 	Reasons   []string
 	Resources []resources.Resource
 	Message   string
+	// Words is the words' most severe finding (the zero Finding when they
+	// screened clean).
+	Words screening.Finding
 }
 
 func notFoundClient(clientID string) error { return apperr.NotFound("client %q not found", clientID) }
@@ -110,9 +117,11 @@ func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, 
 	if err != nil {
 		return journal.CheckIn{}, Screen{}, domainErr(err)
 	}
+	words := screenWords(ci.Note)
 	ev, err := newEvent("journal.checkin.recorded", clientID, c.RequestID, ci.OccurredAt, ci.TimeZone, ci.LocalDate, &eventsv1.Envelope{
 		Payload: &eventsv1.Envelope_CheckInRecorded{CheckInRecorded: &eventsv1.CheckInRecorded{
 			CheckInId: ci.ID, Mood: int32(ci.Mood), Difficulty: int32(ci.Difficulty), Triggers: ci.Triggers, SelfCare: ci.SelfCare,
+			Screened: screenedProto(words),
 		}},
 	})
 	if err != nil {
@@ -121,23 +130,18 @@ func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, 
 	if err := j.st.CheckIns.Create(ctx, ci.ID, ci, ev); err != nil {
 		return journal.CheckIn{}, Screen{}, err
 	}
-	var reasons []string
-	if screening.CrisisLanguage(ci.Note) {
-		reasons = append(reasons, string(screening.ReasonCrisisLanguage))
-	}
-	low, err := j.lowMoodStreak(ctx, clientID, ci.LocalDate)
-	if err != nil {
-		return journal.CheckIn{}, Screen{}, err
-	}
-	if low {
-		reasons = append(reasons, string(screening.ReasonLowMoodStreak))
-	}
-	screen, err := j.respond(ctx, c, clientID, reasons, "checkin", ci.ID, country)
-	return ci, screen, err
+	// Stored: from here on the call answers, with the resources the words
+	// call for whatever else fails.
+	return ci, answer(signals{words: words, lowMood: j.lowMoodFor(ctx, clientID, ci.LocalDate)}, country), nil
 }
 
 // lowMoodStreak looks at the lowest mood of each of the last local days.
-func (j *Journal) lowMoodStreak(ctx context.Context, clientID, today string) (bool, error) {
+func (j *Journal) lowMoodStreak(ctx context.Context, phase, clientID, today string) (bool, error) {
+	if j.beforeLowMood != nil {
+		if err := j.beforeLowMood(phase); err != nil {
+			return false, err
+		}
+	}
 	from := shiftDate(today, -3)
 	list, err := j.st.CheckIns.Find(ctx, bson.D{
 		{Key: "client_id", Value: clientID},
@@ -160,82 +164,6 @@ func shiftDate(date string, days int) string {
 	}
 	return t.AddDate(0, 0, days).Format(time.DateOnly)
 }
-
-// respond raises a flag per reason and builds the client's answer: crisis
-// resources at once, whatever the consent settings.
-func (j *Journal) respond(ctx context.Context, c Caller, clientID string, reasons []string, sourceKind, sourceID, country string) (Screen, error) {
-	if len(reasons) == 0 {
-		return Screen{}, nil
-	}
-	for _, r := range reasons {
-		if err := j.raiseFlag(ctx, c, clientID, r, sourceKind, sourceID); err != nil {
-			// The client's answer must not fail because the flag did: log
-			// loudly, answer with the resources.
-			j.log.ErrorContext(ctx, "raise risk flag failed", "client_id", clientID, "reason", r, "error", err)
-		}
-	}
-	return Screen{Reasons: reasons, Resources: resources.For(country), Message: screening.SupportMessage(screening.Reason(reasons[0]))}, nil
-}
-
-var flagReasons = map[string]journalv1.RiskReason{
-	string(screening.ReasonCrisisLanguage): journalv1.RiskReason_RISK_REASON_CRISIS_LANGUAGE,
-	string(screening.ReasonLowMoodStreak):  journalv1.RiskReason_RISK_REASON_LOW_MOOD_STREAK,
-	string(screening.ReasonHighUrge):       journalv1.RiskReason_RISK_REASON_HIGH_URGE,
-}
-
-// raiseFlag raises at most one open flag per client and reason per 24
-// hours: an open one raised within the day suppresses a new one, and the id
-// is deterministic per (client, reason, UTC day, flags already closed that
-// day) so two replicas cannot both raise.
-func (j *Journal) raiseFlag(ctx context.Context, c Caller, clientID, reason, sourceKind, sourceID string) error {
-	now := storedNow(j.clk)
-	open, err := j.st.Flags.Find(ctx, bson.D{
-		{Key: "client_id", Value: clientID},
-		{Key: "reason", Value: reason},
-		{Key: "status", Value: bson.D{{Key: "$in", Value: []string{journal.FlagRaised, journal.FlagEscalated, journal.FlagAcknowledged}}}},
-		{Key: "raise_time", Value: bson.D{{Key: "$gt", Value: now.Add(-24 * time.Hour)}}},
-	}, options.Find().SetLimit(1))
-	if err != nil {
-		return err
-	}
-	if len(open) > 0 {
-		return nil
-	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", clientID, reason, now.Unix()/86400)))
-	id := "rf-" + hex.EncodeToString(sum[:12])
-	// The day's id may belong to a flag the care team has already closed:
-	// a new crisis after that is a new signal, so the next id in a fixed
-	// chain is tried (still deterministic, so racing replicas agree).
-	for range maxFlagsPerDay {
-		escalateAt := now.Add(j.escalateAfter)
-		flag := journal.RiskFlag{ID: id, ClientID: clientID, Reason: reason, Status: journal.FlagRaised, SourceKind: sourceKind, SourceID: sourceID, RaiseTime: now, EscalateAt: &escalateAt}
-		ev, err := newEvent("journal.risk.flag_raised", clientID, c.RequestID, now, "", "", &eventsv1.Envelope{
-			Payload: &eventsv1.Envelope_RiskFlagRaised{RiskFlagRaised: &eventsv1.RiskFlagRaised{
-				FlagId: id, Reason: flagReasons[reason], SourceKind: sourceKind, SourceId: sourceID,
-			}},
-		})
-		if err != nil {
-			return err
-		}
-		err = j.st.Flags.Create(ctx, id, flag, ev)
-		if !errors.Is(err, docstore.ErrExists) {
-			return err
-		}
-		existing, _, err := j.st.Flags.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		if existing.Open() {
-			return nil // raised meanwhile by another request
-		}
-		next := sha256.Sum256([]byte(id))
-		id = "rf-" + hex.EncodeToString(next[:12])
-	}
-	return fmt.Errorf("more than %d %s flags for one client in a day", maxFlagsPerDay, reason)
-}
-
-// maxFlagsPerDay bounds the flags of one client and reason per UTC day.
-const maxFlagsPerDay = 100
 
 // ListCheckIns lists check-ins, newest first: the client's own, or for
 // their counsellor under the mood scope (without notes).
@@ -275,8 +203,9 @@ func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in
 	if err != nil {
 		return journal.Entry{}, Screen{}, domainErr(err)
 	}
+	words := screenWords(e.Title + "\n" + e.Body)
 	ev, err := newEvent("journal.entry.created", clientID, c.RequestID, now, e.TimeZone, e.LocalDate, &eventsv1.Envelope{
-		Payload: &eventsv1.Envelope_EntryCreated{EntryCreated: &eventsv1.EntryCreated{EntryId: e.ID, Kind: EntryKindProto(e.Kind)}},
+		Payload: &eventsv1.Envelope_EntryCreated{EntryCreated: &eventsv1.EntryCreated{EntryId: e.ID, Kind: EntryKindProto(e.Kind), Screened: screenedProto(words)}},
 	})
 	if err != nil {
 		return journal.Entry{}, Screen{}, err
@@ -284,12 +213,7 @@ func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in
 	if err := j.st.Entries.Create(ctx, e.ID, e, ev); err != nil {
 		return journal.Entry{}, Screen{}, err
 	}
-	var reasons []string
-	if screening.CrisisLanguage(e.Title + "\n" + e.Body) {
-		reasons = append(reasons, string(screening.ReasonCrisisLanguage))
-	}
-	screen, err := j.respond(ctx, c, clientID, reasons, "entry", e.ID, country)
-	return e, screen, err
+	return e, answer(signals{words: words}, country), nil
 }
 
 // ListEntries lists entries, newest first: all for the client, only shared
@@ -413,8 +337,9 @@ func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in jou
 	if err != nil {
 		return UrgeAnswer{}, domainErr(err)
 	}
+	words := screenWords(u.Note)
 	ev, err := newEvent("journal.urge.logged", clientID, c.RequestID, now, u.TimeZone, u.LocalDate, &eventsv1.Envelope{
-		Payload: &eventsv1.Envelope_UrgeLogged{UrgeLogged: &eventsv1.UrgeLogged{UrgeId: u.ID, Intensity: int32(u.Intensity), Trigger: u.Trigger}},
+		Payload: &eventsv1.Envelope_UrgeLogged{UrgeLogged: &eventsv1.UrgeLogged{UrgeId: u.ID, Intensity: int32(u.Intensity), Trigger: u.Trigger, Screened: screenedProto(words)}},
 	})
 	if err != nil {
 		return UrgeAnswer{}, err
@@ -436,17 +361,7 @@ func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in jou
 	if err := j.st.Urges.Create(ctx, u.ID, u, ev); err != nil {
 		return UrgeAnswer{}, err
 	}
-	var reasons []string
-	if screening.CrisisLanguage(u.Note) {
-		reasons = append(reasons, string(screening.ReasonCrisisLanguage))
-	}
-	if screening.HighUrge(u.Intensity) {
-		reasons = append(reasons, string(screening.ReasonHighUrge))
-	}
-	screen, err := j.respond(ctx, c, clientID, reasons, "urge", u.ID, country)
-	if err != nil {
-		return UrgeAnswer{}, err
-	}
+	screen := answer(signals{words: words, highUrge: events.HighUrge(u.Intensity)}, country)
 	ans := UrgeAnswer{Urge: u, Screen: screen, Step: coping.For(u.Intensity, u.Trigger, uint64(now.UnixMilli()))}
 	res := <-supportc
 	if res.err != nil {
@@ -588,6 +503,7 @@ func (j *Journal) flagEvent(actor, requestID string, f journal.RiskFlag, now tim
 	ev, err := newEvent("journal.risk.flag_updated", f.ClientID, requestID, now, "", "", &eventsv1.Envelope{
 		Payload: &eventsv1.Envelope_RiskFlagUpdated{RiskFlagUpdated: &eventsv1.RiskFlagUpdated{
 			FlagId: f.ID, Reason: flagReasons[f.Reason], Status: FlagStatusProto(f.Status), ActorId: actor,
+			Category: CategoryProto(f.Category), Severity: FlagSeverityProto(f),
 		}},
 	})
 	if err != nil {
@@ -648,7 +564,7 @@ func (j *Journal) EscalateNext(ctx context.Context) (claimed, escalated bool, er
 			return nil, nil
 		}
 		escalated = true
-		return j.flagEvent("escalation", "", *f, now)
+		return j.flagEvent(escalationActor, "", *f, now)
 	})
 	if err != nil {
 		j.log.WarnContext(ctx, "escalate flag failed", "flag_id", id, "error", err)

@@ -298,9 +298,15 @@ const (
 
 // RiskFlag is a risk signal for the care team.
 type RiskFlag struct {
-	ID             string     `bson:"id"`
-	ClientID       string     `bson:"client_id"`
-	Reason         string     `bson:"reason"`
+	ID       string `bson:"id"`
+	ClientID string `bson:"client_id"`
+	Reason   string `bson:"reason"`
+	// Category is what the words said ("ideation"; the screening
+	// package's values), for crisis-language flags only. Never the words.
+	Category string `bson:"category,omitempty"`
+	// Severity is "moderate", "high" or "imminent" (empty on flags raised
+	// before severities existed: read as moderate).
+	Severity       string     `bson:"severity,omitempty"`
 	Status         string     `bson:"status"`
 	SourceKind     string     `bson:"source_kind"`
 	SourceID       string     `bson:"source_id"`

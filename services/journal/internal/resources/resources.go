@@ -150,6 +150,44 @@ func For(country string) []Resource {
 	return append(out, international)
 }
 
+// emergencyNumbers are the countries' emergency numbers (police,
+// ambulance): what someone whose attempt is under way needs first, before
+// any listening line.
+var emergencyNumbers = map[string]string{
+	"US": "911", "CA": "911", "GB": "999", "IE": "112", "AU": "000",
+	"NZ": "111", "DE": "112", "FR": "112", "IN": "112",
+}
+
+// Emergency is the emergency-services entry for a country (any case). An
+// empty or unlisted country gets 112, which mobile phones connect in the
+// European Union and many other countries, with a word to use the local
+// number where it differs.
+func Emergency(country string) Resource {
+	cc := strings.ToUpper(strings.TrimSpace(country))
+	if a, ok := aliases[cc]; ok {
+		cc = a
+	}
+	r := Resource{
+		Name: "Emergency services",
+		Description: "If you have taken something, hurt yourself, or are about to, call now and say where you are. " +
+			"You can also go to the nearest emergency department.",
+		Hours: "24/7", LastVerified: LastVerified,
+	}
+	if n, ok := emergencyNumbers[cc]; ok {
+		r.CountryCode, r.Phone = cc, n
+		return r
+	}
+	r.CountryCode, r.Phone = International, "112"
+	r.Description += " 112 works from mobile phones in many countries; if yours has its own emergency number, call that."
+	return r
+}
+
+// Imminent is what an answer gives when an attempt is under way or planned
+// with a time: the emergency number first, then the crisis lines of For.
+func Imminent(country string) []Resource {
+	return append([]Resource{Emergency(country)}, For(country)...)
+}
+
 // Countries lists, sorted, the countries with their own lines.
 func Countries() []string {
 	out := make([]string, 0, len(byCountry))

@@ -118,3 +118,34 @@ func TestForReturnsAFreshSlice(t *testing.T) {
 		t.Error("changing For's result changed the list")
 	}
 }
+
+// An imminent answer leads with the emergency number, then every line For
+// gives; each listed country has its own number, others get 112 and a word
+// about the local number.
+func TestImminentLeadsWithTheEmergencyNumber(t *testing.T) {
+	want := map[string]string{"US": "911", "CA": "911", "GB": "999", "UK": "999", "IE": "112", "AU": "000", "NZ": "111", "DE": "112", "fr": "112", "IN": "112", "": "112", "BR": "112"}
+	for cc, phone := range want {
+		got := Imminent(cc)
+		if len(got) < 2 || got[0].Phone != phone || got[0].Name != "Emergency services" {
+			t.Errorf("Imminent(%q)[0] = %+v, want emergency services on %s", cc, got[0], phone)
+			continue
+		}
+		if !slices.Equal(phones(got[1:]), phones(For(cc))) {
+			t.Errorf("Imminent(%q) after the emergency number = %v, want For's %v", cc, phones(got[1:]), phones(For(cc)))
+		}
+		if got[0].LastVerified != LastVerified || got[0].Hours == "" {
+			t.Errorf("Imminent(%q)[0] = %+v: no hours or verification date", cc, got[0])
+		}
+	}
+	if !strings.Contains(Emergency("BR").Description, "own emergency number") {
+		t.Error("an unlisted country's emergency entry does not point to the local number")
+	}
+	if _, ok := emergencyNumbers["INT"]; ok {
+		t.Error("INT has no emergency number of its own")
+	}
+	for _, cc := range Countries() {
+		if _, ok := emergencyNumbers[cc]; !ok {
+			t.Errorf("%s has crisis lines but no emergency number", cc)
+		}
+	}
+}

@@ -11,6 +11,8 @@
 // a great deal. It is a prompt for human care, never a diagnosis.
 package screening
 
+import "github.com/nocontact/backend/platform/events"
+
 // Reason says which signal raised a risk flag. The values match the
 // journal.v1 RiskReason enum names without their prefix, in lower case.
 type Reason string
@@ -23,11 +25,11 @@ const (
 )
 
 // HighUrgeThreshold is the lowest urge intensity (0..10) that screens as
-// high.
-const HighUrgeThreshold = 9
+// high: the suite's one threshold, shared with notify.
+const HighUrgeThreshold = events.HighUrgeIntensity
 
 // HighUrge reports whether an urge of this intensity (0..10) calls for crisis
-// resources and a flag: 9 or 10. Values above 10 never reach here (the API
+// resources and a flag: HighUrgeThreshold (9) or more. Values above 10 never reach here (the API
 // validates them) but count as high rather than being ignored.
 func HighUrge(intensity int) bool {
 	return intensity >= HighUrgeThreshold

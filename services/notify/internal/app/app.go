@@ -25,6 +25,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
@@ -182,17 +183,33 @@ func (n *Notify) route(ctx context.Context, env *eventsv1.Envelope) ([]recipient
 		c := p.ConsentChanged
 		err = forCounsellors("", message.ConsentChanged, false, message.Data{Granted: c.GetGranted(), Scope: c.GetScope().String()})
 	case *eventsv1.Envelope_UrgeLogged:
-		if u := p.UrgeLogged; u.GetIntensity() >= 8 {
+		if u := p.UrgeLogged; events.HighUrge(int(u.GetIntensity())) {
 			err = forCounsellors(careview.ScopeMoodInsights, message.HighUrge, false, message.Data{UrgeIntensity: int(u.GetIntensity())})
 		}
 	case *eventsv1.Envelope_RiskFlagRaised:
-		err = forCounsellors(careview.ScopeRiskAlerts, message.RiskFlagRaised, true, message.Data{})
+		err = forCounsellors(careview.ScopeRiskAlerts, message.RiskFlagRaised, true, message.Data{Severity: severityName(p.RiskFlagRaised.GetSeverity())})
 	case *eventsv1.Envelope_RiskFlagUpdated:
-		if p.RiskFlagUpdated.GetStatus() == journalv1.RiskFlagStatus_RISK_FLAG_STATUS_ESCALATED {
-			err = forCounsellors(careview.ScopeRiskAlerts, message.RiskFlagEscalated, true, message.Data{})
+		if u := p.RiskFlagUpdated; u.GetStatus() == journalv1.RiskFlagStatus_RISK_FLAG_STATUS_ESCALATED {
+			err = forCounsellors(careview.ScopeRiskAlerts, message.RiskFlagEscalated, true, message.Data{Severity: severityName(u.GetSeverity())})
 		}
 	}
 	return out, err
+}
+
+// severityName is a risk flag's severity in the words of the counsellor's
+// notification ("" when the event did not say).
+func severityName(s journalv1.RiskSeverity) string {
+	switch s {
+	case journalv1.RiskSeverity_RISK_SEVERITY_LOW:
+		return "low"
+	case journalv1.RiskSeverity_RISK_SEVERITY_MODERATE:
+		return "moderate"
+	case journalv1.RiskSeverity_RISK_SEVERITY_HIGH:
+		return "high"
+	case journalv1.RiskSeverity_RISK_SEVERITY_IMMINENT:
+		return message.SeverityImminent
+	}
+	return ""
 }
 
 func careStatus(s plansv1.CareAssignmentStatus) string {

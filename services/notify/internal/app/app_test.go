@@ -1004,3 +1004,61 @@ func TestRemindersDoNotCountTowardTheCap(t *testing.T) {
 		t.Fatalf("milestones listed after two reminders:%s\nwant both (reminders are outside the cap)", describe(got))
 	}
 }
+
+// ---- 7. the suite's one high-urge threshold ----
+
+// notify calls an urge high exactly where the journal does
+// (events.HighUrgeIntensity): one below it tells the care team nothing, at
+// it the counsellor hears of a strong urge. On main notify used 8 while the
+// journal used 9.
+func TestHighUrgeThresholdIsTheJournals(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC))
+	f.careTeam(t, clientID, counsellorID, plansv1.ConsentScope_MOOD_INSIGHTS)
+	for _, in := range []int{events.HighUrgeIntensity - 1, events.HighUrgeIntensity, 10} {
+		f.deliver(t, ev{fmt.Sprintf("urge-%d", in), "journal.urge.logged", clientID, &eventsv1.Envelope{Payload: &eventsv1.Envelope_UrgeLogged{
+			UrgeLogged: &eventsv1.UrgeLogged{UrgeId: fmt.Sprintf("u-%d", in), Intensity: int32(in)},
+		}}})
+	}
+	got := ofKind(f.inbox(t, counsellorID), message.HighUrge)
+	var seen []string
+	for _, n := range got {
+		seen = append(seen, n.Title)
+	}
+	slices.Sort(seen)
+	want := []string{fmt.Sprintf("client-1 logged a strong urge (%d/10)", events.HighUrgeIntensity), "client-1 logged a strong urge (10/10)"}
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Fatalf("high-urge notifications = %q, want %q (threshold %d)", seen, want, events.HighUrgeIntensity)
+	}
+}
+
+// The counsellor's risk-flag notifications say how severe the flag is
+// (never what was written), and an imminent one says it was escalated at
+// once rather than "not acknowledged in time".
+func TestRiskFlagNotificationsNameTheSeverity(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC))
+	f.careTeam(t, clientID, counsellorID, plansv1.ConsentScope_RISK_ALERTS)
+	raised := func(id string, sev journalv1.RiskSeverity) ev {
+		return ev{"raised-" + id, "journal.risk.flag_raised", clientID, &eventsv1.Envelope{Payload: &eventsv1.Envelope_RiskFlagRaised{RiskFlagRaised: &eventsv1.RiskFlagRaised{
+			FlagId: id, Reason: journalv1.RiskReason_RISK_REASON_CRISIS_LANGUAGE, Category: journalv1.RiskCategory_RISK_CATEGORY_IDEATION, Severity: sev, SourceKind: "entry", SourceId: "e-" + id,
+		}}}}
+	}
+	f.deliver(t, raised("f-high", journalv1.RiskSeverity_RISK_SEVERITY_HIGH))
+	f.deliver(t, raised("f-imm", journalv1.RiskSeverity_RISK_SEVERITY_IMMINENT))
+	f.deliver(t, ev{"esc-f-imm", "journal.risk.flag_updated", clientID, &eventsv1.Envelope{Payload: &eventsv1.Envelope_RiskFlagUpdated{RiskFlagUpdated: &eventsv1.RiskFlagUpdated{
+		FlagId: "f-imm", Status: journalv1.RiskFlagStatus_RISK_FLAG_STATUS_ESCALATED, Severity: journalv1.RiskSeverity_RISK_SEVERITY_IMMINENT, ActorId: "screening",
+	}}}})
+	byFlag := map[string][]string{}
+	for _, n := range f.inbox(t, counsellorID) {
+		if n.RiskFlagID != "" {
+			byFlag[n.RiskFlagID] = append(byFlag[n.RiskFlagID], n.Title+" / "+n.Body)
+		}
+	}
+	if h := byFlag["f-high"]; len(h) != 1 || !strings.Contains(h[0], "high severity") {
+		t.Errorf("high flag notifications = %q, want one naming the high severity", h)
+	}
+	imm := strings.Join(byFlag["f-imm"], "\n")
+	if len(byFlag["f-imm"]) != 2 || !strings.Contains(imm, "imminent") || !strings.Contains(imm, "escalated at once") || strings.Contains(imm, "not acknowledged in time") {
+		t.Errorf("imminent flag notifications =\n%s\nwant raised and escalated, both imminent, escalated at once", imm)
+	}
+}

@@ -96,7 +96,15 @@ type Data struct {
 	// PromptText is the reflection prompt, for the prompt of the day. It is
 	// left out of discreet text.
 	PromptText string
+	// Severity is a risk flag's severity ("moderate", "high", "imminent";
+	// empty when the event did not say), for the counsellor's risk flag
+	// notifications. It never names what the client wrote.
+	Severity string
 }
+
+// SeverityImminent is the severity of an attempt under way or a plan with
+// timing: the flag is escalated at once.
+const SeverityImminent = "imminent"
 
 // Compose returns the title and body of a notification of kind k for
 // audience a. With discreet set, the text is safe for a lock screen whatever
@@ -282,10 +290,25 @@ func counsellorText(k Kind, d Data) (string, string) {
 		return fmt.Sprintf("%s logged a strong urge (%d/10)", who, d.UrgeIntensity),
 			fmt.Sprintf("%s logged an urge at intensity %d out of 10. The app showed them their reasons, support contacts and a coping step.", who, d.UrgeIntensity)
 	case RiskFlagRaised:
+		if d.Severity == SeverityImminent {
+			return fmt.Sprintf("Urgent: imminent risk for %s", who),
+				fmt.Sprintf("Screening raised a risk flag of imminent severity for %s and escalated it at once. "+
+					"Please follow your service's emergency procedure now and acknowledge the flag in the dashboard. "+
+					"They were shown emergency numbers and crisis resources straight away.", who)
+		}
+		sev := ""
+		if d.Severity != "" {
+			sev = " (" + d.Severity + " severity)"
+		}
 		return fmt.Sprintf("Urgent: risk flag for %s", who),
-			fmt.Sprintf("Screening raised a risk flag for %s. Please review it and acknowledge it in the dashboard. "+
-				"They were shown crisis resources straight away.", who)
+			fmt.Sprintf("Screening raised a risk flag%s for %s. Please review it and acknowledge it in the dashboard. "+
+				"They were shown crisis resources straight away.", sev, who)
 	case RiskFlagEscalated:
+		if d.Severity == SeverityImminent {
+			return fmt.Sprintf("Urgent: risk flag for %s escalated at once", who),
+				fmt.Sprintf("The risk flag for %s is of imminent severity, so it was escalated without waiting. "+
+					"Please acknowledge it in the dashboard now, or follow your service's escalation procedure.", who)
+		}
 		return fmt.Sprintf("Urgent: risk flag for %s is still open", who),
 			fmt.Sprintf("The risk flag for %s was not acknowledged in time. Please acknowledge it in the dashboard now, "+
 				"or follow your service's escalation procedure.", who)

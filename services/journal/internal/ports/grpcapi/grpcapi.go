@@ -339,6 +339,7 @@ func flagProto(f journal.RiskFlag) *journalv1.RiskFlag {
 		Id: f.ID, ClientId: f.ClientID, Reason: app.FlagReasonProto(f.Reason), Status: app.FlagStatusProto(f.Status),
 		SourceKind: f.SourceKind, SourceId: f.SourceID, RaiseTime: timestamppb.New(f.RaiseTime), EscalateTime: optionalTime(f.EscalateTime),
 		AcknowledgeTime: optionalTime(f.AckTime), AcknowledgedBy: f.AcknowledgedBy, CloseTime: optionalTime(f.CloseTime),
+		Category: app.CategoryProto(f.Category), Severity: app.FlagSeverityProto(f),
 	}
 }
 

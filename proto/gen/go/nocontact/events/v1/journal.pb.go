@@ -35,7 +35,9 @@ type CheckInRecorded struct {
 	// Trigger labels.
 	Triggers []string `protobuf:"bytes,4,rep,name=triggers,proto3" json:"triggers,omitempty"`
 	// Self-care labels.
-	SelfCare      []string `protobuf:"bytes,5,rep,name=self_care,json=selfCare,proto3" json:"self_care,omitempty"`
+	SelfCare []string `protobuf:"bytes,5,rep,name=self_care,json=selfCare,proto3" json:"self_care,omitempty"`
+	// What screening the note found (never the note).
+	Screened      *Screened `protobuf:"bytes,6,opt,name=screened,proto3" json:"screened,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,20 +107,86 @@ func (x *CheckInRecorded) GetSelfCare() []string {
 	return nil
 }
 
+func (x *CheckInRecorded) GetScreened() *Screened {
+	if x != nil {
+		return x.Screened
+	}
+	return nil
+}
+
+// Screened is what screening a client's words found: a category and a
+// severity, never the words. The journal's risk consumer raises flags from
+// it.
+type Screened struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most severe finding's category; UNSPECIFIED when none.
+	Category v1.RiskCategory `protobuf:"varint,1,opt,name=category,proto3,enum=nocontact.journal.v1.RiskCategory" json:"category,omitempty"`
+	// Its severity; UNSPECIFIED when the words screened clean.
+	Severity      v1.RiskSeverity `protobuf:"varint,2,opt,name=severity,proto3,enum=nocontact.journal.v1.RiskSeverity" json:"severity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Screened) Reset() {
+	*x = Screened{}
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Screened) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Screened) ProtoMessage() {}
+
+func (x *Screened) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Screened.ProtoReflect.Descriptor instead.
+func (*Screened) Descriptor() ([]byte, []int) {
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Screened) GetCategory() v1.RiskCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.RiskCategory(0)
+}
+
+func (x *Screened) GetSeverity() v1.RiskSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return v1.RiskSeverity(0)
+}
+
 // EntryCreated: a journal entry was written (never its text).
 type EntryCreated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The entry.
 	EntryId string `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
 	// Its kind.
-	Kind          v1.EntryKind `protobuf:"varint,2,opt,name=kind,proto3,enum=nocontact.journal.v1.EntryKind" json:"kind,omitempty"`
+	Kind v1.EntryKind `protobuf:"varint,2,opt,name=kind,proto3,enum=nocontact.journal.v1.EntryKind" json:"kind,omitempty"`
+	// What screening the title and body found (never the text).
+	Screened      *Screened `protobuf:"bytes,3,opt,name=screened,proto3" json:"screened,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EntryCreated) Reset() {
 	*x = EntryCreated{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[1]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +198,7 @@ func (x *EntryCreated) String() string {
 func (*EntryCreated) ProtoMessage() {}
 
 func (x *EntryCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[1]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +211,7 @@ func (x *EntryCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryCreated.ProtoReflect.Descriptor instead.
 func (*EntryCreated) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{1}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *EntryCreated) GetEntryId() string {
@@ -160,6 +228,13 @@ func (x *EntryCreated) GetKind() v1.EntryKind {
 	return v1.EntryKind(0)
 }
 
+func (x *EntryCreated) GetScreened() *Screened {
+	if x != nil {
+		return x.Screened
+	}
+	return nil
+}
+
 // EntryShared: the client shared one entry with the care team.
 type EntryShared struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -171,7 +246,7 @@ type EntryShared struct {
 
 func (x *EntryShared) Reset() {
 	*x = EntryShared{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[2]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +258,7 @@ func (x *EntryShared) String() string {
 func (*EntryShared) ProtoMessage() {}
 
 func (x *EntryShared) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[2]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +271,7 @@ func (x *EntryShared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryShared.ProtoReflect.Descriptor instead.
 func (*EntryShared) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{2}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EntryShared) GetEntryId() string {
@@ -217,7 +292,7 @@ type EntryUnshared struct {
 
 func (x *EntryUnshared) Reset() {
 	*x = EntryUnshared{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[3]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +304,7 @@ func (x *EntryUnshared) String() string {
 func (*EntryUnshared) ProtoMessage() {}
 
 func (x *EntryUnshared) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[3]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +317,7 @@ func (x *EntryUnshared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryUnshared.ProtoReflect.Descriptor instead.
 func (*EntryUnshared) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{3}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EntryUnshared) GetEntryId() string {
@@ -260,14 +335,16 @@ type UrgeLogged struct {
 	// Intensity, 0 to 10.
 	Intensity int32 `protobuf:"varint,2,opt,name=intensity,proto3" json:"intensity,omitempty"`
 	// Trigger label, if any.
-	Trigger       string `protobuf:"bytes,3,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	Trigger string `protobuf:"bytes,3,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// What screening the note found (never the note).
+	Screened      *Screened `protobuf:"bytes,4,opt,name=screened,proto3" json:"screened,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UrgeLogged) Reset() {
 	*x = UrgeLogged{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[4]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +356,7 @@ func (x *UrgeLogged) String() string {
 func (*UrgeLogged) ProtoMessage() {}
 
 func (x *UrgeLogged) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[4]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +369,7 @@ func (x *UrgeLogged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UrgeLogged.ProtoReflect.Descriptor instead.
 func (*UrgeLogged) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{4}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UrgeLogged) GetUrgeId() string {
@@ -316,6 +393,13 @@ func (x *UrgeLogged) GetTrigger() string {
 	return ""
 }
 
+func (x *UrgeLogged) GetScreened() *Screened {
+	if x != nil {
+		return x.Screened
+	}
+	return nil
+}
+
 // UrgeResolved: an urge ended. CONTACTED is recorded on the plan as an
 // outbound contact at occurred_at.
 type UrgeResolved struct {
@@ -336,7 +420,7 @@ type UrgeResolved struct {
 
 func (x *UrgeResolved) Reset() {
 	*x = UrgeResolved{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[5]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +432,7 @@ func (x *UrgeResolved) String() string {
 func (*UrgeResolved) ProtoMessage() {}
 
 func (x *UrgeResolved) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[5]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +445,7 @@ func (x *UrgeResolved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UrgeResolved.ProtoReflect.Descriptor instead.
 func (*UrgeResolved) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{5}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UrgeResolved) GetUrgeId() string {
@@ -409,14 +493,18 @@ type RiskFlagRaised struct {
 	// What raised it: checkin, entry or urge.
 	SourceKind string `protobuf:"bytes,3,opt,name=source_kind,json=sourceKind,proto3" json:"source_kind,omitempty"`
 	// Its id.
-	SourceId      string `protobuf:"bytes,4,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	SourceId string `protobuf:"bytes,4,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// What the words said (CRISIS_LANGUAGE only).
+	Category v1.RiskCategory `protobuf:"varint,5,opt,name=category,proto3,enum=nocontact.journal.v1.RiskCategory" json:"category,omitempty"`
+	// How urgent.
+	Severity      v1.RiskSeverity `protobuf:"varint,6,opt,name=severity,proto3,enum=nocontact.journal.v1.RiskSeverity" json:"severity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RiskFlagRaised) Reset() {
 	*x = RiskFlagRaised{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[6]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +516,7 @@ func (x *RiskFlagRaised) String() string {
 func (*RiskFlagRaised) ProtoMessage() {}
 
 func (x *RiskFlagRaised) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[6]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +529,7 @@ func (x *RiskFlagRaised) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskFlagRaised.ProtoReflect.Descriptor instead.
 func (*RiskFlagRaised) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{6}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RiskFlagRaised) GetFlagId() string {
@@ -472,6 +560,20 @@ func (x *RiskFlagRaised) GetSourceId() string {
 	return ""
 }
 
+func (x *RiskFlagRaised) GetCategory() v1.RiskCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.RiskCategory(0)
+}
+
+func (x *RiskFlagRaised) GetSeverity() v1.RiskSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return v1.RiskSeverity(0)
+}
+
 // RiskFlagUpdated: a risk flag changed state (escalated, acknowledged,
 // resolved, dismissed).
 type RiskFlagUpdated struct {
@@ -483,14 +585,18 @@ type RiskFlagUpdated struct {
 	// Its state now.
 	Status v1.RiskFlagStatus `protobuf:"varint,3,opt,name=status,proto3,enum=nocontact.journal.v1.RiskFlagStatus" json:"status,omitempty"`
 	// Who changed it.
-	ActorId       string `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ActorId string `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// What the words said (CRISIS_LANGUAGE only).
+	Category v1.RiskCategory `protobuf:"varint,5,opt,name=category,proto3,enum=nocontact.journal.v1.RiskCategory" json:"category,omitempty"`
+	// How urgent.
+	Severity      v1.RiskSeverity `protobuf:"varint,6,opt,name=severity,proto3,enum=nocontact.journal.v1.RiskSeverity" json:"severity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RiskFlagUpdated) Reset() {
 	*x = RiskFlagUpdated{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[7]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +608,7 @@ func (x *RiskFlagUpdated) String() string {
 func (*RiskFlagUpdated) ProtoMessage() {}
 
 func (x *RiskFlagUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[7]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +621,7 @@ func (x *RiskFlagUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskFlagUpdated.ProtoReflect.Descriptor instead.
 func (*RiskFlagUpdated) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{7}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RiskFlagUpdated) GetFlagId() string {
@@ -546,6 +652,20 @@ func (x *RiskFlagUpdated) GetActorId() string {
 	return ""
 }
 
+func (x *RiskFlagUpdated) GetCategory() v1.RiskCategory {
+	if x != nil {
+		return x.Category
+	}
+	return v1.RiskCategory(0)
+}
+
+func (x *RiskFlagUpdated) GetSeverity() v1.RiskSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return v1.RiskSeverity(0)
+}
+
 // AccessRecorded: someone other than the client read or changed the
 // client's journal data. The plans service keeps the client's one access
 // log and adds it there.
@@ -569,7 +689,7 @@ type AccessRecorded struct {
 
 func (x *AccessRecorded) Reset() {
 	*x = AccessRecorded{}
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[8]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +701,7 @@ func (x *AccessRecorded) String() string {
 func (*AccessRecorded) ProtoMessage() {}
 
 func (x *AccessRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_journal_proto_msgTypes[8]
+	mi := &file_nocontact_events_v1_journal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +714,7 @@ func (x *AccessRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessRecorded.ProtoReflect.Descriptor instead.
 func (*AccessRecorded) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{8}
+	return file_nocontact_events_v1_journal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AccessRecorded) GetActorId() string {
@@ -643,7 +763,7 @@ var File_nocontact_events_v1_journal_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_journal_proto_rawDesc = "" +
 	"\n" +
-	"!nocontact/events/v1/journal.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"nocontact/journal/v1/journal.proto\x1a%nocontact/journal/v1/vocabulary.proto\"\x9e\x01\n" +
+	"!nocontact/events/v1/journal.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"nocontact/journal/v1/journal.proto\x1a%nocontact/journal/v1/vocabulary.proto\"\xd9\x01\n" +
 	"\x0fCheckInRecorded\x12\x1e\n" +
 	"\vcheck_in_id\x18\x01 \x01(\tR\tcheckInId\x12\x12\n" +
 	"\x04mood\x18\x02 \x01(\x05R\x04mood\x12\x1e\n" +
@@ -651,36 +771,46 @@ const file_nocontact_events_v1_journal_proto_rawDesc = "" +
 	"difficulty\x18\x03 \x01(\x05R\n" +
 	"difficulty\x12\x1a\n" +
 	"\btriggers\x18\x04 \x03(\tR\btriggers\x12\x1b\n" +
-	"\tself_care\x18\x05 \x03(\tR\bselfCare\"^\n" +
+	"\tself_care\x18\x05 \x03(\tR\bselfCare\x129\n" +
+	"\bscreened\x18\x06 \x01(\v2\x1d.nocontact.events.v1.ScreenedR\bscreened\"\x8a\x01\n" +
+	"\bScreened\x12>\n" +
+	"\bcategory\x18\x01 \x01(\x0e2\".nocontact.journal.v1.RiskCategoryR\bcategory\x12>\n" +
+	"\bseverity\x18\x02 \x01(\x0e2\".nocontact.journal.v1.RiskSeverityR\bseverity\"\x99\x01\n" +
 	"\fEntryCreated\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x123\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x1f.nocontact.journal.v1.EntryKindR\x04kind\"(\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1f.nocontact.journal.v1.EntryKindR\x04kind\x129\n" +
+	"\bscreened\x18\x03 \x01(\v2\x1d.nocontact.events.v1.ScreenedR\bscreened\"(\n" +
 	"\vEntryShared\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\"*\n" +
 	"\rEntryUnshared\x12\x19\n" +
-	"\bentry_id\x18\x01 \x01(\tR\aentryId\"]\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\"\x98\x01\n" +
 	"\n" +
 	"UrgeLogged\x12\x17\n" +
 	"\aurge_id\x18\x01 \x01(\tR\x06urgeId\x12\x1c\n" +
 	"\tintensity\x18\x02 \x01(\x05R\tintensity\x12\x18\n" +
-	"\atrigger\x18\x03 \x01(\tR\atrigger\"\xfa\x01\n" +
+	"\atrigger\x18\x03 \x01(\tR\atrigger\x129\n" +
+	"\bscreened\x18\x04 \x01(\v2\x1d.nocontact.events.v1.ScreenedR\bscreened\"\xfa\x01\n" +
 	"\fUrgeResolved\x12\x17\n" +
 	"\aurge_id\x18\x01 \x01(\tR\x06urgeId\x12;\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2!.nocontact.journal.v1.UrgeOutcomeR\aoutcome\x12\x1c\n" +
 	"\tintensity\x18\x03 \x01(\x05R\tintensity\x127\n" +
 	"\turge_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\burgeTime\x12=\n" +
-	"\fresolve_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\"\xa1\x01\n" +
+	"\fresolve_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\"\xa1\x02\n" +
 	"\x0eRiskFlagRaised\x12\x17\n" +
 	"\aflag_id\x18\x01 \x01(\tR\x06flagId\x128\n" +
 	"\x06reason\x18\x02 \x01(\x0e2 .nocontact.journal.v1.RiskReasonR\x06reason\x12\x1f\n" +
 	"\vsource_kind\x18\x03 \x01(\tR\n" +
 	"sourceKind\x12\x1b\n" +
-	"\tsource_id\x18\x04 \x01(\tR\bsourceId\"\xbd\x01\n" +
+	"\tsource_id\x18\x04 \x01(\tR\bsourceId\x12>\n" +
+	"\bcategory\x18\x05 \x01(\x0e2\".nocontact.journal.v1.RiskCategoryR\bcategory\x12>\n" +
+	"\bseverity\x18\x06 \x01(\x0e2\".nocontact.journal.v1.RiskSeverityR\bseverity\"\xbd\x02\n" +
 	"\x0fRiskFlagUpdated\x12\x17\n" +
 	"\aflag_id\x18\x01 \x01(\tR\x06flagId\x128\n" +
 	"\x06reason\x18\x02 \x01(\x0e2 .nocontact.journal.v1.RiskReasonR\x06reason\x12<\n" +
 	"\x06status\x18\x03 \x01(\x0e2$.nocontact.journal.v1.RiskFlagStatusR\x06status\x12\x19\n" +
-	"\bactor_id\x18\x04 \x01(\tR\aactorId\"\xb7\x01\n" +
+	"\bactor_id\x18\x04 \x01(\tR\aactorId\x12>\n" +
+	"\bcategory\x18\x05 \x01(\x0e2\".nocontact.journal.v1.RiskCategoryR\bcategory\x12>\n" +
+	"\bseverity\x18\x06 \x01(\x0e2\".nocontact.journal.v1.RiskSeverityR\bseverity\"\xb7\x01\n" +
 	"\x0eAccessRecorded\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
@@ -703,36 +833,48 @@ func file_nocontact_events_v1_journal_proto_rawDescGZIP() []byte {
 	return file_nocontact_events_v1_journal_proto_rawDescData
 }
 
-var file_nocontact_events_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_nocontact_events_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_nocontact_events_v1_journal_proto_goTypes = []any{
 	(*CheckInRecorded)(nil),       // 0: nocontact.events.v1.CheckInRecorded
-	(*EntryCreated)(nil),          // 1: nocontact.events.v1.EntryCreated
-	(*EntryShared)(nil),           // 2: nocontact.events.v1.EntryShared
-	(*EntryUnshared)(nil),         // 3: nocontact.events.v1.EntryUnshared
-	(*UrgeLogged)(nil),            // 4: nocontact.events.v1.UrgeLogged
-	(*UrgeResolved)(nil),          // 5: nocontact.events.v1.UrgeResolved
-	(*RiskFlagRaised)(nil),        // 6: nocontact.events.v1.RiskFlagRaised
-	(*RiskFlagUpdated)(nil),       // 7: nocontact.events.v1.RiskFlagUpdated
-	(*AccessRecorded)(nil),        // 8: nocontact.events.v1.AccessRecorded
-	(v1.EntryKind)(0),             // 9: nocontact.journal.v1.EntryKind
-	(v1.UrgeOutcome)(0),           // 10: nocontact.journal.v1.UrgeOutcome
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(v1.RiskReason)(0),            // 12: nocontact.journal.v1.RiskReason
-	(v1.RiskFlagStatus)(0),        // 13: nocontact.journal.v1.RiskFlagStatus
+	(*Screened)(nil),              // 1: nocontact.events.v1.Screened
+	(*EntryCreated)(nil),          // 2: nocontact.events.v1.EntryCreated
+	(*EntryShared)(nil),           // 3: nocontact.events.v1.EntryShared
+	(*EntryUnshared)(nil),         // 4: nocontact.events.v1.EntryUnshared
+	(*UrgeLogged)(nil),            // 5: nocontact.events.v1.UrgeLogged
+	(*UrgeResolved)(nil),          // 6: nocontact.events.v1.UrgeResolved
+	(*RiskFlagRaised)(nil),        // 7: nocontact.events.v1.RiskFlagRaised
+	(*RiskFlagUpdated)(nil),       // 8: nocontact.events.v1.RiskFlagUpdated
+	(*AccessRecorded)(nil),        // 9: nocontact.events.v1.AccessRecorded
+	(v1.RiskCategory)(0),          // 10: nocontact.journal.v1.RiskCategory
+	(v1.RiskSeverity)(0),          // 11: nocontact.journal.v1.RiskSeverity
+	(v1.EntryKind)(0),             // 12: nocontact.journal.v1.EntryKind
+	(v1.UrgeOutcome)(0),           // 13: nocontact.journal.v1.UrgeOutcome
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(v1.RiskReason)(0),            // 15: nocontact.journal.v1.RiskReason
+	(v1.RiskFlagStatus)(0),        // 16: nocontact.journal.v1.RiskFlagStatus
 }
 var file_nocontact_events_v1_journal_proto_depIdxs = []int32{
-	9,  // 0: nocontact.events.v1.EntryCreated.kind:type_name -> nocontact.journal.v1.EntryKind
-	10, // 1: nocontact.events.v1.UrgeResolved.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
-	11, // 2: nocontact.events.v1.UrgeResolved.urge_time:type_name -> google.protobuf.Timestamp
-	11, // 3: nocontact.events.v1.UrgeResolved.resolve_time:type_name -> google.protobuf.Timestamp
-	12, // 4: nocontact.events.v1.RiskFlagRaised.reason:type_name -> nocontact.journal.v1.RiskReason
-	12, // 5: nocontact.events.v1.RiskFlagUpdated.reason:type_name -> nocontact.journal.v1.RiskReason
-	13, // 6: nocontact.events.v1.RiskFlagUpdated.status:type_name -> nocontact.journal.v1.RiskFlagStatus
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	1,  // 0: nocontact.events.v1.CheckInRecorded.screened:type_name -> nocontact.events.v1.Screened
+	10, // 1: nocontact.events.v1.Screened.category:type_name -> nocontact.journal.v1.RiskCategory
+	11, // 2: nocontact.events.v1.Screened.severity:type_name -> nocontact.journal.v1.RiskSeverity
+	12, // 3: nocontact.events.v1.EntryCreated.kind:type_name -> nocontact.journal.v1.EntryKind
+	1,  // 4: nocontact.events.v1.EntryCreated.screened:type_name -> nocontact.events.v1.Screened
+	1,  // 5: nocontact.events.v1.UrgeLogged.screened:type_name -> nocontact.events.v1.Screened
+	13, // 6: nocontact.events.v1.UrgeResolved.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
+	14, // 7: nocontact.events.v1.UrgeResolved.urge_time:type_name -> google.protobuf.Timestamp
+	14, // 8: nocontact.events.v1.UrgeResolved.resolve_time:type_name -> google.protobuf.Timestamp
+	15, // 9: nocontact.events.v1.RiskFlagRaised.reason:type_name -> nocontact.journal.v1.RiskReason
+	10, // 10: nocontact.events.v1.RiskFlagRaised.category:type_name -> nocontact.journal.v1.RiskCategory
+	11, // 11: nocontact.events.v1.RiskFlagRaised.severity:type_name -> nocontact.journal.v1.RiskSeverity
+	15, // 12: nocontact.events.v1.RiskFlagUpdated.reason:type_name -> nocontact.journal.v1.RiskReason
+	16, // 13: nocontact.events.v1.RiskFlagUpdated.status:type_name -> nocontact.journal.v1.RiskFlagStatus
+	10, // 14: nocontact.events.v1.RiskFlagUpdated.category:type_name -> nocontact.journal.v1.RiskCategory
+	11, // 15: nocontact.events.v1.RiskFlagUpdated.severity:type_name -> nocontact.journal.v1.RiskSeverity
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_events_v1_journal_proto_init() }
@@ -746,7 +888,7 @@ func file_nocontact_events_v1_journal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_events_v1_journal_proto_rawDesc), len(file_nocontact_events_v1_journal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

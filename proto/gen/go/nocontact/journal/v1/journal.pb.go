@@ -35,7 +35,8 @@ const (
 	RiskReason_RISK_REASON_CRISIS_LANGUAGE RiskReason = 1
 	// Mood at -3 on three days in a row.
 	RiskReason_RISK_REASON_LOW_MOOD_STREAK RiskReason = 2
-	// An urge of 9 or 10.
+	// An urge at or above the high-urge threshold (9 of 10; see
+	// docs/decisions.md, shared with notify).
 	RiskReason_RISK_REASON_HIGH_URGE RiskReason = 3
 )
 
@@ -80,6 +81,154 @@ func (x RiskReason) Number() protoreflect.EnumNumber {
 // Deprecated: Use RiskReason.Descriptor instead.
 func (RiskReason) EnumDescriptor() ([]byte, []int) {
 	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{0}
+}
+
+// RiskCategory is what the words said, on the ladder clinicians assess
+// with (the Columbia Suicide Severity Rating Scale) plus self-harm and
+// perceived burdensomeness. Only a CRISIS_LANGUAGE flag has one; the text
+// itself is never stored on a flag or sent in an event.
+type RiskCategory int32
+
+const (
+	// No category: a LOW_MOOD_STREAK or HIGH_URGE flag.
+	RiskCategory_RISK_CATEGORY_UNSPECIFIED RiskCategory = 0
+	// A wish to be dead, or not to wake up.
+	RiskCategory_RISK_CATEGORY_WISH_DEAD RiskCategory = 1
+	// Non-specific thoughts of ending one's life.
+	RiskCategory_RISK_CATEGORY_IDEATION RiskCategory = 2
+	// Thoughts with a method.
+	RiskCategory_RISK_CATEGORY_METHOD RiskCategory = 3
+	// Intent to act.
+	RiskCategory_RISK_CATEGORY_INTENT RiskCategory = 4
+	// A plan (a place, a time).
+	RiskCategory_RISK_CATEGORY_PLAN RiskCategory = 5
+	// Preparatory acts: means gathered, goodbyes, giving things away.
+	RiskCategory_RISK_CATEGORY_PREPARATION RiskCategory = 6
+	// An attempt under way or just interrupted.
+	RiskCategory_RISK_CATEGORY_ATTEMPT RiskCategory = 7
+	// Self-harm without the intent to die.
+	RiskCategory_RISK_CATEGORY_SELF_HARM RiskCategory = 8
+	// Perceived burdensomeness: others better off without them.
+	RiskCategory_RISK_CATEGORY_BURDEN RiskCategory = 9
+)
+
+// Enum value maps for RiskCategory.
+var (
+	RiskCategory_name = map[int32]string{
+		0: "RISK_CATEGORY_UNSPECIFIED",
+		1: "RISK_CATEGORY_WISH_DEAD",
+		2: "RISK_CATEGORY_IDEATION",
+		3: "RISK_CATEGORY_METHOD",
+		4: "RISK_CATEGORY_INTENT",
+		5: "RISK_CATEGORY_PLAN",
+		6: "RISK_CATEGORY_PREPARATION",
+		7: "RISK_CATEGORY_ATTEMPT",
+		8: "RISK_CATEGORY_SELF_HARM",
+		9: "RISK_CATEGORY_BURDEN",
+	}
+	RiskCategory_value = map[string]int32{
+		"RISK_CATEGORY_UNSPECIFIED": 0,
+		"RISK_CATEGORY_WISH_DEAD":   1,
+		"RISK_CATEGORY_IDEATION":    2,
+		"RISK_CATEGORY_METHOD":      3,
+		"RISK_CATEGORY_INTENT":      4,
+		"RISK_CATEGORY_PLAN":        5,
+		"RISK_CATEGORY_PREPARATION": 6,
+		"RISK_CATEGORY_ATTEMPT":     7,
+		"RISK_CATEGORY_SELF_HARM":   8,
+		"RISK_CATEGORY_BURDEN":      9,
+	}
+)
+
+func (x RiskCategory) Enum() *RiskCategory {
+	p := new(RiskCategory)
+	*p = x
+	return p
+}
+
+func (x RiskCategory) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RiskCategory) Descriptor() protoreflect.EnumDescriptor {
+	return file_nocontact_journal_v1_journal_proto_enumTypes[1].Descriptor()
+}
+
+func (RiskCategory) Type() protoreflect.EnumType {
+	return &file_nocontact_journal_v1_journal_proto_enumTypes[1]
+}
+
+func (x RiskCategory) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RiskCategory.Descriptor instead.
+func (RiskCategory) EnumDescriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{1}
+}
+
+// RiskSeverity orders what a flag calls for. LOW (the gentle check: crisis
+// resources, no flag) never appears on a flag.
+type RiskSeverity int32
+
+const (
+	// Never returned.
+	RiskSeverity_RISK_SEVERITY_UNSPECIFIED RiskSeverity = 0
+	// Resources shown, no flag (a negated or doubtful statement).
+	RiskSeverity_RISK_SEVERITY_LOW RiskSeverity = 1
+	// A flag that escalates after RISK_ESCALATE_AFTER when nobody
+	// acknowledges it. Low mood streaks and high urges are MODERATE.
+	RiskSeverity_RISK_SEVERITY_MODERATE RiskSeverity = 2
+	// Like MODERATE, ordered first.
+	RiskSeverity_RISK_SEVERITY_HIGH RiskSeverity = 3
+	// An attempt under way or a plan with timing: the client's answer leads
+	// with emergency numbers and the flag is ESCALATED at once.
+	RiskSeverity_RISK_SEVERITY_IMMINENT RiskSeverity = 4
+)
+
+// Enum value maps for RiskSeverity.
+var (
+	RiskSeverity_name = map[int32]string{
+		0: "RISK_SEVERITY_UNSPECIFIED",
+		1: "RISK_SEVERITY_LOW",
+		2: "RISK_SEVERITY_MODERATE",
+		3: "RISK_SEVERITY_HIGH",
+		4: "RISK_SEVERITY_IMMINENT",
+	}
+	RiskSeverity_value = map[string]int32{
+		"RISK_SEVERITY_UNSPECIFIED": 0,
+		"RISK_SEVERITY_LOW":         1,
+		"RISK_SEVERITY_MODERATE":    2,
+		"RISK_SEVERITY_HIGH":        3,
+		"RISK_SEVERITY_IMMINENT":    4,
+	}
+)
+
+func (x RiskSeverity) Enum() *RiskSeverity {
+	p := new(RiskSeverity)
+	*p = x
+	return p
+}
+
+func (x RiskSeverity) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RiskSeverity) Descriptor() protoreflect.EnumDescriptor {
+	return file_nocontact_journal_v1_journal_proto_enumTypes[2].Descriptor()
+}
+
+func (RiskSeverity) Type() protoreflect.EnumType {
+	return &file_nocontact_journal_v1_journal_proto_enumTypes[2]
+}
+
+func (x RiskSeverity) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RiskSeverity.Descriptor instead.
+func (RiskSeverity) EnumDescriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{2}
 }
 
 // RiskFlagStatus is a flag's state.
@@ -131,11 +280,11 @@ func (x RiskFlagStatus) String() string {
 }
 
 func (RiskFlagStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_nocontact_journal_v1_journal_proto_enumTypes[1].Descriptor()
+	return file_nocontact_journal_v1_journal_proto_enumTypes[3].Descriptor()
 }
 
 func (RiskFlagStatus) Type() protoreflect.EnumType {
-	return &file_nocontact_journal_v1_journal_proto_enumTypes[1]
+	return &file_nocontact_journal_v1_journal_proto_enumTypes[3]
 }
 
 func (x RiskFlagStatus) Number() protoreflect.EnumNumber {
@@ -144,7 +293,7 @@ func (x RiskFlagStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RiskFlagStatus.Descriptor instead.
 func (RiskFlagStatus) EnumDescriptor() ([]byte, []int) {
-	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{1}
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{3}
 }
 
 // EmotionRating is one named emotion and how strong it was.
@@ -2560,7 +2709,8 @@ type RiskFlag struct {
 	Reason RiskReason `protobuf:"varint,3,opt,name=reason,proto3,enum=nocontact.journal.v1.RiskReason" json:"reason,omitempty"`
 	// State.
 	Status RiskFlagStatus `protobuf:"varint,4,opt,name=status,proto3,enum=nocontact.journal.v1.RiskFlagStatus" json:"status,omitempty"`
-	// What raised it: "checkin", "entry" or "urge".
+	// What raised it: "checkin", "entry" (slip reflections included) or
+	// "urge".
 	SourceKind string `protobuf:"bytes,5,opt,name=source_kind,json=sourceKind,proto3" json:"source_kind,omitempty"`
 	// Its id.
 	SourceId string `protobuf:"bytes,6,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
@@ -2573,7 +2723,11 @@ type RiskFlag struct {
 	// Who acknowledged.
 	AcknowledgedBy string `protobuf:"bytes,10,opt,name=acknowledged_by,json=acknowledgedBy,proto3" json:"acknowledged_by,omitempty"`
 	// When resolved or dismissed.
-	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	CloseTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	// What the words said (CRISIS_LANGUAGE flags only).
+	Category RiskCategory `protobuf:"varint,12,opt,name=category,proto3,enum=nocontact.journal.v1.RiskCategory" json:"category,omitempty"`
+	// How urgent: MODERATE, HIGH or IMMINENT.
+	Severity      RiskSeverity `protobuf:"varint,13,opt,name=severity,proto3,enum=nocontact.journal.v1.RiskSeverity" json:"severity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2683,6 +2837,20 @@ func (x *RiskFlag) GetCloseTime() *timestamppb.Timestamp {
 		return x.CloseTime
 	}
 	return nil
+}
+
+func (x *RiskFlag) GetCategory() RiskCategory {
+	if x != nil {
+		return x.Category
+	}
+	return RiskCategory_RISK_CATEGORY_UNSPECIFIED
+}
+
+func (x *RiskFlag) GetSeverity() RiskSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return RiskSeverity_RISK_SEVERITY_UNSPECIFIED
 }
 
 // ListRiskFlagsRequest lists flags.
@@ -3202,7 +3370,7 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\"c\n" +
 	"\x19GetPromptOfTheDayResponse\x124\n" +
 	"\x06prompt\x18\x01 \x01(\v2\x1c.nocontact.journal.v1.PromptR\x06prompt\x12\x10\n" +
-	"\x03day\x18\x02 \x01(\x05R\x03day\"\x94\x04\n" +
+	"\x03day\x18\x02 \x01(\x05R\x03day\"\x94\x05\n" +
 	"\bRiskFlag\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x128\n" +
@@ -3218,7 +3386,9 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\x0facknowledged_by\x18\n" +
 	" \x01(\tR\x0eacknowledgedBy\x129\n" +
 	"\n" +
-	"close_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\"[\n" +
+	"close_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12>\n" +
+	"\bcategory\x18\f \x01(\x0e2\".nocontact.journal.v1.RiskCategoryR\bcategory\x12>\n" +
+	"\bseverity\x18\r \x01(\x0e2\".nocontact.journal.v1.RiskSeverityR\bseverity\"[\n" +
 	"\x14ListRiskFlagsRequest\x12&\n" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x12\x1b\n" +
 	"\topen_only\x18\x02 \x01(\bR\bopenOnly\"V\n" +
@@ -3243,7 +3413,24 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\x17RISK_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bRISK_REASON_CRISIS_LANGUAGE\x10\x01\x12\x1f\n" +
 	"\x1bRISK_REASON_LOW_MOOD_STREAK\x10\x02\x12\x19\n" +
-	"\x15RISK_REASON_HIGH_URGE\x10\x03*\xd1\x01\n" +
+	"\x15RISK_REASON_HIGH_URGE\x10\x03*\xa3\x02\n" +
+	"\fRiskCategory\x12\x1d\n" +
+	"\x19RISK_CATEGORY_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17RISK_CATEGORY_WISH_DEAD\x10\x01\x12\x1a\n" +
+	"\x16RISK_CATEGORY_IDEATION\x10\x02\x12\x18\n" +
+	"\x14RISK_CATEGORY_METHOD\x10\x03\x12\x18\n" +
+	"\x14RISK_CATEGORY_INTENT\x10\x04\x12\x16\n" +
+	"\x12RISK_CATEGORY_PLAN\x10\x05\x12\x1d\n" +
+	"\x19RISK_CATEGORY_PREPARATION\x10\x06\x12\x19\n" +
+	"\x15RISK_CATEGORY_ATTEMPT\x10\a\x12\x1b\n" +
+	"\x17RISK_CATEGORY_SELF_HARM\x10\b\x12\x18\n" +
+	"\x14RISK_CATEGORY_BURDEN\x10\t*\x94\x01\n" +
+	"\fRiskSeverity\x12\x1d\n" +
+	"\x19RISK_SEVERITY_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11RISK_SEVERITY_LOW\x10\x01\x12\x1a\n" +
+	"\x16RISK_SEVERITY_MODERATE\x10\x02\x12\x16\n" +
+	"\x12RISK_SEVERITY_HIGH\x10\x03\x12\x1a\n" +
+	"\x16RISK_SEVERITY_IMMINENT\x10\x04*\xd1\x01\n" +
 	"\x0eRiskFlagStatus\x12 \n" +
 	"\x1cRISK_FLAG_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RISK_FLAG_STATUS_RAISED\x10\x01\x12\x1e\n" +
@@ -3281,136 +3468,140 @@ func file_nocontact_journal_v1_journal_proto_rawDescGZIP() []byte {
 	return file_nocontact_journal_v1_journal_proto_rawDescData
 }
 
-var file_nocontact_journal_v1_journal_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_nocontact_journal_v1_journal_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_nocontact_journal_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_nocontact_journal_v1_journal_proto_goTypes = []any{
 	(RiskReason)(0),                     // 0: nocontact.journal.v1.RiskReason
-	(RiskFlagStatus)(0),                 // 1: nocontact.journal.v1.RiskFlagStatus
-	(*EmotionRating)(nil),               // 2: nocontact.journal.v1.EmotionRating
-	(*CheckIn)(nil),                     // 3: nocontact.journal.v1.CheckIn
-	(*CrisisResource)(nil),              // 4: nocontact.journal.v1.CrisisResource
-	(*RecordCheckInRequest)(nil),        // 5: nocontact.journal.v1.RecordCheckInRequest
-	(*RecordCheckInResponse)(nil),       // 6: nocontact.journal.v1.RecordCheckInResponse
-	(*ListCheckInsRequest)(nil),         // 7: nocontact.journal.v1.ListCheckInsRequest
-	(*ListCheckInsResponse)(nil),        // 8: nocontact.journal.v1.ListCheckInsResponse
-	(*Entry)(nil),                       // 9: nocontact.journal.v1.Entry
-	(*CreateEntryRequest)(nil),          // 10: nocontact.journal.v1.CreateEntryRequest
-	(*CreateEntryResponse)(nil),         // 11: nocontact.journal.v1.CreateEntryResponse
-	(*ListEntriesRequest)(nil),          // 12: nocontact.journal.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),         // 13: nocontact.journal.v1.ListEntriesResponse
-	(*GetEntryRequest)(nil),             // 14: nocontact.journal.v1.GetEntryRequest
-	(*GetEntryResponse)(nil),            // 15: nocontact.journal.v1.GetEntryResponse
-	(*ShareEntryRequest)(nil),           // 16: nocontact.journal.v1.ShareEntryRequest
-	(*ShareEntryResponse)(nil),          // 17: nocontact.journal.v1.ShareEntryResponse
-	(*UnshareEntryRequest)(nil),         // 18: nocontact.journal.v1.UnshareEntryRequest
-	(*UnshareEntryResponse)(nil),        // 19: nocontact.journal.v1.UnshareEntryResponse
-	(*Urge)(nil),                        // 20: nocontact.journal.v1.Urge
-	(*CopingStep)(nil),                  // 21: nocontact.journal.v1.CopingStep
-	(*LogUrgeRequest)(nil),              // 22: nocontact.journal.v1.LogUrgeRequest
-	(*LogUrgeResponse)(nil),             // 23: nocontact.journal.v1.LogUrgeResponse
-	(*ResolveUrgeRequest)(nil),          // 24: nocontact.journal.v1.ResolveUrgeRequest
-	(*ResolveUrgeResponse)(nil),         // 25: nocontact.journal.v1.ResolveUrgeResponse
-	(*GetInsightsRequest)(nil),          // 26: nocontact.journal.v1.GetInsightsRequest
-	(*DayInsight)(nil),                  // 27: nocontact.journal.v1.DayInsight
-	(*TriggerCount)(nil),                // 28: nocontact.journal.v1.TriggerCount
-	(*SelfCareEffect)(nil),              // 29: nocontact.journal.v1.SelfCareEffect
-	(*GetInsightsResponse)(nil),         // 30: nocontact.journal.v1.GetInsightsResponse
-	(*Prompt)(nil),                      // 31: nocontact.journal.v1.Prompt
-	(*ListPromptsRequest)(nil),          // 32: nocontact.journal.v1.ListPromptsRequest
-	(*ListPromptsResponse)(nil),         // 33: nocontact.journal.v1.ListPromptsResponse
-	(*GetPromptOfTheDayRequest)(nil),    // 34: nocontact.journal.v1.GetPromptOfTheDayRequest
-	(*GetPromptOfTheDayResponse)(nil),   // 35: nocontact.journal.v1.GetPromptOfTheDayResponse
-	(*RiskFlag)(nil),                    // 36: nocontact.journal.v1.RiskFlag
-	(*ListRiskFlagsRequest)(nil),        // 37: nocontact.journal.v1.ListRiskFlagsRequest
-	(*ListRiskFlagsResponse)(nil),       // 38: nocontact.journal.v1.ListRiskFlagsResponse
-	(*AcknowledgeRiskFlagRequest)(nil),  // 39: nocontact.journal.v1.AcknowledgeRiskFlagRequest
-	(*AcknowledgeRiskFlagResponse)(nil), // 40: nocontact.journal.v1.AcknowledgeRiskFlagResponse
-	(*ResolveRiskFlagRequest)(nil),      // 41: nocontact.journal.v1.ResolveRiskFlagRequest
-	(*ResolveRiskFlagResponse)(nil),     // 42: nocontact.journal.v1.ResolveRiskFlagResponse
-	(CheckInKind)(0),                    // 43: nocontact.journal.v1.CheckInKind
-	(*timestamppb.Timestamp)(nil),       // 44: google.protobuf.Timestamp
-	(EntryKind)(0),                      // 45: nocontact.journal.v1.EntryKind
-	(UrgeOutcome)(0),                    // 46: nocontact.journal.v1.UrgeOutcome
-	(*v1.SupportContact)(nil),           // 47: nocontact.plans.v1.SupportContact
+	(RiskCategory)(0),                   // 1: nocontact.journal.v1.RiskCategory
+	(RiskSeverity)(0),                   // 2: nocontact.journal.v1.RiskSeverity
+	(RiskFlagStatus)(0),                 // 3: nocontact.journal.v1.RiskFlagStatus
+	(*EmotionRating)(nil),               // 4: nocontact.journal.v1.EmotionRating
+	(*CheckIn)(nil),                     // 5: nocontact.journal.v1.CheckIn
+	(*CrisisResource)(nil),              // 6: nocontact.journal.v1.CrisisResource
+	(*RecordCheckInRequest)(nil),        // 7: nocontact.journal.v1.RecordCheckInRequest
+	(*RecordCheckInResponse)(nil),       // 8: nocontact.journal.v1.RecordCheckInResponse
+	(*ListCheckInsRequest)(nil),         // 9: nocontact.journal.v1.ListCheckInsRequest
+	(*ListCheckInsResponse)(nil),        // 10: nocontact.journal.v1.ListCheckInsResponse
+	(*Entry)(nil),                       // 11: nocontact.journal.v1.Entry
+	(*CreateEntryRequest)(nil),          // 12: nocontact.journal.v1.CreateEntryRequest
+	(*CreateEntryResponse)(nil),         // 13: nocontact.journal.v1.CreateEntryResponse
+	(*ListEntriesRequest)(nil),          // 14: nocontact.journal.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),         // 15: nocontact.journal.v1.ListEntriesResponse
+	(*GetEntryRequest)(nil),             // 16: nocontact.journal.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),            // 17: nocontact.journal.v1.GetEntryResponse
+	(*ShareEntryRequest)(nil),           // 18: nocontact.journal.v1.ShareEntryRequest
+	(*ShareEntryResponse)(nil),          // 19: nocontact.journal.v1.ShareEntryResponse
+	(*UnshareEntryRequest)(nil),         // 20: nocontact.journal.v1.UnshareEntryRequest
+	(*UnshareEntryResponse)(nil),        // 21: nocontact.journal.v1.UnshareEntryResponse
+	(*Urge)(nil),                        // 22: nocontact.journal.v1.Urge
+	(*CopingStep)(nil),                  // 23: nocontact.journal.v1.CopingStep
+	(*LogUrgeRequest)(nil),              // 24: nocontact.journal.v1.LogUrgeRequest
+	(*LogUrgeResponse)(nil),             // 25: nocontact.journal.v1.LogUrgeResponse
+	(*ResolveUrgeRequest)(nil),          // 26: nocontact.journal.v1.ResolveUrgeRequest
+	(*ResolveUrgeResponse)(nil),         // 27: nocontact.journal.v1.ResolveUrgeResponse
+	(*GetInsightsRequest)(nil),          // 28: nocontact.journal.v1.GetInsightsRequest
+	(*DayInsight)(nil),                  // 29: nocontact.journal.v1.DayInsight
+	(*TriggerCount)(nil),                // 30: nocontact.journal.v1.TriggerCount
+	(*SelfCareEffect)(nil),              // 31: nocontact.journal.v1.SelfCareEffect
+	(*GetInsightsResponse)(nil),         // 32: nocontact.journal.v1.GetInsightsResponse
+	(*Prompt)(nil),                      // 33: nocontact.journal.v1.Prompt
+	(*ListPromptsRequest)(nil),          // 34: nocontact.journal.v1.ListPromptsRequest
+	(*ListPromptsResponse)(nil),         // 35: nocontact.journal.v1.ListPromptsResponse
+	(*GetPromptOfTheDayRequest)(nil),    // 36: nocontact.journal.v1.GetPromptOfTheDayRequest
+	(*GetPromptOfTheDayResponse)(nil),   // 37: nocontact.journal.v1.GetPromptOfTheDayResponse
+	(*RiskFlag)(nil),                    // 38: nocontact.journal.v1.RiskFlag
+	(*ListRiskFlagsRequest)(nil),        // 39: nocontact.journal.v1.ListRiskFlagsRequest
+	(*ListRiskFlagsResponse)(nil),       // 40: nocontact.journal.v1.ListRiskFlagsResponse
+	(*AcknowledgeRiskFlagRequest)(nil),  // 41: nocontact.journal.v1.AcknowledgeRiskFlagRequest
+	(*AcknowledgeRiskFlagResponse)(nil), // 42: nocontact.journal.v1.AcknowledgeRiskFlagResponse
+	(*ResolveRiskFlagRequest)(nil),      // 43: nocontact.journal.v1.ResolveRiskFlagRequest
+	(*ResolveRiskFlagResponse)(nil),     // 44: nocontact.journal.v1.ResolveRiskFlagResponse
+	(CheckInKind)(0),                    // 45: nocontact.journal.v1.CheckInKind
+	(*timestamppb.Timestamp)(nil),       // 46: google.protobuf.Timestamp
+	(EntryKind)(0),                      // 47: nocontact.journal.v1.EntryKind
+	(UrgeOutcome)(0),                    // 48: nocontact.journal.v1.UrgeOutcome
+	(*v1.SupportContact)(nil),           // 49: nocontact.plans.v1.SupportContact
 }
 var file_nocontact_journal_v1_journal_proto_depIdxs = []int32{
-	43, // 0: nocontact.journal.v1.CheckIn.kind:type_name -> nocontact.journal.v1.CheckInKind
-	44, // 1: nocontact.journal.v1.CheckIn.occurred_at:type_name -> google.protobuf.Timestamp
-	2,  // 2: nocontact.journal.v1.CheckIn.emotions:type_name -> nocontact.journal.v1.EmotionRating
-	44, // 3: nocontact.journal.v1.CheckIn.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: nocontact.journal.v1.RecordCheckInRequest.check_in:type_name -> nocontact.journal.v1.CheckIn
-	3,  // 5: nocontact.journal.v1.RecordCheckInResponse.check_in:type_name -> nocontact.journal.v1.CheckIn
-	4,  // 6: nocontact.journal.v1.RecordCheckInResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
-	3,  // 7: nocontact.journal.v1.ListCheckInsResponse.check_ins:type_name -> nocontact.journal.v1.CheckIn
-	45, // 8: nocontact.journal.v1.Entry.kind:type_name -> nocontact.journal.v1.EntryKind
-	44, // 9: nocontact.journal.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
-	44, // 10: nocontact.journal.v1.Entry.share_time:type_name -> google.protobuf.Timestamp
-	9,  // 11: nocontact.journal.v1.CreateEntryRequest.entry:type_name -> nocontact.journal.v1.Entry
-	9,  // 12: nocontact.journal.v1.CreateEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	4,  // 13: nocontact.journal.v1.CreateEntryResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
-	9,  // 14: nocontact.journal.v1.ListEntriesResponse.entries:type_name -> nocontact.journal.v1.Entry
-	9,  // 15: nocontact.journal.v1.GetEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	9,  // 16: nocontact.journal.v1.ShareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	9,  // 17: nocontact.journal.v1.UnshareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	44, // 18: nocontact.journal.v1.Urge.create_time:type_name -> google.protobuf.Timestamp
-	46, // 19: nocontact.journal.v1.Urge.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
-	44, // 20: nocontact.journal.v1.Urge.resolve_time:type_name -> google.protobuf.Timestamp
-	20, // 21: nocontact.journal.v1.LogUrgeRequest.urge:type_name -> nocontact.journal.v1.Urge
-	20, // 22: nocontact.journal.v1.LogUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
-	47, // 23: nocontact.journal.v1.LogUrgeResponse.support_contacts:type_name -> nocontact.plans.v1.SupportContact
-	21, // 24: nocontact.journal.v1.LogUrgeResponse.coping_step:type_name -> nocontact.journal.v1.CopingStep
-	4,  // 25: nocontact.journal.v1.LogUrgeResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
-	46, // 26: nocontact.journal.v1.ResolveUrgeRequest.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
-	20, // 27: nocontact.journal.v1.ResolveUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
-	27, // 28: nocontact.journal.v1.GetInsightsResponse.days:type_name -> nocontact.journal.v1.DayInsight
-	28, // 29: nocontact.journal.v1.GetInsightsResponse.top_triggers:type_name -> nocontact.journal.v1.TriggerCount
-	29, // 30: nocontact.journal.v1.GetInsightsResponse.helpful_self_care:type_name -> nocontact.journal.v1.SelfCareEffect
-	31, // 31: nocontact.journal.v1.ListPromptsResponse.prompts:type_name -> nocontact.journal.v1.Prompt
-	31, // 32: nocontact.journal.v1.GetPromptOfTheDayResponse.prompt:type_name -> nocontact.journal.v1.Prompt
+	45, // 0: nocontact.journal.v1.CheckIn.kind:type_name -> nocontact.journal.v1.CheckInKind
+	46, // 1: nocontact.journal.v1.CheckIn.occurred_at:type_name -> google.protobuf.Timestamp
+	4,  // 2: nocontact.journal.v1.CheckIn.emotions:type_name -> nocontact.journal.v1.EmotionRating
+	46, // 3: nocontact.journal.v1.CheckIn.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 4: nocontact.journal.v1.RecordCheckInRequest.check_in:type_name -> nocontact.journal.v1.CheckIn
+	5,  // 5: nocontact.journal.v1.RecordCheckInResponse.check_in:type_name -> nocontact.journal.v1.CheckIn
+	6,  // 6: nocontact.journal.v1.RecordCheckInResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
+	5,  // 7: nocontact.journal.v1.ListCheckInsResponse.check_ins:type_name -> nocontact.journal.v1.CheckIn
+	47, // 8: nocontact.journal.v1.Entry.kind:type_name -> nocontact.journal.v1.EntryKind
+	46, // 9: nocontact.journal.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	46, // 10: nocontact.journal.v1.Entry.share_time:type_name -> google.protobuf.Timestamp
+	11, // 11: nocontact.journal.v1.CreateEntryRequest.entry:type_name -> nocontact.journal.v1.Entry
+	11, // 12: nocontact.journal.v1.CreateEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	6,  // 13: nocontact.journal.v1.CreateEntryResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
+	11, // 14: nocontact.journal.v1.ListEntriesResponse.entries:type_name -> nocontact.journal.v1.Entry
+	11, // 15: nocontact.journal.v1.GetEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	11, // 16: nocontact.journal.v1.ShareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	11, // 17: nocontact.journal.v1.UnshareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	46, // 18: nocontact.journal.v1.Urge.create_time:type_name -> google.protobuf.Timestamp
+	48, // 19: nocontact.journal.v1.Urge.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
+	46, // 20: nocontact.journal.v1.Urge.resolve_time:type_name -> google.protobuf.Timestamp
+	22, // 21: nocontact.journal.v1.LogUrgeRequest.urge:type_name -> nocontact.journal.v1.Urge
+	22, // 22: nocontact.journal.v1.LogUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
+	49, // 23: nocontact.journal.v1.LogUrgeResponse.support_contacts:type_name -> nocontact.plans.v1.SupportContact
+	23, // 24: nocontact.journal.v1.LogUrgeResponse.coping_step:type_name -> nocontact.journal.v1.CopingStep
+	6,  // 25: nocontact.journal.v1.LogUrgeResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
+	48, // 26: nocontact.journal.v1.ResolveUrgeRequest.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
+	22, // 27: nocontact.journal.v1.ResolveUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
+	29, // 28: nocontact.journal.v1.GetInsightsResponse.days:type_name -> nocontact.journal.v1.DayInsight
+	30, // 29: nocontact.journal.v1.GetInsightsResponse.top_triggers:type_name -> nocontact.journal.v1.TriggerCount
+	31, // 30: nocontact.journal.v1.GetInsightsResponse.helpful_self_care:type_name -> nocontact.journal.v1.SelfCareEffect
+	33, // 31: nocontact.journal.v1.ListPromptsResponse.prompts:type_name -> nocontact.journal.v1.Prompt
+	33, // 32: nocontact.journal.v1.GetPromptOfTheDayResponse.prompt:type_name -> nocontact.journal.v1.Prompt
 	0,  // 33: nocontact.journal.v1.RiskFlag.reason:type_name -> nocontact.journal.v1.RiskReason
-	1,  // 34: nocontact.journal.v1.RiskFlag.status:type_name -> nocontact.journal.v1.RiskFlagStatus
-	44, // 35: nocontact.journal.v1.RiskFlag.raise_time:type_name -> google.protobuf.Timestamp
-	44, // 36: nocontact.journal.v1.RiskFlag.escalate_time:type_name -> google.protobuf.Timestamp
-	44, // 37: nocontact.journal.v1.RiskFlag.acknowledge_time:type_name -> google.protobuf.Timestamp
-	44, // 38: nocontact.journal.v1.RiskFlag.close_time:type_name -> google.protobuf.Timestamp
-	36, // 39: nocontact.journal.v1.ListRiskFlagsResponse.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
-	36, // 40: nocontact.journal.v1.AcknowledgeRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
-	36, // 41: nocontact.journal.v1.ResolveRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
-	5,  // 42: nocontact.journal.v1.JournalService.RecordCheckIn:input_type -> nocontact.journal.v1.RecordCheckInRequest
-	7,  // 43: nocontact.journal.v1.JournalService.ListCheckIns:input_type -> nocontact.journal.v1.ListCheckInsRequest
-	10, // 44: nocontact.journal.v1.JournalService.CreateEntry:input_type -> nocontact.journal.v1.CreateEntryRequest
-	12, // 45: nocontact.journal.v1.JournalService.ListEntries:input_type -> nocontact.journal.v1.ListEntriesRequest
-	14, // 46: nocontact.journal.v1.JournalService.GetEntry:input_type -> nocontact.journal.v1.GetEntryRequest
-	16, // 47: nocontact.journal.v1.JournalService.ShareEntry:input_type -> nocontact.journal.v1.ShareEntryRequest
-	18, // 48: nocontact.journal.v1.JournalService.UnshareEntry:input_type -> nocontact.journal.v1.UnshareEntryRequest
-	22, // 49: nocontact.journal.v1.JournalService.LogUrge:input_type -> nocontact.journal.v1.LogUrgeRequest
-	24, // 50: nocontact.journal.v1.JournalService.ResolveUrge:input_type -> nocontact.journal.v1.ResolveUrgeRequest
-	26, // 51: nocontact.journal.v1.JournalService.GetInsights:input_type -> nocontact.journal.v1.GetInsightsRequest
-	32, // 52: nocontact.journal.v1.JournalService.ListPrompts:input_type -> nocontact.journal.v1.ListPromptsRequest
-	34, // 53: nocontact.journal.v1.JournalService.GetPromptOfTheDay:input_type -> nocontact.journal.v1.GetPromptOfTheDayRequest
-	37, // 54: nocontact.journal.v1.JournalService.ListRiskFlags:input_type -> nocontact.journal.v1.ListRiskFlagsRequest
-	39, // 55: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:input_type -> nocontact.journal.v1.AcknowledgeRiskFlagRequest
-	41, // 56: nocontact.journal.v1.JournalService.ResolveRiskFlag:input_type -> nocontact.journal.v1.ResolveRiskFlagRequest
-	6,  // 57: nocontact.journal.v1.JournalService.RecordCheckIn:output_type -> nocontact.journal.v1.RecordCheckInResponse
-	8,  // 58: nocontact.journal.v1.JournalService.ListCheckIns:output_type -> nocontact.journal.v1.ListCheckInsResponse
-	11, // 59: nocontact.journal.v1.JournalService.CreateEntry:output_type -> nocontact.journal.v1.CreateEntryResponse
-	13, // 60: nocontact.journal.v1.JournalService.ListEntries:output_type -> nocontact.journal.v1.ListEntriesResponse
-	15, // 61: nocontact.journal.v1.JournalService.GetEntry:output_type -> nocontact.journal.v1.GetEntryResponse
-	17, // 62: nocontact.journal.v1.JournalService.ShareEntry:output_type -> nocontact.journal.v1.ShareEntryResponse
-	19, // 63: nocontact.journal.v1.JournalService.UnshareEntry:output_type -> nocontact.journal.v1.UnshareEntryResponse
-	23, // 64: nocontact.journal.v1.JournalService.LogUrge:output_type -> nocontact.journal.v1.LogUrgeResponse
-	25, // 65: nocontact.journal.v1.JournalService.ResolveUrge:output_type -> nocontact.journal.v1.ResolveUrgeResponse
-	30, // 66: nocontact.journal.v1.JournalService.GetInsights:output_type -> nocontact.journal.v1.GetInsightsResponse
-	33, // 67: nocontact.journal.v1.JournalService.ListPrompts:output_type -> nocontact.journal.v1.ListPromptsResponse
-	35, // 68: nocontact.journal.v1.JournalService.GetPromptOfTheDay:output_type -> nocontact.journal.v1.GetPromptOfTheDayResponse
-	38, // 69: nocontact.journal.v1.JournalService.ListRiskFlags:output_type -> nocontact.journal.v1.ListRiskFlagsResponse
-	40, // 70: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:output_type -> nocontact.journal.v1.AcknowledgeRiskFlagResponse
-	42, // 71: nocontact.journal.v1.JournalService.ResolveRiskFlag:output_type -> nocontact.journal.v1.ResolveRiskFlagResponse
-	57, // [57:72] is the sub-list for method output_type
-	42, // [42:57] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	3,  // 34: nocontact.journal.v1.RiskFlag.status:type_name -> nocontact.journal.v1.RiskFlagStatus
+	46, // 35: nocontact.journal.v1.RiskFlag.raise_time:type_name -> google.protobuf.Timestamp
+	46, // 36: nocontact.journal.v1.RiskFlag.escalate_time:type_name -> google.protobuf.Timestamp
+	46, // 37: nocontact.journal.v1.RiskFlag.acknowledge_time:type_name -> google.protobuf.Timestamp
+	46, // 38: nocontact.journal.v1.RiskFlag.close_time:type_name -> google.protobuf.Timestamp
+	1,  // 39: nocontact.journal.v1.RiskFlag.category:type_name -> nocontact.journal.v1.RiskCategory
+	2,  // 40: nocontact.journal.v1.RiskFlag.severity:type_name -> nocontact.journal.v1.RiskSeverity
+	38, // 41: nocontact.journal.v1.ListRiskFlagsResponse.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
+	38, // 42: nocontact.journal.v1.AcknowledgeRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
+	38, // 43: nocontact.journal.v1.ResolveRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
+	7,  // 44: nocontact.journal.v1.JournalService.RecordCheckIn:input_type -> nocontact.journal.v1.RecordCheckInRequest
+	9,  // 45: nocontact.journal.v1.JournalService.ListCheckIns:input_type -> nocontact.journal.v1.ListCheckInsRequest
+	12, // 46: nocontact.journal.v1.JournalService.CreateEntry:input_type -> nocontact.journal.v1.CreateEntryRequest
+	14, // 47: nocontact.journal.v1.JournalService.ListEntries:input_type -> nocontact.journal.v1.ListEntriesRequest
+	16, // 48: nocontact.journal.v1.JournalService.GetEntry:input_type -> nocontact.journal.v1.GetEntryRequest
+	18, // 49: nocontact.journal.v1.JournalService.ShareEntry:input_type -> nocontact.journal.v1.ShareEntryRequest
+	20, // 50: nocontact.journal.v1.JournalService.UnshareEntry:input_type -> nocontact.journal.v1.UnshareEntryRequest
+	24, // 51: nocontact.journal.v1.JournalService.LogUrge:input_type -> nocontact.journal.v1.LogUrgeRequest
+	26, // 52: nocontact.journal.v1.JournalService.ResolveUrge:input_type -> nocontact.journal.v1.ResolveUrgeRequest
+	28, // 53: nocontact.journal.v1.JournalService.GetInsights:input_type -> nocontact.journal.v1.GetInsightsRequest
+	34, // 54: nocontact.journal.v1.JournalService.ListPrompts:input_type -> nocontact.journal.v1.ListPromptsRequest
+	36, // 55: nocontact.journal.v1.JournalService.GetPromptOfTheDay:input_type -> nocontact.journal.v1.GetPromptOfTheDayRequest
+	39, // 56: nocontact.journal.v1.JournalService.ListRiskFlags:input_type -> nocontact.journal.v1.ListRiskFlagsRequest
+	41, // 57: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:input_type -> nocontact.journal.v1.AcknowledgeRiskFlagRequest
+	43, // 58: nocontact.journal.v1.JournalService.ResolveRiskFlag:input_type -> nocontact.journal.v1.ResolveRiskFlagRequest
+	8,  // 59: nocontact.journal.v1.JournalService.RecordCheckIn:output_type -> nocontact.journal.v1.RecordCheckInResponse
+	10, // 60: nocontact.journal.v1.JournalService.ListCheckIns:output_type -> nocontact.journal.v1.ListCheckInsResponse
+	13, // 61: nocontact.journal.v1.JournalService.CreateEntry:output_type -> nocontact.journal.v1.CreateEntryResponse
+	15, // 62: nocontact.journal.v1.JournalService.ListEntries:output_type -> nocontact.journal.v1.ListEntriesResponse
+	17, // 63: nocontact.journal.v1.JournalService.GetEntry:output_type -> nocontact.journal.v1.GetEntryResponse
+	19, // 64: nocontact.journal.v1.JournalService.ShareEntry:output_type -> nocontact.journal.v1.ShareEntryResponse
+	21, // 65: nocontact.journal.v1.JournalService.UnshareEntry:output_type -> nocontact.journal.v1.UnshareEntryResponse
+	25, // 66: nocontact.journal.v1.JournalService.LogUrge:output_type -> nocontact.journal.v1.LogUrgeResponse
+	27, // 67: nocontact.journal.v1.JournalService.ResolveUrge:output_type -> nocontact.journal.v1.ResolveUrgeResponse
+	32, // 68: nocontact.journal.v1.JournalService.GetInsights:output_type -> nocontact.journal.v1.GetInsightsResponse
+	35, // 69: nocontact.journal.v1.JournalService.ListPrompts:output_type -> nocontact.journal.v1.ListPromptsResponse
+	37, // 70: nocontact.journal.v1.JournalService.GetPromptOfTheDay:output_type -> nocontact.journal.v1.GetPromptOfTheDayResponse
+	40, // 71: nocontact.journal.v1.JournalService.ListRiskFlags:output_type -> nocontact.journal.v1.ListRiskFlagsResponse
+	42, // 72: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:output_type -> nocontact.journal.v1.AcknowledgeRiskFlagResponse
+	44, // 73: nocontact.journal.v1.JournalService.ResolveRiskFlag:output_type -> nocontact.journal.v1.ResolveRiskFlagResponse
+	59, // [59:74] is the sub-list for method output_type
+	44, // [44:59] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_journal_v1_journal_proto_init() }
@@ -3428,7 +3619,7 @@ func file_nocontact_journal_v1_journal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_journal_v1_journal_proto_rawDesc), len(file_nocontact_journal_v1_journal_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      4,
 			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
