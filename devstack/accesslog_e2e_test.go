@@ -455,11 +455,16 @@ func (f *alFixture) setUp() {
 	var urge journalv1.LogUrgeResponse
 	f.mustCall(alClient, "/nocontact.journal.v1.JournalService/LogUrge", &journalv1.LogUrgeRequest{ClientId: alClient, Urge: &journalv1.Urge{Intensity: 10, TimeZone: "Europe/Berlin"}}, &urge)
 	f.urgeID = urge.GetUrge().GetId()
+	// The flag is raised by the journal's risk consumer from the urge's
+	// event: wait for it.
 	var flags journalv1.ListRiskFlagsResponse
-	f.mustCall(alClient, "/nocontact.journal.v1.JournalService/ListRiskFlags", &journalv1.ListRiskFlagsRequest{ClientId: alClient}, &flags)
-	if len(flags.GetRiskFlags()) == 0 {
-		t.Fatal("an urge of 10 raised no risk flag")
-	}
+	eventually(t, 20*time.Second, func() string {
+		f.mustCall(alClient, "/nocontact.journal.v1.JournalService/ListRiskFlags", &journalv1.ListRiskFlagsRequest{ClientId: alClient}, &flags)
+		if len(flags.GetRiskFlags()) == 0 {
+			return "an urge of 10 raised no risk flag"
+		}
+		return ""
+	})
 	f.flagID = flags.GetRiskFlags()[0].GetId()
 	var hook notifyv1.CreateWebhookResponse
 	f.mustCall(alClient, "/nocontact.notify.v1.NotifyService/CreateWebhook", &notifyv1.CreateWebhookRequest{UserId: alClient, Webhook: &notifyv1.Webhook{

@@ -117,8 +117,17 @@ func TestCrisisScreeningAndTheCareTeam(t *testing.T) {
 	s.mustCall(http.StatusNotFound, "GET", "/v1/clients/client-j/entries/"+privateID, counsellor, nil)
 	s.mustCall(http.StatusOK, "GET", "/v1/clients/client-j/entries/"+sharedID, counsellor, nil)
 
-	flags := s.mustCall(http.StatusOK, "GET", "/v1/clients/client-j/risk-flags", counsellor, nil)
-	fl, _ := flags["riskFlags"].([]any)
+	// The flag is raised by the journal's risk consumer from the check-in's
+	// event: wait for it.
+	var flags map[string]any
+	var fl []any
+	eventually(t, 20*time.Second, func() string {
+		flags = s.mustCall(http.StatusOK, "GET", "/v1/clients/client-j/risk-flags", counsellor, nil)
+		if fl, _ = flags["riskFlags"].([]any); len(fl) == 0 {
+			return "no risk flag raised yet"
+		}
+		return ""
+	})
 	if len(fl) != 1 || fl[0].(map[string]any)["reason"] != "RISK_REASON_CRISIS_LANGUAGE" {
 		t.Fatalf("risk flags = %v, want one crisis-language flag", flags)
 	}
