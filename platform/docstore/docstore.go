@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -60,12 +61,15 @@ type record[T any] struct {
 	// ClaimedUntil is read and written back by Update so that a write
 	// made while a job holds the lease does not drop it.
 	ClaimedUntil *time.Time `bson:"claimed_until,omitempty"`
-	Doc          T          `bson:",inline"`
+	// RequestHash is the fingerprint of the request that created the
+	// document (CreateOnce), kept by every later write.
+	RequestHash string `bson:"request_hash,omitempty"`
+	Doc         T      `bson:",inline"`
 }
 
 // Store reads and writes aggregates of type T (a struct with bson tags; it
 // must not use the field names _id, version, outbox, outbox_pending,
-// claimed_until).
+// claimed_until, request_hash).
 type Store[T any] struct {
 	coll *mongo.Collection
 	kick func()
@@ -112,6 +116,40 @@ func (s *Store[T]) Create(ctx context.Context, id string, doc T, events ...outbo
 	}
 	s.kicked(len(events))
 	return nil
+}
+
+// CreateOnce is Create for a request with an idempotency key (AIP-155,
+// package idempotency): id must be derived from the key, and requestHash
+// (idempotency.Hash of the request) is stored with the document. It answers
+// the document and created=true when this call inserted it; when the id is
+// taken, the stored document and created=false if it was created by the
+// same request (a retry, or a replica that won the race for the same key:
+// the unique _id decides, so exactly one insert wins under any
+// interleaving), or idempotency.ErrReused if it was created by another
+// request or without a hash.
+func (s *Store[T]) CreateOnce(ctx context.Context, id, requestHash string, doc T, events ...outbox.Message) (T, bool, error) {
+	rec := record[T]{ID: id, Doc: doc, RequestHash: requestHash}
+	rec.Version = 1
+	var zero T
+	if err := rec.Append(outbox.Traced(ctx, events)...); err != nil {
+		return zero, false, fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
+	}
+	_, err := s.coll.InsertOne(ctx, rec)
+	if err == nil {
+		s.kicked(len(events))
+		return doc, true, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return zero, false, fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
+	}
+	var stored record[T]
+	if err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored); err != nil {
+		return zero, false, fmt.Errorf("load %s/%s after a duplicate create: %w", s.coll.Name(), id, err)
+	}
+	if requestHash == "" || stored.RequestHash != requestHash {
+		return zero, false, idempotency.ErrReused
+	}
+	return stored.Doc, false, nil
 }
 
 // Update reads the aggregate, applies fn and writes it back if nobody wrote

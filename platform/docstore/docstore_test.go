@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/platform/testenv"
 )
@@ -232,5 +233,46 @@ func TestUpdateRacingAClaimKeepsTheLease(t *testing.T) {
 	}
 	if got, _, err := s.Get(ctx, "c1"); err != nil || got.N != 1 {
 		t.Fatalf("got %+v, %v; want the update applied once", got, err)
+	}
+}
+
+// CreateOnce: the same request again answers the stored document (not the
+// one it was given) and writes nothing; another request with the same id
+// is refused; a later Update keeps the request's hash.
+func TestCreateOnceTellsARetryFromAReusedKey(t *testing.T) {
+	ctx := context.Background()
+	coll := testenv.Mongo(t).Collection("counters")
+	s := docstore.New[counter](coll, nil)
+	got, created, err := s.CreateOnce(ctx, "c1", "hash-a", counter{Owner: "a"}, event("e1"))
+	if err != nil || !created || got.Owner != "a" {
+		t.Fatalf("first CreateOnce = %+v %v %v", got, created, err)
+	}
+	got, created, err = s.CreateOnce(ctx, "c1", "hash-a", counter{Owner: "a", N: 7}, event("e2"))
+	if err != nil || created || got.Owner != "a" || got.N != 0 {
+		t.Fatalf("retry = %+v created=%v %v, want the stored document", got, created, err)
+	}
+	if _, err := s.Update(ctx, "c1", func(c *counter) ([]outbox.Message, error) { c.N++; return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateOnce(ctx, "c1", "hash-b", counter{Owner: "b"}); !errors.Is(err, idempotency.ErrReused) {
+		t.Fatalf("reuse with another request = %v, want ErrReused", err)
+	}
+	if got, _, err := s.CreateOnce(ctx, "c1", "hash-a", counter{Owner: "a"}); err != nil || got.N != 1 {
+		t.Fatalf("retry after an update = %+v %v, want the current document", got, err)
+	}
+	if err := s.Create(ctx, "c2", counter{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateOnce(ctx, "c2", "hash-a", counter{}); !errors.Is(err, idempotency.ErrReused) {
+		t.Fatalf("CreateOnce over a document created without a hash = %v, want ErrReused", err)
+	}
+	var raw struct {
+		Outbox map[string]bson.Raw `bson:"outbox"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "c1"}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := raw.Outbox["e1"]; !ok || len(raw.Outbox) != 1 {
+		t.Fatalf("outbox = %v, want only the first create's event", raw.Outbox)
 	}
 }

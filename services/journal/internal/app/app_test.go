@@ -68,6 +68,7 @@ type fixture struct {
 	team    *careTeam
 	journal *app.Journal
 	urges   *docstore.Store[journal.Urge]
+	replica func() *app.Journal
 }
 
 // newFixture wires the journal app as server.Run does, over a fresh
@@ -101,13 +102,16 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 	team := &careTeam{scopes: map[[2]string][]string{}}
 	access := app.NewAccess(team, docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
 	urges := docstore.New[journal.Urge](coll(mongodb.CollUrges), nil)
-	j := app.NewJournal(app.Stores{
-		CheckIns: docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil),
-		Entries:  docstore.New[journal.Entry](coll(mongodb.CollEntries), nil),
-		Urges:    urges,
-		Flags:    docstore.New[journal.RiskFlag](coll(mongodb.CollFlags), nil),
-	}, access, plansclient.New(conn), clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
-	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, journal: j, urges: urges}
+	// newReplica is another replica of the service over the same database.
+	newReplica := func() *app.Journal {
+		return app.NewJournal(app.Stores{
+			CheckIns: docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil),
+			Entries:  docstore.New[journal.Entry](coll(mongodb.CollEntries), nil),
+			Urges:    docstore.New[journal.Urge](coll(mongodb.CollUrges), nil),
+			Flags:    docstore.New[journal.RiskFlag](coll(mongodb.CollFlags), nil),
+		}, access, plansclient.New(conn), clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
+	}
+	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, journal: newReplica(), urges: urges, replica: newReplica}
 }
 
 // closedAddr is a loopback address nothing listens on: plans is down.
@@ -309,7 +313,7 @@ func TestLogUrgeAnswersAtOnceWhenPlansCannot(t *testing.T) {
 				ctx := context.Background()
 				f := newFixture(t, t0, pd.addr(t))
 				start := time.Now()
-				ans, err := f.journal.LogUrge(ctx, client, client.ID, journal.Urge{Intensity: in.intensity, Trigger: "their_social_media", TimeZone: "Europe/London"}, "GB")
+				ans, err := f.journal.LogUrge(ctx, client, client.ID, journal.Urge{Intensity: in.intensity, Trigger: "their_social_media", TimeZone: "Europe/London"}, "GB", app.RequestKey{})
 				elapsed := time.Since(start)
 				t.Logf("LogUrge answered in %v", elapsed)
 				if err != nil {
@@ -360,7 +364,7 @@ func TestCrisisCheckInRaisesOneOpenFlag(t *testing.T) {
 	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 	f := newFixture(t, t0, "")
 
-	ci, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -1, Note: crisisNote, TimeZone: "Europe/Berlin"}, "DE")
+	ci, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -1, Note: crisisNote, TimeZone: "Europe/Berlin"}, "DE", app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +378,7 @@ func TestCrisisCheckInRaisesOneOpenFlag(t *testing.T) {
 	}
 
 	f.clk.Advance(3 * time.Hour)
-	_, again, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -2, Note: "I still want to die", TimeZone: "Europe/Berlin"}, "DE")
+	_, again, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -2, Note: "I still want to die", TimeZone: "Europe/Berlin"}, "DE", app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +386,7 @@ func TestCrisisCheckInRaisesOneOpenFlag(t *testing.T) {
 		t.Fatal("the second crisis check-in got no resources")
 	}
 	// The same reason from another source (an entry) counts too.
-	if _, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "some days I want to die"}, "DE"); err != nil {
+	if _, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "some days I want to die"}, "DE", app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	if flags := f.openFlags(t); len(flags) != 1 {
@@ -428,7 +432,7 @@ func TestLowMoodStreakFollowsLocalDays(t *testing.T) {
 			f := newFixture(t, tc.checkIns[0].at, "")
 			for i, c := range tc.checkIns {
 				f.clk.Set(c.at)
-				_, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: c.mood, TimeZone: zone}, "US")
+				_, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: c.mood, TimeZone: zone}, "US", app.RequestKey{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -453,7 +457,7 @@ func TestRiskFlagEscalation(t *testing.T) {
 	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 	raise := func(t *testing.T, f *fixture) journal.RiskFlag {
 		t.Helper()
-		if _, _, err := f.journal.RecordCheckIn(context.Background(), client, client.ID, journal.CheckIn{Mood: -2, Note: crisisNote}, ""); err != nil {
+		if _, _, err := f.journal.RecordCheckIn(context.Background(), client, client.ID, journal.CheckIn{Mood: -2, Note: crisisNote}, "", app.RequestKey{}); err != nil {
 			t.Fatal(err)
 		}
 		flags := f.openFlags(t)
@@ -533,7 +537,7 @@ func TestCounsellorSeesOnlySharedEntriesAndEveryAccessIsRecorded(t *testing.T) {
 	f := newFixture(t, time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), "")
 	f.careTeam(t, app.ScopeSharedJournal)
 	create := func(kind, body string) journal.Entry {
-		e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Kind: kind, Body: body}, "")
+		e, _, err := f.journal.CreateEntry(ctx, client, client.ID, journal.Entry{Kind: kind, Body: body}, "", app.RequestKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -640,7 +644,7 @@ func TestCrisisAfterAResolvedFlagRaisesANewOne(t *testing.T) {
 	f.careTeam(t, app.ScopeRiskAlerts)
 	crisis := func() {
 		t.Helper()
-		if _, _, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -2, Note: crisisNote}, ""); err != nil {
+		if _, _, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -2, Note: crisisNote}, "", app.RequestKey{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -688,7 +692,7 @@ func TestCounsellorReadsFailClosedWhenPlansCannotAnswer(t *testing.T) {
 		Urges:    f.urges,
 		Flags:    docstore.New[journal.RiskFlag](f.db.Collection(mongodb.CollFlags), nil),
 	}, down, plansclient.New(conn), f.clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
-	e, _, err := j.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "shared with my counsellor"}, "")
+	e, _, err := j.CreateEntry(ctx, client, client.ID, journal.Entry{Body: "shared with my counsellor"}, "", app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}

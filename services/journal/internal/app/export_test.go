@@ -11,3 +11,7 @@ func (j *Journal) SetBeforeLowMood(fn func(phase string) error) { j.beforeLowMoo
 // SetBeforeFlagWrite installs a hook that runs before a flag is stored;
 // its error is the write's.
 func (j *Journal) SetBeforeFlagWrite(fn func(flagID string) error) { j.beforeFlagWrite = fn }
+
+// SetBeforeCreate installs a hook that runs before a keyed create inserts,
+// to force the interleavings of two replicas.
+func (j *Journal) SetBeforeCreate(fn func(id string)) { j.beforeCreate = fn }

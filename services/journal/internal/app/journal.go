@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -71,6 +70,9 @@ type Journal struct {
 	// beforeFlagWrite, set by tests only, runs before a flag is stored; an
 	// error it returns is the write's.
 	beforeFlagWrite func(flagID string) error
+	// beforeCreate, set by tests only, runs before a keyed create inserts
+	// (a check-in, entry or urge under a request id).
+	beforeCreate func(id string)
 }
 
 // Options tune the journal use cases.
@@ -107,12 +109,14 @@ type Screen struct {
 func notFoundClient(clientID string) error { return apperr.NotFound("client %q not found", clientID) }
 
 // RecordCheckIn stores a check-in and screens it.
-func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, in journal.CheckIn, country string) (journal.CheckIn, Screen, error) {
+// With a request id, a retry of the same request answers (and screens) the
+// check-in stored the first time.
+func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, in journal.CheckIn, country string, key RequestKey) (journal.CheckIn, Screen, error) {
 	if err := j.access.OwnerOnly(ctx, c, clientID, "checkins", "RecordCheckIn"); err != nil {
 		return journal.CheckIn{}, Screen{}, err
 	}
 	now := storedNow(j.clk)
-	in.ID, in.ClientID = uuid.NewString(), clientID
+	in.ID, in.ClientID = recordID("ci-", clientID, key), clientID
 	ci, err := journal.NewCheckIn(in, now)
 	if err != nil {
 		return journal.CheckIn{}, Screen{}, domainErr(err)
@@ -127,7 +131,7 @@ func (j *Journal) RecordCheckIn(ctx context.Context, c Caller, clientID string, 
 	if err != nil {
 		return journal.CheckIn{}, Screen{}, err
 	}
-	if err := j.st.CheckIns.Create(ctx, ci.ID, ci, ev); err != nil {
+	if ci, err = createOnce(ctx, j, j.st.CheckIns, ci.ID, key, ci, ev); err != nil {
 		return journal.CheckIn{}, Screen{}, err
 	}
 	// Stored: from here on the call answers, with the resources the words
@@ -193,12 +197,14 @@ func (j *Journal) ListCheckIns(ctx context.Context, c Caller, clientID string, p
 }
 
 // CreateEntry stores a private entry and screens it.
-func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in journal.Entry, country string) (journal.Entry, Screen, error) {
+// With a request id, a retry of the same request answers (and screens) the
+// entry stored the first time.
+func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in journal.Entry, country string, key RequestKey) (journal.Entry, Screen, error) {
 	if err := j.access.OwnerOnly(ctx, c, clientID, "entries", "CreateEntry"); err != nil {
 		return journal.Entry{}, Screen{}, err
 	}
 	now := storedNow(j.clk)
-	in.ID, in.ClientID = uuid.NewString(), clientID
+	in.ID, in.ClientID = recordID("en-", clientID, key), clientID
 	e, err := journal.NewEntry(in, func(id string) bool { _, ok := prompts.Get(id); return ok }, now)
 	if err != nil {
 		return journal.Entry{}, Screen{}, domainErr(err)
@@ -210,7 +216,7 @@ func (j *Journal) CreateEntry(ctx context.Context, c Caller, clientID string, in
 	if err != nil {
 		return journal.Entry{}, Screen{}, err
 	}
-	if err := j.st.Entries.Create(ctx, e.ID, e, ev); err != nil {
+	if e, err = createOnce(ctx, j, j.st.Entries, e.ID, key, e, ev); err != nil {
 		return journal.Entry{}, Screen{}, err
 	}
 	return e, answer(signals{words: words}, country), nil
@@ -326,13 +332,14 @@ type UrgeAnswer struct {
 // LogUrge stores an urge and answers at once: the client's reasons and
 // people (asked from plans with a short deadline; the rest of the answer
 // comes even when plans cannot), one coping step, and crisis resources when
-// the intensity or the words call for them.
-func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in journal.Urge, country string) (UrgeAnswer, error) {
+// the intensity or the words call for them. With a request id, a retry of
+// the same request answers the urge stored the first time (as it is now).
+func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in journal.Urge, country string, key RequestKey) (UrgeAnswer, error) {
 	if err := j.access.OwnerOnly(ctx, c, clientID, "urges", "LogUrge"); err != nil {
 		return UrgeAnswer{}, err
 	}
 	now := storedNow(j.clk)
-	in.ID, in.ClientID = uuid.NewString(), clientID
+	in.ID, in.ClientID = recordID("ur-", clientID, key), clientID
 	u, err := journal.NewUrge(in, now)
 	if err != nil {
 		return UrgeAnswer{}, domainErr(err)
@@ -358,11 +365,11 @@ func (j *Journal) LogUrge(ctx context.Context, c Caller, clientID string, in jou
 		supportc <- supportResult{info, err}
 	}()
 
-	if err := j.st.Urges.Create(ctx, u.ID, u, ev); err != nil {
+	if u, err = createOnce(ctx, j, j.st.Urges, u.ID, key, u, ev); err != nil {
 		return UrgeAnswer{}, err
 	}
 	screen := answer(signals{words: words, highUrge: events.HighUrge(u.Intensity)}, country)
-	ans := UrgeAnswer{Urge: u, Screen: screen, Step: coping.For(u.Intensity, u.Trigger, uint64(now.UnixMilli()))}
+	ans := UrgeAnswer{Urge: u, Screen: screen, Step: coping.For(u.Intensity, u.Trigger, uint64(u.CreateTime.UnixMilli()))}
 	res := <-supportc
 	if res.err != nil {
 		j.log.WarnContext(ctx, "plans did not answer for an urge; answering without the plan's part", "error", res.err)

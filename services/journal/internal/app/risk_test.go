@@ -29,28 +29,28 @@ type path struct {
 
 var writePaths = []path{
 	{"check-in note", "checkin", func(t *testing.T, f *fixture, text string) (string, app.Screen) {
-		ci, s, err := f.journal.RecordCheckIn(context.Background(), client, client.ID, journal.CheckIn{Mood: 0, Note: text}, "US")
+		ci, s, err := f.journal.RecordCheckIn(context.Background(), client, client.ID, journal.CheckIn{Mood: 0, Note: text}, "US", app.RequestKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ci.ID, s
 	}},
 	{"journal entry", "entry", func(t *testing.T, f *fixture, text string) (string, app.Screen) {
-		e, s, err := f.journal.CreateEntry(context.Background(), client, client.ID, journal.Entry{Kind: journal.EntryFree, Title: "notes", Body: text}, "US")
+		e, s, err := f.journal.CreateEntry(context.Background(), client, client.ID, journal.Entry{Kind: journal.EntryFree, Title: "notes", Body: text}, "US", app.RequestKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return e.ID, s
 	}},
 	{"urge note", "urge", func(t *testing.T, f *fixture, text string) (string, app.Screen) {
-		ans, err := f.journal.LogUrge(context.Background(), client, client.ID, journal.Urge{Intensity: 3, Note: text}, "US")
+		ans, err := f.journal.LogUrge(context.Background(), client, client.ID, journal.Urge{Intensity: 3, Note: text}, "US", app.RequestKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ans.Urge.ID, ans.Screen
 	}},
 	{"slip reflection", "entry", func(t *testing.T, f *fixture, text string) (string, app.Screen) {
-		e, s, err := f.journal.CreateEntry(context.Background(), client, client.ID, journal.Entry{Kind: journal.EntrySlipReflection, Body: text}, "US")
+		e, s, err := f.journal.CreateEntry(context.Background(), client, client.ID, journal.Entry{Kind: journal.EntrySlipReflection, Body: text}, "US", app.RequestKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +139,7 @@ func TestImminentFlagEscalatesAtOnce(t *testing.T) {
 	if !screening.Screen(text).Imminent() {
 		t.Fatalf("%q no longer screens as imminent: pick another text", text)
 	}
-	e, screen, err := f.journal.CreateEntry(context.Background(), client, client.ID, journal.Entry{Body: text}, "DE")
+	e, screen, err := f.journal.CreateEntry(context.Background(), client, client.ID, journal.Entry{Body: text}, "DE", app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestSafetyStepSurvivesFailures(t *testing.T) {
 	t0 := time.Date(2026, 5, 4, 20, 0, 0, 0, time.UTC)
 	f := newFixture(t, t0, "")
 	for d := 2; d >= 1; d-- {
-		if _, _, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -3, TimeZone: zone, OccurredAt: t0.AddDate(0, 0, -d)}, "DE"); err != nil {
+		if _, _, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -3, TimeZone: zone, OccurredAt: t0.AddDate(0, 0, -d)}, "DE", app.RequestKey{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +209,7 @@ func TestSafetyStepSurvivesFailures(t *testing.T) {
 		return nil
 	})
 
-	ci, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -3, Note: "I keep thinking about ending it all", TimeZone: zone}, "DE")
+	ci, screen, err := f.journal.RecordCheckIn(ctx, client, client.ID, journal.CheckIn{Mood: -3, Note: "I keep thinking about ending it all", TimeZone: zone}, "DE", app.RequestKey{})
 	if err != nil {
 		t.Fatalf("RecordCheckIn with a failing low-mood read = %v, want OK", err)
 	}
@@ -295,7 +295,7 @@ func TestHighUrgeAtTheSharedThreshold(t *testing.T) {
 	}{{events.HighUrgeIntensity - 1, false}, {events.HighUrgeIntensity, true}} {
 		t.Run(fmt.Sprint(tc.intensity), func(t *testing.T) {
 			f := newFixture(t, time.Date(2026, 5, 4, 21, 0, 0, 0, time.UTC), "")
-			ans, err := f.journal.LogUrge(context.Background(), client, client.ID, journal.Urge{Intensity: tc.intensity}, "GB")
+			ans, err := f.journal.LogUrge(context.Background(), client, client.ID, journal.Urge{Intensity: tc.intensity}, "GB", app.RequestKey{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
@@ -119,7 +121,7 @@ var client = app.Caller{ID: "client-1", Role: auth.RoleClient, RequestID: "req-1
 func createActive(t *testing.T, r *replica, tz string, start time.Time, target int) string {
 	t.Helper()
 	ctx := context.Background()
-	v, err := r.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: tz, StartTime: start, TargetDays: target, Reasons: []string{"peace"}}, "")
+	v, err := r.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: tz, StartTime: start, TargetDays: target, Reasons: []string{"peace"}}, app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,7 @@ func TestOutboxSurvivesACrashBeforePublish(t *testing.T) {
 	id := createActive(t, crashed, "Asia/Kolkata", t0.Add(-8*24*time.Hour), 30)
 	if _, _, err := crashed.plans.RecordContact(ctx, client, id, plan.ContactParams{
 		Direction: plan.Outbound, Channel: plan.ChannelText, OccurredAt: t0.Add(-time.Hour),
-	}, ""); err != nil {
+	}, app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.events(t, "plans.>")); n != 0 {
@@ -342,7 +344,7 @@ func TestEventsNeverCarryNotes(t *testing.T) {
 	secret := "they said they miss me and I cried"
 	if _, _, err := r.plans.RecordContact(ctx, client, id, plan.ContactParams{
 		Direction: plan.Inbound, Channel: plan.ChannelText, OccurredAt: t0.Add(-time.Hour), Note: secret,
-	}, ""); err != nil {
+	}, app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.relay.Flush(ctx); err != nil {
@@ -379,7 +381,7 @@ func TestPlanStoreRoundTrip(t *testing.T) {
 		SupportContacts: []plan.SupportContact{{Name: "Ana", Relationship: "friend"}},
 		Boundaries:      []plan.Boundary{{Kind: "block_number"}},
 		Goals:           []plan.Goal{{Text: "run 5 km"}}, CustomMilestoneDays: []int{10},
-	}, "rt-1")
+	}, app.RequestKey{ID: "rt-1", Hash: "h-round-trip"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +390,7 @@ func TestPlanStoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	exc := v.Plan.Exceptions[0].ID
-	ct, _, err := r.plans.RecordContact(ctx, client, id, plan.ContactParams{Direction: plan.Outbound, Channel: plan.ChannelText, OccurredAt: t0.Add(-time.Hour), ExceptionID: exc}, "")
+	ct, _, err := r.plans.RecordContact(ctx, client, id, plan.ContactParams{Direction: plan.Outbound, Channel: plan.ChannelText, OccurredAt: t0.Add(-time.Hour), ExceptionID: exc}, app.RequestKey{})
 	if err != nil || ct.Classification != plan.ExceptionCall {
 		t.Fatalf("exception contact = %v, %v", ct.Classification, err)
 	}
@@ -409,10 +411,14 @@ func TestPlanStoreRoundTrip(t *testing.T) {
 	if len(p.MilestonesByID()) != 2 {
 		t.Fatalf("stored milestones = %d, want 2 (days 1 and 3)", len(p.MilestonesByID()))
 	}
-	// The same request id answers the same plan.
-	again, err := fresh.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: "UTC"}, "rt-1")
-	if err != nil || again.Plan.ID != id {
+	// The same request under the same request id answers the stored plan;
+	// another request under it is refused, never answered with this plan.
+	again, err := fresh.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: "UTC"}, app.RequestKey{ID: "rt-1", Hash: "h-round-trip"})
+	if err != nil || again.Plan.ID != id || again.Plan.TimeZone != "Pacific/Auckland" {
 		t.Fatalf("retried create = %v, %v; want plan %s", again.Plan.ID, err, id)
+	}
+	if _, err := fresh.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: "UTC"}, app.RequestKey{ID: "rt-1", Hash: "h-other"}); !errors.Is(err, idempotency.ErrReused) {
+		t.Fatalf("create reusing request id rt-1 with another request = %v, want ErrReused", err)
 	}
 	list, _, err := fresh.plans.List(ctx, client, "", 10, "")
 	if err != nil || len(list) != 1 {

@@ -17,6 +17,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/plans/internal/care"
 	"github.com/nocontact/backend/services/plans/internal/plan"
@@ -26,6 +27,8 @@ import (
 // store over FerretDB in tests).
 type PlanRepository interface {
 	Create(ctx context.Context, id string, p plan.Plan, events ...outbox.Message) error
+	// CreateOnce is Create under a request id (docstore.Store.CreateOnce).
+	CreateOnce(ctx context.Context, id, requestHash string, p plan.Plan, events ...outbox.Message) (plan.Plan, bool, error)
 	Get(ctx context.Context, id string) (plan.Plan, int64, error)
 	Update(ctx context.Context, id string, fn func(*plan.Plan) ([]outbox.Message, error)) (plan.Plan, error)
 	ListByClient(ctx context.Context, clientID string, skip, limit int) ([]plan.Plan, error)
@@ -71,16 +74,25 @@ func deterministicID(prefix string, parts ...string) string {
 	return prefix + hex.EncodeToString(sum[:12])
 }
 
-// Create makes a draft plan for the calling client.
-func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams, requestID string) (View, error) {
+// RequestKey is a create's AIP-155 idempotency key: the caller's
+// request_id and the fingerprint of the request (idempotency.Hash). The
+// zero key makes the create unkeyed.
+type RequestKey struct {
+	ID, Hash string
+}
+
+// Create makes a draft plan for the calling client. With a request id, a
+// retry of the same request answers the plan created the first time and a
+// different request under the same id is refused (idempotency.ErrReused).
+func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams, key RequestKey) (View, error) {
 	if c.Role != auth.RoleClient {
 		return View{}, apperr.PermissionDenied("only a client can create their plan")
 	}
 	now := storedNow(s.clk)
 	params.ClientID = c.ID
 	params.ID = newID()
-	if requestID != "" {
-		params.ID = deterministicID("pl-", c.ID, requestID)
+	if key.ID != "" {
+		params.ID = deterministicID("pl-", c.ID, key.ID)
 	}
 	p, err := plan.NewPlan(params, newID, now)
 	if err != nil {
@@ -90,18 +102,17 @@ func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams,
 	if err != nil {
 		return View{}, err
 	}
-	err = s.repo.Create(ctx, p.ID, *p, events...)
-	if errors.Is(err, docstore.ErrExists) {
-		existing, _, gerr := s.repo.Get(ctx, p.ID)
-		if gerr != nil {
-			return View{}, gerr
+	if key.ID == "" {
+		if err := s.repo.Create(ctx, p.ID, *p, events...); err != nil {
+			return View{}, err
 		}
-		return s.view(ctx, existing, care.AllowOwner)
+		return s.view(ctx, *p, care.AllowOwner)
 	}
+	stored, _, err := s.repo.CreateOnce(ctx, p.ID, key.Hash, *p, events...)
 	if err != nil {
 		return View{}, err
 	}
-	return s.view(ctx, *p, care.AllowOwner)
+	return s.view(ctx, stored, care.AllowOwner)
 }
 
 // Get returns a plan the caller may see: the client, their counsellor under
@@ -241,15 +252,20 @@ func (s *Plans) Move(ctx context.Context, c Caller, id string, t Transition, rea
 }
 
 // RecordContact logs a contact (the client only). With a request id, a
-// retry answers the contact logged the first time.
-func (s *Plans) RecordContact(ctx context.Context, c Caller, planID string, params plan.ContactParams, requestID string) (plan.Contact, View, error) {
+// retry of the same request answers the contact logged the first time, and
+// another request under the same id is refused (idempotency.ErrReused).
+func (s *Plans) RecordContact(ctx context.Context, c Caller, planID string, params plan.ContactParams, key RequestKey) (plan.Contact, View, error) {
 	params.ID = newID()
-	if requestID != "" {
-		params.ID = deterministicID("ct-", planID, requestID)
+	if key.ID != "" {
+		params.ID = deterministicID("ct-", planID, key.ID)
+		params.RequestHash = key.Hash
 	}
 	var recorded plan.Contact
 	v, err := s.change(ctx, c, planID, "RecordContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
 		if existing, ok := p.Contact(params.ID); ok {
+			if existing.RequestHash == "" || existing.RequestHash != key.Hash {
+				return idempotency.ErrReused
+			}
 			recorded = existing
 			return nil
 		}
@@ -523,7 +539,9 @@ func (s *Plans) RecordUrgeContact(ctx context.Context, clientID, eventID string,
 			continue
 		}
 		c := Caller{ID: clientID, Role: auth.RoleClient, RequestID: eventID}
-		_, _, err := s.RecordContact(ctx, c, p.ID, plan.ContactParams{Direction: plan.Outbound, OccurredAt: at}, eventID)
+		_, _, err := s.RecordContact(ctx, c, p.ID, plan.ContactParams{Direction: plan.Outbound, OccurredAt: at},
+			// A redelivery is the same request: the event is its fingerprint.
+			RequestKey{ID: eventID, Hash: "event:" + eventID})
 		return err
 	}
 	return nil

@@ -20,7 +20,7 @@ func activePlans(t *testing.T, r *replica, n int, start time.Time) []string {
 	ids := make([]string, n)
 	for i := range ids {
 		c := app.Caller{ID: "client-1", Role: auth.RoleClient, RequestID: fmt.Sprintf("req-%d", i)}
-		v, err := r.plans.Create(ctx, c, plan.NewPlanParams{TimeZone: "Europe/Berlin", StartTime: start, TargetDays: 30, Reasons: []string{"peace"}}, "")
+		v, err := r.plans.Create(ctx, c, plan.NewPlanParams{TimeZone: "Europe/Berlin", StartTime: start, TargetDays: 30, Reasons: []string{"peace"}}, app.RequestKey{})
 		if err != nil {
 			t.Fatal(err)
 		}

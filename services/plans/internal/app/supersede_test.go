@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/plan"
 )
 
@@ -18,14 +19,14 @@ func TestSupersededTwiceIsPublishedTwice(t *testing.T) {
 	r := f.replica()
 	id := createActive(t, r, "Europe/Berlin", t0.Add(-10*24*time.Hour), 30) // reaches 1, 3, 7
 	slip := plan.ContactParams{Direction: plan.Outbound, OccurredAt: t0.Add(-5 * 24 * time.Hour)}
-	first, _, err := r.plans.RecordContact(ctx, client, id, slip, "slip-1")
+	first, _, err := r.plans.RecordContact(ctx, client, id, slip, app.RequestKey{ID: "slip-1", Hash: "h1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := r.plans.VoidContact(ctx, client, id, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.plans.RecordContact(ctx, client, id, slip, "slip-2"); err != nil {
+	if _, _, err := r.plans.RecordContact(ctx, client, id, slip, app.RequestKey{ID: "slip-2", Hash: "h2"}); err != nil {
 		t.Fatalf("the same slip again: %v", err)
 	}
 	if _, err := r.relay.Flush(ctx); err != nil {

@@ -73,6 +73,10 @@ type Contact struct {
 	Voided         bool           `bson:"voided"`
 	CreateTime     time.Time      `bson:"create_time"`
 	UpdateTime     time.Time      `bson:"update_time"`
+	// RequestHash fingerprints the request that logged the contact under a
+	// request_id (idempotency.Hash), so that the same request_id with
+	// another request is refused instead of answered with this contact.
+	RequestHash string `bson:"request_hash,omitempty"`
 }
 
 // ContactParams describe a contact to log.
@@ -85,6 +89,7 @@ type ContactParams struct {
 	ExceptionID  string
 	Note         string
 	RecommitTime *time.Time
+	RequestHash  string
 }
 
 // Classify applies the rules: agreed exceptions are never slips; reaching
@@ -192,6 +197,7 @@ func (p *Plan) RecordContact(c ContactParams, now time.Time) (Contact, error) {
 		LocalDate:      p.LocalDate(c.OccurredAt).String(),
 		CreateTime:     now,
 		UpdateTime:     now,
+		RequestHash:    c.RequestHash,
 	}
 	p.Contacts = append(p.Contacts, contact)
 	p.UpdateTime = now

@@ -11,6 +11,7 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/journal"
 	"github.com/nocontact/backend/services/journal/internal/prompts"
@@ -50,7 +51,11 @@ func (s *Server) RecordCheckIn(ctx context.Context, req *journalv1.RecordCheckIn
 	for _, e := range in.GetEmotions() {
 		ci.Emotions = append(ci.Emotions, journal.EmotionRating{Emotion: e.GetEmotion(), Intensity: int(e.GetIntensity())})
 	}
-	out, screen, err := s.j.RecordCheckIn(ctx, c, req.GetClientId(), ci, req.GetCountryCode())
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	out, screen, err := s.j.RecordCheckIn(ctx, c, req.GetClientId(), ci, req.GetCountryCode(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +98,11 @@ func (s *Server) CreateEntry(ctx context.Context, req *journalv1.CreateEntryRequ
 		m := int(in.GetMoodAfter())
 		e.MoodAfter = &m
 	}
-	out, screen, err := s.j.CreateEntry(ctx, c, req.GetClientId(), e, req.GetCountryCode())
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	out, screen, err := s.j.CreateEntry(ctx, c, req.GetClientId(), e, req.GetCountryCode(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +172,11 @@ func (s *Server) LogUrge(ctx context.Context, req *journalv1.LogUrgeRequest) (*j
 		return nil, err
 	}
 	in := req.GetUrge()
-	ans, err := s.j.LogUrge(ctx, c, req.GetClientId(), journal.Urge{Intensity: int(in.GetIntensity()), Trigger: in.GetTrigger(), Note: in.GetNote(), TimeZone: in.GetTimeZone()}, req.GetCountryCode())
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := s.j.LogUrge(ctx, c, req.GetClientId(), journal.Urge{Intensity: int(in.GetIntensity()), Trigger: in.GetTrigger(), Note: in.GetNote(), TimeZone: in.GetTimeZone()}, req.GetCountryCode(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -363,4 +376,20 @@ func optionalTime(t *time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(*t)
+}
+
+// requestKey is the idempotency key of a create: its request_id and the
+// fingerprint of the rest of the request.
+func requestKey(req interface {
+	proto.Message
+	GetRequestId() string
+}) (app.RequestKey, error) {
+	if req.GetRequestId() == "" {
+		return app.RequestKey{}, nil
+	}
+	h, err := idempotency.Hash(req)
+	if err != nil {
+		return app.RequestKey{}, err
+	}
+	return app.RequestKey{ID: req.GetRequestId(), Hash: h}, nil
 }

@@ -84,7 +84,7 @@ func (f *fixture) activePlan(t *testing.T, daysAgo int) string {
 	ctx := context.Background()
 	v, err := f.plans.Create(ctx, client, plan.NewPlanParams{
 		TimeZone: "Europe/Berlin", StartTime: f.clk.Now().Add(-time.Duration(daysAgo) * 24 * time.Hour), TargetDays: 30, Reasons: []string{"peace"},
-	}, "")
+	}, app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}

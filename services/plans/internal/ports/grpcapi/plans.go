@@ -13,6 +13,7 @@ import (
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/plan"
 )
@@ -32,7 +33,11 @@ func (s *PlansServer) CreatePlan(ctx context.Context, req *plansv1.CreatePlanReq
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.plans.Create(ctx, c, planParams(req.GetPlan()), req.GetRequestId())
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.plans.Create(ctx, c, planParams(req.GetPlan()), key)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +172,11 @@ func (s *PlansServer) RecordContact(ctx context.Context, req *plansv1.RecordCont
 	if err != nil {
 		return nil, err
 	}
-	ct, v, err := s.plans.RecordContact(ctx, c, req.GetPlanId(), contactParams(req.GetContact()), req.GetRequestId())
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	ct, v, err := s.plans.RecordContact(ctx, c, req.GetPlanId(), contactParams(req.GetContact()), key)
 	if err != nil {
 		return nil, err
 	}
@@ -529,3 +538,19 @@ func boundaryState(st plansv1.BoundaryState) string {
 
 func boundaryKindProto(k string) plansv1.BoundaryKind   { return boundaryKinds[k] }
 func boundaryStateProto(s string) plansv1.BoundaryState { return boundaryStates[s] }
+
+// requestKey is the idempotency key of a create: its request_id and the
+// fingerprint of the rest of the request.
+func requestKey(req interface {
+	proto.Message
+	GetRequestId() string
+}) (app.RequestKey, error) {
+	if req.GetRequestId() == "" {
+		return app.RequestKey{}, nil
+	}
+	h, err := idempotency.Hash(req)
+	if err != nil {
+		return app.RequestKey{}, err
+	}
+	return app.RequestKey{ID: req.GetRequestId(), Hash: h}, nil
+}

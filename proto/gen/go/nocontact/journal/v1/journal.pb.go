@@ -636,7 +636,13 @@ type RecordCheckInRequest struct {
 	// The check-in.
 	CheckIn *CheckIn `protobuf:"bytes,2,opt,name=check_in,json=checkIn,proto3" json:"check_in,omitempty"`
 	// ISO country for crisis resources (defaults to international ones).
-	CountryCode   string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	CountryCode string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	// Makes the check-in idempotent (AIP-155): a retry with the same request_id
+	// and the same request answers the first result and stores nothing new;
+	// the same request_id with a different request is refused
+	// (INVALID_ARGUMENT naming request_id). A UUID, or up to 64 letters,
+	// digits, '_' and '-'.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -688,6 +694,13 @@ func (x *RecordCheckInRequest) GetCheckIn() *CheckIn {
 func (x *RecordCheckInRequest) GetCountryCode() string {
 	if x != nil {
 		return x.CountryCode
+	}
+	return ""
+}
+
+func (x *RecordCheckInRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1038,7 +1051,13 @@ type CreateEntryRequest struct {
 	// The entry.
 	Entry *Entry `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
 	// ISO country for crisis resources.
-	CountryCode   string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	CountryCode string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	// Makes the create idempotent (AIP-155): a retry with the same request_id
+	// and the same request answers the first result and stores nothing new;
+	// the same request_id with a different request is refused
+	// (INVALID_ARGUMENT naming request_id). A UUID, or up to 64 letters,
+	// digits, '_' and '-'.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1090,6 +1109,13 @@ func (x *CreateEntryRequest) GetEntry() *Entry {
 func (x *CreateEntryRequest) GetCountryCode() string {
 	if x != nil {
 		return x.CountryCode
+	}
+	return ""
+}
+
+func (x *CreateEntryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1788,7 +1814,13 @@ type LogUrgeRequest struct {
 	// The urge.
 	Urge *Urge `protobuf:"bytes,2,opt,name=urge,proto3" json:"urge,omitempty"`
 	// ISO country for crisis resources.
-	CountryCode   string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	CountryCode string `protobuf:"bytes,3,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	// Makes the urge idempotent (AIP-155): a retry with the same request_id
+	// and the same request answers the first result and stores nothing new;
+	// the same request_id with a different request is refused
+	// (INVALID_ARGUMENT naming request_id). A UUID, or up to 64 letters,
+	// digits, '_' and '-'.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1840,6 +1872,13 @@ func (x *LogUrgeRequest) GetUrge() *Urge {
 func (x *LogUrgeRequest) GetCountryCode() string {
 	if x != nil {
 		return x.CountryCode
+	}
+	return ""
+}
+
+func (x *LogUrgeRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3211,11 +3250,13 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x10\n" +
 	"\x03url\x18\x06 \x01(\tR\x03url\x12\x14\n" +
 	"\x05hours\x18\a \x01(\tR\x05hours\x12#\n" +
-	"\rlast_verified\x18\b \x01(\tR\flastVerified\"\xb9\x01\n" +
+	"\rlast_verified\x18\b \x01(\tR\flastVerified\"\xf3\x01\n" +
 	"\x14RecordCheckInRequest\x12&\n" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x12@\n" +
 	"\bcheck_in\x18\x02 \x01(\v2\x1d.nocontact.journal.v1.CheckInB\x06\xbaH\x03\xc8\x01\x01R\acheckIn\x127\n" +
-	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\"\xcb\x01\n" +
+	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\x128\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\trequestId\"\xcb\x01\n" +
 	"\x15RecordCheckInResponse\x128\n" +
 	"\bcheck_in\x18\x01 \x01(\v2\x1d.nocontact.journal.v1.CheckInR\acheckIn\x12O\n" +
 	"\x10crisis_resources\x18\x02 \x03(\v2$.nocontact.journal.v1.CrisisResourceR\x0fcrisisResources\x12'\n" +
@@ -3249,11 +3290,13 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\n" +
 	"share_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tshareTimeB\x0e\n" +
 	"\f_mood_beforeB\r\n" +
-	"\v_mood_after\"\xb0\x01\n" +
+	"\v_mood_after\"\xea\x01\n" +
 	"\x12CreateEntryRequest\x12&\n" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x129\n" +
 	"\x05entry\x18\x02 \x01(\v2\x1b.nocontact.journal.v1.EntryB\x06\xbaH\x03\xc8\x01\x01R\x05entry\x127\n" +
-	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\"\xc2\x01\n" +
+	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\x128\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\trequestId\"\xc2\x01\n" +
 	"\x13CreateEntryResponse\x121\n" +
 	"\x05entry\x18\x01 \x01(\v2\x1b.nocontact.journal.v1.EntryR\x05entry\x12O\n" +
 	"\x10crisis_resources\x18\x02 \x03(\v2$.nocontact.journal.v1.CrisisResourceR\x0fcrisisResources\x12'\n" +
@@ -3302,11 +3345,13 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12\x18\n" +
-	"\aminutes\x18\x04 \x01(\x05R\aminutes\"\xa9\x01\n" +
+	"\aminutes\x18\x04 \x01(\x05R\aminutes\"\xe3\x01\n" +
 	"\x0eLogUrgeRequest\x12&\n" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x126\n" +
 	"\x04urge\x18\x02 \x01(\v2\x1a.nocontact.journal.v1.UrgeB\x06\xbaH\x03\xc8\x01\x01R\x04urge\x127\n" +
-	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\"\x99\x03\n" +
+	"\fcountry_code\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\x128\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\trequestId\"\x99\x03\n" +
 	"\x0fLogUrgeResponse\x12.\n" +
 	"\x04urge\x18\x01 \x01(\v2\x1a.nocontact.journal.v1.UrgeR\x04urge\x12\x18\n" +
 	"\areasons\x18\x02 \x03(\tR\areasons\x12M\n" +
