@@ -269,9 +269,19 @@ func TestFirstWeek(t *testing.T) {
 	if id == "" || plan["clientId"] != "client-1" || plan["status"] != "PLAN_STATUS_DRAFT" || plan["targetDays"] != float64(30) {
 		t.Fatalf("created plan = %v", plan)
 	}
-	again := s.mustCall(http.StatusOK, "POST", "/v1/plans?requestId=first-plan", client, map[string]any{"timeZone": "Europe/Berlin", "startTime": start})
+	again := s.mustCall(http.StatusOK, "POST", "/v1/plans?requestId=first-plan", client, map[string]any{
+		"timeZone":  "Europe/Berlin",
+		"startTime": start,
+		"reasons":   []string{"I deserve peace", "I want to sleep again"},
+	})
 	if again["id"] != id {
 		t.Fatalf("a retried create made a second plan: %v vs %v", again["id"], id)
+	}
+	// The same request id with another request is refused, naming the
+	// field, rather than answered with the first plan (AIP-155).
+	reused := s.mustCall(http.StatusBadRequest, "POST", "/v1/plans?requestId=first-plan", client, map[string]any{"timeZone": "Europe/Berlin", "startTime": start})
+	if v := fieldViolations(reused); !contains(v, "request_id") {
+		t.Fatalf("reusing a request id for another plan = %v, want a 400 naming request_id", reused)
 	}
 
 	activated := s.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+":activate", client, map[string]any{})
