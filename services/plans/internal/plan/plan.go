@@ -375,12 +375,30 @@ func ensureID(id string, newID func() string) string {
 	return id
 }
 
+// idSet holds the ids a list's items gave so far: two items of one list
+// with the same id are refused (an update addresses an item by its id), an
+// item without one gets a new id.
+type idSet map[string]bool
+
+// check refuses id at field (e.g. "boundaries[2]") when an earlier item
+// of the list gave it.
+func (s idSet) check(field, id string, vs *violations) {
+	if id == "" {
+		return
+	}
+	if s[id] {
+		vs.add(field+".id", "repeats the id of an earlier item")
+	}
+	s[id] = true
+}
+
 func (p *Plan) setBoundaries(bs []Boundary, newID func() string, vs *violations) {
 	if len(bs) > maxBoundaries {
 		vs.add("boundaries", "at most %d", maxBoundaries)
 		return
 	}
 	out := make([]Boundary, 0, len(bs))
+	seen := idSet{}
 	for i, b := range bs {
 		f := fmt.Sprintf("boundaries[%d]", i)
 		if b.Kind == "" {
@@ -398,6 +416,7 @@ func (p *Plan) setBoundaries(bs []Boundary, newID func() string, vs *violations)
 		if strings.TrimSpace(b.Label) == "" && b.Kind == "other" {
 			vs.add(f+".label", "is required for a boundary of kind other")
 		}
+		seen.check(f, b.ID, vs)
 		b.ID = ensureID(b.ID, newID)
 		out = append(out, b)
 	}
@@ -410,6 +429,7 @@ func (p *Plan) setExceptions(es []Exception, newID func() string, vs *violations
 		return
 	}
 	out := make([]Exception, 0, len(es))
+	seen := idSet{}
 	for i, e := range es {
 		f := fmt.Sprintf("exceptions[%d]", i)
 		if !slices.Contains(exceptionKinds, e.Kind) {
@@ -418,6 +438,7 @@ func (p *Plan) setExceptions(es []Exception, newID func() string, vs *violations
 		if e.Channel != "" && !e.Channel.valid() {
 			vs.add(f+".channel", "is not a known channel")
 		}
+		seen.check(f, e.ID, vs)
 		e.ID = ensureID(e.ID, newID)
 		out = append(out, e)
 	}
@@ -430,10 +451,12 @@ func (p *Plan) setSupportContacts(cs []SupportContact, newID func() string, vs *
 		return
 	}
 	out := make([]SupportContact, 0, len(cs))
+	seen := idSet{}
 	for i, c := range cs {
 		if strings.TrimSpace(c.Name) == "" {
 			vs.add(fmt.Sprintf("support_contacts[%d].name", i), "is required")
 		}
+		seen.check(fmt.Sprintf("support_contacts[%d]", i), c.ID, vs)
 		c.ID = ensureID(c.ID, newID)
 		out = append(out, c)
 	}
@@ -446,10 +469,12 @@ func (p *Plan) setGoals(gs []Goal, newID func() string, vs *violations) {
 		return
 	}
 	out := make([]Goal, 0, len(gs))
+	seen := idSet{}
 	for i, g := range gs {
 		if strings.TrimSpace(g.Text) == "" {
 			vs.add(fmt.Sprintf("goals[%d].text", i), "is required")
 		}
+		seen.check(fmt.Sprintf("goals[%d]", i), g.ID, vs)
 		g.ID = ensureID(g.ID, newID)
 		out = append(out, g)
 	}

@@ -37,6 +37,16 @@ func TestNewPlan_Validation(t *testing.T) {
 		{"no client", func(p *plan.NewPlanParams) { p.ClientID = "" }, []string{"client_id"}},
 		{"unknown mode", func(p *plan.NewPlanParams) { p.Mode = "lenient" }, []string{"mode"}},
 		{"exception without kind", func(p *plan.NewPlanParams) { p.Exceptions = []plan.Exception{{ID: "e"}} }, []string{"exceptions[0].kind"}},
+		{"two boundaries with one id", func(p *plan.NewPlanParams) {
+			p.Boundaries = []plan.Boundary{{ID: "b1", Kind: "block_number"}, {ID: "b2", Kind: "mute_unfollow"}, {ID: "b1", Kind: "mute_unfollow"}}
+		}, []string{"boundaries[2].id"}},
+		{"two exceptions with one id", func(p *plan.NewPlanParams) {
+			p.Exceptions = []plan.Exception{{ID: "e", Kind: "logistics"}, {ID: "e", Kind: "legal"}}
+		}, []string{"exceptions[1].id"}},
+		{"two support contacts with one id", func(p *plan.NewPlanParams) {
+			p.SupportContacts = []plan.SupportContact{{ID: "s", Name: "Sam"}, {ID: "s", Name: "Alex"}}
+		}, []string{"support_contacts[1].id"}},
+		{"two goals with one id", func(p *plan.NewPlanParams) { p.Goals = []plan.Goal{{ID: "g", Text: "sleep"}, {ID: "g", Text: "run"}} }, []string{"goals[1].id"}},
 		{"every violation at once", func(p *plan.NewPlanParams) {
 			p.ClientID = ""
 			p.TargetDays = 400
