@@ -10,12 +10,10 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/cors"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/logging"
 	"github.com/nocontact/backend/platform/metrics"
+	"github.com/nocontact/backend/platform/ratelimit"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -212,7 +211,7 @@ func withTimeout(d time.Duration) middleware {
 // bearer token is missing, expired or badly signed, then applies the
 // caller's rate limit. The services verify the token again themselves: the
 // gateway is not trusted with identity.
-func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
+func withAuthentication(v auth.Verifier, limiter *ratelimit.Limiter) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodOptions {
@@ -221,7 +220,7 @@ func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
 			}
 			token, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok {
-				if !limiter.allow("addr:" + remoteHost(r)) {
+				if !limiter.Allow("addr:" + remoteHost(r)) {
 					tooManyRequests(w)
 					return
 				}
@@ -231,7 +230,7 @@ func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
 			}
 			id, err := v.Verify(r.Context(), token)
 			if err != nil {
-				if !limiter.allow("addr:" + remoteHost(r)) {
+				if !limiter.Allow("addr:" + remoteHost(r)) {
 					tooManyRequests(w)
 					return
 				}
@@ -239,7 +238,7 @@ func withAuthentication(v auth.Verifier, limiter *rateLimiter) middleware {
 				writeStatus(w, http.StatusUnauthorized, status.New(codes.Unauthenticated, "invalid or expired token"))
 				return
 			}
-			if !limiter.allow("sub:" + id.Subject) {
+			if !limiter.Allow("sub:" + id.Subject) {
 				tooManyRequests(w)
 				return
 			}
@@ -270,50 +269,4 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// rateLimiter keeps one token bucket per key (identity or address). Buckets
-// idle for a while are dropped so the map stays bounded by active callers.
-type rateLimiter struct {
-	mu      sync.Mutex
-	rps     rate.Limit
-	burst   int
-	clk     clock.Clock
-	buckets map[string]*bucket
-	sweep   time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-const bucketIdle = 10 * time.Minute
-
-func newRateLimiter(rps float64, burst int, clk clock.Clock) *rateLimiter {
-	return &rateLimiter{rps: rate.Limit(rps), burst: burst, clk: clk, buckets: map[string]*bucket{}, sweep: clk.Now()}
-}
-
-func (l *rateLimiter) allow(key string) bool {
-	if l.rps <= 0 {
-		return true
-	}
-	now := l.clk.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.sweep) > bucketIdle {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > bucketIdle {
-				delete(l.buckets, k)
-			}
-		}
-		l.sweep = now
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{lim: rate.NewLimiter(l.rps, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/grpcserver"
 	"github.com/nocontact/backend/platform/metrics"
+	"github.com/nocontact/backend/platform/ratelimit"
 	"github.com/nocontact/backend/platform/tlsx"
 	"github.com/nocontact/backend/platform/tracing"
 )
@@ -136,7 +137,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		return nil, fmt.Errorf("register notify routes: %w", err)
 	}
 
-	limiter := newRateLimiter(cfg.RateLimitPerSecond, cfg.RateLimitBurst, clk)
+	limiter := ratelimit.New(cfg.RateLimitPerSecond, cfg.RateLimitBurst, clk)
 	api := chain(mux,
 		withRequestID,
 		withRecovery(log),
