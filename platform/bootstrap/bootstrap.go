@@ -192,16 +192,18 @@ func (d *Deps) NewServer(serviceName string) *grpcserver.Server {
 		serverTLS = d.TLS.ServerConfig()
 	}
 	return grpcserver.New(grpcserver.Options{
-		TLS:               serverTLS,
-		Logger:            d.Log,
-		Clock:             d.Clock,
-		Verifier:          d.Verifier,
-		ServiceName:       serviceName,
-		ReadinessInterval: d.base.GRPC.ReadinessInterval,
-		MaxConnectionAge:  d.base.GRPC.MaxConnectionAge,
-		Readiness:         d.Readiness(),
-		ObserveRPC:        d.Metrics.ObserveRPC,
-		ServerOptions:     []grpc.ServerOption{d.Tracing.ServerOption()},
+		TLS:                serverTLS,
+		Logger:             d.Log,
+		Clock:              d.Clock,
+		Verifier:           d.Verifier,
+		ServiceName:        serviceName,
+		ReadinessInterval:  d.base.GRPC.ReadinessInterval,
+		MaxConnectionAge:   d.base.GRPC.MaxConnectionAge,
+		RateLimitPerSecond: d.base.GRPC.RateLimitPerSecond,
+		RateLimitBurst:     d.base.GRPC.RateLimitBurst,
+		Readiness:          d.Readiness(),
+		ObserveRPC:         d.Metrics.ObserveRPC,
+		ServerOptions:      []grpc.ServerOption{d.Tracing.ServerOption()},
 	})
 }
 

@@ -74,6 +74,12 @@ type GRPC struct {
 	// streams are not cut), so that clients resolve the service again and
 	// spread their calls over replicas added since.
 	MaxConnectionAge time.Duration `env:"GRPC_MAX_CONNECTION_AGE" envDefault:"5m"`
+	// RateLimitPerSecond and RateLimitBurst bound the calls per identity
+	// (token subject, or peer address without one) straight to gRPC: above
+	// the gateway's own limit, since one HTTP request may fan out to a
+	// service's calls to another (0: no limit).
+	RateLimitPerSecond float64 `env:"GRPC_RATE_LIMIT_PER_SECOND" envDefault:"100"`
+	RateLimitBurst     int     `env:"GRPC_RATE_LIMIT_BURST" envDefault:"200"`
 }
 
 // Validate reports settings that would make the server misbehave.

@@ -5,18 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"time"
 
 	"buf.build/go/protovalidate"
 	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/logging"
 )
 
@@ -266,4 +271,44 @@ func (s *Server) toStatusError(ctx context.Context, method string, err error) er
 		s.logger.ErrorContext(ctx, "rpc failed", "method", method, "error", err.Error())
 	}
 	return st.Err()
+}
+
+// rateLimited refuses a call past its identity's rate (Options.RateLimit*)
+// with ResourceExhausted and a RetryInfo; health and reflection pass.
+func (s *Server) rateLimited(ctx context.Context, fullMethod string) error {
+	if isPlatformService(fullMethod) {
+		return nil
+	}
+	key := "addr:"
+	if c, err := auth.CallerFrom(ctx); err == nil && c.ID != "" {
+		key = "sub:" + c.ID
+	} else if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		host, _, err := net.SplitHostPort(p.Addr.String())
+		if err != nil {
+			host = p.Addr.String()
+		}
+		key += host
+	}
+	if s.limiter.Allow(key) {
+		return nil
+	}
+	st := status.New(codes.ResourceExhausted, "too many requests, slow down")
+	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(s.limiter.RetryAfter())}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func (s *Server) unaryRateLimit(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.rateLimited(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (s *Server) streamRateLimit(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.rateLimited(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return handler(srv, ss)
 }

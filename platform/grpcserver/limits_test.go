@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -220,5 +222,53 @@ func TestEveryRequestRefusesNULAndImpossibleTimestamps(t *testing.T) {
 				t.Error("the handler ran")
 			}
 		})
+	}
+}
+
+// Straight to gRPC, each identity has its own rate: past its burst a call
+// answers ResourceExhausted with how long to wait, while another identity
+// and the health service are unaffected; time refills the bucket.
+func TestCallsAreRateLimitedPerIdentity(t *testing.T) {
+	var handled atomic.Int32
+	clk := fakeAt(testNow)
+	h := start(t, grpcserver.Options{Clock: clk, RateLimitPerSecond: 1, RateLimitBurst: 2},
+		countingProbe(func() proto.Message { return &wrapperspb.StringValue{} }, &handled), time.Second)
+	call := func(ctx context.Context) error {
+		return h.conn.Invoke(ctx, grpctest.MethodUnary, wrapperspb.String("x"), &emptypb.Empty{})
+	}
+	a, b := bearer(t, "u1", auth.RoleClient), bearer(t, "u2", auth.RoleClient)
+	for i := range 2 {
+		if err := call(a); err != nil {
+			t.Fatalf("call %d within the burst: %v", i+1, err)
+		}
+	}
+	err := call(a)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a call past the burst = %v, want ResourceExhausted", err)
+	}
+	var retry *errdetails.RetryInfo
+	for _, d := range status.Convert(err).Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	if retry == nil || retry.GetRetryDelay().AsDuration() <= 0 {
+		t.Fatalf("the refusal carries no retry delay: %v", status.Convert(err).Details())
+	}
+	if err := call(b); err != nil {
+		t.Fatalf("another identity was limited by the first one's calls: %v", err)
+	}
+	health := healthpb.NewHealthClient(h.conn)
+	for range 5 {
+		if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatalf("health was limited: %v", err)
+		}
+	}
+	clk.Advance(time.Second)
+	if err := call(a); err != nil {
+		t.Fatalf("after a second the bucket did not refill: %v", err)
+	}
+	if got := handled.Load(); got != 4 {
+		t.Errorf("handler ran %d times, want 4", got)
 	}
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/logging"
+	"github.com/nocontact/backend/platform/ratelimit"
 )
 
 // DefaultReadinessInterval is used when Options.ReadinessInterval is not
@@ -111,6 +112,12 @@ type Options struct {
 	// MaxHeaderListBytes bounds a call's metadata, the bearer token
 	// included (DefaultMaxHeaderListBytes when 0).
 	MaxHeaderListBytes uint32
+	// RateLimitPerSecond and RateLimitBurst bound the calls per identity
+	// (the token's subject; the peer's address for a call without one):
+	// past them a call answers ResourceExhausted with a RetryInfo. Health
+	// and reflection are exempt. Zero or less: no limit.
+	RateLimitPerSecond float64
+	RateLimitBurst     int
 }
 
 // DefaultMaxRecvMsgBytes bounds a request message: the gateway's body limit
@@ -138,6 +145,7 @@ type Server struct {
 	interval    time.Duration
 	serviceName string
 	public      map[string]bool
+	limiter     *ratelimit.Limiter
 	observeRPC  func(fullMethod string, code codes.Code, elapsed time.Duration)
 
 	served atomic.Bool
@@ -180,6 +188,7 @@ func New(opts Options) *Server {
 	if s.clock == nil {
 		s.clock = clock.Real()
 	}
+	s.limiter = ratelimit.New(opts.RateLimitPerSecond, max(opts.RateLimitBurst, 1), s.clock)
 	if s.interval <= 0 {
 		s.interval = DefaultReadinessInterval
 	}
@@ -207,6 +216,7 @@ func New(opts Options) *Server {
 			s.unaryRequestID,
 			s.unaryLogging,
 			auth.UnaryServerInterceptor(verifier, s.isPublic),
+			s.unaryRateLimit,
 			s.unaryValidation,
 			s.unaryErrorMapping,
 		),
@@ -215,6 +225,7 @@ func New(opts Options) *Server {
 			s.streamRequestID,
 			s.streamLogging,
 			auth.StreamServerInterceptor(verifier, s.isPublic),
+			s.streamRateLimit,
 			s.streamValidation,
 			s.streamErrorMapping,
 		),
