@@ -27,7 +27,7 @@ func TestLoadFromDefaults(t *testing.T) {
 		t.Fatalf("LoadFrom: %v", err)
 	}
 	want := binaryConfig{
-		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second, MaxConnectionAge: 5 * time.Minute},
+		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second, MaxConnectionAge: 5 * time.Minute, RateLimitPerSecond: 100, RateLimitBurst: 200},
 		Mongo: config.Mongo{},
 		NATS:  config.NATS{URL: "nats://127.0.0.1:4222", StreamReplicas: 1},
 		Auth:  config.Auth{Issuer: "nocontact", Audience: "nocontact"},
@@ -60,7 +60,7 @@ func TestLoadFromOverrides(t *testing.T) {
 		t.Fatalf("LoadFrom: %v", err)
 	}
 	want := binaryConfig{
-		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond, MaxConnectionAge: 90 * time.Second},
+		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond, MaxConnectionAge: 90 * time.Second, RateLimitPerSecond: 100, RateLimitBurst: 200},
 		Mongo: config.Mongo{URI: "mongodb://db:27017", Database: "plans", MaxPoolSize: 1},
 		NATS:  config.NATS{URL: "nats://nats:4222", StreamReplicas: 3},
 		Auth:  config.Auth{JWTSecret: "s3cret", Issuer: "iss", Audience: "aud"},
