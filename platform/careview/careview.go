@@ -238,3 +238,34 @@ func Apply(ctx context.Context, v *View, env *eventsv1.Envelope, seq int64) erro
 	}
 	return nil
 }
+
+// Query is one question to the plans service's CheckCareAccess: may the
+// caller see this scope (a ConsentScope name, e.g. ScopeSharedJournal) of
+// this client now?
+type Query struct {
+	ClientID string
+	Scope    string
+}
+
+// Ask puts queries to plans' CheckCareAccess with the caller's token (ctx
+// of a call made through platform/grpcclient, which forwards it) and
+// answers them in order. It is the one way the other services ask plans
+// for the care team's access.
+func Ask(ctx context.Context, care plansv1.CareServiceClient, queries []Query) ([]bool, error) {
+	req := &plansv1.CheckCareAccessRequest{}
+	for _, q := range queries {
+		s, ok := plansv1.ConsentScope_value[q.Scope]
+		if !ok || s == 0 {
+			return nil, fmt.Errorf("unknown consent scope %q", q.Scope)
+		}
+		req.Queries = append(req.Queries, &plansv1.CareAccessQuery{ClientId: q.ClientID, Scope: plansv1.ConsentScope(s)})
+	}
+	resp, err := care.CheckCareAccess(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("plans care access: %w", err)
+	}
+	if len(resp.GetAllowed()) != len(queries) {
+		return nil, fmt.Errorf("plans care access: %d answers to %d questions", len(resp.GetAllowed()), len(queries))
+	}
+	return resp.GetAllowed(), nil
+}

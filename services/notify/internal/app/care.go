@@ -15,10 +15,7 @@ import (
 
 // CareQuery is one question to the care authority: may the counsellor see
 // this scope of this client now?
-type CareQuery struct {
-	ClientID string
-	Scope    string
-}
+type CareQuery = careview.Query
 
 // CareAuthority answers, for the calling counsellor, whether they may see
 // each scope of each client at this moment. In production it is the plans

@@ -11,6 +11,7 @@ import (
 
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
+	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/services/journal/internal/app"
 )
 
@@ -45,18 +46,9 @@ func (c *Client) Support(ctx context.Context, clientID string) (app.SupportInfo,
 // answers for the token's subject, which is counsellorID (the verified
 // caller the journal is deciding for).
 func (c *Client) Allowed(ctx context.Context, clientID, counsellorID, scope string) (bool, error) {
-	s, ok := plansv1.ConsentScope_value[scope]
-	if !ok || s == 0 {
-		return false, fmt.Errorf("unknown consent scope %q", scope)
-	}
-	resp, err := c.care.CheckCareAccess(ctx, &plansv1.CheckCareAccessRequest{Queries: []*plansv1.CareAccessQuery{
-		{ClientId: clientID, Scope: plansv1.ConsentScope(s)},
-	}})
+	allowed, err := careview.Ask(ctx, c.care, []careview.Query{{ClientID: clientID, Scope: scope}})
 	if err != nil {
-		return false, fmt.Errorf("plans care access of %s: %w", counsellorID, err)
+		return false, fmt.Errorf("care access of %s: %w", counsellorID, err)
 	}
-	if len(resp.GetAllowed()) != 1 {
-		return false, fmt.Errorf("plans care access: %d answers to 1 question", len(resp.GetAllowed()))
-	}
-	return resp.GetAllowed()[0], nil
+	return allowed[0], nil
 }

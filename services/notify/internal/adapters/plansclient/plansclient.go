@@ -10,6 +10,7 @@ import (
 
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
+	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/services/notify/internal/app"
 )
 
@@ -28,17 +29,9 @@ func New(conn grpc.ClientConnInterface) *Client {
 // the forwarded token, which is counsellorID (the verified caller notify is
 // deciding for).
 func (c *Client) Allowed(ctx context.Context, counsellorID string, queries []app.CareQuery) ([]bool, error) {
-	req := &plansv1.CheckCareAccessRequest{}
-	for _, q := range queries {
-		s, ok := plansv1.ConsentScope_value[q.Scope]
-		if !ok || s == 0 {
-			return nil, fmt.Errorf("unknown consent scope %q", q.Scope)
-		}
-		req.Queries = append(req.Queries, &plansv1.CareAccessQuery{ClientId: q.ClientID, Scope: plansv1.ConsentScope(s)})
-	}
-	resp, err := c.care.CheckCareAccess(ctx, req)
+	allowed, err := careview.Ask(ctx, c.care, queries)
 	if err != nil {
-		return nil, fmt.Errorf("plans care access of %s: %w", counsellorID, err)
+		return nil, fmt.Errorf("care access of %s: %w", counsellorID, err)
 	}
-	return resp.GetAllowed(), nil
+	return allowed, nil
 }
