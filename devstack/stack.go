@@ -252,16 +252,22 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 
 	// gateway
 	var gwCfg edge.Config
-	if err := config.LoadFrom(&gwCfg, with(common, map[string]string{
-		"HTTP_ADDR":             s.HTTPAddr,
-		"PLANS_ADDR":            st.PlansAddr,
-		"JOURNAL_ADDR":          st.JournalAddr,
-		"NOTIFY_ADDR":           st.NotifyAddr,
-		"CORS_ALLOWED_ORIGINS":  s.CORSOrigins,
-		"RATE_LIMIT_PER_SECOND": orDefault(s.RateLimitPerSecond, "20"),
-		"RATE_LIMIT_BURST":      orDefault(s.RateLimitBurst, "40"),
-		"METRICS_ADDR":          "off", // bound below, like the HTTP listener
-	})); err != nil {
+	gwEnv := with(common, map[string]string{
+		"HTTP_ADDR":            s.HTTPAddr,
+		"PLANS_ADDR":           st.PlansAddr,
+		"JOURNAL_ADDR":         st.JournalAddr,
+		"NOTIFY_ADDR":          st.NotifyAddr,
+		"CORS_ALLOWED_ORIGINS": s.CORSOrigins,
+		"METRICS_ADDR":         "off", // bound below, like the HTTP listener
+	})
+	// Settings built in code may leave the limit empty: the gateway's own
+	// default applies then.
+	for k, v := range map[string]string{"RATE_LIMIT_PER_SECOND": s.RateLimitPerSecond, "RATE_LIMIT_BURST": s.RateLimitBurst} {
+		if v != "" {
+			gwEnv[k] = v
+		}
+	}
+	if err := config.LoadFrom(&gwCfg, gwEnv); err != nil {
 		return nil, err
 	}
 	gwLog := log.With("service", "gateway")
@@ -466,13 +472,4 @@ func with(base, extra map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// orDefault is v, or def when v is empty (Settings built in code rather
-// than from the environment).
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
