@@ -1,5 +1,5 @@
 // Package server wires the notify service: its collections, the consumers
-// of the plans and journal events, the release of held notifications, the
+// of the plans and journal events, the outbox relay of its access records, the release of held notifications, the
 // daily reminders and the gRPC server, on the shared bootstrap. cmd/notify
 // and the devstack both call Run.
 package server
@@ -20,7 +20,9 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
@@ -33,7 +35,14 @@ const (
 	CollPreferences   = "preferences"
 	CollWebhooks      = "webhooks"
 	CollDeliveries    = "webhook_deliveries"
+	// CollAccess holds attempts by others on a user's routes, each with its
+	// outbox event for the plans service's access log.
+	CollAccess = "access_records"
 )
+
+// Stream is where notify publishes: only its access records (the live feed's
+// core NATS signals, notify.live.*, stay outside every stream).
+const Stream = "NOTIFY"
 
 // Config is the notify service's configuration.
 type Config struct {
@@ -86,6 +95,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
+	out[CollAccess] = outbox.IndexModels()
 	return out
 }
 
@@ -96,7 +106,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "notify",
 		Database: "notify",
 		Indexes:  Indexes(),
-		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}},
+		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: {app.AccessSubject}},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -107,9 +117,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return fmt.Errorf("dial plans: %w", err)
 	}
 	defer plansConn.Close()
+	relay := d.Relay(CollAccess)
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
 		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode)).
-		WithCareAuthority(plansclient.New(plansConn))
+		WithCareAuthority(plansclient.New(plansConn)).
+		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick))
 	releaseLag, releaseRan := d.Metrics.Scheduler("release")
 	reminderLag, reminderRan := d.Metrics.Scheduler("reminders")
 	n.WithObservers(app.Observers{
@@ -137,7 +149,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, nil,
+	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),

@@ -24,10 +24,13 @@ import (
 	"github.com/nocontact/backend/services/plans/internal/scheduler"
 )
 
-// Streams: plans publishes to PLANS and consumes JOURNAL.
+// Streams: plans publishes to PLANS and consumes JOURNAL and NOTIFY.
 const (
 	Stream        = "PLANS"
 	JournalStream = "JOURNAL"
+	// NotifyStream holds notify's access records (only those: notify's
+	// live-feed signals are core NATS and stay outside every stream).
+	NotifyStream = "NOTIFY"
 )
 
 // Config is the plans service's configuration.
@@ -61,7 +64,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "plans",
 		Database: "plans",
 		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}},
+		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: {"notify.access.recorded"}},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -82,5 +85,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run},
-		[]bootstrap.Consumer{d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access))})
+		[]bootstrap.Consumer{
+			d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access)),
+			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),
+		})
 }

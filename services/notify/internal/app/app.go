@@ -25,6 +25,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
@@ -55,6 +56,8 @@ type Notify struct {
 	hooks *Webhooks
 	// observe watches the timed work and webhook attempts (metrics).
 	observe Observers
+	// access records attempts by others on a user's routes (nil: off).
+	access *docstore.Store[AccessRecord]
 }
 
 // Observers watch notify's timed work and webhook deliveries, e.g. for

@@ -85,6 +85,15 @@ func (n *Notify) MarkRead(ctx context.Context, c Caller, id string) (inbox.Notif
 	var before stored
 	switch err := n.notes.FindOne(ctx, filter).Decode(&before); {
 	case errors.Is(err, mongo.ErrNoDocuments):
+		// Someone else's notification: the attempt goes into its owner's
+		// access log.
+		owner, err := n.ownerOf(ctx, id)
+		if err != nil {
+			return inbox.Notification{}, err
+		}
+		if err := n.recordDenied(ctx, c, owner, "notification/"+id, "MarkNotificationRead"); err != nil {
+			return inbox.Notification{}, err
+		}
 		return inbox.Notification{}, notFound
 	case err != nil:
 		return inbox.Notification{}, err
@@ -194,8 +203,8 @@ func (n *Notify) Stream(ctx context.Context, c Caller, afterID string, ready fun
 
 // Preferences returns the caller's preferences (only their own).
 func (n *Notify) Preferences(ctx context.Context, c Caller, userID string) (inbox.Preferences, error) {
-	if c.ID != userID {
-		return inbox.Preferences{}, apperr.NotFound("user %q not found", userID)
+	if err := n.ownerOnly(ctx, c, userID, "notification-preferences", "GetNotificationPreferences", apperr.NotFound("user %q not found", userID)); err != nil {
+		return inbox.Preferences{}, err
 	}
 	return n.preferences(ctx, userID, "")
 }
@@ -203,8 +212,8 @@ func (n *Notify) Preferences(ctx context.Context, c Caller, userID string) (inbo
 // UpdatePreferences changes the named fields of the caller's preferences
 // and reschedules their daily reminders.
 func (n *Notify) UpdatePreferences(ctx context.Context, c Caller, userID string, in inbox.Preferences, fields []string) (inbox.Preferences, error) {
-	if c.ID != userID {
-		return inbox.Preferences{}, apperr.NotFound("user %q not found", userID)
+	if err := n.ownerOnly(ctx, c, userID, "notification-preferences", "UpdateNotificationPreferences", apperr.NotFound("user %q not found", userID)); err != nil {
+		return inbox.Preferences{}, err
 	}
 	p, err := n.preferences(ctx, userID, "")
 	if err != nil {

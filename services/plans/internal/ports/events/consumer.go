@@ -1,7 +1,7 @@
 // Package events consumes the journal events the plans service acts on: an
 // urge resolved as CONTACTED becomes an outbound contact (a slip) on the
 // client's plan, and the journal's access records join the client's one
-// access log.
+// access log, as do notify's.
 package events
 
 import (
@@ -43,17 +43,43 @@ func JournalHandler(plans *app.Plans, access *app.Access) natsx.Handler {
 			}
 			return err
 		case *eventsv1.Envelope_AccessRecorded:
-			a := p.AccessRecorded
-			outcome := care.OutcomeDenied
-			if a.GetAllowed() {
-				outcome = care.OutcomeAllowed
-			}
-			return access.Append(ctx, care.AccessEntry{
-				ID: env.GetEventId(), ActorID: a.GetActorId(), ActorRole: auth.Role(a.GetActorRole()), ClientID: env.GetClientId(),
-				Resource: "journal/" + strings.TrimPrefix(a.GetResource(), "/"), Action: a.GetAction(), Outcome: outcome,
-				Time: env.GetOccurredAt().AsTime(), RequestID: a.GetRequestId(),
-			})
+			return appendAccess(ctx, access, "journal/", env, p.AccessRecorded)
 		}
 		return nil
+	})
+}
+
+// NotifySpec is the durable consumer of notify's access records: attempts by
+// others on a user's notification routes (preferences, webhooks, someone
+// else's notification).
+var NotifySpec = natsx.ConsumerSpec{
+	Stream:         "NOTIFY",
+	Durable:        "plans-notify",
+	FilterSubjects: []string{"notify.access.recorded"},
+}
+
+// NotifyHandler adds notify's access records to the user's access log,
+// idempotent on the event id.
+func NotifyHandler(access *app.Access) natsx.Handler {
+	return events.Handler(func(ctx context.Context, env *eventsv1.Envelope, _ int64) error {
+		if p, ok := env.GetPayload().(*eventsv1.Envelope_AccessRecorded); ok {
+			return appendAccess(ctx, access, "notify/", env, p.AccessRecorded)
+		}
+		return nil
+	})
+}
+
+// appendAccess adds another service's access record to the client's log,
+// its resource under that service's prefix, keyed by the event id (a
+// redelivery adds nothing).
+func appendAccess(ctx context.Context, access *app.Access, prefix string, env *eventsv1.Envelope, a *eventsv1.AccessRecorded) error {
+	outcome := care.OutcomeDenied
+	if a.GetAllowed() {
+		outcome = care.OutcomeAllowed
+	}
+	return access.Append(ctx, care.AccessEntry{
+		ID: env.GetEventId(), ActorID: a.GetActorId(), ActorRole: auth.Role(a.GetActorRole()), ClientID: env.GetClientId(),
+		Resource: prefix + strings.TrimPrefix(a.GetResource(), "/"), Action: a.GetAction(), Outcome: outcome,
+		Time: env.GetOccurredAt().AsTime(), RequestID: a.GetRequestId(),
 	})
 }
