@@ -83,6 +83,7 @@ func Indexes() map[string][]mongo.IndexModel {
 	out := careview.Indexes()
 	out[CollNotifications] = []mongo.IndexModel{
 		idx("user_deliver", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: -1}),
+		idx("user_feed", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "delivered_at", Value: 1}, bson.E{Key: "_id", Value: 1}),
 		idx("held", bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: 1}),
 		idx("user_day", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "deliver_date", Value: 1}, bson.E{Key: "urgent", Value: 1}),
 	}

@@ -289,6 +289,10 @@ type stored struct {
 // an existing one (a redelivered event, another replica) is the exactly-once
 // rule at work, not an error.
 func (n *Notify) insert(ctx context.Context, note inbox.Notification) (bool, error) {
+	if note.Delivered && note.DeliveredAt == nil {
+		at := n.now()
+		note.DeliveredAt = &at
+	}
 	_, err := n.notes.InsertOne(ctx, stored{ID: note.ID, Notification: note})
 	if mongo.IsDuplicateKeyError(err) {
 		return false, nil
@@ -328,7 +332,7 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 	released := 0
 	for _, s := range due {
 		res, err := n.notes.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.ID}, {Key: "delivered", Value: false}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}}}})
+			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}, {Key: "delivered_at", Value: n.now()}}}})
 		if err != nil {
 			return released, fmt.Errorf("release notification: %w", err)
 		}

@@ -143,7 +143,10 @@ func (n *Notify) Stream(ctx context.Context, c Caller, afterID string, ready fun
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 
-	// The cursor: (deliver_at, id) of the last notification sent.
+	// The cursor: (delivered_at, id) of the last notification sent. It
+	// advances with every one sent, so memory stays bounded and a catch-up
+	// reads only what is new; delivered_at is stamped at delivery (insert or
+	// release), so a held notification released later is found too.
 	var cursorAt time.Time
 	cursorID := ""
 	if afterID != "" {
@@ -156,30 +159,71 @@ func (n *Notify) Stream(ctx context.Context, c Caller, afterID string, ready fun
 			return err
 		}
 		cursorAt, cursorID = s.DeliverAt, s.ID
+		if s.DeliveredAt != nil {
+			cursorAt = *s.DeliveredAt
+		}
 	} else {
 		cursorAt = n.now()
 	}
-	sent := map[string]bool{}
+	// recent holds the ids last sent, bounded: it is only consulted for a
+	// signalled notification behind the cursor (below).
+	recent := newRecentIDs(recentSent)
+	sendOnce := func(r stored) error {
+		if recent.has(r.ID) {
+			return nil
+		}
+		if err := send(r.Notification); err != nil {
+			return err
+		}
+		recent.add(r.ID)
+		return nil
+	}
 	catchUp := func() error {
-		cur, err := n.notes.Find(ctx, append(delivered(c.ID), bson.E{Key: "deliver_at", Value: bson.D{{Key: "$gte", Value: cursorAt}}}),
-			options.Find().SetSort(bson.D{{Key: "deliver_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(500))
+		for {
+			after := bson.A{
+				bson.D{{Key: "delivered_at", Value: bson.D{{Key: "$gt", Value: cursorAt}}}},
+				bson.D{{Key: "delivered_at", Value: cursorAt}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: cursorID}}}},
+			}
+			cur, err := n.notes.Find(ctx, append(delivered(c.ID), bson.E{Key: "$or", Value: after}),
+				options.Find().SetSort(bson.D{{Key: "delivered_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(feedBatch))
+			if err != nil {
+				return err
+			}
+			var rows []stored
+			if err := cur.All(ctx, &rows); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if err := sendOnce(r); err != nil {
+					return err
+				}
+				if r.DeliveredAt != nil {
+					cursorAt = *r.DeliveredAt
+				}
+				cursorID = r.ID
+			}
+			if len(rows) < feedBatch { // a full batch: read on at once
+				return nil
+			}
+		}
+	}
+	// behind sends a signalled notification the cursor has already passed:
+	// two replicas stamp delivered_at and then write, so one stamped
+	// earlier can land after one stamped later that the feed has sent. The
+	// signal names it, so it is read by id (sent once: recent).
+	behind := func(id string) error {
+		if id == "" || recent.has(id) {
+			return nil
+		}
+		var r stored
+		err := n.notes.FindOne(ctx, append(delivered(c.ID), bson.E{Key: "_id", Value: id})).Decode(&r)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil // not this user's, or not delivered yet (its release signals again)
+		}
 		if err != nil {
 			return err
 		}
-		var rows []stored
-		if err := cur.All(ctx, &rows); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if sent[r.ID] || r.ID == cursorID || (r.DeliverAt.Equal(cursorAt) && strings.Compare(r.ID, cursorID) <= 0 && cursorID != "") {
-				continue
-			}
-			if err := send(r.Notification); err != nil {
-				return err
-			}
-			sent[r.ID] = true
-		}
-		return nil
+		return sendOnce(r)
 	}
 	if err := ready(); err != nil {
 		return err
@@ -193,8 +237,15 @@ func (n *Notify) Stream(ctx context.Context, c Caller, afterID string, ready fun
 			return nil
 		case <-n.stopping:
 			return nil
-		case <-signals:
-			if err := catchUp(); err != nil {
+		case sig := <-signals:
+			err := catchUp()
+			if err == nil {
+				err = behind(string(sig.Data))
+			}
+			if err != nil {
+				if ctx.Err() != nil { // the feed closed mid-read: not a failure
+					return nil
+				}
 				return err
 			}
 		}
@@ -357,4 +408,32 @@ func todaysAt(now time.Time, loc *time.Location, at localtime.Clock) time.Time {
 		t = localtime.NextAt(t, loc, at)
 	}
 	return t
+}
+
+// feedBatch is how many notifications a live feed reads at a time.
+const feedBatch = 500
+
+// recentSent bounds the ids a live feed remembers (about 64 KiB).
+const recentSent = 1024
+
+// recentIDs is a bounded set of the ids last added (oldest forgotten first).
+type recentIDs struct {
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newRecentIDs(size int) *recentIDs {
+	return &recentIDs{ring: make([]string, size), set: make(map[string]struct{}, size)}
+}
+
+func (r *recentIDs) has(id string) bool { _, ok := r.set[id]; return ok }
+
+func (r *recentIDs) add(id string) {
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = id
+	r.set[id] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
 }

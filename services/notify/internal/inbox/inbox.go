@@ -34,6 +34,9 @@ type Notification struct {
 	// Delivered turns true once DeliverAt has passed and the live feed was
 	// told; held notifications wait with false.
 	Delivered bool `bson:"delivered"`
+	// DeliveredAt is when Delivered turned true (at insert or release): the
+	// live feed's cursor.
+	DeliveredAt *time.Time `bson:"delivered_at,omitempty"`
 	// DeliverDate is the recipient's local date of DeliverAt (the cap's day).
 	DeliverDate string     `bson:"deliver_date"`
 	ReadTime    *time.Time `bson:"read_time,omitempty"`
