@@ -87,7 +87,8 @@ func TestNotificationsExactlyOnceAndLiveFeed(t *testing.T) {
 		}
 		close(got)
 	}()
-	time.Sleep(300 * time.Millisecond) // the feed is subscribed
+	// The feed answered its headers (resp above) only once it was
+	// subscribed: a slip logged now is on it.
 	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+"/contacts", client, map[string]any{
 		"direction": "OUTBOUND", "channel": "TEXT", "occurredAt": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
 	})

@@ -229,8 +229,9 @@ func TestConsumeDeadLettersAfterMaxDeliver(t *testing.T) {
 	if dl.Subject != "deadletter.custom" || dl.Header.Get(natsx.HeaderDLDeliveries) != "3" {
 		t.Fatalf("dead letter on %s after %s deliveries", dl.Subject, dl.Header.Get(natsx.HeaderDLDeliveries))
 	}
-	// No further attempt after the dead-lettering.
-	time.Sleep(100 * time.Millisecond)
+	// No further attempt after the dead-lettering: the consumer has nothing
+	// pending or unacknowledged, so nothing more can be delivered.
+	waitFor(t, "nothing pending", func() bool { return pendingAcks(t, js, "PLANS", "bounded") == 0 })
 	if c := calls.Load(); c != 3 {
 		t.Fatalf("handler called %d times, want MaxDeliver = 3", c)
 	}
@@ -344,8 +345,11 @@ func TestConsumeStopsWhenContextIsCancelled(t *testing.T) {
 	}
 	cancel()
 	stop() // returns at once: the loop already ended
+	// stop has returned, so the consumer's loop is gone (goleak checks no
+	// goroutine outlives the tests): a message published now is stored and
+	// never handled.
 	publish(t, js, "plans.a", "late")
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the late message stored", func() bool { return streamMsgs(t, js, "PLANS") == 1 })
 	if c := calls.Load(); c != 0 {
 		t.Fatalf("handler called %d times after cancel", c)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,7 +342,12 @@ func TestRunPublishesOnKickAndStopsWithContext(t *testing.T) {
 func TestRunKeepsRetryingThroughFailures(t *testing.T) {
 	f := newFixture(t)
 	f.insertPlan(t, "p1", msg("ev-1", "journal.entry.created")) // no stream yet
-	relay := outbox.NewRelay(f.js, quietLog(), outbox.Options{Interval: 10 * time.Millisecond}, f.coll)
+	var passes atomic.Int32                                     // passes that found the event still pending
+	relay := outbox.NewRelay(f.js, quietLog(), outbox.Options{Interval: 10 * time.Millisecond, Observe: func(pending int, _ time.Duration, _ int) {
+		if pending > 0 {
+			passes.Add(1)
+		}
+	}}, f.coll)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
@@ -352,7 +358,7 @@ func TestRunKeepsRetryingThroughFailures(t *testing.T) {
 		}
 	}()
 
-	time.Sleep(50 * time.Millisecond) // a few failed passes
+	waitFor(t, "three failed passes", func() bool { return passes.Load() >= 3 })
 	if _, err := natsx.EnsureStream(ctxT(t), f.js, "JOURNAL", []string{"journal.>"}); err != nil {
 		t.Fatal(err)
 	}
