@@ -58,6 +58,28 @@ type Notify struct {
 	observe Observers
 	// access records attempts by others on a user's routes (nil: off).
 	access *docstore.Store[AccessRecord]
+	// race lets tests force the interleavings that FerretDB's one command
+	// at a time never shows (export_test.go).
+	race raceHooks
+}
+
+// raceHooks run, when set, between a read and the write that depends on
+// it, so a test can have another replica act exactly there.
+type raceHooks struct {
+	// prefsWrite: a user's preferences were read and are about to be written.
+	prefsWrite func(userID string)
+	// capCounted: the daily cap was checked for a notification that is not
+	// stored yet.
+	capCounted func(userID string)
+	// webhookCounted: the webhook limit was checked for a webhook that is
+	// not stored yet.
+	webhookCounted func(userID string)
+}
+
+func (h raceHooks) run(f func(string), userID string) {
+	if f != nil {
+		f(userID)
+	}
 }
 
 // Observers watch notify's timed work and webhook deliveries, e.g. for
@@ -246,6 +268,7 @@ func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient
 		}
 		sentToday = int(c)
 	}
+	n.race.run(n.race.capCounted, r.userID)
 	title, body := message.Compose(r.kind, r.audience, prefs.Discreet, r.data)
 	at := inbox.DeliverAt(prefs, r.urgent, now, sentToday)
 	note := inbox.Notification{

@@ -255,6 +255,7 @@ func (n *Notify) UpdatePreferences(ctx context.Context, c Caller, userID string,
 	now := n.now()
 	p.UserID, p.UpdateTime = userID, now
 	p.Reschedule(now)
+	n.race.run(n.race.prefsWrite, userID)
 	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
 		return inbox.Preferences{}, fmt.Errorf("save preferences: %w", err)
 	}
@@ -338,6 +339,7 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 
 // reschedule sets when one daily reminder (field) is next due; nil: off.
 func (n *Notify) reschedule(ctx context.Context, userID, field string, next *time.Time) error {
+	n.race.run(n.race.prefsWrite, userID)
 	if _, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: next}}}}); err != nil {
 		return fmt.Errorf("reschedule reminders: %w", err)

@@ -127,6 +127,7 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 	if count >= 5 {
 		return Webhook{}, apperr.FailedPrecondition("at most 5 webhooks per user")
 	}
+	n.race.run(n.race.webhookCounted, userID)
 	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: secret, CreateTime: n.now()}
 	if _, err := n.hooks.hooks.InsertOne(ctx, w); err != nil {
 		return Webhook{}, fmt.Errorf("store webhook: %w", err)
@@ -136,6 +137,7 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 		return Webhook{}, err
 	}
 	p.Webhook, p.UserID = true, userID
+	n.race.run(n.race.prefsWrite, userID)
 	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
 		return Webhook{}, fmt.Errorf("save preferences: %w", err)
 	}
