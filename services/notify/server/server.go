@@ -118,6 +118,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	defer plansConn.Close()
 	relay := d.Relay(CollAccess)
+	// Preferences from before version-checked writes get their version 1.
+	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
+		return err
+	}
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
 		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode)).
 		WithCareAuthority(plansclient.New(plansConn)).

@@ -22,11 +22,13 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
+	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
@@ -58,6 +60,9 @@ type Notify struct {
 	observe Observers
 	// access records attempts by others on a user's routes (nil: off).
 	access *docstore.Store[AccessRecord]
+	// prefStore writes preferences documents under a version check
+	// (reads go through preferences).
+	prefStore *docstore.Store[inbox.Preferences]
 	// race lets tests force the interleavings that FerretDB's one command
 	// at a time never shows (export_test.go).
 	race raceHooks
@@ -117,7 +122,8 @@ func (n *Notify) WithObservers(o Observers) *Notify {
 // replicas (core NATS: a signal lost is re-read from the database).
 // stopping closes at shutdown (nil: never).
 func New(notes, prefs *mongo.Collection, view *careview.View, nc *nats.Conn, clk clock.Clock, log *slog.Logger, stopping <-chan struct{}) *Notify {
-	return &Notify{notes: notes, prefs: prefs, view: view, nc: nc, clk: clk, log: log, stopping: stopping}
+	return &Notify{notes: notes, prefs: prefs, view: view, nc: nc, clk: clk, log: log, stopping: stopping,
+		prefStore: docstore.New[inbox.Preferences](prefs, nil)}
 }
 
 func (n *Notify) now() time.Time { return n.clk.Now().UTC().Truncate(time.Millisecond) }
@@ -383,4 +389,54 @@ func (n *Notify) preferences(ctx context.Context, userID, tz string) (inbox.Pref
 		return inbox.Preferences{}, fmt.Errorf("load preferences: %w", err)
 	}
 	return p, nil
+}
+
+// changePreferences applies fn to a user's stored preferences (the
+// defaults in zone tz when there are none) and writes them if nobody wrote
+// in between; otherwise it reads again and re-applies fn, so concurrent
+// changes of different fields (UpdatePreferences, CreateWebhook, the
+// reminder job on another replica) all survive. The first write is an
+// insert: when another writer inserted first, it updates theirs. fn may run
+// more than once; an error from fn is returned as is, nothing written.
+func (n *Notify) changePreferences(ctx context.Context, userID, tz string, fn func(*inbox.Preferences) error) (inbox.Preferences, error) {
+	apply := func(p *inbox.Preferences) error {
+		if err := fn(p); err != nil {
+			return err
+		}
+		p.UserID = userID
+		n.race.run(n.race.prefsWrite, userID)
+		return nil
+	}
+	for range maxPreferenceAttempts {
+		p, err := n.prefStore.Update(ctx, userID, func(p *inbox.Preferences) ([]outbox.Message, error) { return nil, apply(p) })
+		if !errors.Is(err, docstore.ErrNotFound) {
+			return p, err
+		}
+		p = inbox.Defaults(userID, tz)
+		if err := apply(&p); err != nil {
+			return inbox.Preferences{}, err
+		}
+		switch err := n.prefStore.Create(ctx, userID, p); {
+		case err == nil:
+			return p, nil
+		case !errors.Is(err, docstore.ErrExists):
+			return inbox.Preferences{}, fmt.Errorf("save preferences: %w", err)
+		}
+	}
+	return inbox.Preferences{}, apperr.Aborted("the preferences changed while they were being saved, please retry")
+}
+
+// maxPreferenceAttempts bounds changePreferences' insert-or-update rounds
+// (docstore.Update retries version conflicts on its own).
+const maxPreferenceAttempts = 5
+
+// VersionPreferences gives preferences stored before they had a version
+// their first one, so that version-checked writes match them. Idempotent;
+// the service runs it at start-up.
+func VersionPreferences(ctx context.Context, prefs *mongo.Collection) error {
+	if _, err := prefs.UpdateMany(ctx, bson.D{{Key: outbox.FieldVersion, Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: outbox.FieldVersion, Value: int64(1)}}}}); err != nil {
+		return fmt.Errorf("version preferences: %w", err)
+	}
+	return nil
 }

@@ -132,14 +132,11 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 	if _, err := n.hooks.hooks.InsertOne(ctx, w); err != nil {
 		return Webhook{}, fmt.Errorf("store webhook: %w", err)
 	}
-	p, err := n.preferences(ctx, userID, "")
-	if err != nil {
+	if _, err := n.changePreferences(ctx, userID, "", func(p *inbox.Preferences) error {
+		p.Webhook = true
+		return nil
+	}); err != nil {
 		return Webhook{}, err
-	}
-	p.Webhook, p.UserID = true, userID
-	n.race.run(n.race.prefsWrite, userID)
-	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
-		return Webhook{}, fmt.Errorf("save preferences: %w", err)
 	}
 	return w, nil
 }
