@@ -35,6 +35,9 @@ const (
 	CollPreferences   = "preferences"
 	CollWebhooks      = "webhooks"
 	CollDeliveries    = "webhook_deliveries"
+	// CollDailyCaps holds the daily cap's per-(user, local day) counters
+	// (the app reaches it beside the notifications; only _id is queried).
+	CollDailyCaps = app.DailyCapsCollection
 	// CollAccess holds attempts by others on a user's routes, each with its
 	// outbox event for the plans service's access log.
 	CollAccess = "access_records"

@@ -44,7 +44,9 @@ func CallerFrom(ctx context.Context) (Caller, error) { return auth.CallerFrom(ct
 type Notify struct {
 	notes *mongo.Collection
 	prefs *mongo.Collection
-	view  *careview.View
+	// caps holds the daily cap's counters (DailyCapsCollection).
+	caps *mongo.Collection
+	view *careview.View
 	// care answers the care team's access on every counsellor read (nil:
 	// the projection answers; see WithCareAuthority).
 	care CareAuthority
@@ -123,7 +125,7 @@ func (n *Notify) WithObservers(o Observers) *Notify {
 // stopping closes at shutdown (nil: never).
 func New(notes, prefs *mongo.Collection, view *careview.View, nc *nats.Conn, clk clock.Clock, log *slog.Logger, stopping <-chan struct{}) *Notify {
 	return &Notify{notes: notes, prefs: prefs, view: view, nc: nc, clk: clk, log: log, stopping: stopping,
-		prefStore: docstore.New[inbox.Preferences](prefs, nil)}
+		caps: notes.Database().Collection(DailyCapsCollection), prefStore: docstore.New[inbox.Preferences](prefs, nil)}
 }
 
 func (n *Notify) now() time.Time { return n.clk.Now().UTC().Truncate(time.Millisecond) }
@@ -262,23 +264,17 @@ func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient
 		return err
 	}
 	now := n.now()
-	sentToday := 0
+	id := inbox.ID(env.GetEventId(), r.userID, r.kind)
+	title, body := message.Compose(r.kind, r.audience, prefs.Discreet, r.data)
+	at := inbox.DeliverAt(prefs, r.urgent, now, 0)
 	if prefs.DailyCap > 0 && !r.urgent {
-		today := localtime.LocalDate(now, prefs.Location())
-		// The user's own reminders do not count: they asked for them, and
-		// they must not crowd out what happens in their day.
-		c, err := n.notes.CountDocuments(ctx, bson.D{{Key: "user_id", Value: r.userID}, {Key: "deliver_date", Value: today},
-			{Key: "urgent", Value: false}, {Key: "reminder", Value: bson.D{{Key: "$ne", Value: true}}}})
-		if err != nil {
-			return fmt.Errorf("count today's notifications: %w", err)
+		if at, err = n.capDay(ctx, prefs, id, at); err != nil {
+			return err
 		}
-		sentToday = int(c)
 	}
 	n.race.run(n.race.capCounted, r.userID)
-	title, body := message.Compose(r.kind, r.audience, prefs.Discreet, r.data)
-	at := inbox.DeliverAt(prefs, r.urgent, now, sentToday)
 	note := inbox.Notification{
-		ID: inbox.ID(env.GetEventId(), r.userID, r.kind), UserID: r.userID, Kind: r.kind, Title: title, Body: body,
+		ID: id, UserID: r.userID, Kind: r.kind, Title: title, Body: body,
 		Urgent: r.urgent, ClientID: env.GetClientId(), MilestoneDay: r.data.MilestoneDay, EventID: env.GetEventId(),
 		CreateTime: now, DeliverAt: at, Delivered: !at.After(now), DeliverDate: localtime.LocalDate(at, prefs.Location()),
 	}
@@ -326,6 +322,76 @@ func (n *Notify) insert(ctx context.Context, note inbox.Notification) (bool, err
 		return false, fmt.Errorf("store notification: %w", err)
 	}
 	return true, nil
+}
+
+// DailyCapsCollection holds the daily cap's counters: one document per
+// (user, local day), counting the non-urgent notifications that day holds
+// (the user's own reminders aside), with their ids.
+const DailyCapsCollection = "daily_caps"
+
+// capDayHorizon bounds the days capDay looks ahead for room.
+const capDayHorizon = 366
+
+// capDay takes a place for notification id under the user's daily cap on
+// the local day of at (when it would be delivered, after quiet hours), or
+// else on the first later day with room, and answers when it is delivered.
+// The place is taken by one conditional update of the day's counter
+// ($inc only while below the cap and only once per id), so the cap holds
+// whatever replicas take places at once; the counter's first place is an
+// insert, and a duplicate means another replica made it first. A
+// redelivered event keeps the place it took (its id is in the counter) or
+// the time its stored notification has.
+func (n *Notify) capDay(ctx context.Context, p inbox.Preferences, id string, at time.Time) (time.Time, error) {
+	var s stored
+	switch err := n.notes.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&s); {
+	case err == nil:
+		return s.DeliverAt, nil
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return time.Time{}, fmt.Errorf("load notification: %w", err)
+	}
+	loc := p.Location()
+	placed := "ids." + id
+	for range capDayHorizon {
+		day := localtime.LocalDate(at, loc)
+		key := p.UserID + "/" + day // the date is the fixed-length end
+		res, err := n.caps.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: key}, {Key: "count", Value: bson.D{{Key: "$lt", Value: p.DailyCap}}}, {Key: placed, Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}}, {Key: "$set", Value: bson.D{{Key: placed, Value: true}}}})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("count toward the daily cap: %w", err)
+		}
+		if res.MatchedCount == 1 {
+			return at, nil
+		}
+		var c struct {
+			Count int             `bson:"count"`
+			IDs   map[string]bool `bson:"ids"`
+		}
+		switch err := n.caps.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&c); {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			_, err := n.caps.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "user_id", Value: p.UserID}, {Key: "date", Value: day},
+				{Key: "count", Value: 1}, {Key: "ids", Value: bson.D{{Key: id, Value: true}}}})
+			if err == nil {
+				return at, nil
+			}
+			if !mongo.IsDuplicateKeyError(err) {
+				return time.Time{}, fmt.Errorf("count toward the daily cap: %w", err)
+			}
+			continue // another replica made the day's counter: try it
+		case err != nil:
+			return time.Time{}, fmt.Errorf("count toward the daily cap: %w", err)
+		}
+		switch {
+		case c.IDs[id]:
+			return at, nil // placed there before (a redelivered event)
+		case c.Count < p.DailyCap:
+			continue // changed between the update and the read: try again
+		}
+		// The day is full: the next one, from its start (after quiet hours).
+		at = inbox.DeliverAt(p, false, localtime.StartOfNextDay(at, loc), 0)
+	}
+	n.log.Warn("no room under the daily cap within a year; delivering then", "days", capDayHorizon)
+	return at, nil
 }
 
 // announce tells every replica's live feeds that a notification is there.

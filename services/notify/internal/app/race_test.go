@@ -201,3 +201,28 @@ func TestWebhookLimitHoldsWhenTwoReplicasCreateAtOnce(t *testing.T) {
 		t.Fatalf("A: %v, B: %v; want exactly one refused with FailedPrecondition", errA, errB)
 	}
 }
+
+// An event handled twice (a redelivery after a crash before the ack)
+// takes one place under the daily cap, not two: with a cap of 2, the next
+// event of the day is still delivered that day.
+func TestRedeliveredEventTakesOnePlaceUnderTheCap(t *testing.T) {
+	loc := zone(t, berlin)
+	f := newFixture(t, time.Date(2026, 6, 10, 10, 0, 0, 0, loc))
+	f.setPrefs(t, clientID, inbox.Preferences{TimeZone: berlin, DailyCap: 2}, "time_zone", "daily_cap")
+	e := milestone(clientID, 1)
+	f.publish(t, e.subject, e.data(t, f.clk.Now()), e.id)
+	msg := f.next(t, "PLANS")
+	for _, n := range []*app.Notify{f.n, f.replica()} {
+		if err := nevents.Handler(n)(ctxT(t), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := msg.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Hour)
+	f.deliver(t, milestone(clientID, 3))
+	if got := f.inbox(t, clientID); len(got) != 2 {
+		t.Fatalf("listed on the day:%s\nwant both (the cap is 2)", describe(got))
+	}
+}
