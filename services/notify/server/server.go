@@ -89,7 +89,12 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("held", bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: 1}),
 		idx("user_day", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "deliver_date", Value: 1}, bson.E{Key: "urgent", Value: 1}),
 	}
-	out[CollWebhooks] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1})}
+	out[CollWebhooks] = []mongo.IndexModel{
+		idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1}),
+		// A user's places (app.MaxWebhooks): the limit holds under any
+		// interleaving. Sparse: webhooks from before places have none.
+		{Keys: bson.D{{Key: "slot", Value: 1}}, Options: options.Index().SetName("slot").SetUnique(true).SetSparse(true)},
+	}
 	out[CollDeliveries] = []mongo.IndexModel{
 		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),
 		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
