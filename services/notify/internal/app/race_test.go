@@ -226,3 +226,23 @@ func TestRedeliveredEventTakesOnePlaceUnderTheCap(t *testing.T) {
 		t.Fatalf("listed on the day:%s\nwant both (the cap is 2)", describe(got))
 	}
 }
+
+// What a busy day cannot deliver moves on one day at a time: with a cap
+// of 1, three events on one day are delivered on three days, never two on
+// the next.
+func TestDailyCapOverflowFillsOneDayAtATime(t *testing.T) {
+	loc := zone(t, berlin)
+	f := newFixture(t, time.Date(2026, 6, 10, 9, 0, 0, 0, loc))
+	f.setPrefs(t, clientID, inbox.Preferences{TimeZone: berlin, DailyCap: 1}, "time_zone", "daily_cap")
+	for i, day := range []int{1, 3, 7} {
+		f.clk.Set(time.Date(2026, 6, 10, 10+i, 0, 0, 0, loc))
+		f.deliver(t, milestone(clientID, day))
+	}
+	perDay := map[string]int{}
+	for _, n := range f.stored(t, bson.D{{Key: "user_id", Value: clientID}}) {
+		perDay[n.DeliverDate]++
+	}
+	if perDay["2026-06-10"] != 1 || perDay["2026-06-11"] != 1 || perDay["2026-06-12"] != 1 {
+		t.Fatalf("notifications per delivery day: %v; want one on each of 2026-06-10, -11, -12", perDay)
+	}
+}
