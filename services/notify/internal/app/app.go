@@ -473,8 +473,19 @@ func (n *Notify) changePreferences(ctx context.Context, userID, tz string, fn fu
 		n.race.run(n.race.prefsWrite, userID)
 		return nil
 	}
+	versioned := false
 	for range maxPreferenceAttempts {
 		p, err := n.prefStore.Update(ctx, userID, func(p *inbox.Preferences) ([]outbox.Message, error) { return nil, apply(p) })
+		if k, _ := apperr.KindOf(err); k == apperr.KindAborted && !versioned {
+			// Perhaps a document without a version (replaced by a replica
+			// of the previous release during a rolling update), which no
+			// version check matches: give it one and try again.
+			if err := versionPreferences(ctx, n.prefs, bson.E{Key: "_id", Value: userID}); err != nil {
+				return inbox.Preferences{}, err
+			}
+			versioned = true
+			continue
+		}
 		if !errors.Is(err, docstore.ErrNotFound) {
 			return p, err
 		}
@@ -500,8 +511,12 @@ const maxPreferenceAttempts = 5
 // their first one, so that version-checked writes match them. Idempotent;
 // the service runs it at start-up.
 func VersionPreferences(ctx context.Context, prefs *mongo.Collection) error {
-	if _, err := prefs.UpdateMany(ctx, bson.D{{Key: outbox.FieldVersion, Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: outbox.FieldVersion, Value: int64(1)}}}}); err != nil {
+	return versionPreferences(ctx, prefs)
+}
+
+func versionPreferences(ctx context.Context, prefs *mongo.Collection, filter ...bson.E) error {
+	f := append(bson.D{{Key: outbox.FieldVersion, Value: bson.D{{Key: "$exists", Value: false}}}}, filter...)
+	if _, err := prefs.UpdateMany(ctx, f, bson.D{{Key: "$set", Value: bson.D{{Key: outbox.FieldVersion, Value: int64(1)}}}}); err != nil {
 		return fmt.Errorf("version preferences: %w", err)
 	}
 	return nil

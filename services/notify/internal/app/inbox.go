@@ -353,7 +353,11 @@ type prefsRow struct {
 func (n *Notify) reschedule(ctx context.Context, read prefsRow, field string, next *time.Time) error {
 	for range maxPreferenceAttempts {
 		n.race.run(n.race.prefsWrite, read.UserID)
-		res, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: read.UserID}, {Key: outbox.FieldVersion, Value: read.Version}},
+		version := bson.E{Key: outbox.FieldVersion, Value: read.Version}
+		if read.Version == 0 { // stored without one (VersionPreferences)
+			version.Value = bson.D{{Key: "$exists", Value: false}}
+		}
+		res, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: read.UserID}, version},
 			bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: next}}}, {Key: "$inc", Value: bson.D{{Key: outbox.FieldVersion, Value: 1}}}})
 		if err != nil {
 			return fmt.Errorf("reschedule reminders: %w", err)

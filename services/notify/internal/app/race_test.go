@@ -246,3 +246,38 @@ func TestDailyCapOverflowFillsOneDayAtATime(t *testing.T) {
 		t.Fatalf("notifications per delivery day: %v; want one on each of 2026-06-10, -11, -12", perDay)
 	}
 }
+
+// Preferences stored without a version (by the previous release, e.g. a
+// replica of it during a rolling update) still change, and their reminder
+// is still rescheduled.
+func TestPreferencesStoredWithoutAVersionStillChange(t *testing.T) {
+	loc := zone(t, berlin)
+	f := newFixture(t, time.Date(2026, 6, 10, 8, 0, 0, 0, loc))
+	due := f.clk.Now().UTC()
+	if _, err := f.db.Collection(server.CollPreferences).InsertOne(ctxT(t), bson.D{{Key: "_id", Value: clientID}, {Key: "user_id", Value: clientID},
+		{Key: "time_zone", Value: berlin}, {Key: "check_in_reminder_time", Value: "08:00"}, {Key: "next_check_in_at", Value: due}}); err != nil {
+		t.Fatal(err)
+	}
+	f.sendReminders(t, 1)
+	p, err := f.n.Preferences(ctxT(t), caller(clientID), clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.NextCheckInAt == nil || !p.NextCheckInAt.Equal(due.Add(24*time.Hour)) {
+		t.Fatalf("next check-in reminder %v after today's, want %v", p.NextCheckInAt, due.Add(24*time.Hour))
+	}
+	if _, err := f.db.Collection(server.CollPreferences).UpdateOne(ctxT(t), bson.D{{Key: "_id", Value: clientID}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "version", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.setPrefs(t, clientID, inbox.Preferences{Discreet: true}, "discreet")
+	if _, err := f.webhookReplica().CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = f.n.Preferences(ctxT(t), caller(clientID), clientID); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Discreet || !p.Webhook || p.TimeZone != berlin || p.CheckInReminderTime != "08:00" {
+		t.Fatalf("preferences %+v; want discreet, webhook on, the zone and reminder kept", p)
+	}
+}
