@@ -281,3 +281,30 @@ func TestPreferencesStoredWithoutAVersionStillChange(t *testing.T) {
 		t.Fatalf("preferences %+v; want discreet, webhook on, the zone and reminder kept", p)
 	}
 }
+
+// A webhook created on another replica while the reminder job moves a
+// reminder on (a write to another field of the same document) does not
+// stop the move: the reminder is next due tomorrow.
+func TestReminderMovesOnWhenAnotherFieldChangedMeanwhile(t *testing.T) {
+	loc := zone(t, berlin)
+	f := newFixture(t, time.Date(2026, 6, 10, 7, 0, 0, 0, loc))
+	f.setPrefs(t, clientID, inbox.Preferences{TimeZone: berlin, CheckInReminderTime: "08:00"}, "time_zone", "check_in_reminder_time")
+	f.clk.Set(time.Date(2026, 6, 10, 8, 0, 0, 0, loc))
+	b := f.webhookReplica()
+	job := f.replica().SetRaceHooks(app.RaceHooks{PrefsWrite: once(func() {
+		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret); err != nil {
+			t.Errorf("CreateWebhook: %v", err)
+		}
+	})})
+	if n, err := job.SendReminders(ctxT(t)); err != nil || n != 1 {
+		t.Fatalf("SendReminders = %d, %v; want 1", n, err)
+	}
+	p, err := f.n.Preferences(ctxT(t), caller(clientID), clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 6, 11, 8, 0, 0, 0, loc)
+	if !p.Webhook || p.NextCheckInAt == nil || !p.NextCheckInAt.Equal(want) {
+		t.Fatalf("webhook=%v, next check-in reminder %v; want webhook on and the reminder next due %v", p.Webhook, p.NextCheckInAt, want)
+	}
+}
