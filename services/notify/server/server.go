@@ -35,6 +35,9 @@ const (
 	CollPreferences   = "preferences"
 	CollWebhooks      = "webhooks"
 	CollDeliveries    = "webhook_deliveries"
+	// CollDailyCaps holds the daily cap's per-(user, local day) counters
+	// (the app reaches it beside the notifications; only _id is queried).
+	CollDailyCaps = app.DailyCapsCollection
 	// CollAccess holds attempts by others on a user's routes, each with its
 	// outbox event for the plans service's access log.
 	CollAccess = "access_records"
@@ -87,7 +90,12 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("held", bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: 1}),
 		idx("user_day", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "deliver_date", Value: 1}, bson.E{Key: "urgent", Value: 1}),
 	}
-	out[CollWebhooks] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1})}
+	out[CollWebhooks] = []mongo.IndexModel{
+		idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1}),
+		// A user's places (app.MaxWebhooks): the limit holds under any
+		// interleaving. Sparse: webhooks from before places have none.
+		{Keys: bson.D{{Key: "slot", Value: 1}}, Options: options.Index().SetName("slot").SetUnique(true).SetSparse(true)},
+	}
 	out[CollDeliveries] = []mongo.IndexModel{
 		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),
 		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
@@ -119,6 +127,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	defer plansConn.Close()
 	relay := d.Relay(CollAccess)
+	// Preferences from before version-checked writes get their version 1.
+	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
+		return err
+	}
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
 		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode)).
 		WithCareAuthority(plansclient.New(plansConn)).

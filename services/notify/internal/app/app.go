@@ -22,11 +22,13 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
+	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
@@ -42,7 +44,9 @@ func CallerFrom(ctx context.Context) (Caller, error) { return auth.CallerFrom(ct
 type Notify struct {
 	notes *mongo.Collection
 	prefs *mongo.Collection
-	view  *careview.View
+	// caps holds the daily cap's counters (DailyCapsCollection).
+	caps *mongo.Collection
+	view *careview.View
 	// care answers the care team's access on every counsellor read (nil:
 	// the projection answers; see WithCareAuthority).
 	care CareAuthority
@@ -58,6 +62,31 @@ type Notify struct {
 	observe Observers
 	// access records attempts by others on a user's routes (nil: off).
 	access *docstore.Store[AccessRecord]
+	// prefStore writes preferences documents under a version check
+	// (reads go through preferences).
+	prefStore *docstore.Store[inbox.Preferences]
+	// race lets tests force the interleavings that FerretDB's one command
+	// at a time never shows (export_test.go).
+	race raceHooks
+}
+
+// raceHooks run, when set, between a read and the write that depends on
+// it, so a test can have another replica act exactly there.
+type raceHooks struct {
+	// prefsWrite: a user's preferences were read and are about to be written.
+	prefsWrite func(userID string)
+	// capCounted: the daily cap was checked for a notification that is not
+	// stored yet.
+	capCounted func(userID string)
+	// webhookCounted: the webhook limit was checked for a webhook that is
+	// not stored yet.
+	webhookCounted func(userID string)
+}
+
+func (h raceHooks) run(f func(string), userID string) {
+	if f != nil {
+		f(userID)
+	}
 }
 
 // Observers watch notify's timed work and webhook deliveries, e.g. for
@@ -95,7 +124,8 @@ func (n *Notify) WithObservers(o Observers) *Notify {
 // replicas (core NATS: a signal lost is re-read from the database).
 // stopping closes at shutdown (nil: never).
 func New(notes, prefs *mongo.Collection, view *careview.View, nc *nats.Conn, clk clock.Clock, log *slog.Logger, stopping <-chan struct{}) *Notify {
-	return &Notify{notes: notes, prefs: prefs, view: view, nc: nc, clk: clk, log: log, stopping: stopping}
+	return &Notify{notes: notes, prefs: prefs, view: view, nc: nc, clk: clk, log: log, stopping: stopping,
+		caps: notes.Database().Collection(DailyCapsCollection), prefStore: docstore.New[inbox.Preferences](prefs, nil)}
 }
 
 func (n *Notify) now() time.Time { return n.clk.Now().UTC().Truncate(time.Millisecond) }
@@ -234,22 +264,17 @@ func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient
 		return err
 	}
 	now := n.now()
-	sentToday := 0
-	if prefs.DailyCap > 0 && !r.urgent {
-		today := localtime.LocalDate(now, prefs.Location())
-		// The user's own reminders do not count: they asked for them, and
-		// they must not crowd out what happens in their day.
-		c, err := n.notes.CountDocuments(ctx, bson.D{{Key: "user_id", Value: r.userID}, {Key: "deliver_date", Value: today},
-			{Key: "urgent", Value: false}, {Key: "reminder", Value: bson.D{{Key: "$ne", Value: true}}}})
-		if err != nil {
-			return fmt.Errorf("count today's notifications: %w", err)
-		}
-		sentToday = int(c)
-	}
+	id := inbox.ID(env.GetEventId(), r.userID, r.kind)
 	title, body := message.Compose(r.kind, r.audience, prefs.Discreet, r.data)
-	at := inbox.DeliverAt(prefs, r.urgent, now, sentToday)
+	at := inbox.DeliverAt(prefs, r.urgent, now, 0)
+	if prefs.DailyCap > 0 && !r.urgent {
+		if at, err = n.capDay(ctx, prefs, id, at); err != nil {
+			return err
+		}
+	}
+	n.race.run(n.race.capCounted, r.userID)
 	note := inbox.Notification{
-		ID: inbox.ID(env.GetEventId(), r.userID, r.kind), UserID: r.userID, Kind: r.kind, Title: title, Body: body,
+		ID: id, UserID: r.userID, Kind: r.kind, Title: title, Body: body,
 		Urgent: r.urgent, ClientID: env.GetClientId(), MilestoneDay: r.data.MilestoneDay, EventID: env.GetEventId(),
 		CreateTime: now, DeliverAt: at, Delivered: !at.After(now), DeliverDate: localtime.LocalDate(at, prefs.Location()),
 	}
@@ -301,6 +326,76 @@ func (n *Notify) insert(ctx context.Context, note inbox.Notification) (bool, err
 		return false, fmt.Errorf("store notification: %w", err)
 	}
 	return true, nil
+}
+
+// DailyCapsCollection holds the daily cap's counters: one document per
+// (user, local day), counting the non-urgent notifications that day holds
+// (the user's own reminders aside), with their ids.
+const DailyCapsCollection = "daily_caps"
+
+// capDayHorizon bounds the days capDay looks ahead for room.
+const capDayHorizon = 366
+
+// capDay takes a place for notification id under the user's daily cap on
+// the local day of at (when it would be delivered, after quiet hours), or
+// else on the first later day with room, and answers when it is delivered.
+// The place is taken by one conditional update of the day's counter
+// ($inc only while below the cap and only once per id), so the cap holds
+// whatever replicas take places at once; the counter's first place is an
+// insert, and a duplicate means another replica made it first. A
+// redelivered event keeps the place it took (its id is in the counter) or
+// the time its stored notification has.
+func (n *Notify) capDay(ctx context.Context, p inbox.Preferences, id string, at time.Time) (time.Time, error) {
+	var s stored
+	switch err := n.notes.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&s); {
+	case err == nil:
+		return s.DeliverAt, nil
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return time.Time{}, fmt.Errorf("load notification: %w", err)
+	}
+	loc := p.Location()
+	placed := "ids." + id
+	for range capDayHorizon {
+		day := localtime.LocalDate(at, loc)
+		key := p.UserID + "/" + day // the date is the fixed-length end
+		res, err := n.caps.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: key}, {Key: "count", Value: bson.D{{Key: "$lt", Value: p.DailyCap}}}, {Key: placed, Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}}, {Key: "$set", Value: bson.D{{Key: placed, Value: true}}}})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("count toward the daily cap: %w", err)
+		}
+		if res.MatchedCount == 1 {
+			return at, nil
+		}
+		var c struct {
+			Count int             `bson:"count"`
+			IDs   map[string]bool `bson:"ids"`
+		}
+		switch err := n.caps.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&c); {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			_, err := n.caps.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "user_id", Value: p.UserID}, {Key: "date", Value: day},
+				{Key: "count", Value: 1}, {Key: "ids", Value: bson.D{{Key: id, Value: true}}}})
+			if err == nil {
+				return at, nil
+			}
+			if !mongo.IsDuplicateKeyError(err) {
+				return time.Time{}, fmt.Errorf("count toward the daily cap: %w", err)
+			}
+			continue // another replica made the day's counter: try it
+		case err != nil:
+			return time.Time{}, fmt.Errorf("count toward the daily cap: %w", err)
+		}
+		switch {
+		case c.IDs[id]:
+			return at, nil // placed there before (a redelivered event)
+		case c.Count < p.DailyCap:
+			continue // changed between the update and the read: try again
+		}
+		// The day is full: the next one, from its start (after quiet hours).
+		at = inbox.DeliverAt(p, false, localtime.StartOfNextDay(at, loc), 0)
+	}
+	n.log.Warn("no room under the daily cap within a year; delivering then", "days", capDayHorizon)
+	return at, nil
 }
 
 // announce tells every replica's live feeds that a notification is there.
@@ -364,4 +459,69 @@ func (n *Notify) preferences(ctx context.Context, userID, tz string) (inbox.Pref
 		return inbox.Preferences{}, fmt.Errorf("load preferences: %w", err)
 	}
 	return p, nil
+}
+
+// changePreferences applies fn to a user's stored preferences (the
+// defaults in zone tz when there are none) and writes them if nobody wrote
+// in between; otherwise it reads again and re-applies fn, so concurrent
+// changes of different fields (UpdatePreferences, CreateWebhook, the
+// reminder job on another replica) all survive. The first write is an
+// insert: when another writer inserted first, it updates theirs. fn may run
+// more than once; an error from fn is returned as is, nothing written.
+func (n *Notify) changePreferences(ctx context.Context, userID, tz string, fn func(*inbox.Preferences) error) (inbox.Preferences, error) {
+	apply := func(p *inbox.Preferences) error {
+		if err := fn(p); err != nil {
+			return err
+		}
+		p.UserID = userID
+		n.race.run(n.race.prefsWrite, userID)
+		return nil
+	}
+	versioned := false
+	for range maxPreferenceAttempts {
+		p, err := n.prefStore.Update(ctx, userID, func(p *inbox.Preferences) ([]outbox.Message, error) { return nil, apply(p) })
+		if k, _ := apperr.KindOf(err); k == apperr.KindAborted && !versioned {
+			// Perhaps a document without a version (replaced by a replica
+			// of the previous release during a rolling update), which no
+			// version check matches: give it one and try again.
+			if err := versionPreferences(ctx, n.prefs, bson.E{Key: "_id", Value: userID}); err != nil {
+				return inbox.Preferences{}, err
+			}
+			versioned = true
+			continue
+		}
+		if !errors.Is(err, docstore.ErrNotFound) {
+			return p, err
+		}
+		p = inbox.Defaults(userID, tz)
+		if err := apply(&p); err != nil {
+			return inbox.Preferences{}, err
+		}
+		switch err := n.prefStore.Create(ctx, userID, p); {
+		case err == nil:
+			return p, nil
+		case !errors.Is(err, docstore.ErrExists):
+			return inbox.Preferences{}, fmt.Errorf("save preferences: %w", err)
+		}
+	}
+	return inbox.Preferences{}, apperr.Aborted("the preferences changed while they were being saved, please retry")
+}
+
+// maxPreferenceAttempts bounds changePreferences' insert-or-update rounds
+// (docstore.Update retries version conflicts on its own).
+const maxPreferenceAttempts = 5
+
+// VersionPreferences gives preferences stored before they had a version
+// their first one, so that version-checked writes match them. Idempotent;
+// the service runs it at start-up.
+func VersionPreferences(ctx context.Context, prefs *mongo.Collection) error {
+	return versionPreferences(ctx, prefs)
+}
+
+func versionPreferences(ctx context.Context, prefs *mongo.Collection, filter ...bson.E) error {
+	f := append(bson.D{{Key: outbox.FieldVersion, Value: bson.D{{Key: "$exists", Value: false}}}}, filter...)
+	if _, err := prefs.UpdateMany(ctx, f, bson.D{{Key: "$set", Value: bson.D{{Key: outbox.FieldVersion, Value: int64(1)}}}}); err != nil {
+		return fmt.Errorf("version preferences: %w", err)
+	}
+	return nil
 }

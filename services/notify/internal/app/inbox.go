@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
@@ -266,50 +267,47 @@ func (n *Notify) UpdatePreferences(ctx context.Context, c Caller, userID string,
 	if err := n.ownerOnly(ctx, c, userID, "notification-preferences", "UpdateNotificationPreferences", apperr.NotFound("user %q not found", userID)); err != nil {
 		return inbox.Preferences{}, err
 	}
-	p, err := n.preferences(ctx, userID, "")
-	if err != nil {
-		return inbox.Preferences{}, err
-	}
-	var bad []apperr.FieldViolation
 	if len(fields) == 0 {
-		bad = append(bad, apperr.FieldViolation{Field: "update_mask", Description: "names no field"})
-	}
-	for _, f := range fields {
-		switch f {
-		case "time_zone":
-			p.TimeZone = in.TimeZone
-		case "quiet_start":
-			p.QuietStart = in.QuietStart
-		case "quiet_end":
-			p.QuietEnd = in.QuietEnd
-		case "check_in_reminder_time":
-			p.CheckInReminderTime = in.CheckInReminderTime
-		case "prompt_of_the_day_time":
-			p.PromptOfTheDayTime = in.PromptOfTheDayTime
-		case "daily_cap":
-			p.DailyCap = in.DailyCap
-		case "discreet":
-			p.Discreet = in.Discreet
-		case "channels":
-			p.Webhook = in.Webhook
-		default:
-			bad = append(bad, apperr.FieldViolation{Field: "update_mask", Description: fmt.Sprintf("field %q cannot be changed", f)})
-		}
-	}
-	for _, v := range p.Validate() {
-		field, desc, _ := strings.Cut(v, ": ")
-		bad = append(bad, apperr.FieldViolation{Field: field, Description: desc})
-	}
-	if len(bad) > 0 {
-		return inbox.Preferences{}, apperr.InvalidArgument(bad...)
+		return inbox.Preferences{}, apperr.InvalidArgument(apperr.FieldViolation{Field: "update_mask", Description: "names no field"})
 	}
 	now := n.now()
-	p.UserID, p.UpdateTime = userID, now
-	p.Reschedule(now)
-	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
-		return inbox.Preferences{}, fmt.Errorf("save preferences: %w", err)
-	}
-	return p, nil
+	// Applied to what is stored now, again after a concurrent write (a
+	// webhook turning its channel on, another replica's save).
+	return n.changePreferences(ctx, userID, "", func(p *inbox.Preferences) error {
+		var bad []apperr.FieldViolation
+		for _, f := range fields {
+			switch f {
+			case "time_zone":
+				p.TimeZone = in.TimeZone
+			case "quiet_start":
+				p.QuietStart = in.QuietStart
+			case "quiet_end":
+				p.QuietEnd = in.QuietEnd
+			case "check_in_reminder_time":
+				p.CheckInReminderTime = in.CheckInReminderTime
+			case "prompt_of_the_day_time":
+				p.PromptOfTheDayTime = in.PromptOfTheDayTime
+			case "daily_cap":
+				p.DailyCap = in.DailyCap
+			case "discreet":
+				p.Discreet = in.Discreet
+			case "channels":
+				p.Webhook = in.Webhook
+			default:
+				bad = append(bad, apperr.FieldViolation{Field: "update_mask", Description: fmt.Sprintf("field %q cannot be changed", f)})
+			}
+		}
+		for _, v := range p.Validate() {
+			field, desc, _ := strings.Cut(v, ": ")
+			bad = append(bad, apperr.FieldViolation{Field: field, Description: desc})
+		}
+		if len(bad) > 0 {
+			return apperr.InvalidArgument(bad...)
+		}
+		p.UpdateTime = now
+		p.Reschedule(now)
+		return nil
+	})
 }
 
 // SendReminders creates the daily check-in reminders and prompts of the
@@ -330,16 +328,17 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 		if err != nil {
 			return sent, fmt.Errorf("find due reminders: %w", err)
 		}
-		var due []inbox.Preferences
+		var due []prefsRow
 		if err := cur.All(ctx, &due); err != nil {
 			return sent, err
 		}
-		for _, p := range due {
+		for _, row := range due {
+			p := row.Preferences
 			loc := p.Location()
 			day := localtime.LocalDate(now, loc)
 			at, on, err := localtime.ParseHHMM(r.at(p))
 			if err != nil || !on { // turned off meanwhile
-				if err := n.reschedule(ctx, p.UserID, r.field, nil); err != nil {
+				if err := n.reschedule(ctx, row, r.field, nil); err != nil {
 					return sent, err
 				}
 				continue
@@ -348,7 +347,7 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 			// reminder goes out at its own time (at once if that has passed).
 			due := todaysAt(now, loc, at)
 			if due.After(now) {
-				if err := n.reschedule(ctx, p.UserID, r.field, &due); err != nil {
+				if err := n.reschedule(ctx, row, r.field, &due); err != nil {
 					return sent, err
 				}
 				continue
@@ -376,7 +375,7 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 			// Only this reminder's schedule moves: the other one may be due in
 			// this same pass.
 			next := localtime.NextAt(now, loc, at)
-			if err := n.reschedule(ctx, p.UserID, r.field, &next); err != nil {
+			if err := n.reschedule(ctx, row, r.field, &next); err != nil {
 				return sent, err
 			}
 		}
@@ -387,13 +386,65 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 	return sent, nil
 }
 
-// reschedule sets when one daily reminder (field) is next due; nil: off.
-func (n *Notify) reschedule(ctx context.Context, userID, field string, next *time.Time) error {
-	if _, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: next}}}}); err != nil {
-		return fmt.Errorf("reschedule reminders: %w", err)
+// prefsRow is a stored preferences document with its version, which the
+// reminder job's writes are checked against.
+type prefsRow struct {
+	Version           int64 `bson:"version"`
+	inbox.Preferences `bson:",inline"`
+}
+
+// reschedule sets when one daily reminder (field) is next due (nil: off),
+// derived from read: the write is filtered on read's version and bumps it.
+// When someone wrote in between, it reads again: if what next was derived
+// from (the zone, the reminder times, this reminder's due time) is as it
+// was, another field changed (the webhook channel) and it writes again on
+// the new version; otherwise the newer write has decided the schedule
+// (UpdatePreferences reschedules both reminders, another replica moved this
+// one) and stands.
+func (n *Notify) reschedule(ctx context.Context, read prefsRow, field string, next *time.Time) error {
+	for range maxPreferenceAttempts {
+		n.race.run(n.race.prefsWrite, read.UserID)
+		version := bson.E{Key: outbox.FieldVersion, Value: read.Version}
+		if read.Version == 0 { // stored without one (VersionPreferences)
+			version.Value = bson.D{{Key: "$exists", Value: false}}
+		}
+		res, err := n.prefs.UpdateOne(ctx, bson.D{{Key: "_id", Value: read.UserID}, version},
+			bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: next}}}, {Key: "$inc", Value: bson.D{{Key: outbox.FieldVersion, Value: 1}}}})
+		if err != nil {
+			return fmt.Errorf("reschedule reminders: %w", err)
+		}
+		if res.MatchedCount == 1 {
+			return nil
+		}
+		var now prefsRow
+		err = n.prefs.FindOne(ctx, bson.D{{Key: "_id", Value: read.UserID}}).Decode(&now)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reschedule reminders: %w", err)
+		}
+		if !sameSchedule(read.Preferences, now.Preferences, field) {
+			return nil
+		}
+		read = now
 	}
-	return nil
+	// The next pass finds the reminder still due and decides again.
+	return fmt.Errorf("reschedule reminders of %s: the preferences kept changing", read.UserID)
+}
+
+// sameSchedule reports whether a and b give reminder field the same next
+// due time.
+func sameSchedule(a, b inbox.Preferences, field string) bool {
+	at := func(p inbox.Preferences) *time.Time {
+		if field == "next_prompt_at" {
+			return p.NextPromptAt
+		}
+		return p.NextCheckInAt
+	}
+	x, y := at(a), at(b)
+	return a.TimeZone == b.TimeZone && a.CheckInReminderTime == b.CheckInReminderTime && a.PromptOfTheDayTime == b.PromptOfTheDayTime &&
+		(x == nil) == (y == nil) && (x == nil || x.Equal(*y))
 }
 
 // todaysAt is the instant the local wall clock reads at on now's local

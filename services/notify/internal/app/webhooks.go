@@ -34,7 +34,14 @@ type Webhook struct {
 	URL        string    `bson:"url"`
 	Secret     string    `bson:"secret"`
 	CreateTime time.Time `bson:"create_time"`
+	// Slot is "<user id>/<k>", k one of the user's MaxWebhooks places,
+	// under a unique index: two replicas creating at once cannot both take
+	// the last one. (Webhooks from before slots have none.)
+	Slot string `bson:"slot,omitempty"`
 }
+
+// MaxWebhooks is how many webhooks a user may register.
+const MaxWebhooks = 5
 
 // Delivery is one notification sent (or being sent) to one webhook.
 type Delivery struct {
@@ -120,26 +127,65 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 	if len(bad) > 0 {
 		return Webhook{}, apperr.InvalidArgument(bad...)
 	}
-	count, err := n.hooks.hooks.CountDocuments(ctx, bson.D{{Key: "user_id", Value: userID}})
-	if err != nil {
-		return Webhook{}, err
-	}
-	if count >= 5 {
-		return Webhook{}, apperr.FailedPrecondition("at most 5 webhooks per user")
-	}
 	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: secret, CreateTime: n.now()}
-	if _, err := n.hooks.hooks.InsertOne(ctx, w); err != nil {
-		return Webhook{}, fmt.Errorf("store webhook: %w", err)
+	for attempt := 0; ; attempt++ {
+		slot, ok, err := n.hooks.freeSlot(ctx, userID)
+		if err != nil {
+			return Webhook{}, err
+		}
+		if !ok {
+			return Webhook{}, apperr.FailedPrecondition("at most %d webhooks per user", MaxWebhooks)
+		}
+		n.race.run(n.race.webhookCounted, userID)
+		w.Slot = slot
+		_, err = n.hooks.hooks.InsertOne(ctx, w)
+		if err == nil {
+			break
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return Webhook{}, fmt.Errorf("store webhook: %w", err)
+		}
+		// Another replica took the place meanwhile: look again.
+		if attempt == MaxWebhooks {
+			return Webhook{}, apperr.Aborted("the webhooks changed while this one was being saved, please retry")
+		}
 	}
-	p, err := n.preferences(ctx, userID, "")
-	if err != nil {
+	if _, err := n.changePreferences(ctx, userID, "", func(p *inbox.Preferences) error {
+		p.Webhook = true
+		return nil
+	}); err != nil {
 		return Webhook{}, err
-	}
-	p.Webhook, p.UserID = true, userID
-	if _, err := n.prefs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, p, options.Replace().SetUpsert(true)); err != nil {
-		return Webhook{}, fmt.Errorf("save preferences: %w", err)
 	}
 	return w, nil
+}
+
+// freeSlot is the first of the user's MaxWebhooks places no webhook
+// holds, or false when every one is taken. Webhooks without a place (from
+// before places) count, and hold the lowest ones.
+func (w *Webhooks) freeSlot(ctx context.Context, userID string) (string, bool, error) {
+	cur, err := w.hooks.Find(ctx, bson.D{{Key: "user_id", Value: userID}}, options.Find().SetProjection(bson.D{{Key: "slot", Value: 1}}))
+	if err != nil {
+		return "", false, fmt.Errorf("list webhooks: %w", err)
+	}
+	var held []struct {
+		Slot string `bson:"slot"`
+	}
+	if err := cur.All(ctx, &held); err != nil {
+		return "", false, fmt.Errorf("list webhooks: %w", err)
+	}
+	taken, unplaced := map[string]bool{}, 0
+	for _, h := range held {
+		if h.Slot == "" {
+			unplaced++
+		}
+		taken[h.Slot] = true
+	}
+	for k := unplaced; k < MaxWebhooks && len(held) < MaxWebhooks; k++ {
+		if slot := fmt.Sprintf("%s/%d", userID, k); !taken[slot] {
+			return slot, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // ListWebhooks lists the caller's webhooks.
