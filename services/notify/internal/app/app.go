@@ -82,7 +82,10 @@ type Observers struct {
 	ReminderRan func(now time.Time)
 	// WebhookAttempt is called once per webhook delivery attempt with its
 	// outcome (WebhookDelivered, WebhookRetry, WebhookRefused or
-	// WebhookFailed) and how long the POST took.
+	// WebhookFailed) and how long the POST took. It may be called from
+	// several goroutines at once. An attempt whose result came too late to
+	// be recorded (another replica had taken the delivery over) is not
+	// reported, so each delivery still ends in one delivered or failed.
 	WebhookAttempt func(outcome string, elapsed time.Duration)
 }
 

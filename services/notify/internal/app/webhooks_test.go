@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,5 +300,52 @@ func TestReleasedNotificationKeepsItsWebhookAcrossAFailure(t *testing.T) {
 	}
 	if ds := f.deliveriesOf(t, h.ID); len(ds) != 1 {
 		t.Fatalf("webhook deliveries after the failure and two more passes = %d, want exactly 1", len(ds))
+	}
+}
+
+// counting is a receiver that accepts every request and counts them.
+type counting struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *counting) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// A backlog larger than any batch is sent in one pass: nothing waits for
+// the next tick while more is due.
+func TestOnePassDrainsABacklogLargerThanABatch(t *testing.T) {
+	start := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
+	f := newFixture(t, start)
+	f.sender(f.n)
+	rcv := &counting{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var hooks []app.Webhook
+	for i := range 3 {
+		hooks = append(hooks, f.webhookFor(t, f.n, clientID, srv.URL+"/hook"+strconv.Itoa(i)))
+	}
+	const backlog = 75
+	docs := make([]any, 0, backlog)
+	for i := range backlog {
+		docs = append(docs, app.Delivery{ID: "dl-" + strconv.Itoa(i), WebhookID: hooks[i%len(hooks)].ID, UserID: clientID,
+			NotificationID: "n-" + strconv.Itoa(i), Payload: []byte(`{}`), Status: app.DeliveryPending,
+			NextAttemptAt: start.Add(-time.Duration(i) * time.Millisecond), CreateTime: start})
+	}
+	if _, err := f.db.Collection(server.CollDeliveries).InsertMany(ctxT(t), docs); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := f.n.SendWebhooks(ctxT(t))
+	if err != nil || sent != backlog {
+		t.Fatalf("one pass delivered %d, %v; want all %d", sent, err, backlog)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.calls != backlog {
+		t.Fatalf("the receiver got %d requests, want %d", rcv.calls, backlog)
 	}
 }
