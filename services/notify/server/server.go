@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -27,6 +29,7 @@ import (
 	"github.com/nocontact/backend/services/notify/internal/app"
 	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
 	"github.com/nocontact/backend/services/notify/internal/ports/grpcapi"
+	"github.com/nocontact/backend/services/notify/internal/webhook"
 )
 
 // Collections of the notify database.
@@ -89,6 +92,9 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("user_feed", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "delivered_at", Value: 1}, bson.E{Key: "_id", Value: 1}),
 		idx("held", bson.E{Key: "delivered", Value: 1}, bson.E{Key: "deliver_at", Value: 1}),
 		idx("user_day", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "deliver_date", Value: 1}, bson.E{Key: "urgent", Value: 1}),
+		// Released notifications whose webhooks are still to be enqueued
+		// (app.ReleaseDue); the field exists only for those.
+		{Keys: bson.D{{Key: "webhooks_due", Value: 1}}, Options: options.Index().SetName("webhooks_due").SetSparse(true)},
 	}
 	out[CollWebhooks] = []mongo.IndexModel{
 		idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1}),
@@ -162,11 +168,44 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
+	// overlapping starts a pass every interval without waiting for the
+	// last one: a webhook pass waits for its own attempts, a slow receiver's
+	// up to webhook.AttemptTimeout, and the next tick's pass meanwhile takes
+	// what fell due for everyone else. The sender bounds the attempts in
+	// flight, so a pass holds an attempt or ends at once; at most limit
+	// passes are alive (a stalled database must not pile them up), and the
+	// work returns when all have ended.
+	overlapping := func(interval time.Duration, name string, limit int, fn func(context.Context) (int, error)) bootstrap.Work {
+		return func(ctx context.Context) {
+			var passes sync.WaitGroup
+			defer passes.Wait()
+			var alive atomic.Int32
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				if alive.Add(1) <= int32(limit) {
+					passes.Go(func() {
+						defer alive.Add(-1)
+						if _, err := fn(ctx); err != nil && ctx.Err() == nil {
+							d.Log.WarnContext(ctx, name+" failed; retrying at the next tick", "error", err)
+						}
+					})
+				} else {
+					alive.Add(-1)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}
+	}
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
-			every(cfg.WebhookInterval, "webhook deliveries", n.SendWebhooks),
+			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),
 		},
 		[]bootstrap.Consumer{d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n))})
 }

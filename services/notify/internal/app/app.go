@@ -68,6 +68,8 @@ type Notify struct {
 	// race lets tests force the interleavings that FerretDB's one command
 	// at a time never shows (export_test.go).
 	race raceHooks
+	// beforeReleaseWebhooks runs between a release and its webhooks (tests).
+	beforeReleaseWebhooks func(noteID string) error
 }
 
 // raceHooks run, when set, between a read and the write that depends on
@@ -109,7 +111,10 @@ type Observers struct {
 	ReminderRan func(now time.Time)
 	// WebhookAttempt is called once per webhook delivery attempt with its
 	// outcome (WebhookDelivered, WebhookRetry, WebhookRefused or
-	// WebhookFailed) and how long the POST took.
+	// WebhookFailed) and how long the POST took. It may be called from
+	// several goroutines at once. An attempt whose result came too late to
+	// be recorded (another replica had taken the delivery over) is not
+	// reported, so each delivery still ends in one delivered or failed.
 	WebhookAttempt func(outcome string, elapsed time.Duration)
 }
 
@@ -410,11 +415,22 @@ func (n *Notify) announce(userID, id string) {
 	}
 }
 
+// webhooksDue marks a released notification whose webhook deliveries may
+// not be enqueued yet: the release sets it in the same write that flips
+// delivered, and clears it once the deliveries are stored, so a failure in
+// between is finished by the next pass.
+const webhooksDue = "webhooks_due"
+
 // ReleaseDue delivers held notifications whose time has come (after quiet
 // hours or the cap's day). Each is flipped once, by whichever replica gets
-// there first.
+// there first, and its webhook deliveries are enqueued after the flip (a
+// receiver that reads the notification back finds it delivered) as a step
+// that a later pass retries until it is done.
 func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 	now := n.now()
+	if err := n.enqueueReleased(ctx); err != nil {
+		return 0, err
+	}
 	cur, err := n.notes.Find(ctx, bson.D{{Key: "delivered", Value: false}, {Key: "deliver_at", Value: bson.D{{Key: "$lte", Value: now}}}},
 		options.Find().SetSort(bson.D{{Key: "deliver_at", Value: 1}}).SetLimit(500))
 	if err != nil {
@@ -427,7 +443,7 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 	released := 0
 	for _, s := range due {
 		res, err := n.notes.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.ID}, {Key: "delivered", Value: false}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}, {Key: "delivered_at", Value: n.now()}}}})
+			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}, {Key: "delivered_at", Value: n.now()}, {Key: webhooksDue, Value: true}}}})
 		if err != nil {
 			return released, fmt.Errorf("release notification: %w", err)
 		}
@@ -437,7 +453,7 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 				n.observe.ReleaseLag(n.now().Sub(s.DeliverAt))
 			}
 			n.announce(s.UserID, s.ID)
-			if err := n.enqueue(ctx, s.Notification); err != nil {
+			if err := n.releaseWebhooks(ctx, s); err != nil {
 				return released, err
 			}
 		}
@@ -446,6 +462,42 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 		n.observe.ReleaseRan(now)
 	}
 	return released, nil
+}
+
+// enqueueReleased finishes the webhook step of notifications released by
+// an earlier pass that failed before it was done.
+func (n *Notify) enqueueReleased(ctx context.Context) error {
+	cur, err := n.notes.Find(ctx, bson.D{{Key: webhooksDue, Value: true}}, options.Find().SetLimit(500))
+	if err != nil {
+		return fmt.Errorf("find released notifications without their webhooks: %w", err)
+	}
+	var left []stored
+	if err := cur.All(ctx, &left); err != nil {
+		return err
+	}
+	for _, s := range left {
+		if err := n.releaseWebhooks(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseWebhooks enqueues a released notification's webhook deliveries
+// (idempotent: their ids are the pair's) and then clears its mark.
+func (n *Notify) releaseWebhooks(ctx context.Context, s stored) error {
+	if n.beforeReleaseWebhooks != nil {
+		if err := n.beforeReleaseWebhooks(s.ID); err != nil {
+			return err
+		}
+	}
+	if err := n.enqueue(ctx, s.Notification); err != nil {
+		return err
+	}
+	if _, err := n.notes.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.ID}}, bson.D{{Key: "$unset", Value: bson.D{{Key: webhooksDue, Value: ""}}}}); err != nil {
+		return fmt.Errorf("mark webhooks enqueued: %w", err)
+	}
+	return nil
 }
 
 // preferences loads a user's preferences, or the defaults.

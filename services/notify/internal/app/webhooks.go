@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -57,6 +58,10 @@ type Delivery struct {
 	LastError      string     `bson:"last_error,omitempty"`
 	DeliverTime    *time.Time `bson:"deliver_time,omitempty"`
 	CreateTime     time.Time  `bson:"create_time"`
+	// Lease is the token of the attempt in flight (empty: none). While it
+	// is set, NextAttemptAt is when the lease runs out; the attempt's
+	// result is written only where the token still matches.
+	Lease string `bson:"lease,omitempty"`
 }
 
 // Delivery states.
@@ -92,13 +97,20 @@ type Webhooks struct {
 	devMode    bool
 	// lease is how long a claimed attempt is invisible to other replicas.
 	lease time.Duration
+	// slots holds one token per attempt in flight on this replica.
+	slots chan struct{}
+	// mu guards busy, the attempts in flight per webhook id, and makes a
+	// claim and its count one step.
+	mu   sync.Mutex
+	busy map[string]int
 }
 
 // NewWebhooks builds the webhook sender. devMode allows plain HTTP to
 // loopback receivers (a developer's machine); never in production.
 func NewWebhooks(hooks, deliveries *mongo.Collection, devMode bool) *Webhooks {
-	return &Webhooks{hooks: hooks, deliveries: deliveries, client: webhook.HTTPClient(devMode, 10*time.Second),
-		resolver: net.DefaultResolver, devMode: devMode, lease: time.Minute}
+	return &Webhooks{hooks: hooks, deliveries: deliveries, client: webhook.HTTPClient(devMode, webhook.AttemptTimeout),
+		resolver: net.DefaultResolver, devMode: devMode, lease: webhook.Lease,
+		slots: make(chan struct{}, webhook.MaxInFlight), busy: map[string]int{}}
 }
 
 // WithWebhooks turns webhook deliveries on.
@@ -297,81 +309,186 @@ func (n *Notify) enqueue(ctx context.Context, note inbox.Notification) error {
 
 // SendWebhooks makes the due delivery attempts: signed POSTs, retried with
 // exponential backoff and jitter up to webhook.MaxAttempts, each outcome
-// recorded. An attempt is claimed first (version check on the attempt
-// count), so two replicas never send the same attempt.
+// recorded. It claims one delivery at a time (findOneAndUpdate: another
+// replica cannot take the same one) and leases it from the clock of that
+// claim; the attempts run concurrently, at most webhook.MaxInFlight on this
+// replica and webhook.MaxInFlightPerWebhook to one webhook, so a slow
+// receiver holds up nobody else. It goes on claiming while anything is due
+// and returns when its own attempts have ended, with the number delivered.
+// Passes may overlap (server.go starts one per tick): the bounds are the
+// sender's, shared by all of them.
 func (n *Notify) SendWebhooks(ctx context.Context) (int, error) {
 	if n.hooks == nil {
 		return 0, nil
 	}
-	now := n.now()
-	cur, err := n.hooks.deliveries.Find(ctx, bson.D{{Key: "status", Value: DeliveryPending}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}},
-		options.Find().SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetLimit(50))
-	if err != nil {
-		return 0, fmt.Errorf("find due deliveries: %w", err)
-	}
-	var due []Delivery
-	if err := cur.All(ctx, &due); err != nil {
-		return 0, err
-	}
-	sent := 0
-	for _, d := range due {
-		claim, err := n.hooks.deliveries.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: d.ID}, {Key: "status", Value: DeliveryPending}, {Key: "attempts", Value: d.Attempts}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "attempts", Value: d.Attempts + 1}, {Key: "next_attempt_at", Value: now.Add(n.hooks.lease)}}}})
-		if err != nil || claim.ModifiedCount != 1 {
-			continue
-		}
-		d.Attempts++
-		var h Webhook
-		if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
-			if errors.Is(err, mongo.ErrNoDocuments) {
-				// The webhook is gone: nothing will ever take this
-				// delivery. End it rather than claim it forever.
-				if _, err := n.hooks.deliveries.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
-					bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: "the webhook no longer exists"}}}}); err != nil {
-					return sent, fmt.Errorf("record delivery: %w", err)
-				}
-				if n.observe.WebhookAttempt != nil {
-					n.observe.WebhookAttempt(WebhookFailed, 0)
-				}
+	w := n.hooks
+	// Each attempt holds one of w.slots, so at most cap(w.slots) are ever
+	// in flight and the sends below never block.
+	results := make(chan attemptResult, cap(w.slots))
+	inflight, sent := 0, 0
+	var failed error
+	for {
+		for failed == nil && ctx.Err() == nil && w.takeAttemptSlot() {
+			d, ok, err := n.claim(ctx)
+			if err != nil || !ok {
+				w.freeAttemptSlot()
+				failed = err
+				break
 			}
-			// Any other error: the lease runs out and the next pass tries again.
-			continue
+			inflight++
+			go func() { results <- n.attempt(ctx, d) }()
 		}
-		started := n.clk.Now()
-		status, sendErr := n.hooks.post(ctx, h, d.Payload, now)
-		elapsed := n.clk.Now().Sub(started)
-		set := bson.D{{Key: "last_http_status", Value: status}}
-		var outcome string
-		switch {
-		case sendErr == nil:
-			set = append(set, bson.E{Key: "status", Value: DeliveryDelivered}, bson.E{Key: "deliver_time", Value: n.now()}, bson.E{Key: "last_error", Value: ""})
+		if inflight == 0 {
+			return sent, failed
+		}
+		r := <-results
+		inflight--
+		if r.delivered {
 			sent++
-			outcome = WebhookDelivered
-		case d.Attempts >= webhook.MaxAttempts:
-			set = append(set, bson.E{Key: "status", Value: DeliveryFailed}, bson.E{Key: "last_error", Value: sendErr.Error()})
-			outcome = WebhookFailed
-		default:
-			delay := webhook.Backoff(d.Attempts, func(m int64) int64 { return rand.Int64N(max(m, 1)) })
-			set = append(set, bson.E{Key: "next_attempt_at", Value: n.now().Add(delay)}, bson.E{Key: "last_error", Value: sendErr.Error()})
-			outcome = WebhookRetry
-			if errors.Is(sendErr, webhook.ErrForbiddenAddress) {
-				outcome = WebhookRefused
-			}
 		}
-		if n.observe.WebhookAttempt != nil {
-			n.observe.WebhookAttempt(outcome, elapsed)
-		}
-		if _, err := n.hooks.deliveries.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, bson.D{{Key: "$set", Value: set}}); err != nil {
-			return sent, fmt.Errorf("record delivery: %w", err)
+		if r.err != nil && failed == nil {
+			failed = r.err
 		}
 	}
-	return sent, nil
+}
+
+type attemptResult struct {
+	delivered bool
+	err       error
+}
+
+func (w *Webhooks) takeAttemptSlot() bool {
+	select {
+	case w.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *Webhooks) freeAttemptSlot() { <-w.slots }
+
+// claim takes the oldest due delivery whose webhook has room, leases it
+// from the clock's now under a fresh token, and counts it against its
+// webhook. The mutex makes the room check and the count one step for all
+// the passes of this replica.
+func (n *Notify) claim(ctx context.Context) (Delivery, bool, error) {
+	w := n.hooks
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := n.now()
+	filter := bson.D{{Key: "status", Value: DeliveryPending}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}}
+	var full []string
+	for id, c := range w.busy {
+		if c >= webhook.MaxInFlightPerWebhook {
+			full = append(full, id)
+		}
+	}
+	if len(full) > 0 {
+		filter = append(filter, bson.E{Key: "webhook_id", Value: bson.D{{Key: "$nin", Value: full}}})
+	}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: now.Add(w.lease)}, {Key: "lease", Value: uuid.NewString()}}},
+		{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}},
+	}
+	var d Delivery
+	err := w.deliveries.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().
+		SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Delivery{}, false, nil
+	}
+	if err != nil {
+		return Delivery{}, false, fmt.Errorf("claim due delivery: %w", err)
+	}
+	w.busy[d.WebhookID]++
+	return d, true, nil
+}
+
+// done gives back what claim took.
+func (w *Webhooks) done(webhookID string) {
+	w.mu.Lock()
+	if w.busy[webhookID]--; w.busy[webhookID] <= 0 {
+		delete(w.busy, webhookID)
+	}
+	w.mu.Unlock()
+	w.freeAttemptSlot()
+}
+
+// attempt makes one claimed attempt and records its outcome, if the lease
+// is still this attempt's (the write matches the claim's token): a result
+// that comes back after another replica took the delivery over is dropped.
+func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
+	w := n.hooks
+	defer w.done(d.WebhookID)
+	leased := bson.D{{Key: "_id", Value: d.ID}, {Key: "lease", Value: d.Lease}}
+	// The outcome is recorded even when shutdown cancels the pass: a POST
+	// that went out must not be sent again for want of its record.
+	record := func(set bson.D) (bool, error) {
+		res, err := w.deliveries.UpdateOne(context.WithoutCancel(ctx), leased,
+			bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "lease", Value: ""}}}})
+		if err != nil {
+			return false, fmt.Errorf("record delivery: %w", err)
+		}
+		if res.MatchedCount == 0 {
+			n.log.WarnContext(ctx, "a webhook attempt ended after its lease was taken over; its result is dropped", "delivery", d.ID)
+		}
+		return res.MatchedCount == 1, nil
+	}
+	var h Webhook
+	if err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			// The lease runs out and a later pass tries again.
+			return attemptResult{}
+		}
+		// The webhook is gone: nothing will ever take this delivery. End
+		// it rather than claim it forever.
+		ok, err := record(bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: "the webhook no longer exists"}})
+		if ok && n.observe.WebhookAttempt != nil {
+			n.observe.WebhookAttempt(WebhookFailed, 0)
+		}
+		return attemptResult{err: err}
+	}
+	// The signature carries the time of this attempt, and the POST starts
+	// only with enough lease left to end within it.
+	now := n.now()
+	if d.NextAttemptAt.Sub(now) < webhook.MinLeaseLeft {
+		return attemptResult{}
+	}
+	started := n.clk.Now()
+	status, sendErr := w.post(ctx, h, d.Payload, now)
+	elapsed := n.clk.Now().Sub(started)
+	set := bson.D{{Key: "last_http_status", Value: status}}
+	var outcome string
+	switch {
+	case sendErr == nil:
+		set = append(set, bson.E{Key: "status", Value: DeliveryDelivered}, bson.E{Key: "deliver_time", Value: n.now()}, bson.E{Key: "last_error", Value: ""})
+		outcome = WebhookDelivered
+	case d.Attempts >= webhook.MaxAttempts:
+		set = append(set, bson.E{Key: "status", Value: DeliveryFailed}, bson.E{Key: "last_error", Value: sendErr.Error()})
+		outcome = WebhookFailed
+	default:
+		delay := webhook.Backoff(d.Attempts, func(m int64) int64 { return rand.Int64N(max(m, 1)) })
+		set = append(set, bson.E{Key: "next_attempt_at", Value: n.now().Add(delay)}, bson.E{Key: "last_error", Value: sendErr.Error()})
+		outcome = WebhookRetry
+		if errors.Is(sendErr, webhook.ErrForbiddenAddress) {
+			outcome = WebhookRefused
+		}
+	}
+	ok, err := record(set)
+	if !ok {
+		return attemptResult{err: err}
+	}
+	// Counted only when recorded, so each delivery ends in exactly one
+	// delivered or failed whatever the replicas did.
+	if n.observe.WebhookAttempt != nil {
+		n.observe.WebhookAttempt(outcome, elapsed)
+	}
+	return attemptResult{delivered: sendErr == nil}
 }
 
 // post sends one signed attempt; any non-2xx answer is a failure.
 func (w *Webhooks) post(ctx context.Context, h Webhook, body []byte, now time.Time) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, webhook.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
