@@ -76,7 +76,7 @@ func (f *fixture) replica() *replica {
 	assignments := docstore.New[care.Assignment](assignColl, nil)
 	consents := docstore.New[care.Consents](consentColl, nil)
 	access := app.NewAccess(assignments, consents, f.db.Collection(mongodb.CollAccessLog), f.clk)
-	plans := app.NewPlans(mongodb.NewPlanStore(planColl, nil), assignments, access, f.clk)
+	plans := app.NewPlans(mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), nil), assignments, access, f.clk)
 	return &replica{plans: plans, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour)}
 }
 
@@ -402,8 +402,11 @@ func TestPlanStoreRoundTrip(t *testing.T) {
 	}
 	p := got.Plan
 	if p.TargetDays != 45 || p.TimeZone != "Pacific/Auckland" || len(p.Reasons) != 2 || len(p.Exceptions) != 1 ||
-		len(p.SupportContacts) != 1 || len(p.Boundaries) != 1 || len(p.Goals) != 1 || len(p.Contacts) != 1 || p.Mode != plan.ModeWithExceptions {
+		len(p.SupportContacts) != 1 || len(p.Boundaries) != 1 || len(p.Goals) != 1 || p.ContactCount != 1 || p.Mode != plan.ModeWithExceptions {
 		t.Fatalf("plan read back = %+v", p)
+	}
+	if log, _, _, err := fresh.plans.ListContacts(ctx, client, id, 0, ""); err != nil || len(log) != 1 || log[0].ID != ct.ID || log[0].Classification != plan.ExceptionCall {
+		t.Fatalf("contact log read back = %+v, %v; want the exception contact", log, err)
 	}
 	if s := p.Streaks(f.clk.Now()); s.Current != 5 {
 		t.Fatalf("streak read back = %d, want 5 (an exception contact is not a slip)", s.Current)
