@@ -64,11 +64,15 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 // process would build it; replicas share only the database and JetStream.
 type replica struct {
 	plans *app.Plans
+	store *mongodb.PlanStore
 	relay *outbox.Relay
 	sched *scheduler.Scheduler
 }
 
-func (f *fixture) replica() *replica {
+func (f *fixture) replica() *replica { return f.replicaWith(mongodb.Hooks{}) }
+
+// replicaWith is a replica whose plan store runs the test hooks.
+func (f *fixture) replicaWith(hooks mongodb.Hooks) *replica {
 	planColl := f.db.Collection(mongodb.CollPlans)
 	assignColl := f.db.Collection(mongodb.CollAssignments)
 	consentColl := f.db.Collection(mongodb.CollConsents)
@@ -76,8 +80,9 @@ func (f *fixture) replica() *replica {
 	assignments := docstore.New[care.Assignment](assignColl, nil)
 	consents := docstore.New[care.Consents](consentColl, nil)
 	access := app.NewAccess(assignments, consents, f.db.Collection(mongodb.CollAccessLog), f.clk)
-	plans := app.NewPlans(mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), nil), assignments, access, f.clk)
-	return &replica{plans: plans, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour)}
+	store := mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), nil).WithHooks(hooks)
+	plans := app.NewPlans(store, assignments, access, f.clk)
+	return &replica{plans: plans, store: store, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour)}
 }
 
 // events reads every event on the PLANS stream with the given subject.

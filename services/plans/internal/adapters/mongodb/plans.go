@@ -44,6 +44,15 @@ type Hooks struct {
 	// stored, before the contacts are copied into their collection; an
 	// error stops there (as a crash would) and is returned.
 	AfterPlanWrite func() error
+	// BeforeHeal runs when a read or a write has found contacts left
+	// pending by an earlier write, before it copies them.
+	BeforeHeal func()
+}
+
+func (s *PlanStore) beforeHeal() {
+	if h := s.hooks.BeforeHeal; h != nil {
+		h()
+	}
 }
 
 // NewPlanStore returns the plan store over the plans and contacts
@@ -95,6 +104,7 @@ func (s *PlanStore) Get(ctx context.Context, id string) (plan.Plan, int64, error
 	}
 	moved := p.MoveLegacyContacts()
 	if moved || len(p.PendingContacts) > 0 {
+		s.beforeHeal()
 		if err := s.settle(ctx, id, &p, bson.E{Key: outbox.FieldVersion, Value: v}); err != nil {
 			return plan.Plan{}, 0, err
 		}
@@ -112,6 +122,7 @@ func (s *PlanStore) Update(ctx context.Context, id string, fn func(*plan.Plan) (
 		if len(p.PendingContacts) > 0 {
 			// Copied before this write drops them from the plan: whatever
 			// the plan committed is in the collection first.
+			s.beforeHeal()
 			if err := s.copyContacts(ctx, id, p.PendingContacts); err != nil {
 				return nil, err
 			}
