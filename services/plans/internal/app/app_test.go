@@ -46,7 +46,7 @@ type fixture struct {
 	clk *clock.Fake
 }
 
-func newFixture(t *testing.T, start time.Time) *fixture {
+func newFixture(t testing.TB, start time.Time) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.Mongo(t)
