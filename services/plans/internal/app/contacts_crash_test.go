@@ -242,3 +242,54 @@ func TestTwoReplicasHealingAtOnceKeepTheNewest(t *testing.T) {
 		}
 	}
 }
+
+// Two replicas get the same RecordContact request (the client retried on a
+// flaky network): replica A has made the contact and stops before writing
+// the plan; replica B logs it meanwhile. A's write loses on the version, A
+// reads again, finds B's contact and answers it: one contact, not two.
+func TestSameRequestOnTwoReplicasLogsOneContact(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
+	f := newFixture(t, t0)
+	b := f.replica()
+	id := createActive(t, b, "Europe/Berlin", t0.Add(-10*24*time.Hour), 30)
+
+	reached, release := make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	armed.Store(true)
+	a := f.replicaWith(mongodb.Hooks{BeforePlanWrite: func() {
+		if armed.CompareAndSwap(true, false) {
+			close(reached)
+			<-release
+		}
+	}})
+	key := app.RequestKey{ID: "slip-1", Hash: "h-slip"}
+	slip := plan.ContactParams{Direction: plan.Outbound, Channel: plan.ChannelText, OccurredAt: t0.Add(-48 * time.Hour)}
+	type answer struct {
+		ct  plan.Contact
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		ct, _, err := a.plans.RecordContact(ctx, client, id, slip, key)
+		done <- answer{ct, err}
+	}()
+	select {
+	case <-reached:
+	case ans := <-done:
+		t.Fatalf("replica A answered %+v, %v without stopping before its write", ans.ct, ans.err)
+	}
+	fromB, _, err := b.plans.RecordContact(ctx, client, id, slip, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	fromA := <-done
+	if fromA.err != nil {
+		t.Fatal(fromA.err)
+	}
+	if fromA.ct.ID != fromB.ID || fromA.ct.Seq != 1 || fromB.Seq != 1 {
+		t.Fatalf("A answered %s (seq %d), B %s (seq %d); want the same contact, seq 1", fromA.ct.ID, fromA.ct.Seq, fromB.ID, fromB.Seq)
+	}
+	seenOnce(t, a, id, fromB.ID)
+}

@@ -44,6 +44,9 @@ type Hooks struct {
 	// stored, before the contacts are copied into their collection; an
 	// error stops there (as a crash would) and is returned.
 	AfterPlanWrite func() error
+	// BeforePlanWrite runs in a write once the change is made, before the
+	// version-checked write of the plan.
+	BeforePlanWrite func()
 	// BeforeHeal runs when a read or a write has found contacts left
 	// pending by an earlier write, before it copies them.
 	BeforeHeal func()
@@ -134,6 +137,9 @@ func (s *PlanStore) Update(ctx context.Context, id string, fn func(*plan.Plan) (
 			return nil, err
 		}
 		p.Contacts = nil // the working set is never stored
+		if h := s.hooks.BeforePlanWrite; h != nil {
+			h()
+		}
 		token = ""
 		if len(p.PendingContacts) > 0 {
 			token = uuid.NewString()
