@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
-	plans := app.NewPlans(mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), relay.Kick), assignments, access, d.Clock)
+	plans := app.NewPlans(mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), relay.Kick), assignments, access, d.Clock)
 	careApp := app.NewCare(assignments, consents, access, d.Clock)
 	lag, ran := d.Metrics.Scheduler("milestones")
 	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran, Tracer: d.Tracing.Tracer()})

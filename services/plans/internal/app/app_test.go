@@ -46,7 +46,7 @@ type fixture struct {
 	clk *clock.Fake
 }
 
-func newFixture(t *testing.T, start time.Time) *fixture {
+func newFixture(t testing.TB, start time.Time) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.Mongo(t)
@@ -64,11 +64,15 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 // process would build it; replicas share only the database and JetStream.
 type replica struct {
 	plans *app.Plans
+	store *mongodb.PlanStore
 	relay *outbox.Relay
 	sched *scheduler.Scheduler
 }
 
-func (f *fixture) replica() *replica {
+func (f *fixture) replica() *replica { return f.replicaWith(mongodb.Hooks{}) }
+
+// replicaWith is a replica whose plan store runs the test hooks.
+func (f *fixture) replicaWith(hooks mongodb.Hooks) *replica {
 	planColl := f.db.Collection(mongodb.CollPlans)
 	assignColl := f.db.Collection(mongodb.CollAssignments)
 	consentColl := f.db.Collection(mongodb.CollConsents)
@@ -76,8 +80,9 @@ func (f *fixture) replica() *replica {
 	assignments := docstore.New[care.Assignment](assignColl, nil)
 	consents := docstore.New[care.Consents](consentColl, nil)
 	access := app.NewAccess(assignments, consents, f.db.Collection(mongodb.CollAccessLog), f.clk)
-	plans := app.NewPlans(mongodb.NewPlanStore(planColl, nil), assignments, access, f.clk)
-	return &replica{plans: plans, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour)}
+	store := mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), nil).WithHooks(hooks)
+	plans := app.NewPlans(store, assignments, access, f.clk)
+	return &replica{plans: plans, store: store, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour)}
 }
 
 // events reads every event on the PLANS stream with the given subject.
@@ -402,8 +407,11 @@ func TestPlanStoreRoundTrip(t *testing.T) {
 	}
 	p := got.Plan
 	if p.TargetDays != 45 || p.TimeZone != "Pacific/Auckland" || len(p.Reasons) != 2 || len(p.Exceptions) != 1 ||
-		len(p.SupportContacts) != 1 || len(p.Boundaries) != 1 || len(p.Goals) != 1 || len(p.Contacts) != 1 || p.Mode != plan.ModeWithExceptions {
+		len(p.SupportContacts) != 1 || len(p.Boundaries) != 1 || len(p.Goals) != 1 || p.ContactCount != 1 || p.Mode != plan.ModeWithExceptions {
 		t.Fatalf("plan read back = %+v", p)
+	}
+	if log, _, _, err := fresh.plans.ListContacts(ctx, client, id, 0, ""); err != nil || len(log) != 1 || log[0].ID != ct.ID || log[0].Classification != plan.ExceptionCall {
+		t.Fatalf("contact log read back = %+v, %v; want the exception contact", log, err)
 	}
 	if s := p.Streaks(f.clk.Now()); s.Current != 5 {
 		t.Fatalf("streak read back = %d, want 5 (an exception contact is not a slip)", s.Current)

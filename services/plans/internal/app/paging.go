@@ -13,6 +13,8 @@ import (
 type pageCursor struct {
 	Skip   int        `json:"s"`
 	Before *time.Time `json:"b,omitempty"`
+	// BeforeSeq: the next page of a contact log starts below this number.
+	BeforeSeq int64 `json:"q,omitempty"`
 }
 
 // maxSkip bounds how deep a token may page; a client's lists stay far below.
@@ -32,7 +34,7 @@ func decodePageToken(tok string) (pageCursor, error) {
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || c.Skip < 0 || c.Skip > maxSkip {
+	if err != nil || c.Skip < 0 || c.Skip > maxSkip || c.BeforeSeq < 0 {
 		return pageCursor{}, apperr.InvalidArgument(apperr.FieldViolation{Field: "page_token", Description: "is not a token from a previous page"})
 	}
 	return c, nil
@@ -43,23 +45,4 @@ func pageSizeOr(size, def int) int {
 		return def
 	}
 	return size
-}
-
-// PageNewestFirst pages over n items held oldest first (a plan's contact
-// log), newest first, and returns the indexes of one page.
-func PageNewestFirst(n, pageSize int, token string) ([]int, string, error) {
-	c, err := decodePageToken(token)
-	if err != nil {
-		return nil, "", err
-	}
-	size := pageSizeOr(pageSize, 20)
-	var out []int
-	for i := n - 1 - c.Skip; i >= 0 && len(out) < size; i-- {
-		out = append(out, i)
-	}
-	next := ""
-	if c.Skip+len(out) < n {
-		next = encodePageToken(pageCursor{Skip: c.Skip + len(out)})
-	}
-	return out, next, nil
 }

@@ -32,6 +32,12 @@ type PlanRepository interface {
 	Get(ctx context.Context, id string) (plan.Plan, int64, error)
 	Update(ctx context.Context, id string, fn func(*plan.Plan) ([]outbox.Message, error)) (plan.Plan, error)
 	ListByClient(ctx context.Context, clientID string, skip, limit int) ([]plan.Plan, error)
+	// Contact returns one contact of a plan's log; ok is false when the
+	// plan has none with the id.
+	Contact(ctx context.Context, planID, contactID string) (c plan.Contact, ok bool, err error)
+	// ListContacts lists up to limit contacts of a plan numbered below
+	// beforeSeq (0: from the newest), newest first.
+	ListContacts(ctx context.Context, planID string, beforeSeq int64, limit int) ([]plan.Contact, error)
 	// ClaimDue leases one active plan with something due (docstore.Claim);
 	// docstore.ErrNotFound when none is left unclaimed.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (string, error)
@@ -127,6 +133,37 @@ func (s *Plans) Get(ctx context.Context, c Caller, id, action string) (View, err
 // itself (when, how and how the client answered) is not theirs to read.
 func (s *Plans) Contacts(ctx context.Context, c Caller, id string) (View, error) {
 	return s.get(ctx, c, id, "ListContacts", false)
+}
+
+// Most contacts one ListContacts page answers (a larger page_size is
+// lowered to it), and the default.
+const (
+	MaxContactsPage     = 100
+	defaultContactsPage = 20
+)
+
+// ListContacts pages over a plan's contact log, newest first: the client
+// or their counsellor under the progress scope (see Contacts).
+func (s *Plans) ListContacts(ctx context.Context, c Caller, id string, pageSize int, pageToken string) ([]plan.Contact, View, string, error) {
+	v, err := s.Contacts(ctx, c, id)
+	if err != nil {
+		return nil, View{}, "", err
+	}
+	cursor, err := decodePageToken(pageToken)
+	if err != nil {
+		return nil, View{}, "", err
+	}
+	size := min(pageSizeOr(pageSize, defaultContactsPage), MaxContactsPage)
+	list, err := s.repo.ListContacts(ctx, id, cursor.BeforeSeq, size+1)
+	if err != nil {
+		return nil, View{}, "", err
+	}
+	next := ""
+	if len(list) > size {
+		list = list[:size]
+		next = encodePageToken(pageCursor{BeforeSeq: list[size-1].Seq})
+	}
+	return list, v, next, nil
 }
 
 func (s *Plans) get(ctx context.Context, c Caller, id, action string, adminAllowed bool) (View, error) {
@@ -262,12 +299,21 @@ func (s *Plans) RecordContact(ctx context.Context, c Caller, planID string, para
 	}
 	var recorded plan.Contact
 	v, err := s.change(ctx, c, planID, "RecordContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
-		if existing, ok := p.Contact(params.ID); ok {
-			if existing.RequestHash == "" || existing.RequestHash != key.Hash {
-				return idempotency.ErrReused
+		if key.ID != "" {
+			// The store has copied whatever the plan committed before fn
+			// runs, so the log answers for every earlier write, whichever
+			// replica made it.
+			existing, ok, err := s.repo.Contact(ctx, planID, params.ID)
+			if err != nil {
+				return err
 			}
-			recorded = existing
-			return nil
+			if ok {
+				if existing.RequestHash == "" || existing.RequestHash != key.Hash {
+					return idempotency.ErrReused
+				}
+				recorded = existing
+				return nil
+			}
 		}
 		ct, err := p.RecordContact(params, now)
 		if err != nil {
@@ -283,6 +329,9 @@ func (s *Plans) RecordContact(ctx context.Context, c Caller, planID string, para
 func (s *Plans) CorrectContact(ctx context.Context, c Caller, planID, contactID string, patch plan.ContactPatch) (plan.Contact, View, error) {
 	var out plan.Contact
 	v, err := s.change(ctx, c, planID, "UpdateContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		if err := s.loadContact(ctx, p, contactID); err != nil {
+			return err
+		}
 		ct, err := p.CorrectContact(contactID, patch, now)
 		if err != nil {
 			return domainErr(err, "")
@@ -297,6 +346,9 @@ func (s *Plans) CorrectContact(ctx context.Context, c Caller, planID, contactID 
 func (s *Plans) VoidContact(ctx context.Context, c Caller, planID, contactID string) (plan.Contact, View, error) {
 	var out plan.Contact
 	v, err := s.change(ctx, c, planID, "VoidContact", ownerOnly, func(p *plan.Plan, now time.Time) error {
+		if err := s.loadContact(ctx, p, contactID); err != nil {
+			return err
+		}
 		ct, err := p.VoidContact(contactID, now)
 		if err != nil {
 			return domainErr(err, "")
@@ -305,6 +357,18 @@ func (s *Plans) VoidContact(ctx context.Context, c Caller, planID, contactID str
 		return nil
 	})
 	return out, v, err
+}
+
+// loadContact puts a contact of the log into the plan's working set for a
+// correction (the store has copied every contact the plan committed before
+// the command runs; one not found is the domain's NotFound).
+func (s *Plans) loadContact(ctx context.Context, p *plan.Plan, contactID string) error {
+	ct, ok, err := s.repo.Contact(ctx, p.ID, contactID)
+	if err != nil || !ok {
+		return err
+	}
+	p.Contacts = append(p.Contacts, ct)
+	return nil
 }
 
 // AcknowledgeMilestone marks a reached milestone as seen (the client only).

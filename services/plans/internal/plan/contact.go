@@ -77,6 +77,82 @@ type Contact struct {
 	// request_id (idempotency.Hash), so that the same request_id with
 	// another request is refused instead of answered with this contact.
 	RequestHash string `bson:"request_hash,omitempty"`
+	// Seq numbers the plan's contacts in the order they were logged (from
+	// 1): the log is listed newest first by it.
+	Seq int64 `bson:"seq"`
+	// Rev counts the changes of this contact (1 when logged): a copy of an
+	// older revision never overwrites a newer one in the contacts
+	// collection.
+	Rev int `bson:"rev"`
+}
+
+// SlipRef is what the plan keeps of a counted slip: what attempts are derived
+// from.
+type SlipRef struct {
+	ContactID    string     `bson:"contact_id"`
+	OccurredAt   time.Time  `bson:"occurred_at"`
+	RecommitTime *time.Time `bson:"recommit_time,omitempty"`
+}
+
+func slipLess(a, b SlipRef) int {
+	if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ContactID, b.ContactID)
+}
+
+// counted reports whether c belongs in the slip summary.
+func counted(c Contact) bool { return !c.Voided && c.Classification == Slip }
+
+// summarise brings the summary in line with a contact's new state: its
+// slip (if any) is dropped and added again if it still counts, in time
+// order, so the summary never depends on the order of the writes.
+func (p *Plan) summarise(c Contact) {
+	p.Slips = slices.DeleteFunc(p.Slips, func(s SlipRef) bool { return s.ContactID == c.ID })
+	if !counted(c) {
+		return
+	}
+	s := SlipRef{ContactID: c.ID, OccurredAt: c.OccurredAt, RecommitTime: c.RecommitTime}
+	i, _ := slices.BinarySearchFunc(p.Slips, s, slipLess)
+	p.Slips = slices.Insert(p.Slips, i, s)
+}
+
+// changed puts a logged or changed contact in the working set and among
+// the contacts the store must write.
+func (p *Plan) changed(c Contact) {
+	if i := p.contactIndex(c.ID); i >= 0 {
+		p.Contacts[i] = c
+	} else {
+		p.Contacts = append(p.Contacts, c)
+	}
+	if i := slices.IndexFunc(p.PendingContacts, func(x Contact) bool { return x.ID == c.ID }); i >= 0 {
+		p.PendingContacts[i] = c
+	} else {
+		p.PendingContacts = append(p.PendingContacts, c)
+	}
+}
+
+// MoveLegacyContacts turns a contact log held in the plan document (as
+// documents were before the log moved to its own collection) into the
+// summary, and the contacts into pending ones for the store to write to
+// the contacts collection. Deterministic: two replicas that move the same
+// document write the same thing.
+func (p *Plan) MoveLegacyContacts() bool {
+	if len(p.LegacyContacts) == 0 {
+		return false
+	}
+	p.Slips, p.ContactCount = nil, 0
+	for i, c := range p.LegacyContacts {
+		c.Seq, c.Rev = int64(i+1), 1
+		if !c.Voided {
+			p.ContactCount++
+		}
+		p.summarise(c)
+		p.PendingContacts = append(p.PendingContacts, c)
+	}
+	p.ContactSeq = int64(len(p.LegacyContacts))
+	p.LegacyContacts = nil
+	return true
 }
 
 // ContactParams describe a contact to log.
@@ -176,11 +252,11 @@ func (p *Plan) RecordContact(c ContactParams, now time.Time) (Contact, error) {
 	if p.Status != StatusActive && p.Status != StatusPaused {
 		return Contact{}, illegal("contacts are logged while a plan is active or paused (it is %s)", p.Status)
 	}
-	if len(p.Contacts) >= maxContacts {
-		return Contact{}, illegal("the contact log of this plan is full (%d entries)", maxContacts)
-	}
 	if err := p.validateContact(&c, now, "contact").err(); err != nil {
 		return Contact{}, err
+	}
+	if p.Classify(c) == Slip && len(p.Slips) >= maxSlips {
+		return Contact{}, illegal("this plan has %d slips, the most one plan counts: start a new plan", maxSlips)
 	}
 	before := p.Attempts(now)
 	contact := Contact{
@@ -198,8 +274,13 @@ func (p *Plan) RecordContact(c ContactParams, now time.Time) (Contact, error) {
 		CreateTime:     now,
 		UpdateTime:     now,
 		RequestHash:    c.RequestHash,
+		Seq:            p.ContactSeq + 1,
+		Rev:            1,
 	}
-	p.Contacts = append(p.Contacts, contact)
+	p.ContactSeq = contact.Seq
+	p.ContactCount++
+	p.summarise(contact)
+	p.changed(contact)
 	p.UpdateTime = now
 	p.record(Event{Kind: EventContactRecorded, Time: now, Contact: &contact, EndedAttempt: p.EndsAttempt(contact)})
 	p.rederive(before, p.Attempts(now), now)
@@ -212,7 +293,8 @@ type ContactPatch struct {
 	ContactParams
 }
 
-// CorrectContact changes a logged contact; the attempts are derived again.
+// CorrectContact changes a logged contact, which must be in the working
+// set (Contacts); the attempts are derived again.
 func (p *Plan) CorrectContact(id string, patch ContactPatch, now time.Time) (Contact, error) {
 	now = now.UTC()
 	i := p.contactIndex(id)
@@ -264,7 +346,9 @@ func (p *Plan) CorrectContact(id string, patch ContactPatch, now time.Time) (Con
 	updated.TimeZone = p.zoneNameAt(c.OccurredAt)
 	updated.LocalDate = p.LocalDate(c.OccurredAt).String()
 	updated.UpdateTime = now
-	p.Contacts[i] = updated
+	updated.Rev = old.Rev + 1
+	slips := slices.Clone(p.Slips)
+	p.summarise(updated)
 	after := p.Attempts(now)
 	if p.Status == StatusCompleted {
 		// A completed plan reached its target: a correction that breaks
@@ -272,17 +356,19 @@ func (p *Plan) CorrectContact(id string, patch ContactPatch, now time.Time) (Con
 		// plan under its target (see docs/decisions.md).
 		was, _ := current(before)
 		if cur, ok := current(after); !ok || (cur.Start.After(was.Start) && cur.Days < p.TargetDays) {
-			p.Contacts[i] = old
+			p.Slips = slips
 			return Contact{}, illegal("this plan is completed: a correction that breaks the streak that completed it cannot be made")
 		}
 	}
+	p.changed(updated)
 	p.UpdateTime = now
 	p.record(Event{Kind: EventContactCorrected, Time: now, Contact: &updated, EndedAttempt: p.EndsAttempt(updated)})
 	p.rederive(before, after, now)
 	return updated, nil
 }
 
-// VoidContact marks a contact as logged by mistake: kept, no longer counted.
+// VoidContact marks a contact (in the working set) as logged by mistake:
+// kept, no longer counted.
 func (p *Plan) VoidContact(id string, now time.Time) (Contact, error) {
 	now = now.UTC()
 	i := p.contactIndex(id)
@@ -296,16 +382,18 @@ func (p *Plan) VoidContact(id string, now time.Time) (Contact, error) {
 		return p.Contacts[i], nil
 	}
 	before := p.Attempts(now)
-	p.Contacts[i].Voided = true
-	p.Contacts[i].UpdateTime = now
-	p.UpdateTime = now
 	c := p.Contacts[i]
+	c.Voided, c.UpdateTime, c.Rev = true, now, c.Rev+1
+	p.ContactCount--
+	p.summarise(c)
+	p.changed(c)
+	p.UpdateTime = now
 	p.record(Event{Kind: EventContactVoided, Time: now, Contact: &c})
 	p.rederive(before, p.Attempts(now), now)
 	return c, nil
 }
 
-// Contact returns one contact.
+// Contact returns one contact of the working set.
 func (p *Plan) Contact(id string) (Contact, bool) {
 	if i := p.contactIndex(id); i >= 0 {
 		return p.Contacts[i], true
@@ -321,35 +409,35 @@ func (p *Plan) contactIndex(id string) int {
 // counted slip outside any pause (a pause exists for times when contact is
 // expected, e.g. a funeral).
 func (p *Plan) EndsAttempt(c Contact) bool {
-	if c.Voided || c.Classification != Slip {
-		return false
-	}
+	return counted(c) && !p.paused(c.OccurredAt)
+}
+
+// paused reports whether t falls in a pause.
+func (p *Plan) paused(t time.Time) bool {
 	for _, pa := range p.Pauses {
-		if !c.OccurredAt.Before(pa.Start) && (pa.End == nil || c.OccurredAt.Before(*pa.End)) {
-			return false
+		if !t.Before(pa.Start) && (pa.End == nil || t.Before(*pa.End)) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // rederive compares the attempts before and after a change of the contact
 // log and records what changed: attempts ended or started, milestones
 // that no longer stand.
 func (p *Plan) rederive(before, after []Attempt, now time.Time) {
-	known := map[int64]bool{}
-	for _, a := range before {
-		known[a.Start.UnixMilli()] = true
+	known := make(map[int64]bool, len(before))
+	ended := make(map[int64]int64, len(before)) // start -> end, of ended attempts
+	for _, b := range before {
+		known[b.Start.UnixMilli()] = true
+		if b.End != nil {
+			ended[b.Start.UnixMilli()] = b.End.UnixMilli()
+		}
 	}
 	for i, a := range after {
 		if i < len(after)-1 || a.End != nil {
 			// An ended attempt: announce it if it ended by this change.
-			wasOpenOrDifferent := true
-			for _, b := range before {
-				if b.Start.Equal(a.Start) && b.End != nil && a.End != nil && b.End.Equal(*a.End) {
-					wasOpenOrDifferent = false
-				}
-			}
-			if wasOpenOrDifferent {
+			if end, ok := ended[a.Start.UnixMilli()]; !ok || a.End == nil || end != a.End.UnixMilli() {
 				a := a
 				p.record(Event{Kind: EventAttemptEnded, Time: now, Attempt: &a})
 			}

@@ -57,8 +57,11 @@ const (
 	maxBackdate       = 365 * 24 * time.Hour
 	maxAhead          = 365 * 24 * time.Hour
 	clockSkew         = 2 * time.Minute
-	maxContacts       = 2000
-	maxNoteLen        = 2000
+	// maxSlips bounds the slip summary a plan document keeps (a slip a
+	// day for more than thirteen years); contacts that are not slips have
+	// no bound (they live in their own collection).
+	maxSlips   = 5000
+	maxNoteLen = 2000
 )
 
 // Ladder is the standard milestone ladder, in days.
@@ -165,25 +168,48 @@ type Plan struct {
 	// PastZones are the zones the plan was lived in before TimeZone,
 	// oldest first, each until the move away from it: the days lived there
 	// keep their local dates.
-	PastZones           []ZoneSpan                 `bson:"past_zones,omitempty"`
-	StartTime           time.Time                  `bson:"start_time"`
-	Mode                Mode                       `bson:"mode"`
-	Reasons             []string                   `bson:"reasons"`
-	Boundaries          []Boundary                 `bson:"boundaries"`
-	Exceptions          []Exception                `bson:"exceptions"`
-	SupportContacts     []SupportContact           `bson:"support_contacts"`
-	Goals               []Goal                     `bson:"goals"`
-	SafetyFirst         bool                       `bson:"safety_first"`
-	CountsProfileChecks bool                       `bson:"counts_profile_checks"`
-	CustomMilestoneDays []int                      `bson:"custom_milestone_days"`
-	Pauses              []Pause                    `bson:"pauses"`
-	EndReason           string                     `bson:"end_reason,omitempty"`
-	PauseReason         string                     `bson:"pause_reason,omitempty"`
-	Contacts            []Contact                  `bson:"contacts"`
-	MilestoneRecords    map[string]MilestoneRecord `bson:"milestones"`
-	CreateTime          time.Time                  `bson:"create_time"`
-	UpdateTime          time.Time                  `bson:"update_time"`
-	ActivateTime        *time.Time                 `bson:"activate_time,omitempty"`
+	PastZones           []ZoneSpan       `bson:"past_zones,omitempty"`
+	StartTime           time.Time        `bson:"start_time"`
+	Mode                Mode             `bson:"mode"`
+	Reasons             []string         `bson:"reasons"`
+	Boundaries          []Boundary       `bson:"boundaries"`
+	Exceptions          []Exception      `bson:"exceptions"`
+	SupportContacts     []SupportContact `bson:"support_contacts"`
+	Goals               []Goal           `bson:"goals"`
+	SafetyFirst         bool             `bson:"safety_first"`
+	CountsProfileChecks bool             `bson:"counts_profile_checks"`
+	CustomMilestoneDays []int            `bson:"custom_milestone_days"`
+	Pauses              []Pause          `bson:"pauses"`
+	EndReason           string           `bson:"end_reason,omitempty"`
+	PauseReason         string           `bson:"pause_reason,omitempty"`
+	// Slips, ContactCount and ContactSeq are the summary of the contact
+	// log the plan keeps (the log itself lives in its own collection):
+	// every counted slip (not voided, classified a slip; whether a pause
+	// covers it is decided when attempts are derived), in time order; the
+	// number of contacts not voided; the last sequence number given to a
+	// contact. They are all that attempts, streaks and milestones are
+	// derived from, so deriving never reads the log.
+	Slips        []SlipRef `bson:"slips"`
+	ContactCount int       `bson:"contact_count"`
+	ContactSeq   int64     `bson:"contact_seq"`
+	// PendingContacts are the contacts changed by the last write of the
+	// plan, stored with it (the plan document is the one place a change of
+	// the log is committed) until the store has copied them into the
+	// contacts collection; PendingToken marks that write (see
+	// mongodb.PlanStore and docs/decisions.md).
+	PendingContacts []Contact `bson:"pending_contacts,omitempty"`
+	PendingToken    string    `bson:"pending_token,omitempty"`
+	// LegacyContacts is the contact log as plan documents held it before
+	// it moved to its own collection; MoveLegacyContacts empties it.
+	LegacyContacts []Contact `bson:"contacts,omitempty"`
+	// Contacts is the working set of the log for one command: the
+	// contacts the application loaded (a correction's contact) and those
+	// the command logged or changed. It is never stored with the plan.
+	Contacts         []Contact                  `bson:"-"`
+	MilestoneRecords map[string]MilestoneRecord `bson:"milestones"`
+	CreateTime       time.Time                  `bson:"create_time"`
+	UpdateTime       time.Time                  `bson:"update_time"`
+	ActivateTime     *time.Time                 `bson:"activate_time,omitempty"`
 	// EndTime is when the plan stopped counting (ended, cancelled,
 	// closed). A completed plan keeps counting: the client is still not in
 	// contact, and an extension carries on the same attempt.

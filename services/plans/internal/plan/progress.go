@@ -39,22 +39,19 @@ func (p *Plan) Attempts(now time.Time) []Attempt {
 	if p.EndTime != nil && p.EndTime.Before(now) {
 		limit = *p.EndTime
 	}
-	var slips []Contact
-	for _, c := range p.Contacts {
-		if p.EndsAttempt(c) && !c.OccurredAt.After(limit) {
-			slips = append(slips, c)
-		}
+	// The summary is kept in time order (ties by contact id), so the same
+	// log gives the same attempts whatever the order it was recorded in.
+	slips := p.Slips
+	if !slices.IsSortedFunc(slips, slipLess) {
+		slips = slices.SortedFunc(slices.Values(slips), slipLess)
 	}
-	sort.Slice(slips, func(i, j int) bool {
-		if !slips[i].OccurredAt.Equal(slips[j].OccurredAt) {
-			return slips[i].OccurredAt.Before(slips[j].OccurredAt)
-		}
-		return slips[i].ID < slips[j].ID
-	})
 
 	var out []Attempt
 	cur := p.StartTime
 	for _, s := range slips {
+		if s.OccurredAt.After(limit) || p.paused(s.OccurredAt) {
+			continue
+		}
 		recommit := s.OccurredAt
 		if s.RecommitTime != nil && s.RecommitTime.After(recommit) {
 			recommit = *s.RecommitTime
@@ -68,7 +65,7 @@ func (p *Plan) Attempts(now time.Time) []Attempt {
 			continue
 		}
 		end := s.OccurredAt
-		out = append(out, Attempt{Start: cur, End: &end, EndReason: EndSlip, SlipContactID: s.ID, Days: p.countDays(cur, end, now)})
+		out = append(out, Attempt{Start: cur, End: &end, EndReason: EndSlip, SlipContactID: s.ContactID, Days: p.countDays(cur, end, now)})
 		cur = recommit
 	}
 	last := Attempt{Start: cur}

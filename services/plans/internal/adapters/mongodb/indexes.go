@@ -1,5 +1,6 @@
 // Package mongodb stores the plans service's aggregates in its own MongoDB
-// database: plans, care assignments, consents and the access log.
+// database: plans, their contact logs, care assignments, consents and the
+// access log.
 package mongodb
 
 import (
@@ -17,6 +18,7 @@ const (
 	CollAssignments = "care_assignments"
 	CollConsents    = "consents"
 	CollAccessLog   = "access_log"
+	CollContacts    = "contacts"
 )
 
 // HotQuery names the filter and sort keys of a query the service runs on
@@ -38,6 +40,7 @@ var HotQueries = []HotQuery{
 	{"unpublished assignment events", CollAssignments, []string{outbox.FieldPending}},
 	{"unpublished consent events", CollConsents, []string{outbox.FieldPending}},
 	{"a client's access log, newest first", CollAccessLog, []string{"client_id", "time", "_id"}},
+	{"contacts of a plan, newest first (ListContacts)", CollContacts, []string{"plan_id", "seq"}},
 }
 
 // Indexes declares every index of the plans database; the service creates
@@ -47,7 +50,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		d := bson.D{}
 		for _, k := range keys {
 			dir := 1
-			if k == "create_time" || k == "time" {
+			if k == "create_time" || k == "time" || k == "seq" {
 				dir = -1
 			}
 			d = append(d, bson.E{Key: k, Value: dir})
@@ -65,5 +68,6 @@ func Indexes() map[string][]mongo.IndexModel {
 		}, outbox.IndexModels()...),
 		CollConsents:  outbox.IndexModels(),
 		CollAccessLog: {idx("client_time", "client_id", "time", "_id")},
+		CollContacts:  {idx("plan_seq", "plan_id", "seq")},
 	}
 }

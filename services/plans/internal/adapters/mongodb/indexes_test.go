@@ -34,3 +34,33 @@ func TestHotQueriesHaveIndexes(t *testing.T) {
 		}
 	}
 }
+
+// The contact log's page query filters and sorts on exactly the keys its
+// hot query declares (so the index test above covers the query as run).
+func TestContactsPageIsTheHotQuery(t *testing.T) {
+	var want []string
+	for _, q := range HotQueries {
+		if q.Collection == CollContacts {
+			want = q.Keys
+		}
+	}
+	for _, before := range []int64{0, 42} {
+		filter, sort := contactsPage("p1", before)
+		var got []string
+		seen := map[string]bool{}
+		for _, e := range append(filter, sort...) {
+			if !seen[e.Key] {
+				seen[e.Key] = true
+				got = append(got, e.Key)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("page query (before %d) uses keys %v, hot query declares %v", before, got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("page query (before %d) uses keys %v, hot query declares %v", before, got, want)
+			}
+		}
+	}
+}

@@ -74,7 +74,7 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 	assignments := docstore.New[care.Assignment](assignColl, nil)
 	consents := docstore.New[care.Consents](consentColl, nil)
 	access := app.NewAccess(assignments, consents, db.Collection(mongodb.CollAccessLog), clk)
-	plans := app.NewPlans(mongodb.NewPlanStore(planColl, nil), assignments, access, clk)
+	plans := app.NewPlans(mongodb.NewPlanStore(planColl, db.Collection(mongodb.CollContacts), nil), assignments, access, clk)
 	return &fixture{db: db, js: js, clk: clk, plans: plans, access: access, relay: relay, handle: planevents.JournalHandler(plans, access)}
 }
 
@@ -99,6 +99,15 @@ func (f *fixture) plan(t *testing.T, id string) *plan.Plan {
 	v, err := f.plans.Get(context.Background(), client, id, "GetPlan")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The log lives in its own collection: the test reads it into the
+	// working set, oldest first.
+	list, _, _, err := f.plans.ListContacts(context.Background(), client, id, app.MaxContactsPage, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		v.Plan.Contacts = append(v.Plan.Contacts, list[i])
 	}
 	return &v.Plan
 }

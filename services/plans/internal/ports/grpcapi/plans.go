@@ -183,25 +183,20 @@ func (s *PlansServer) RecordContact(ctx context.Context, req *plansv1.RecordCont
 	return &plansv1.RecordContactResponse{Contact: contactProto(v, ct)}, nil
 }
 
-// ListContacts implements plansv1.PlansServiceServer. The log lives in the
-// plan document (bounded), so paging is done here, newest first.
+// ListContacts implements plansv1.PlansServiceServer: newest first, at
+// most app.MaxContactsPage a page.
 func (s *PlansServer) ListContacts(ctx context.Context, req *plansv1.ListContactsRequest) (*plansv1.ListContactsResponse, error) {
 	c, err := app.CallerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.plans.Contacts(ctx, c, req.GetPlanId())
-	if err != nil {
-		return nil, err
-	}
-	contacts := v.Plan.Contacts
-	page, next, err := app.PageNewestFirst(len(contacts), int(req.GetPageSize()), req.GetPageToken())
+	contacts, v, next, err := s.plans.ListContacts(ctx, c, req.GetPlanId(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
 	out := &plansv1.ListContactsResponse{NextPageToken: next}
-	for _, i := range page {
-		out.Contacts = append(out.Contacts, contactProto(v, contacts[i]))
+	for _, ct := range contacts {
+		out.Contacts = append(out.Contacts, contactProto(v, ct))
 	}
 	return out, nil
 }
@@ -371,12 +366,7 @@ func planParams(p *plansv1.Plan) plan.NewPlanParams {
 // of logged contacts instead of the log.
 func planProto(v app.View) *plansv1.Plan {
 	p := &v.Plan
-	contacts := int32(0)
-	for _, c := range p.Contacts {
-		if !c.Voided {
-			contacts++
-		}
-	}
+	contacts := int32(p.ContactCount)
 	if v.Admin {
 		return &plansv1.Plan{
 			Id: p.ID, ClientId: p.ClientID, CounsellorId: v.CounsellorID, Status: app.StatusProto(p.Status),
