@@ -431,32 +431,33 @@ func (n *Notify) ReleaseDue(ctx context.Context) (int, error) {
 	if err := n.enqueueReleased(ctx); err != nil {
 		return 0, err
 	}
-	cur, err := n.notes.Find(ctx, bson.D{{Key: "delivered", Value: false}, {Key: "deliver_at", Value: bson.D{{Key: "$lte", Value: now}}}},
-		options.Find().SetSort(bson.D{{Key: "deliver_at", Value: 1}}).SetLimit(500))
-	if err != nil {
-		return 0, fmt.Errorf("find held notifications: %w", err)
-	}
-	var due []stored
-	if err := cur.All(ctx, &due); err != nil {
-		return 0, err
-	}
+	// Each release is its own claim: one findOneAndUpdate takes the longest
+	// held notification that is due and flips it, so replicas share the
+	// work (each takes a different one) and a pass goes on until nothing
+	// due is left, however many fell due at once.
 	released := 0
-	for _, s := range due {
-		res, err := n.notes.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.ID}, {Key: "delivered", Value: false}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}, {Key: "delivered_at", Value: n.now()}, {Key: webhooksDue, Value: true}}}})
+	for ctx.Err() == nil {
+		var s stored
+		err := n.notes.FindOneAndUpdate(ctx, bson.D{{Key: "delivered", Value: false}, {Key: "deliver_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "delivered", Value: true}, {Key: "delivered_at", Value: n.now()}, {Key: webhooksDue, Value: true}}}},
+			options.FindOneAndUpdate().SetSort(bson.D{{Key: "deliver_at", Value: 1}})).Decode(&s)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
 		if err != nil {
 			return released, fmt.Errorf("release notification: %w", err)
 		}
-		if res.ModifiedCount == 1 {
-			released++
-			if n.observe.ReleaseLag != nil {
-				n.observe.ReleaseLag(n.now().Sub(s.DeliverAt))
-			}
-			n.announce(s.UserID, s.ID)
-			if err := n.releaseWebhooks(ctx, s); err != nil {
-				return released, err
-			}
+		released++
+		if n.observe.ReleaseLag != nil {
+			n.observe.ReleaseLag(n.now().Sub(s.DeliverAt))
 		}
+		n.announce(s.UserID, s.ID)
+		if err := n.releaseWebhooks(ctx, s); err != nil {
+			return released, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return released, err
 	}
 	if n.observe.ReleaseRan != nil {
 		n.observe.ReleaseRan(now)

@@ -24,3 +24,14 @@ func (n *Notify) StoreDeliveredForTest(ctx context.Context, notes []inbox.Notifi
 	n.announce(last.UserID, last.ID)
 	return nil
 }
+
+// StoreHeldForTest stores notes as held (not delivered yet), in one write.
+func (n *Notify) StoreHeldForTest(ctx context.Context, notes []inbox.Notification) error {
+	docs := make([]any, len(notes))
+	for i, note := range notes {
+		note.Delivered, note.DeliveredAt = false, nil
+		docs[i] = stored{ID: note.ID, Notification: note}
+	}
+	_, err := n.notes.InsertMany(ctx, docs)
+	return err
+}

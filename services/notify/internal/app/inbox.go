@@ -324,15 +324,22 @@ func (n *Notify) SendReminders(ctx context.Context) (int, error) {
 		{"next_check_in_at", message.CheckInReminder, func(p inbox.Preferences) string { return p.CheckInReminderTime }},
 		{"next_prompt_at", message.PromptOfTheDay, func(p inbox.Preferences) string { return p.PromptOfTheDayTime }},
 	} {
-		cur, err := n.prefs.Find(ctx, bson.D{{Key: r.field, Value: bson.D{{Key: "$lte", Value: now}}}}, options.Find().SetLimit(500))
-		if err != nil {
-			return sent, fmt.Errorf("find due reminders: %w", err)
-		}
-		var due []prefsRow
-		if err := cur.All(ctx, &due); err != nil {
-			return sent, err
-		}
-		for _, row := range due {
+		// Each due reminder is claimed by one findOneAndUpdate that moves its
+		// due time a lease ahead: replicas take different users, a pass goes
+		// on until none is due, and a replica that dies holding one leaves
+		// it due again after the lease (the notification's id is the day's,
+		// so a second try sends nothing twice).
+		for ctx.Err() == nil {
+			var row prefsRow
+			err := n.prefs.FindOneAndUpdate(ctx, bson.D{{Key: r.field, Value: bson.D{{Key: "$lte", Value: now}}}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: r.field, Value: now.Add(reminderLease)}}}, {Key: "$inc", Value: bson.D{{Key: outbox.FieldVersion, Value: 1}}}},
+				options.FindOneAndUpdate().SetSort(bson.D{{Key: r.field, Value: 1}}).SetReturnDocument(options.After)).Decode(&row)
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				break
+			}
+			if err != nil {
+				return sent, fmt.Errorf("claim a due reminder: %w", err)
+			}
 			p := row.Preferences
 			loc := p.Location()
 			day := localtime.LocalDate(now, loc)
@@ -392,6 +399,10 @@ type prefsRow struct {
 	Version           int64 `bson:"version"`
 	inbox.Preferences `bson:",inline"`
 }
+
+// reminderLease is how long a claimed daily reminder is left to the
+// replica that claimed it; sending one takes milliseconds.
+const reminderLease = time.Minute
 
 // reschedule sets when one daily reminder (field) is next due (nil: off),
 // derived from read: the write is filtered on read's version and bumps it.
