@@ -38,6 +38,8 @@ func (rs *ruleSet) candidates(w string, forms []string) []*rule {
 const (
 	ctxIdiom    = "idiom"    // a figure of speech that covers a match: no finding
 	ctxNegator  = "negator"  // a negation before or inside a match: low
+	ctxNegAfter = "negafter" // a negation right after a match (verb-second, "ne ... pas"): low
+	ctxNotNeg   = "notneg"   // words around a negator that do not negate ("can't stop"): the negator is ignored
 	ctxTopic    = "topic"    // talk about the topic (a course, a book): no finding without a first person
 	ctxThird    = "third"    // someone else is the subject: no finding
 	ctxFirst    = "first"    // the writer: stops the third-person and topic rules
@@ -47,7 +49,7 @@ const (
 	ctxTiming   = "timing"   // a time ("tonight", "on Friday"): a plan, intent or method becomes imminent
 )
 
-var contextKinds = []string{ctxIdiom, ctxNegator, ctxTopic, ctxThird, ctxFirst, ctxPast, ctxRecovery, ctxLyric, ctxTiming}
+var contextKinds = []string{ctxIdiom, ctxNegator, ctxNegAfter, ctxNotNeg, ctxTopic, ctxThird, ctxFirst, ctxPast, ctxRecovery, ctxLyric, ctxTiming}
 
 // contextSet holds every language's context patterns: they are applied to
 // every text, like the rules.

@@ -107,6 +107,8 @@ func TestNormalize(t *testing.T) {
 		{"Café déjà", "cafe deja"},
 		{"...wait!!!", "wait"},
 		{"'quoted'", "quoted"},
+		{"Je ne veux plus, j’ai peur, n'importe", "je veux plus je ai peur importe"},
+		{"m'en aller, l'été, qu'il", "me en aller le ete que il"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(normalize(tt.in), " "); got != tt.want {
