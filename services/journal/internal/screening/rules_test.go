@@ -98,3 +98,24 @@ func TestMultiWordAlternatives(t *testing.T) {
 		t.Error("be_alive matched with a word in between")
 	}
 }
+
+// TestIdiomExplainsTheEndOfAMatch: an idiom that starts inside a match and
+// runs to its end explains it ("je veux disparaître sous ma couette"); one
+// that ends inside the match does not.
+func TestIdiomExplainsTheEndOfAMatch(t *testing.T) {
+	for _, text := range []string{
+		"je veux disparaître sous ma couette",
+		"je me tue à le répéter",
+		"j'ai acheté une corde à sauter",
+		"je me suis coupé en cuisinant",
+	} {
+		if res := Screen(text); res.Crisis() {
+			t.Errorf("Screen(%q) = %+v, want nothing: an idiom explains it", text, res.Findings)
+		}
+	}
+	for _, text := range []string{"je veux disparaître pour toujours", "je me tue", "j'ai acheté une corde"} {
+		if res := Screen(text); !res.Alert() {
+			t.Errorf("Screen(%q) = %+v, want an alert", text, res.Findings)
+		}
+	}
+}

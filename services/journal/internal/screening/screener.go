@@ -115,7 +115,7 @@ func Screen(text string) Result {
 		for i := range toks {
 			for _, r := range rs.candidates(toks[i].w, forms[i]) {
 				m, ok := r.matchAt(toks, forms, i)
-				if !ok || covered(m.span, cx[ctxIdiom]) {
+				if !ok || explained(m.span, cx[ctxIdiom]) {
 					continue
 				}
 				sev, why := weigh(toks, cx, m, r.category, r.severity)
@@ -263,9 +263,14 @@ func indexes(from, to int) []int {
 
 type span struct{ start, end int } // toks[start:end]
 
-func covered(m span, by []span) bool {
-	for _, e := range by {
-		if e.start <= m.start && m.end <= e.end {
+// explained reports whether an idiom explains a match: the idiom covers
+// the match's last word and everything after it in the match ("je veux
+// disparaître" in "je veux disparaître sous ma couette", "je me tue" in
+// "je me tue à le répéter"). An idiom that ends inside the match, or one
+// elsewhere in the text, leaves the match alone.
+func explained(m span, idioms []span) bool {
+	for _, e := range idioms {
+		if e.start < m.end && e.end >= m.end {
 			return true
 		}
 	}
