@@ -126,7 +126,7 @@ func Screen(text string) Result {
 			}
 		}
 	}
-	slices.SortStableFunc(res.Findings, func(a, b Finding) int { return int(b.Severity) - int(a.Severity) })
+	slices.SortStableFunc(res.Findings, byConcern)
 	return res
 }
 
@@ -275,4 +275,28 @@ func explained(m span, idioms []span) bool {
 		}
 	}
 	return false
+}
+
+// tieRank orders categories whose findings have the same severity: what
+// the counsellor's flag shows first. An act (an attempt, a plan, a
+// preparation) before a stated intent or method, those before self-harm
+// and the broader thoughts.
+var tieRank = map[Category]int{
+	CategoryAttempt: 9, CategoryPlan: 8, CategoryPreparation: 7, CategoryIntent: 6, CategoryMethod: 5,
+	CategorySelfHarm: 4, CategoryIdeation: 3, CategoryWishDead: 2, CategoryBurden: 1,
+}
+
+// byConcern sorts findings the most severe first. Among findings of the
+// same severity the higher tieRank wins, except among gentle checks
+// (negated, lyric): there the one whose rule was the least severe leads,
+// as the negation most plausibly denies that ("I'm not going to kill
+// myself" denies an intent; the thought itself is what is shown).
+func byConcern(a, b Finding) int {
+	if a.Severity != b.Severity {
+		return int(b.Severity) - int(a.Severity)
+	}
+	if a.Severity == SeverityLow && a.RuleSeverity != b.RuleSeverity {
+		return int(a.RuleSeverity) - int(b.RuleSeverity)
+	}
+	return tieRank[b.Category] - tieRank[a.Category]
 }

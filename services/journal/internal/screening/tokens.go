@@ -75,7 +75,7 @@ func tokenize(text string) []token {
 // joins are two typed words the rules read as one.
 var joins = map[[2]string]string{
 	{"my", "self"}: "myself", {"any", "more"}: "anymore", {"no", "one"}: "noone",
-	{"un", "alive"}: "unalive", {"self", "harm"}: "selfharm", {"self", "harming"}: "selfharming",
+	{"un", "alive"}: "unalive", {"w", "o"}: "without", {"self", "harm"}: "selfharm", {"self", "harming"}: "selfharming",
 	{"self", "harmed"}: "selfharmed", {"self", "injury"}: "selfinjury",
 }
 
