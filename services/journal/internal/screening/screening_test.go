@@ -39,6 +39,11 @@ func TestCrisisLanguageFindsCrisis(t *testing.T) {
 		"\u201cI want to die\u201d, I wrote",
 		"I wish I wasn't alive",
 		"i just want to stop existing", // curly quotes
+		"been looking up doses online",
+		"the gun is loaded and in the drawer",
+		"maybe i should just disappear",
+		"ich will nicht mehr.",
+		"they would all be better off if i wasn't around",
 	} {
 		if !CrisisLanguage(text) {
 			t.Errorf("CrisisLanguage(%q) = false, want true (the client would not be shown crisis resources)", text)
@@ -76,6 +81,10 @@ func TestCrisisLanguageIgnoresFiguresOfSpeech(t *testing.T) {
 		"I'd rather die than text them first", // hyperbole; a clinical call, see the phrase list
 		"I'm dead inside",
 		"skills I want to build", // "kill" inside a word
+		"I shot myself in the foot with that email",
+		"I keep beating myself up about the text I sent",
+		"i am drowning myself in work this week",
+		"ich bring mich um vor lachen",
 		"",
 		"   ",
 	} {
