@@ -119,3 +119,15 @@ func TestIdiomExplainsTheEndOfAMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestEllipsisIsAPause: dots typed as an ellipsis do not end the sentence.
+func TestEllipsisIsAPause(t *testing.T) {
+	for _, text := range []string{"i want to........ die", "i want to… die", "i want to ... die"} {
+		if !Screen(text).Alert() {
+			t.Errorf("Screen(%q) raises no flag", text)
+		}
+	}
+	if Screen("I just want to sleep. Die Hard is on tonight").Crisis() {
+		t.Error("a full stop still ends the sentence")
+	}
+}

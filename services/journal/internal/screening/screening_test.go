@@ -44,6 +44,11 @@ func TestCrisisLanguageFindsCrisis(t *testing.T) {
 		"maybe i should just disappear",
 		"ich will nicht mehr.",
 		"they would all be better off if i wasn't around",
+		"i want to killmyself",
+		"slef harm again tonight",
+		"i nearly jumped off the bridge last night",
+		"i have 50 paracetamol in my drawer ready",
+		"ich will nicht mehr lebn",
 	} {
 		if !CrisisLanguage(text) {
 			t.Errorf("CrisisLanguage(%q) = false, want true (the client would not be shown crisis resources)", text)
