@@ -108,6 +108,7 @@ func TestIdiomExplainsTheEndOfAMatch(t *testing.T) {
 		"je me tue à le répéter",
 		"j'ai acheté une corde à sauter",
 		"je me suis coupé en cuisinant",
+		"i'm planning to jump into the lake on our camping trip",
 	} {
 		if res := Screen(text); res.Crisis() {
 			t.Errorf("Screen(%q) = %+v, want nothing: an idiom explains it", text, res.Findings)

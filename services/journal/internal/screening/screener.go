@@ -263,14 +263,14 @@ func indexes(from, to int) []int {
 
 type span struct{ start, end int } // toks[start:end]
 
-// explained reports whether an idiom explains a match: the idiom covers
-// the match's last word and everything after it in the match ("je veux
-// disparaître" in "je veux disparaître sous ma couette", "je me tue" in
-// "je me tue à le répéter"). An idiom that ends inside the match, or one
-// elsewhere in the text, leaves the match alone.
+// explained reports whether an idiom explains a match: the idiom starts
+// inside the match after its first word ("jump into the lake" in "planning to jump into the lake
+// on our trip") or covers the match's end ("je me tue" in "je me tue à le
+// répéter", "ça va me tuer"). An idiom that starts before the match and ends
+// inside it, or stands elsewhere in the text, leaves the match alone.
 func explained(m span, idioms []span) bool {
 	for _, e := range idioms {
-		if e.start < m.end && e.end >= m.end {
+		if e.start < m.end && (e.end >= m.end || e.start > m.start) {
 			return true
 		}
 	}
