@@ -237,8 +237,9 @@ func contains(list []string, s string) bool {
 }
 
 // compileRule reads a pattern: slots separated by spaces, alternatives by
-// "|", an empty alternative making the slot optional, a trailing "*"
-// matching a prefix; ".." lets up to 3 extra words stand before the next
+// "|" (words of a multi-word alternative joined by "_": a space always
+// starts a new slot), an empty alternative making the slot optional, "#"
+// any number, a trailing "*" matching a prefix; ".." lets up to 3 extra words stand before the next
 // slot and "..." up to 6. Every word must already be in normalised form.
 func compileRule(pattern, where string) *rule {
 	r := &rule{pattern: pattern}
