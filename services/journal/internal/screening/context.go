@@ -96,14 +96,23 @@ func weigh(toks []token, cx map[string][]span, m match, cat Category, sev Severi
 	}
 
 	// Negation before the match in its clause, or inside it among the
-	// skipped words: the gentle check (resources, no flag).
+	// skipped words, or a verb-second negator right after it ("ich bringe
+	// mich nicht um", "je me tuerai pas"): the gentle check (resources, no
+	// flag). A negator inside words that do not negate ("can't stop",
+	// "not sure", "kann nicht aufhören") does not count.
+	negated := func(kind string, i int) bool { return at(kind, i) && !at(ctxNotNeg, i) }
 	for _, g := range m.gapWords {
-		if at(ctxNegator, g) {
+		if negated(ctxNegator, g) {
 			return SeverityLow, "negated"
 		}
 	}
 	for i := m.start - 1; i >= 0 && i >= m.start-3 && toks[i].clause == clause; i-- {
-		if at(ctxNegator, i) {
+		if negated(ctxNegator, i) {
+			return SeverityLow, "negated"
+		}
+	}
+	for i := m.end; i < len(toks) && i < m.end+2 && toks[i].clause == clause; i++ {
+		if negated(ctxNegAfter, i) {
 			return SeverityLow, "negated"
 		}
 	}

@@ -1,5 +1,7 @@
 package screening
 
+import "slices"
+
 // Fuzzy matching covers the misspellings the variant table does not list:
 // a typed word of at least fuzzyMinLen letters matches a rule word with
 // the same first letter at edit distance 1 (2 for rule words of 9 letters
@@ -17,10 +19,7 @@ func fuzzyForms(toks []token) [][]string {
 		if len(t.w) < fuzzyMinLen-1 || vocabulary[t.w] {
 			continue
 		}
-		for v := range vocabulary {
-			if v[0] != t.w[0] {
-				continue
-			}
+		for _, v := range vocabularyByFirst[t.w[0]] {
 			max := 1
 			if len(v) >= 9 {
 				max = 2
@@ -34,6 +33,19 @@ func fuzzyForms(toks []token) [][]string {
 		}
 	}
 	return out
+}
+
+// vocabularyByFirst is the vocabulary by first byte, sorted (built once,
+// after the rules are loaded).
+var vocabularyByFirst = map[byte][]string{}
+
+func indexVocabulary() {
+	for v := range vocabulary {
+		vocabularyByFirst[v[0]] = append(vocabularyByFirst[v[0]], v)
+	}
+	for _, list := range vocabularyByFirst {
+		slices.Sort(list)
+	}
 }
 
 // editDistance is the optimal string alignment distance between a and b,

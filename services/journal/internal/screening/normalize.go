@@ -117,12 +117,21 @@ func appendExpanded(words []string, w string) []string {
 	if exp, ok := contractions[w]; ok {
 		return append(words, exp...)
 	}
+	// French "ne" is dropped, as most people drop it when they write as
+	// they speak: "je ne veux plus" and "je veux plus" read the same, and
+	// the negation lives in "pas", "jamais" (see the fr negators).
+	if w == "ne" {
+		return words
+	}
 	if strings.IndexByte(w, '\'') < 0 {
 		return append(words, w)
 	}
 	for _, e := range elisions {
 		if rest, ok := strings.CutPrefix(w, e.prefix); ok && len(rest) > 1 {
-			return appendExpanded(append(words, e.word), rest)
+			if e.word != "ne" {
+				words = append(words, e.word)
+			}
+			return appendExpanded(words, rest)
 		}
 	}
 	suffixes := []struct {

@@ -20,7 +20,7 @@ type ruleSet struct {
 	lang     string
 	rules    []*rule
 	byFirst  map[string][]*rule
-	prefixed []*rule // rules whose first slot has a prefix alternative
+	prefixed []*rule // rules whose first slot has a prefix or number alternative
 }
 
 func (rs *ruleSet) candidates(w string, forms []string) []*rule {
@@ -38,6 +38,8 @@ func (rs *ruleSet) candidates(w string, forms []string) []*rule {
 const (
 	ctxIdiom    = "idiom"    // a figure of speech that covers a match: no finding
 	ctxNegator  = "negator"  // a negation before or inside a match: low
+	ctxNegAfter = "negafter" // a negation right after a match (verb-second, "ne ... pas"): low
+	ctxNotNeg   = "notneg"   // words around a negator that do not negate ("can't stop"): the negator is ignored
 	ctxTopic    = "topic"    // talk about the topic (a course, a book): no finding without a first person
 	ctxThird    = "third"    // someone else is the subject: no finding
 	ctxFirst    = "first"    // the writer: stops the third-person and topic rules
@@ -47,34 +49,67 @@ const (
 	ctxTiming   = "timing"   // a time ("tonight", "on Friday"): a plan, intent or method becomes imminent
 )
 
-var contextKinds = []string{ctxIdiom, ctxNegator, ctxTopic, ctxThird, ctxFirst, ctxPast, ctxRecovery, ctxLyric, ctxTiming}
+var contextKinds = []string{ctxIdiom, ctxNegator, ctxNegAfter, ctxNotNeg, ctxTopic, ctxThird, ctxFirst, ctxPast, ctxRecovery, ctxLyric, ctxTiming}
 
 // contextSet holds every language's context patterns: they are applied to
 // every text, like the rules.
 type contextSet struct {
 	byKind map[string][]*rule
+	// byFirst indexes the patterns by the words of their first slot;
+	// always lists those whose first slot is a prefix or a number.
+	byFirst map[string][]kindRule
+	always  []kindRule
 	// examples of idioms, each of which must screen clean.
 	idiomExamples []string
 }
 
-// find lists, per kind, where its patterns occur.
+type kindRule struct {
+	kind string
+	r    *rule
+}
+
+func (c *contextSet) add(kind string, r *rule) {
+	c.byKind[kind] = append(c.byKind[kind], r)
+	kr := kindRule{kind, r}
+	first := r.slots[0]
+	if len(first.prefixes) > 0 || first.number {
+		c.always = append(c.always, kr)
+	}
+	for _, w := range first.words {
+		c.byFirst[w] = append(c.byFirst[w], kr)
+	}
+	for _, ph := range first.phrases {
+		c.byFirst[ph[0]] = append(c.byFirst[ph[0]], kr)
+	}
+}
+
+// find lists, per kind, where its patterns occur (a pattern indexed under
+// several of a token's forms is tried once per form: a repeated span is
+// harmless).
 func (c *contextSet) find(toks []token, forms [][]string) map[string][]span {
 	out := make(map[string][]span, len(c.byKind))
-	for kind, rules := range c.byKind {
-		for i := range toks {
-			for _, r := range rules {
-				if m, ok := r.matchAt(toks, forms, i); ok {
-					out[kind] = append(out[kind], m.span)
-				}
+	try := func(list []kindRule, i int) {
+		for _, kr := range list {
+			if m, ok := kr.r.matchAt(toks, forms, i); ok {
+				out[kr.kind] = append(out[kr.kind], m.span)
 			}
 		}
+	}
+	for i, t := range toks {
+		try(c.byFirst[t.w], i)
+		for _, f := range forms[i] {
+			if f != t.w {
+				try(c.byFirst[f], i)
+			}
+		}
+		try(c.always, i)
 	}
 	return out
 }
 
 var (
 	ruleSets []*ruleSet
-	contexts = &contextSet{byKind: map[string][]*rule{}}
+	contexts = &contextSet{byKind: map[string][]*rule{}, byFirst: map[string][]kindRule{}}
 	// variants maps a typed word to the words the rules use.
 	variants = map[string][]string{}
 	// vocabulary is every long rule word, the targets of fuzzy matching.
@@ -144,7 +179,7 @@ func init() {
 				ruleSets = append(ruleSets, rs)
 			}
 			rs.rules = append(rs.rules, r)
-			if len(r.slots[0].prefixes) > 0 {
+			if len(r.slots[0].prefixes) > 0 || r.slots[0].number {
 				rs.prefixed = append(rs.prefixed, r)
 			}
 			for _, w := range r.slots[0].words {
@@ -172,7 +207,7 @@ func init() {
 				panic("screening: " + where + ": context wants a kind and a pattern")
 			}
 			r := compileRule(f[2], where)
-			contexts.byKind[f[1]] = append(contexts.byKind[f[1]], r)
+			contexts.add(f[1], r)
 			if f[1] == ctxIdiom && len(f) > 3 {
 				contexts.idiomExamples = append(contexts.idiomExamples, f[3])
 			}
@@ -180,6 +215,7 @@ func init() {
 			panic("screening: " + where + ": unknown line type " + f[0])
 		}
 	}
+	indexVocabulary()
 }
 
 func isCategory(c Category) bool {
@@ -201,8 +237,9 @@ func contains(list []string, s string) bool {
 }
 
 // compileRule reads a pattern: slots separated by spaces, alternatives by
-// "|", an empty alternative making the slot optional, a trailing "*"
-// matching a prefix; ".." lets up to 3 extra words stand before the next
+// "|" (words of a multi-word alternative joined by "_": a space always
+// starts a new slot), an empty alternative making the slot optional, "#"
+// any number, a trailing "*" matching a prefix; ".." lets up to 3 extra words stand before the next
 // slot and "..." up to 6. Every word must already be in normalised form.
 func compileRule(pattern, where string) *rule {
 	r := &rule{pattern: pattern}

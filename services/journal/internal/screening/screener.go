@@ -115,7 +115,7 @@ func Screen(text string) Result {
 		for i := range toks {
 			for _, r := range rs.candidates(toks[i].w, forms[i]) {
 				m, ok := r.matchAt(toks, forms, i)
-				if !ok || covered(m.span, cx[ctxIdiom]) {
+				if !ok || explained(m.span, cx[ctxIdiom]) {
 					continue
 				}
 				sev, why := weigh(toks, cx, m, r.category, r.severity)
@@ -126,7 +126,7 @@ func Screen(text string) Result {
 			}
 		}
 	}
-	slices.SortStableFunc(res.Findings, func(a, b Finding) int { return int(b.Severity) - int(a.Severity) })
+	slices.SortStableFunc(res.Findings, byConcern)
 	return res
 }
 
@@ -263,11 +263,40 @@ func indexes(from, to int) []int {
 
 type span struct{ start, end int } // toks[start:end]
 
-func covered(m span, by []span) bool {
-	for _, e := range by {
-		if e.start <= m.start && m.end <= e.end {
+// explained reports whether an idiom explains a match: the idiom starts
+// inside the match after its first word ("jump into the lake" in "planning to jump into the lake
+// on our trip") or covers the match's end ("je me tue" in "je me tue à le
+// répéter", "ça va me tuer"). An idiom that starts before the match and ends
+// inside it, or stands elsewhere in the text, leaves the match alone.
+func explained(m span, idioms []span) bool {
+	for _, e := range idioms {
+		if e.start < m.end && (e.end >= m.end || e.start > m.start) {
 			return true
 		}
 	}
 	return false
+}
+
+// tieRank orders categories whose findings have the same severity: what
+// the counsellor's flag shows first. An act (an attempt, a plan, a
+// preparation) before a stated intent or method, those before self-harm
+// and the broader thoughts.
+var tieRank = map[Category]int{
+	CategoryAttempt: 9, CategoryPlan: 8, CategoryPreparation: 7, CategoryIntent: 6, CategoryMethod: 5,
+	CategorySelfHarm: 4, CategoryIdeation: 3, CategoryWishDead: 2, CategoryBurden: 1,
+}
+
+// byConcern sorts findings the most severe first. Among findings of the
+// same severity the higher tieRank wins, except among gentle checks
+// (negated, lyric): there the one whose rule was the least severe leads,
+// as the negation most plausibly denies that ("I'm not going to kill
+// myself" denies an intent; the thought itself is what is shown).
+func byConcern(a, b Finding) int {
+	if a.Severity != b.Severity {
+		return int(b.Severity) - int(a.Severity)
+	}
+	if a.Severity == SeverityLow && a.RuleSeverity != b.RuleSeverity {
+		return int(a.RuleSeverity) - int(b.RuleSeverity)
+	}
+	return tieRank[b.Category] - tieRank[a.Category]
 }

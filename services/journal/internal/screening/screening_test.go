@@ -39,6 +39,16 @@ func TestCrisisLanguageFindsCrisis(t *testing.T) {
 		"\u201cI want to die\u201d, I wrote",
 		"I wish I wasn't alive",
 		"i just want to stop existing", // curly quotes
+		"been looking up doses online",
+		"the gun is loaded and in the drawer",
+		"maybe i should just disappear",
+		"ich will nicht mehr.",
+		"they would all be better off if i wasn't around",
+		"i want to killmyself",
+		"slef harm again tonight",
+		"i nearly jumped off the bridge last night",
+		"i have 50 paracetamol in my drawer ready",
+		"ich will nicht mehr lebn",
 	} {
 		if !CrisisLanguage(text) {
 			t.Errorf("CrisisLanguage(%q) = false, want true (the client would not be shown crisis resources)", text)
@@ -76,6 +86,10 @@ func TestCrisisLanguageIgnoresFiguresOfSpeech(t *testing.T) {
 		"I'd rather die than text them first", // hyperbole; a clinical call, see the phrase list
 		"I'm dead inside",
 		"skills I want to build", // "kill" inside a word
+		"I shot myself in the foot with that email",
+		"I keep beating myself up about the text I sent",
+		"i am drowning myself in work this week",
+		"ich bring mich um vor lachen",
 		"",
 		"   ",
 	} {
@@ -107,6 +121,8 @@ func TestNormalize(t *testing.T) {
 		{"Café déjà", "cafe deja"},
 		{"...wait!!!", "wait"},
 		{"'quoted'", "quoted"},
+		{"Je ne veux plus, j’ai peur, n'importe", "je veux plus je ai peur importe"},
+		{"m'en aller, l'été, qu'il", "me en aller le ete que il"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(normalize(tt.in), " "); got != tt.want {

@@ -6,8 +6,8 @@ import (
 )
 
 // token is one normalised word with where it sits: the sentence and clause
-// it belongs to (clauses end at commas, colons and semicolons, sentences at
-// . ! ? and line breaks) and whether it stands inside quotation marks.
+// it belongs to (clauses end at commas, colons, semicolons and ellipses,
+// sentences at . ! ? and line breaks) and whether it stands inside quotation marks.
 type token struct {
 	w        string
 	sentence int
@@ -40,8 +40,20 @@ func tokenize(text string) []token {
 			out = append(out, token{w, sentence, clause, quoted})
 		}
 	}
-	for _, r := range text {
+	inEllipsis := false
+	for i, r := range text {
 		r = unicode.ToLower(r)
+		// An ellipsis ("i want to... die", "…") is a pause, not a sentence
+		// end: it ends the clause only.
+		if r == '.' && (inEllipsis || (i+1 < len(text) && text[i+1] == '.')) {
+			flush()
+			if !inEllipsis {
+				clause++
+			}
+			inEllipsis = true
+			continue
+		}
+		inEllipsis = false
 		switch {
 		case isZeroWidth(r):
 			continue
@@ -56,10 +68,10 @@ func tokenize(text string) []token {
 		default:
 			flush()
 			switch r {
-			case '.', '!', '?', '\n', '…':
+			case '.', '!', '?', '\n':
 				sentence++
 				clause++
-			case ',', ';', ':', '(', ')':
+			case ',', ';', ':', '(', ')', '…':
 				clause++
 			case '"', '“', '”', '«', '»', '„', '‟':
 				// An opening mark after a closing one of the same kind is
@@ -75,7 +87,7 @@ func tokenize(text string) []token {
 // joins are two typed words the rules read as one.
 var joins = map[[2]string]string{
 	{"my", "self"}: "myself", {"any", "more"}: "anymore", {"no", "one"}: "noone",
-	{"un", "alive"}: "unalive", {"self", "harm"}: "selfharm", {"self", "harming"}: "selfharming",
+	{"un", "alive"}: "unalive", {"w", "o"}: "without", {"self", "harm"}: "selfharm", {"self", "harming"}: "selfharming",
 	{"self", "harmed"}: "selfharmed", {"self", "injury"}: "selfinjury",
 }
 
