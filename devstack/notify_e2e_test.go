@@ -195,9 +195,18 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 			t.Fatalf("registering %s = %d %v, want 400 naming webhook.url", bad, code, out)
 		}
 	}
-	hook := s.mustCall(http.StatusOK, "POST", "/v1/users/client-w/webhooks", client, map[string]any{"url": receiver.URL + "/hook", "secret": secret})
+	hook := s.mustCall(http.StatusOK, "POST", "/v1/users/client-w/webhooks?requestId=hook-1", client, map[string]any{"url": receiver.URL + "/hook", "secret": secret})
 	if hook["secret"] != "" {
 		t.Fatalf("the secret came back: %v", hook)
+	}
+	// A retry answers the same webhook; the request id reused for another
+	// URL is a 400 naming it (AIP-155).
+	if again := s.mustCall(http.StatusOK, "POST", "/v1/users/client-w/webhooks?requestId=hook-1", client, map[string]any{"url": receiver.URL + "/hook", "secret": secret}); again["id"] != hook["id"] {
+		t.Fatalf("the retried registration = %v, want webhook %v", again["id"], hook["id"])
+	}
+	reused := s.mustCall(http.StatusBadRequest, "POST", "/v1/users/client-w/webhooks?requestId=hook-1", client, map[string]any{"url": receiver.URL + "/other", "secret": secret})
+	if v := fieldViolations(reused); !contains(v, "request_id") {
+		t.Fatalf("reusing a request id for another webhook = %v, want a 400 naming request_id", reused)
 	}
 
 	start := time.Now().Add(-2 * 24 * time.Hour).UTC().Format(time.RFC3339)

@@ -70,7 +70,7 @@ func TestCounsellorSeesAClientsNotificationsOnlyWhilePlansAllows(t *testing.T) {
 	team := &authority{allowed: map[app.CareQuery]bool{}}
 	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
 		WithCareAuthority(team)
-	if _, err := f.n.CreateWebhook(ctxT(t), caller(counsellorID), counsellorID, srv.URL+"/hook", strings.Repeat("s", 32)); err != nil {
+	if _, err := f.n.CreateWebhook(ctxT(t), caller(counsellorID), counsellorID, srv.URL+"/hook", strings.Repeat("s", 32), app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	f.careTeam(t, clientID, counsellorID, plansv1.ConsentScope_PLAN_PROGRESS, plansv1.ConsentScope_RISK_ALERTS)

@@ -154,7 +154,7 @@ func TestWebhookAttemptOutcomes(t *testing.T) {
 		WithObservers(app.Observers{WebhookAttempt: observe})
 	secret := strings.Repeat("s", 32)
 	for _, path := range []string{"/recovers", "/broken"} {
-		if _, err := f.n.CreateWebhook(ctxT(t), caller(clientID), clientID, srv.URL+path, secret); err != nil {
+		if _, err := f.n.CreateWebhook(ctxT(t), caller(clientID), clientID, srv.URL+path, secret, app.RequestKey{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -242,7 +242,7 @@ func TestDeliveryOfAVanishedWebhookEnds(t *testing.T) {
 		WithObservers(app.Observers{WebhookAttempt: observe})
 	srv := httptest.NewServer(&receiver{failures: map[string]int{}, calls: map[string]int{}})
 	defer srv.Close()
-	wh, err := f.n.CreateWebhook(ctxT(t), caller(clientID), clientID, srv.URL+"/gone", strings.Repeat("s", 32))
+	wh, err := f.n.CreateWebhook(ctxT(t), caller(clientID), clientID, srv.URL+"/gone", strings.Repeat("s", 32), app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}

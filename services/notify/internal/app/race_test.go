@@ -7,6 +7,7 @@ package app_test
 // on. What each user asked for must survive.
 
 import (
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,7 +65,7 @@ func TestPreferencesAndWebhookChannelWrittenAtOnceKeepBoth(t *testing.T) {
 				}
 			}
 			create := func(n *app.Notify) {
-				if _, err := n.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret); err != nil {
+				if _, err := n.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, app.RequestKey{}); err != nil {
 					t.Errorf("CreateWebhook: %v", err)
 				}
 			}
@@ -172,15 +173,15 @@ func TestWebhookLimitHoldsWhenTwoReplicasCreateAtOnce(t *testing.T) {
 	f := newFixture(t, time.Date(2026, 6, 10, 10, 0, 0, 0, time.UTC))
 	b := f.webhookReplica()
 	for i := range 4 {
-		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook"+strings.Repeat("x", i), hookSecret); err != nil {
+		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook"+strings.Repeat("x", i), hookSecret, app.RequestKey{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var errB error
 	a := f.webhookReplica().SetRaceHooks(app.RaceHooks{WebhookCounted: once(func() {
-		_, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/b", hookSecret)
+		_, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/b", hookSecret, app.RequestKey{})
 	})})
-	_, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/a", hookSecret)
+	_, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/a", hookSecret, app.RequestKey{})
 
 	list, err := b.ListWebhooks(ctxT(t), caller(clientID), clientID)
 	if err != nil {
@@ -271,7 +272,7 @@ func TestPreferencesStoredWithoutAVersionStillChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.setPrefs(t, clientID, inbox.Preferences{Discreet: true}, "discreet")
-	if _, err := f.webhookReplica().CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret); err != nil {
+	if _, err := f.webhookReplica().CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	if p, err = f.n.Preferences(ctxT(t), caller(clientID), clientID); err != nil {
@@ -292,7 +293,7 @@ func TestReminderMovesOnWhenAnotherFieldChangedMeanwhile(t *testing.T) {
 	f.clk.Set(time.Date(2026, 6, 10, 8, 0, 0, 0, loc))
 	b := f.webhookReplica()
 	job := f.replica().SetRaceHooks(app.RaceHooks{PrefsWrite: once(func() {
-		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret); err != nil {
+		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, app.RequestKey{}); err != nil {
 			t.Errorf("CreateWebhook: %v", err)
 		}
 	})})
@@ -306,5 +307,52 @@ func TestReminderMovesOnWhenAnotherFieldChangedMeanwhile(t *testing.T) {
 	want := time.Date(2026, 6, 11, 8, 0, 0, 0, loc)
 	if !p.Webhook || p.NextCheckInAt == nil || !p.NextCheckInAt.Equal(want) {
 		t.Fatalf("webhook=%v, next check-in reminder %v; want webhook on and the reminder next due %v", p.Webhook, p.NextCheckInAt, want)
+	}
+}
+
+// A client's retry of a webhook registration with the same request_id,
+// reaching another replica while the first is between its check and its
+// write, registers one webhook and answers it to both; the same request_id
+// with another URL is refused, naming request_id.
+func TestWebhookRequestIDRegistersOnceAcrossReplicas(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 6, 10, 10, 0, 0, 0, time.UTC))
+	key := app.RequestKey{ID: "hook-1", Hash: "hash-of-the-request"}
+	b := f.webhookReplica()
+	var fromB app.Webhook
+	var errB error
+	a := f.webhookReplica().SetRaceHooks(app.RaceHooks{WebhookCounted: once(func() {
+		fromB, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, key)
+	})})
+	fromA, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, key)
+	if errA != nil || errB != nil {
+		t.Fatalf("A: %v, B: %v; want both to succeed", errA, errB)
+	}
+	if fromA.ID != fromB.ID {
+		t.Fatalf("A answered %s, B answered %s; want the same webhook", fromA.ID, fromB.ID)
+	}
+	list, err := b.ListWebhooks(ctxT(t), caller(clientID), clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("the user has %d webhooks, want 1", len(list))
+	}
+	again, err := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, key)
+	if err != nil || again.ID != fromA.ID {
+		t.Fatalf("a later retry = %s, %v; want %s", again.ID, err, fromA.ID)
+	}
+	_, err = a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/other", hookSecret, app.RequestKey{ID: "hook-1", Hash: "another-request"})
+	var fields []string
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		for _, v := range ae.Violations() {
+			fields = append(fields, v.Field)
+		}
+	}
+	if k, _ := apperr.KindOf(err); k != apperr.KindInvalidArgument || strings.Join(fields, ",") != "request_id" {
+		t.Fatalf("the request_id reused for another URL = %v (fields %v), want InvalidArgument naming request_id", err, fields)
+	}
+	if p, err := a.Preferences(ctxT(t), caller(clientID), clientID); err != nil || !p.Webhook {
+		t.Fatalf("webhook channel = %v (%v), want on", p.Webhook, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/message"
 	"github.com/nocontact/backend/services/notify/internal/webhook"
@@ -39,6 +40,9 @@ type Webhook struct {
 	// under a unique index: two replicas creating at once cannot both take
 	// the last one. (Webhooks from before slots have none.)
 	Slot string `bson:"slot,omitempty"`
+	// RequestHash is the fingerprint of the request that created it, when
+	// it came with a request_id.
+	RequestHash string `bson:"request_hash,omitempty"`
 }
 
 // MaxWebhooks is how many webhooks a user may register.
@@ -122,7 +126,7 @@ func (n *Notify) WithWebhooks(w *Webhooks) *Notify {
 // CreateWebhook registers an endpoint for the caller and turns the webhook
 // channel on. The URL must be HTTPS to a public address (server-side
 // request forgery guard); the secret 32 to 256 characters.
-func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secret string) (Webhook, error) {
+func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secret string, key RequestKey) (Webhook, error) {
 	if err := n.ownerOnly(ctx, c, userID, "webhooks", "CreateWebhook", apperr.NotFound("user %q not found", userID)); err != nil {
 		return Webhook{}, err
 	}
@@ -139,7 +143,18 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 	if len(bad) > 0 {
 		return Webhook{}, apperr.InvalidArgument(bad...)
 	}
-	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: secret, CreateTime: n.now()}
+	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: secret, CreateTime: n.now(), RequestHash: key.Hash}
+	if key.ID != "" {
+		// With a request_id the webhook's id is the key's: a retry, or a
+		// replica racing the same request, finds the first one.
+		w.ID = idempotency.ID("wh-", userID, key.ID)
+		if first, done, err := n.hooks.sameRequest(ctx, w.ID, key); err != nil || done {
+			if err == nil {
+				err = n.webhookChannelOn(ctx, userID)
+			}
+			return first, err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		slot, ok, err := n.hooks.freeSlot(ctx, userID)
 		if err != nil {
@@ -157,18 +172,56 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 		if !mongo.IsDuplicateKeyError(err) {
 			return Webhook{}, fmt.Errorf("store webhook: %w", err)
 		}
+		if key.ID != "" { // the same request on another replica won
+			if first, done, err := n.hooks.sameRequest(ctx, w.ID, key); err != nil || done {
+				if err == nil {
+					err = n.webhookChannelOn(ctx, userID)
+				}
+				return first, err
+			}
+		}
 		// Another replica took the place meanwhile: look again.
 		if attempt == MaxWebhooks {
 			return Webhook{}, apperr.Aborted("the webhooks changed while this one was being saved, please retry")
 		}
 	}
-	if _, err := n.changePreferences(ctx, userID, "", func(p *inbox.Preferences) error {
-		p.Webhook = true
-		return nil
-	}); err != nil {
+	if err := n.webhookChannelOn(ctx, userID); err != nil {
 		return Webhook{}, err
 	}
 	return w, nil
+}
+
+// webhookChannelOn turns the user's webhook channel on (idempotent).
+func (n *Notify) webhookChannelOn(ctx context.Context, userID string) error {
+	_, err := n.changePreferences(ctx, userID, "", func(p *inbox.Preferences) error {
+		p.Webhook = true
+		return nil
+	})
+	return err
+}
+
+// sameRequest looks for the webhook a request_id already made: done is
+// true when there is one, with it when the request is the same, or
+// idempotency.ErrReused when the request_id was used for another request.
+func (w *Webhooks) sameRequest(ctx context.Context, id string, key RequestKey) (Webhook, bool, error) {
+	var first Webhook
+	err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&first)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Webhook{}, false, nil
+	}
+	if err != nil {
+		return Webhook{}, false, fmt.Errorf("find webhook: %w", err)
+	}
+	if first.RequestHash == "" || first.RequestHash != key.Hash {
+		return Webhook{}, true, idempotency.ErrReused
+	}
+	return first, true, nil
+}
+
+// RequestKey is the idempotency key of a create (AIP-155): the caller's
+// request_id and the fingerprint of the request (idempotency.Hash).
+type RequestKey struct {
+	ID, Hash string
 }
 
 // freeSlot is the first of the user's MaxWebhooks places no webhook

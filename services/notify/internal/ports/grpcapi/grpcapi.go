@@ -11,6 +11,7 @@ import (
 	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
 
 	"github.com/nocontact/backend/platform/grpcserver"
+	"github.com/nocontact/backend/platform/idempotency"
 
 	"github.com/nocontact/backend/services/notify/internal/app"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
@@ -121,7 +122,15 @@ func (s *Server) CreateWebhook(ctx context.Context, req *notifyv1.CreateWebhookR
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.n.CreateWebhook(ctx, c, req.GetUserId(), req.GetWebhook().GetUrl(), req.GetWebhook().GetSecret())
+	var key app.RequestKey
+	if req.GetRequestId() != "" {
+		h, err := idempotency.Hash(req)
+		if err != nil {
+			return nil, err
+		}
+		key = app.RequestKey{ID: req.GetRequestId(), Hash: h}
+	}
+	w, err := s.n.CreateWebhook(ctx, c, req.GetUserId(), req.GetWebhook().GetUrl(), req.GetWebhook().GetSecret(), key)
 	if err != nil {
 		return nil, err
 	}

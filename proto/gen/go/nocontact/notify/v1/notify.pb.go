@@ -1200,7 +1200,13 @@ type CreateWebhookRequest struct {
 	// The user (only themself).
 	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The webhook.
-	Webhook       *Webhook `protobuf:"bytes,2,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Webhook *Webhook `protobuf:"bytes,2,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// Makes the registration idempotent (AIP-155): a retry with the same request_id
+	// and the same request answers the first result and stores nothing new;
+	// the same request_id with a different request is refused
+	// (INVALID_ARGUMENT naming request_id). A UUID, or up to 64 letters,
+	// digits, '_' and '-'.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1247,6 +1253,13 @@ func (x *CreateWebhookRequest) GetWebhook() *Webhook {
 		return x.Webhook
 	}
 	return nil
+}
+
+func (x *CreateWebhookRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // CreateWebhookResponse holds the webhook.
@@ -1691,10 +1704,12 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\x03url\x18\x03 \x01(\tB\v\xbaH\br\x06\x18\xd0\x0f\x88\x01\x01R\x03url\x12 \n" +
 	"\x06secret\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06secret\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"z\n" +
+	"createTime\"\xb4\x01\n" +
 	"\x14CreateWebhookRequest\x12\"\n" +
 	"\auser_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06userId\x12>\n" +
-	"\awebhook\x18\x02 \x01(\v2\x1c.nocontact.notify.v1.WebhookB\x06\xbaH\x03\xc8\x01\x01R\awebhook\"O\n" +
+	"\awebhook\x18\x02 \x01(\v2\x1c.nocontact.notify.v1.WebhookB\x06\xbaH\x03\xc8\x01\x01R\awebhook\x128\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\trequestId\"O\n" +
 	"\x15CreateWebhookResponse\x126\n" +
 	"\awebhook\x18\x01 \x01(\v2\x1c.nocontact.notify.v1.WebhookR\awebhook\"9\n" +
 	"\x13ListWebhooksRequest\x12\"\n" +
