@@ -123,7 +123,7 @@ func milestoneDays(envs []*eventsv1.Envelope) map[int32]int {
 
 var client = app.Caller{ID: "client-1", Role: auth.RoleClient, RequestID: "req-1"}
 
-func createActive(t *testing.T, r *replica, tz string, start time.Time, target int) string {
+func createActive(t testing.TB, r *replica, tz string, start time.Time, target int) string {
 	t.Helper()
 	ctx := context.Background()
 	v, err := r.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: tz, StartTime: start, TargetDays: target, Reasons: []string{"peace"}}, app.RequestKey{})
