@@ -34,6 +34,7 @@ import (
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/grpcclient"
 )
 
 // The client's own words, planted everywhere they can be: no answer to an
@@ -512,7 +513,9 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 		"nocontact.journal.v1.JournalService": s.stack.JournalAddr,
 		"nocontact.notify.v1.NotifyService":   s.stack.NotifyAddr,
 	} {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// At NOCONTACT_REPLICAS > 1 an address lists every replica.
+		target, list := grpcclient.ListTarget(addr)
+		conn, err := grpc.NewClient(target, append(list, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultServiceConfig(grpcclient.RoundRobin))...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/tlsx/tlstest"
 )
 
@@ -43,7 +44,9 @@ func TestMutualTLSBetweenServices(t *testing.T) {
 		return ""
 	})
 
-	conn, err := grpc.NewClient(s.stack.PlansAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// At NOCONTACT_REPLICAS > 1 the address lists every replica.
+	target, list := grpcclient.ListTarget(s.stack.PlansAddr)
+	conn, err := grpc.NewClient(target, append(list, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
