@@ -101,7 +101,6 @@ func seedPlans(b *testing.B, f *fixture, total, due int) (dueIDs []string, templ
 	return dueIDs, template
 }
 
-
 // versions sums the version of the given plans: its growth is the number
 // of documents written.
 func versions(b *testing.B, coll *mongo.Collection, ids []string) int64 {
@@ -246,4 +245,3 @@ func BenchmarkSchedulerBacklogDrain(b *testing.B) {
 		})
 	}
 }
-
