@@ -73,4 +73,11 @@ func TestHardDateAheadThroughTheSuite(t *testing.T) {
 	if text := fmt.Sprint(notes[0]["title"], notes[0]["body"]); strings.Contains(text, label) {
 		t.Fatalf("the note repeats the client's label: %s", text)
 	}
+
+	// The list changes through the update mask, as in the README.
+	updated := s.mustCall(http.StatusOK, "PATCH", "/v1/plans/"+id+"?updateMask=hard_dates", client, map[string]any{
+		"hardDates": []map[string]any{{"label": "leap day", "month": 2, "day": 29}}})
+	if hd, _ := updated["hardDates"].([]any); len(hd) != 1 || hd[0].(map[string]any)["label"] != "leap day" {
+		t.Fatalf("updated plan's hard dates = %v", updated["hardDates"])
+	}
 }
