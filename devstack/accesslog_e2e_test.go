@@ -409,6 +409,7 @@ func (f *alFixture) setUp() {
 		Exceptions:      []*plansv1.ContactException{{Kind: plansv1.ExceptionKind_EXCEPTION_KIND_LOGISTICS, Channel: plansv1.Channel_TEXT, Topic: secret + " topic"}},
 		SupportContacts: []*plansv1.SupportContact{{Name: secret + " Sam", Relationship: "sister", Contact: "+49 151 " + secret}},
 		Goals:           []*plansv1.Goal{{Text: secret + " goal"}},
+		HardDates:       []*plansv1.HardDate{{Label: secret + " day", Month: 9, Day: 14}},
 	}}, &plan)
 	f.planID = plan.GetPlan().GetId()
 	f.mustCall(alClient, "/nocontact.plans.v1.PlansService/ActivatePlan", &plansv1.ActivatePlanRequest{PlanId: f.planID}, &plansv1.ActivatePlanResponse{})
@@ -535,6 +536,16 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 	f.mustCall(alAdmin, "/nocontact.plans.v1.PlansService/GetPlan", &plansv1.GetPlanRequest{PlanId: f.planID}, &adminPlan)
 	if adminPlan.GetPlan().GetContactCount() != 1 || len(adminPlan.GetPlan().GetReasons()) != 0 {
 		t.Errorf("admin's plan = %v, want status with contact_count 1 and no reasons", adminPlan.GetPlan())
+	}
+	if len(adminPlan.GetPlan().GetHardDates()) != 0 {
+		t.Errorf("admin's plan shows hard dates: %v", adminPlan.GetPlan().GetHardDates())
+	}
+	// The consented counsellor sees the client's hard dates as they see
+	// the goals: in the client's words.
+	var counsellorPlan plansv1.GetPlanResponse
+	f.mustCall(alCounsellor, "/nocontact.plans.v1.PlansService/GetPlan", &plansv1.GetPlanRequest{PlanId: f.planID}, &counsellorPlan)
+	if hd := counsellorPlan.GetPlan().GetHardDates(); len(hd) != 1 || hd[0].GetLabel() != secret+" day" || hd[0].GetMonth() != 9 || hd[0].GetDay() != 14 {
+		t.Errorf("counsellor's hard dates = %v, want the client's one", hd)
 	}
 
 	doc, err := os.ReadFile("../docs/access-log.md")

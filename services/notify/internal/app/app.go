@@ -212,6 +212,11 @@ func (n *Notify) route(ctx context.Context, env *eventsv1.Envelope) ([]recipient
 		case c.GetClassification() == plansv1.Classification_INBOUND_HANDLED:
 			forClient(message.ExContacted, message.Data{})
 		}
+	case *eventsv1.Envelope_HardDateUpcoming:
+		// The client's alone: a hard date is theirs to name, and the
+		// care team sees it in the plan, not as an alert. Not urgent, so
+		// quiet hours and the daily cap apply.
+		forClient(message.HardDateAhead, message.Data{})
 	case *eventsv1.Envelope_CareAssignmentChanged:
 		a := p.CareAssignmentChanged
 		d := message.Data{AssignmentStatus: careStatus(a.GetStatus()), ClientLabel: label}
@@ -290,6 +295,8 @@ func (n *Notify) notify(ctx context.Context, env *eventsv1.Envelope, r recipient
 		note.PlanID = p.PlanStatusChanged.GetPlanId()
 	case *eventsv1.Envelope_ContactRecorded:
 		note.PlanID = p.ContactRecorded.GetPlanId()
+	case *eventsv1.Envelope_HardDateUpcoming:
+		note.PlanID = p.HardDateUpcoming.GetPlanId()
 	case *eventsv1.Envelope_RiskFlagRaised:
 		note.RiskFlagID = p.RiskFlagRaised.GetFlagId()
 	case *eventsv1.Envelope_RiskFlagUpdated:

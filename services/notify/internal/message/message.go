@@ -33,6 +33,9 @@ const (
 	CareAssignmentChanged Kind = "care_assignment_changed"
 	CheckInReminder       Kind = "check_in_reminder"
 	PromptOfTheDay        Kind = "prompt_of_the_day"
+	// HardDateAhead is for the client only: one of the dates they named as
+	// hard is tomorrow. It never shows their label for the date.
+	HardDateAhead Kind = "hard_date_ahead"
 )
 
 // Kinds returns every kind, in the order of the proto enum.
@@ -40,7 +43,7 @@ func Kinds() []Kind {
 	return []Kind{
 		MilestoneReached, PlanCompleted, SlipRecorded, ExContacted, HighUrge,
 		RiskFlagRaised, RiskFlagEscalated, ConsentChanged, CareAssignmentChanged,
-		CheckInReminder, PromptOfTheDay,
+		CheckInReminder, PromptOfTheDay, HardDateAhead,
 	}
 }
 
@@ -143,6 +146,8 @@ func discreetText(k Kind, a Audience) (string, string) {
 		return "A moment for yourself", "Take a minute to check in with yourself today."
 	case PromptOfTheDay:
 		return "Today's question is ready", "Open the app when you have a quiet moment."
+	case HardDateAhead:
+		return "Thinking of you", "Be gentle with yourself tomorrow. The app is there whenever you want it."
 	case ConsentChanged:
 		return "A settings update", neutralBody
 	case HighUrge:
@@ -229,6 +234,11 @@ func clientText(k Kind, d Data) (string, string) {
 			return "Today's reflection", p
 		}
 		return "Today's reflection", "A new question is waiting for you in the app."
+	case HardDateAhead:
+		return "Tomorrow may feel heavy",
+			"Tomorrow is one of the dates you said could be hard. Whatever you feel then is allowed. " +
+				"It can help to plan something kind for yourself, let someone you trust know, and keep your reasons close. " +
+				"They're in the app, along with your people, whenever you need them."
 	default:
 		return neutralTitle, neutralBody
 	}

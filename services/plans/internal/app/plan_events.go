@@ -122,6 +122,14 @@ func (s *Plans) outboxEvents(p *plan.Plan, c Caller) ([]outbox.Message, error) {
 			env.Payload = &eventsv1.Envelope_MilestoneSuperseded{MilestoneSuperseded: &eventsv1.MilestoneSuperseded{
 				PlanId: p.ID, MilestoneId: e.Milestone.ID, Day: int32(e.Milestone.Day),
 			}}
+		case plan.EventHardDateUpcoming:
+			subject = "plans.hard_date.upcoming"
+			// One id per plan, hard date and occurrence: a second recording
+			// on any replica is the same event. The label stays in the plan.
+			id = e.HardDate.ID
+			env.Payload = &eventsv1.Envelope_HardDateUpcoming{HardDateUpcoming: &eventsv1.HardDateUpcoming{
+				PlanId: p.ID, HardDateId: e.HardDate.HardDateID, Date: e.HardDate.Date.String(),
+			}}
 		default:
 			continue
 		}

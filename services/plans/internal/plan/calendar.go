@@ -41,3 +41,17 @@ func (d Date) Start(loc *time.Location) time.Time {
 
 // String is the ISO form, YYYY-MM-DD.
 func (d Date) String() string { return d.t.Format(time.DateOnly) }
+
+// Year is the date's year.
+func (d Date) Year() int { return d.t.Year() }
+
+// Before reports whether d is earlier than e.
+func (d Date) Before(e Date) bool { return d.t.Before(e.t) }
+
+// At is the instant of the wall-clock hour on the date in loc. Where a DST
+// change skips that hour, it is the instant the clock shows after the jump
+// (Go's normalisation); a repeated hour gives its first instant.
+func (d Date) At(hour int, loc *time.Location) time.Time {
+	y, m, day := d.t.Date()
+	return time.Date(y, m, day, hour, 0, 0, 0, loc).UTC()
+}

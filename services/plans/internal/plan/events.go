@@ -18,6 +18,7 @@ const (
 	EventMilestoneReached      EventKind = "milestone_reached"
 	EventMilestoneAcknowledged EventKind = "milestone_acknowledged"
 	EventMilestoneSuperseded   EventKind = "milestone_superseded"
+	EventHardDateUpcoming      EventKind = "hard_date_upcoming"
 )
 
 // Event is something that happened to a plan. Only the fields of its kind
@@ -25,10 +26,11 @@ const (
 type Event struct {
 	Kind         EventKind
 	Time         time.Time
-	From, To     Status     // status_changed
-	Fields       []string   // plan_updated
-	Contact      *Contact   // contact_*
-	EndedAttempt bool       // contact_recorded, contact_corrected
-	Attempt      *Attempt   // attempt_*
-	Milestone    *Milestone // milestone_*
+	From, To     Status        // status_changed
+	Fields       []string      // plan_updated
+	Contact      *Contact      // contact_*
+	EndedAttempt bool          // contact_recorded, contact_corrected
+	Attempt      *Attempt      // attempt_*
+	Milestone    *Milestone    // milestone_*
+	HardDate     *HardDateNote // hard_date_upcoming
 }

@@ -168,20 +168,25 @@ type Plan struct {
 	// PastZones are the zones the plan was lived in before TimeZone,
 	// oldest first, each until the move away from it: the days lived there
 	// keep their local dates.
-	PastZones           []ZoneSpan       `bson:"past_zones,omitempty"`
-	StartTime           time.Time        `bson:"start_time"`
-	Mode                Mode             `bson:"mode"`
-	Reasons             []string         `bson:"reasons"`
-	Boundaries          []Boundary       `bson:"boundaries"`
-	Exceptions          []Exception      `bson:"exceptions"`
-	SupportContacts     []SupportContact `bson:"support_contacts"`
-	Goals               []Goal           `bson:"goals"`
-	SafetyFirst         bool             `bson:"safety_first"`
-	CountsProfileChecks bool             `bson:"counts_profile_checks"`
-	CustomMilestoneDays []int            `bson:"custom_milestone_days"`
-	Pauses              []Pause          `bson:"pauses"`
-	EndReason           string           `bson:"end_reason,omitempty"`
-	PauseReason         string           `bson:"pause_reason,omitempty"`
+	PastZones       []ZoneSpan       `bson:"past_zones,omitempty"`
+	StartTime       time.Time        `bson:"start_time"`
+	Mode            Mode             `bson:"mode"`
+	Reasons         []string         `bson:"reasons"`
+	Boundaries      []Boundary       `bson:"boundaries"`
+	Exceptions      []Exception      `bson:"exceptions"`
+	SupportContacts []SupportContact `bson:"support_contacts"`
+	Goals           []Goal           `bson:"goals"`
+	HardDates       []HardDate       `bson:"hard_dates"`
+	// HardDateNotes is, per hard date id, the local date (YYYY-MM-DD) of
+	// the last occurrence whose note was recorded: each occurrence gets
+	// one note, whatever the number of writes or replicas.
+	HardDateNotes       map[string]string `bson:"hard_date_notes,omitempty"`
+	SafetyFirst         bool              `bson:"safety_first"`
+	CountsProfileChecks bool              `bson:"counts_profile_checks"`
+	CustomMilestoneDays []int             `bson:"custom_milestone_days"`
+	Pauses              []Pause           `bson:"pauses"`
+	EndReason           string            `bson:"end_reason,omitempty"`
+	PauseReason         string            `bson:"pause_reason,omitempty"`
 	// Slips, ContactCount and ContactSeq are the summary of the contact
 	// log the plan keeps (the log itself lives in its own collection):
 	// every counted slip (not voided, classified a slip; whether a pause
@@ -234,6 +239,7 @@ type NewPlanParams struct {
 	Exceptions          []Exception
 	SupportContacts     []SupportContact
 	Goals               []Goal
+	HardDates           []HardDate
 	SafetyFirst         bool
 	CountsProfileChecks bool
 	CustomMilestoneDays []int
@@ -273,6 +279,7 @@ func NewPlan(p NewPlanParams, newID func() string, now time.Time) (*Plan, error)
 	pl.setExceptions(p.Exceptions, newID, &vs)
 	pl.setSupportContacts(p.SupportContacts, newID, &vs)
 	pl.setGoals(p.Goals, newID, &vs)
+	pl.setHardDates(p.HardDates, newID, &vs)
 	pl.setCustomMilestones(p.CustomMilestoneDays, &vs)
 	pl.SafetyFirst = p.SafetyFirst
 	pl.CountsProfileChecks = p.CountsProfileChecks
@@ -536,7 +543,8 @@ type Patch struct {
 
 // PatchableFields are the fields Apply accepts.
 var PatchableFields = []string{"target_days", "time_zone", "start_time", "mode", "reasons", "boundaries",
-	"exceptions", "support_contacts", "goals", "safety_first", "counts_profile_checks", "custom_milestone_days"}
+	"exceptions", "support_contacts", "goals", "safety_first", "counts_profile_checks", "custom_milestone_days",
+	"hard_dates"}
 
 // Apply changes the named fields. The start may move only in a draft; the
 // target may not drop below the days already counted; a finished plan
@@ -590,6 +598,8 @@ func (p *Plan) Apply(patch Patch, newID func() string, now time.Time) error {
 			p.setSupportContacts(patch.SupportContacts, newID, &vs)
 		case "goals":
 			p.setGoals(patch.Goals, newID, &vs)
+		case "hard_dates":
+			p.setHardDates(patch.HardDates, newID, &vs)
 		case "safety_first":
 			p.SafetyFirst = patch.SafetyFirst
 		case "counts_profile_checks":

@@ -511,6 +511,10 @@ func (p *Plan) advance(attempts []Attempt, now time.Time) {
 	if cur.Days >= p.TargetDays {
 		_ = p.transition(StatusCompleted, now, StatusActive)
 		next = nil
+		return
+	}
+	if hd := p.advanceHardDates(now); hd != nil && (next == nil || hd.Before(*next)) {
+		next = hd
 	}
 	p.NextDueTime = next
 }

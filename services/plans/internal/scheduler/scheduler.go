@@ -1,5 +1,6 @@
-// Package scheduler reaches due milestones and completes plans whose target
-// day has come, while nobody is calling. Every replica runs one, and they
+// Package scheduler reaches due milestones, completes plans whose target
+// day has come and gives the note the day before a hard date, while nobody
+// is calling. Every replica runs one, and they
 // share the work: each claims one due plan at a time with a lease (see
 // docstore.Claim), so two replicas never take the same plan while the
 // lease holds, and a scan goes on claiming at once until nothing due is

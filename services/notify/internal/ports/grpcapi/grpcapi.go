@@ -204,6 +204,7 @@ var kinds = map[message.Kind]notifyv1.NotificationKind{
 	message.CareAssignmentChanged: notifyv1.NotificationKind_NOTIFICATION_KIND_CARE_ASSIGNMENT_CHANGED,
 	message.CheckInReminder:       notifyv1.NotificationKind_NOTIFICATION_KIND_CHECK_IN_REMINDER,
 	message.PromptOfTheDay:        notifyv1.NotificationKind_NOTIFICATION_KIND_PROMPT_OF_THE_DAY,
+	message.HardDateAhead:         notifyv1.NotificationKind_NOTIFICATION_KIND_HARD_DATE_AHEAD,
 }
 
 func notificationProto(n inbox.Notification) *notifyv1.Notification {

@@ -354,6 +354,9 @@ func planParams(p *plansv1.Plan) plan.NewPlanParams {
 	for _, g := range p.GetGoals() {
 		out.Goals = append(out.Goals, plan.Goal{ID: g.GetId(), Text: g.GetText(), Done: g.GetDone()})
 	}
+	for _, h := range p.GetHardDates() {
+		out.HardDates = append(out.HardDates, plan.HardDate{ID: h.GetId(), Label: h.GetLabel(), Month: int(h.GetMonth()), Day: int(h.GetDay())})
+	}
 	for _, d := range p.GetCustomMilestoneDays() {
 		out.CustomMilestoneDays = append(out.CustomMilestoneDays, int(d))
 	}
@@ -362,7 +365,7 @@ func planParams(p *plansv1.Plan) plan.NewPlanParams {
 
 // planProto is the plan as v's caller may see it. An admin gets status
 // only: none of the client's own words (reasons, goals, boundaries,
-// exceptions, end reason), none of their support contacts, and the number
+// exceptions, hard dates, end reason), none of their support contacts, and the number
 // of logged contacts instead of the log.
 func planProto(v app.View) *plansv1.Plan {
 	p := &v.Plan
@@ -410,6 +413,9 @@ func planProto(v app.View) *plansv1.Plan {
 	}
 	for _, g := range p.Goals {
 		out.Goals = append(out.Goals, &plansv1.Goal{Id: g.ID, Text: g.Text, Done: g.Done})
+	}
+	for _, h := range p.HardDates {
+		out.HardDates = append(out.HardDates, &plansv1.HardDate{Id: h.ID, Label: h.Label, Month: int32(h.Month), Day: int32(h.Day)})
 	}
 	for _, d := range p.CustomMilestoneDays {
 		out.CustomMilestoneDays = append(out.CustomMilestoneDays, int32(d))

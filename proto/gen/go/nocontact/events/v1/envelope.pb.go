@@ -59,6 +59,7 @@ type Envelope struct {
 	//	*Envelope_MilestoneSuperseded
 	//	*Envelope_CareAssignmentChanged
 	//	*Envelope_ConsentChanged
+	//	*Envelope_HardDateUpcoming
 	//	*Envelope_CheckInRecorded
 	//	*Envelope_EntryCreated
 	//	*Envelope_EntryShared
@@ -283,6 +284,15 @@ func (x *Envelope) GetConsentChanged() *ConsentChanged {
 	return nil
 }
 
+func (x *Envelope) GetHardDateUpcoming() *HardDateUpcoming {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_HardDateUpcoming); ok {
+			return x.HardDateUpcoming
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetCheckInRecorded() *CheckInRecorded {
 	if x != nil {
 		if x, ok := x.Payload.(*Envelope_CheckInRecorded); ok {
@@ -434,6 +444,11 @@ type Envelope_ConsentChanged struct {
 	ConsentChanged *ConsentChanged `protobuf:"bytes,32,opt,name=consent_changed,json=consentChanged,proto3,oneof"`
 }
 
+type Envelope_HardDateUpcoming struct {
+	// plans.hard_date.upcoming
+	HardDateUpcoming *HardDateUpcoming `protobuf:"bytes,33,opt,name=hard_date_upcoming,json=hardDateUpcoming,proto3,oneof"`
+}
+
 type Envelope_CheckInRecorded struct {
 	// journal.checkin.recorded
 	CheckInRecorded *CheckInRecorded `protobuf:"bytes,40,opt,name=check_in_recorded,json=checkInRecorded,proto3,oneof"`
@@ -505,6 +520,8 @@ func (*Envelope_CareAssignmentChanged) isEnvelope_Payload() {}
 
 func (*Envelope_ConsentChanged) isEnvelope_Payload() {}
 
+func (*Envelope_HardDateUpcoming) isEnvelope_Payload() {}
+
 func (*Envelope_CheckInRecorded) isEnvelope_Payload() {}
 
 func (*Envelope_EntryCreated) isEnvelope_Payload() {}
@@ -527,7 +544,7 @@ var File_nocontact_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\x9a\x10\n" +
+	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xf1\x10\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -551,7 +568,8 @@ const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\x16milestone_acknowledged\x18\x1d \x01(\v2*.nocontact.events.v1.MilestoneAcknowledgedH\x00R\x15milestoneAcknowledged\x12]\n" +
 	"\x14milestone_superseded\x18\x1e \x01(\v2(.nocontact.events.v1.MilestoneSupersededH\x00R\x13milestoneSuperseded\x12d\n" +
 	"\x17care_assignment_changed\x18\x1f \x01(\v2*.nocontact.events.v1.CareAssignmentChangedH\x00R\x15careAssignmentChanged\x12N\n" +
-	"\x0fconsent_changed\x18  \x01(\v2#.nocontact.events.v1.ConsentChangedH\x00R\x0econsentChanged\x12R\n" +
+	"\x0fconsent_changed\x18  \x01(\v2#.nocontact.events.v1.ConsentChangedH\x00R\x0econsentChanged\x12U\n" +
+	"\x12hard_date_upcoming\x18! \x01(\v2%.nocontact.events.v1.HardDateUpcomingH\x00R\x10hardDateUpcoming\x12R\n" +
 	"\x11check_in_recorded\x18( \x01(\v2$.nocontact.events.v1.CheckInRecordedH\x00R\x0fcheckInRecorded\x12H\n" +
 	"\rentry_created\x18) \x01(\v2!.nocontact.events.v1.EntryCreatedH\x00R\fentryCreated\x12E\n" +
 	"\fentry_shared\x18* \x01(\v2 .nocontact.events.v1.EntrySharedH\x00R\ventryShared\x12K\n" +
@@ -593,15 +611,16 @@ var file_nocontact_events_v1_envelope_proto_goTypes = []any{
 	(*MilestoneSuperseded)(nil),   // 12: nocontact.events.v1.MilestoneSuperseded
 	(*CareAssignmentChanged)(nil), // 13: nocontact.events.v1.CareAssignmentChanged
 	(*ConsentChanged)(nil),        // 14: nocontact.events.v1.ConsentChanged
-	(*CheckInRecorded)(nil),       // 15: nocontact.events.v1.CheckInRecorded
-	(*EntryCreated)(nil),          // 16: nocontact.events.v1.EntryCreated
-	(*EntryShared)(nil),           // 17: nocontact.events.v1.EntryShared
-	(*EntryUnshared)(nil),         // 18: nocontact.events.v1.EntryUnshared
-	(*UrgeLogged)(nil),            // 19: nocontact.events.v1.UrgeLogged
-	(*UrgeResolved)(nil),          // 20: nocontact.events.v1.UrgeResolved
-	(*RiskFlagRaised)(nil),        // 21: nocontact.events.v1.RiskFlagRaised
-	(*RiskFlagUpdated)(nil),       // 22: nocontact.events.v1.RiskFlagUpdated
-	(*AccessRecorded)(nil),        // 23: nocontact.events.v1.AccessRecorded
+	(*HardDateUpcoming)(nil),      // 15: nocontact.events.v1.HardDateUpcoming
+	(*CheckInRecorded)(nil),       // 16: nocontact.events.v1.CheckInRecorded
+	(*EntryCreated)(nil),          // 17: nocontact.events.v1.EntryCreated
+	(*EntryShared)(nil),           // 18: nocontact.events.v1.EntryShared
+	(*EntryUnshared)(nil),         // 19: nocontact.events.v1.EntryUnshared
+	(*UrgeLogged)(nil),            // 20: nocontact.events.v1.UrgeLogged
+	(*UrgeResolved)(nil),          // 21: nocontact.events.v1.UrgeResolved
+	(*RiskFlagRaised)(nil),        // 22: nocontact.events.v1.RiskFlagRaised
+	(*RiskFlagUpdated)(nil),       // 23: nocontact.events.v1.RiskFlagUpdated
+	(*AccessRecorded)(nil),        // 24: nocontact.events.v1.AccessRecorded
 }
 var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: nocontact.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -618,20 +637,21 @@ var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	12, // 11: nocontact.events.v1.Envelope.milestone_superseded:type_name -> nocontact.events.v1.MilestoneSuperseded
 	13, // 12: nocontact.events.v1.Envelope.care_assignment_changed:type_name -> nocontact.events.v1.CareAssignmentChanged
 	14, // 13: nocontact.events.v1.Envelope.consent_changed:type_name -> nocontact.events.v1.ConsentChanged
-	15, // 14: nocontact.events.v1.Envelope.check_in_recorded:type_name -> nocontact.events.v1.CheckInRecorded
-	16, // 15: nocontact.events.v1.Envelope.entry_created:type_name -> nocontact.events.v1.EntryCreated
-	17, // 16: nocontact.events.v1.Envelope.entry_shared:type_name -> nocontact.events.v1.EntryShared
-	18, // 17: nocontact.events.v1.Envelope.entry_unshared:type_name -> nocontact.events.v1.EntryUnshared
-	19, // 18: nocontact.events.v1.Envelope.urge_logged:type_name -> nocontact.events.v1.UrgeLogged
-	20, // 19: nocontact.events.v1.Envelope.urge_resolved:type_name -> nocontact.events.v1.UrgeResolved
-	21, // 20: nocontact.events.v1.Envelope.risk_flag_raised:type_name -> nocontact.events.v1.RiskFlagRaised
-	22, // 21: nocontact.events.v1.Envelope.risk_flag_updated:type_name -> nocontact.events.v1.RiskFlagUpdated
-	23, // 22: nocontact.events.v1.Envelope.access_recorded:type_name -> nocontact.events.v1.AccessRecorded
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	15, // 14: nocontact.events.v1.Envelope.hard_date_upcoming:type_name -> nocontact.events.v1.HardDateUpcoming
+	16, // 15: nocontact.events.v1.Envelope.check_in_recorded:type_name -> nocontact.events.v1.CheckInRecorded
+	17, // 16: nocontact.events.v1.Envelope.entry_created:type_name -> nocontact.events.v1.EntryCreated
+	18, // 17: nocontact.events.v1.Envelope.entry_shared:type_name -> nocontact.events.v1.EntryShared
+	19, // 18: nocontact.events.v1.Envelope.entry_unshared:type_name -> nocontact.events.v1.EntryUnshared
+	20, // 19: nocontact.events.v1.Envelope.urge_logged:type_name -> nocontact.events.v1.UrgeLogged
+	21, // 20: nocontact.events.v1.Envelope.urge_resolved:type_name -> nocontact.events.v1.UrgeResolved
+	22, // 21: nocontact.events.v1.Envelope.risk_flag_raised:type_name -> nocontact.events.v1.RiskFlagRaised
+	23, // 22: nocontact.events.v1.Envelope.risk_flag_updated:type_name -> nocontact.events.v1.RiskFlagUpdated
+	24, // 23: nocontact.events.v1.Envelope.access_recorded:type_name -> nocontact.events.v1.AccessRecorded
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_events_v1_envelope_proto_init() }
@@ -655,6 +675,7 @@ func file_nocontact_events_v1_envelope_proto_init() {
 		(*Envelope_MilestoneSuperseded)(nil),
 		(*Envelope_CareAssignmentChanged)(nil),
 		(*Envelope_ConsentChanged)(nil),
+		(*Envelope_HardDateUpcoming)(nil),
 		(*Envelope_CheckInRecorded)(nil),
 		(*Envelope_EntryCreated)(nil),
 		(*Envelope_EntryShared)(nil),

@@ -863,6 +863,73 @@ func (x *MilestoneSuperseded) GetDay() int32 {
 	return 0
 }
 
+// HardDateUpcoming: one of the client's hard dates is tomorrow on the
+// plan's local calendar (emitted once per hard date and occurrence, at
+// 09:00 local time the day before). It never carries the client's label.
+type HardDateUpcoming struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan.
+	PlanId string `protobuf:"bytes,1,opt,name=plan_id,json=planId,proto3" json:"plan_id,omitempty"`
+	// The hard date.
+	HardDateId string `protobuf:"bytes,2,opt,name=hard_date_id,json=hardDateId,proto3" json:"hard_date_id,omitempty"`
+	// The local date the hard date falls on this time (YYYY-MM-DD); a
+	// February 29 is observed on February 28 in a year without it.
+	Date          string `protobuf:"bytes,3,opt,name=date,proto3" json:"date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HardDateUpcoming) Reset() {
+	*x = HardDateUpcoming{}
+	mi := &file_nocontact_events_v1_plans_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HardDateUpcoming) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HardDateUpcoming) ProtoMessage() {}
+
+func (x *HardDateUpcoming) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_events_v1_plans_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HardDateUpcoming.ProtoReflect.Descriptor instead.
+func (*HardDateUpcoming) Descriptor() ([]byte, []int) {
+	return file_nocontact_events_v1_plans_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HardDateUpcoming) GetPlanId() string {
+	if x != nil {
+		return x.PlanId
+	}
+	return ""
+}
+
+func (x *HardDateUpcoming) GetHardDateId() string {
+	if x != nil {
+		return x.HardDateId
+	}
+	return ""
+}
+
+func (x *HardDateUpcoming) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
 // CareAssignmentChanged: a counsellor was requested, assigned or removed.
 type CareAssignmentChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -880,7 +947,7 @@ type CareAssignmentChanged struct {
 
 func (x *CareAssignmentChanged) Reset() {
 	*x = CareAssignmentChanged{}
-	mi := &file_nocontact_events_v1_plans_proto_msgTypes[11]
+	mi := &file_nocontact_events_v1_plans_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +959,7 @@ func (x *CareAssignmentChanged) String() string {
 func (*CareAssignmentChanged) ProtoMessage() {}
 
 func (x *CareAssignmentChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_plans_proto_msgTypes[11]
+	mi := &file_nocontact_events_v1_plans_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +972,7 @@ func (x *CareAssignmentChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CareAssignmentChanged.ProtoReflect.Descriptor instead.
 func (*CareAssignmentChanged) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_plans_proto_rawDescGZIP(), []int{11}
+	return file_nocontact_events_v1_plans_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CareAssignmentChanged) GetAssignmentId() string {
@@ -951,7 +1018,7 @@ type ConsentChanged struct {
 
 func (x *ConsentChanged) Reset() {
 	*x = ConsentChanged{}
-	mi := &file_nocontact_events_v1_plans_proto_msgTypes[12]
+	mi := &file_nocontact_events_v1_plans_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1030,7 @@ func (x *ConsentChanged) String() string {
 func (*ConsentChanged) ProtoMessage() {}
 
 func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_events_v1_plans_proto_msgTypes[12]
+	mi := &file_nocontact_events_v1_plans_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1043,7 @@ func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentChanged.ProtoReflect.Descriptor instead.
 func (*ConsentChanged) Descriptor() ([]byte, []int) {
-	return file_nocontact_events_v1_plans_proto_rawDescGZIP(), []int{12}
+	return file_nocontact_events_v1_plans_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConsentChanged) GetScope() v1.ConsentScope {
@@ -1073,7 +1140,12 @@ const file_nocontact_events_v1_plans_proto_rawDesc = "" +
 	"\x13MilestoneSuperseded\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12!\n" +
 	"\fmilestone_id\x18\x02 \x01(\tR\vmilestoneId\x12\x10\n" +
-	"\x03day\x18\x03 \x01(\x05R\x03day\"\xbe\x01\n" +
+	"\x03day\x18\x03 \x01(\x05R\x03day\"a\n" +
+	"\x10HardDateUpcoming\x12\x17\n" +
+	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12 \n" +
+	"\fhard_date_id\x18\x02 \x01(\tR\n" +
+	"hardDateId\x12\x12\n" +
+	"\x04date\x18\x03 \x01(\tR\x04date\"\xbe\x01\n" +
 	"\x15CareAssignmentChanged\x12#\n" +
 	"\rassignment_id\x18\x01 \x01(\tR\fassignmentId\x12#\n" +
 	"\rcounsellor_id\x18\x02 \x01(\tR\fcounsellorId\x12@\n" +
@@ -1096,7 +1168,7 @@ func file_nocontact_events_v1_plans_proto_rawDescGZIP() []byte {
 	return file_nocontact_events_v1_plans_proto_rawDescData
 }
 
-var file_nocontact_events_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_nocontact_events_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_nocontact_events_v1_plans_proto_goTypes = []any{
 	(*PlanCreated)(nil),           // 0: nocontact.events.v1.PlanCreated
 	(*PlanUpdated)(nil),           // 1: nocontact.events.v1.PlanUpdated
@@ -1109,40 +1181,41 @@ var file_nocontact_events_v1_plans_proto_goTypes = []any{
 	(*MilestoneReached)(nil),      // 8: nocontact.events.v1.MilestoneReached
 	(*MilestoneAcknowledged)(nil), // 9: nocontact.events.v1.MilestoneAcknowledged
 	(*MilestoneSuperseded)(nil),   // 10: nocontact.events.v1.MilestoneSuperseded
-	(*CareAssignmentChanged)(nil), // 11: nocontact.events.v1.CareAssignmentChanged
-	(*ConsentChanged)(nil),        // 12: nocontact.events.v1.ConsentChanged
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(v1.PlanStatus)(0),            // 14: nocontact.plans.v1.PlanStatus
-	(v1.ContactDirection)(0),      // 15: nocontact.plans.v1.ContactDirection
-	(v1.Channel)(0),               // 16: nocontact.plans.v1.Channel
-	(v1.ContactResponse)(0),       // 17: nocontact.plans.v1.ContactResponse
-	(v1.Classification)(0),        // 18: nocontact.plans.v1.Classification
-	(v1.ExceptionKind)(0),         // 19: nocontact.plans.v1.ExceptionKind
-	(v1.AttemptEndReason)(0),      // 20: nocontact.plans.v1.AttemptEndReason
-	(v1.MilestoneKind)(0),         // 21: nocontact.plans.v1.MilestoneKind
-	(v1.CareAssignmentStatus)(0),  // 22: nocontact.plans.v1.CareAssignmentStatus
-	(v1.ConsentScope)(0),          // 23: nocontact.plans.v1.ConsentScope
+	(*HardDateUpcoming)(nil),      // 11: nocontact.events.v1.HardDateUpcoming
+	(*CareAssignmentChanged)(nil), // 12: nocontact.events.v1.CareAssignmentChanged
+	(*ConsentChanged)(nil),        // 13: nocontact.events.v1.ConsentChanged
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(v1.PlanStatus)(0),            // 15: nocontact.plans.v1.PlanStatus
+	(v1.ContactDirection)(0),      // 16: nocontact.plans.v1.ContactDirection
+	(v1.Channel)(0),               // 17: nocontact.plans.v1.Channel
+	(v1.ContactResponse)(0),       // 18: nocontact.plans.v1.ContactResponse
+	(v1.Classification)(0),        // 19: nocontact.plans.v1.Classification
+	(v1.ExceptionKind)(0),         // 20: nocontact.plans.v1.ExceptionKind
+	(v1.AttemptEndReason)(0),      // 21: nocontact.plans.v1.AttemptEndReason
+	(v1.MilestoneKind)(0),         // 22: nocontact.plans.v1.MilestoneKind
+	(v1.CareAssignmentStatus)(0),  // 23: nocontact.plans.v1.CareAssignmentStatus
+	(v1.ConsentScope)(0),          // 24: nocontact.plans.v1.ConsentScope
 }
 var file_nocontact_events_v1_plans_proto_depIdxs = []int32{
-	13, // 0: nocontact.events.v1.PlanCreated.start_time:type_name -> google.protobuf.Timestamp
-	14, // 1: nocontact.events.v1.PlanStatusChanged.from:type_name -> nocontact.plans.v1.PlanStatus
-	14, // 2: nocontact.events.v1.PlanStatusChanged.to:type_name -> nocontact.plans.v1.PlanStatus
-	15, // 3: nocontact.events.v1.ContactRecorded.direction:type_name -> nocontact.plans.v1.ContactDirection
-	16, // 4: nocontact.events.v1.ContactRecorded.channel:type_name -> nocontact.plans.v1.Channel
-	17, // 5: nocontact.events.v1.ContactRecorded.response:type_name -> nocontact.plans.v1.ContactResponse
-	18, // 6: nocontact.events.v1.ContactRecorded.classification:type_name -> nocontact.plans.v1.Classification
-	13, // 7: nocontact.events.v1.ContactRecorded.occurred_at:type_name -> google.protobuf.Timestamp
-	19, // 8: nocontact.events.v1.ContactRecorded.exception_kind:type_name -> nocontact.plans.v1.ExceptionKind
+	14, // 0: nocontact.events.v1.PlanCreated.start_time:type_name -> google.protobuf.Timestamp
+	15, // 1: nocontact.events.v1.PlanStatusChanged.from:type_name -> nocontact.plans.v1.PlanStatus
+	15, // 2: nocontact.events.v1.PlanStatusChanged.to:type_name -> nocontact.plans.v1.PlanStatus
+	16, // 3: nocontact.events.v1.ContactRecorded.direction:type_name -> nocontact.plans.v1.ContactDirection
+	17, // 4: nocontact.events.v1.ContactRecorded.channel:type_name -> nocontact.plans.v1.Channel
+	18, // 5: nocontact.events.v1.ContactRecorded.response:type_name -> nocontact.plans.v1.ContactResponse
+	19, // 6: nocontact.events.v1.ContactRecorded.classification:type_name -> nocontact.plans.v1.Classification
+	14, // 7: nocontact.events.v1.ContactRecorded.occurred_at:type_name -> google.protobuf.Timestamp
+	20, // 8: nocontact.events.v1.ContactRecorded.exception_kind:type_name -> nocontact.plans.v1.ExceptionKind
 	3,  // 9: nocontact.events.v1.ContactCorrected.contact:type_name -> nocontact.events.v1.ContactRecorded
-	13, // 10: nocontact.events.v1.AttemptEnded.start_time:type_name -> google.protobuf.Timestamp
-	13, // 11: nocontact.events.v1.AttemptEnded.end_time:type_name -> google.protobuf.Timestamp
-	20, // 12: nocontact.events.v1.AttemptEnded.reason:type_name -> nocontact.plans.v1.AttemptEndReason
-	13, // 13: nocontact.events.v1.AttemptStarted.start_time:type_name -> google.protobuf.Timestamp
-	21, // 14: nocontact.events.v1.MilestoneReached.kind:type_name -> nocontact.plans.v1.MilestoneKind
-	13, // 15: nocontact.events.v1.MilestoneReached.due_time:type_name -> google.protobuf.Timestamp
-	22, // 16: nocontact.events.v1.CareAssignmentChanged.status:type_name -> nocontact.plans.v1.CareAssignmentStatus
-	23, // 17: nocontact.events.v1.ConsentChanged.scope:type_name -> nocontact.plans.v1.ConsentScope
-	23, // 18: nocontact.events.v1.ConsentChanged.granted_scopes:type_name -> nocontact.plans.v1.ConsentScope
+	14, // 10: nocontact.events.v1.AttemptEnded.start_time:type_name -> google.protobuf.Timestamp
+	14, // 11: nocontact.events.v1.AttemptEnded.end_time:type_name -> google.protobuf.Timestamp
+	21, // 12: nocontact.events.v1.AttemptEnded.reason:type_name -> nocontact.plans.v1.AttemptEndReason
+	14, // 13: nocontact.events.v1.AttemptStarted.start_time:type_name -> google.protobuf.Timestamp
+	22, // 14: nocontact.events.v1.MilestoneReached.kind:type_name -> nocontact.plans.v1.MilestoneKind
+	14, // 15: nocontact.events.v1.MilestoneReached.due_time:type_name -> google.protobuf.Timestamp
+	23, // 16: nocontact.events.v1.CareAssignmentChanged.status:type_name -> nocontact.plans.v1.CareAssignmentStatus
+	24, // 17: nocontact.events.v1.ConsentChanged.scope:type_name -> nocontact.plans.v1.ConsentScope
+	24, // 18: nocontact.events.v1.ConsentChanged.granted_scopes:type_name -> nocontact.plans.v1.ConsentScope
 	19, // [19:19] is the sub-list for method output_type
 	19, // [19:19] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
@@ -1161,7 +1234,7 @@ func file_nocontact_events_v1_plans_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_events_v1_plans_proto_rawDesc), len(file_nocontact_events_v1_plans_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -53,6 +53,8 @@ const (
 	NotificationKind_NOTIFICATION_KIND_CHECK_IN_REMINDER NotificationKind = 10
 	// The prompt of the day.
 	NotificationKind_NOTIFICATION_KIND_PROMPT_OF_THE_DAY NotificationKind = 11
+	// One of the client's hard dates is tomorrow (clients only).
+	NotificationKind_NOTIFICATION_KIND_HARD_DATE_AHEAD NotificationKind = 12
 )
 
 // Enum value maps for NotificationKind.
@@ -70,6 +72,7 @@ var (
 		9:  "NOTIFICATION_KIND_CARE_ASSIGNMENT_CHANGED",
 		10: "NOTIFICATION_KIND_CHECK_IN_REMINDER",
 		11: "NOTIFICATION_KIND_PROMPT_OF_THE_DAY",
+		12: "NOTIFICATION_KIND_HARD_DATE_AHEAD",
 	}
 	NotificationKind_value = map[string]int32{
 		"NOTIFICATION_KIND_UNSPECIFIED":             0,
@@ -84,6 +87,7 @@ var (
 		"NOTIFICATION_KIND_CARE_ASSIGNMENT_CHANGED": 9,
 		"NOTIFICATION_KIND_CHECK_IN_REMINDER":       10,
 		"NOTIFICATION_KIND_PROMPT_OF_THE_DAY":       11,
+		"NOTIFICATION_KIND_HARD_DATE_AHEAD":         12,
 	}
 )
 
@@ -1738,7 +1742,7 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\x1dListWebhookDeliveriesResponse\x12D\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2$.nocontact.notify.v1.WebhookDeliveryR\n" +
-	"deliveries*\xe9\x03\n" +
+	"deliveries*\x90\x04\n" +
 	"\x10NotificationKind\x12!\n" +
 	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12'\n" +
 	"#NOTIFICATION_KIND_MILESTONE_REACHED\x10\x01\x12$\n" +
@@ -1752,7 +1756,8 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	")NOTIFICATION_KIND_CARE_ASSIGNMENT_CHANGED\x10\t\x12'\n" +
 	"#NOTIFICATION_KIND_CHECK_IN_REMINDER\x10\n" +
 	"\x12'\n" +
-	"#NOTIFICATION_KIND_PROMPT_OF_THE_DAY\x10\v*K\n" +
+	"#NOTIFICATION_KIND_PROMPT_OF_THE_DAY\x10\v\x12%\n" +
+	"!NOTIFICATION_KIND_HARD_DATE_AHEAD\x10\f*K\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCHANNEL_IN_APP\x10\x01\x12\x13\n" +

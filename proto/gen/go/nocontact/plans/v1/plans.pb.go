@@ -805,6 +805,85 @@ func (x *Goal) GetDone() bool {
 	return false
 }
 
+// HardDate is a day of the year the client expects to be hard (an
+// anniversary, the ex's birthday, a holiday they shared). It recurs every
+// year on the plan's local calendar, and the client gets a gentle note at
+// 09:00 local time the day before.
+type HardDate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the server when empty.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The client's own short name for the day (1 to 80 characters). Shown to
+	// the client and to a counsellor with plan-progress consent, never to an
+	// admin, and never carried by events or notifications.
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// The month, 1 to 12.
+	Month int32 `protobuf:"varint,3,opt,name=month,proto3" json:"month,omitempty"`
+	// The day of the month; it must exist in that month. February 29 is
+	// allowed: in a year without it, the day is observed on February 28.
+	Day           int32 `protobuf:"varint,4,opt,name=day,proto3" json:"day,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HardDate) Reset() {
+	*x = HardDate{}
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HardDate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HardDate) ProtoMessage() {}
+
+func (x *HardDate) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HardDate.ProtoReflect.Descriptor instead.
+func (*HardDate) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *HardDate) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *HardDate) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *HardDate) GetMonth() int32 {
+	if x != nil {
+		return x.Month
+	}
+	return 0
+}
+
+func (x *HardDate) GetDay() int32 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
 // Plan is a client's no-contact plan.
 type Plan struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -851,14 +930,16 @@ type Plan struct {
 	ActivateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=activate_time,json=activateTime,proto3" json:"activate_time,omitempty"`
 	// Output only: how many contacts are logged on the plan (voided ones
 	// left out). An admin sees this count, never the contact log itself.
-	ContactCount  int32 `protobuf:"varint,21,opt,name=contact_count,json=contactCount,proto3" json:"contact_count,omitempty"`
+	ContactCount int32 `protobuf:"varint,21,opt,name=contact_count,json=contactCount,proto3" json:"contact_count,omitempty"`
+	// Days of the year that will be hard, recurring yearly (at most 20).
+	HardDates     []*HardDate `protobuf:"bytes,22,rep,name=hard_dates,json=hardDates,proto3" json:"hard_dates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[4]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +951,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[4]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +964,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{4}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Plan) GetId() string {
@@ -1033,6 +1114,13 @@ func (x *Plan) GetContactCount() int32 {
 	return 0
 }
 
+func (x *Plan) GetHardDates() []*HardDate {
+	if x != nil {
+		return x.HardDates
+	}
+	return nil
+}
+
 // CreatePlanRequest creates a draft plan.
 type CreatePlanRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1047,7 +1135,7 @@ type CreatePlanRequest struct {
 
 func (x *CreatePlanRequest) Reset() {
 	*x = CreatePlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[5]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1147,7 @@ func (x *CreatePlanRequest) String() string {
 func (*CreatePlanRequest) ProtoMessage() {}
 
 func (x *CreatePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[5]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1160,7 @@ func (x *CreatePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePlanRequest.ProtoReflect.Descriptor instead.
 func (*CreatePlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{5}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreatePlanRequest) GetPlan() *Plan {
@@ -1100,7 +1188,7 @@ type CreatePlanResponse struct {
 
 func (x *CreatePlanResponse) Reset() {
 	*x = CreatePlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[6]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1200,7 @@ func (x *CreatePlanResponse) String() string {
 func (*CreatePlanResponse) ProtoMessage() {}
 
 func (x *CreatePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[6]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1213,7 @@ func (x *CreatePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePlanResponse.ProtoReflect.Descriptor instead.
 func (*CreatePlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{6}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreatePlanResponse) GetPlan() *Plan {
@@ -1146,7 +1234,7 @@ type GetPlanRequest struct {
 
 func (x *GetPlanRequest) Reset() {
 	*x = GetPlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[7]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1246,7 @@ func (x *GetPlanRequest) String() string {
 func (*GetPlanRequest) ProtoMessage() {}
 
 func (x *GetPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[7]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1259,7 @@ func (x *GetPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlanRequest.ProtoReflect.Descriptor instead.
 func (*GetPlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{7}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetPlanRequest) GetPlanId() string {
@@ -1192,7 +1280,7 @@ type GetPlanResponse struct {
 
 func (x *GetPlanResponse) Reset() {
 	*x = GetPlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[8]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1292,7 @@ func (x *GetPlanResponse) String() string {
 func (*GetPlanResponse) ProtoMessage() {}
 
 func (x *GetPlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[8]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1305,7 @@ func (x *GetPlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlanResponse.ProtoReflect.Descriptor instead.
 func (*GetPlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{8}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPlanResponse) GetPlan() *Plan {
@@ -1243,7 +1331,7 @@ type ListPlansRequest struct {
 
 func (x *ListPlansRequest) Reset() {
 	*x = ListPlansRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[9]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1343,7 @@ func (x *ListPlansRequest) String() string {
 func (*ListPlansRequest) ProtoMessage() {}
 
 func (x *ListPlansRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[9]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1356,7 @@ func (x *ListPlansRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlansRequest.ProtoReflect.Descriptor instead.
 func (*ListPlansRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{9}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListPlansRequest) GetClientId() string {
@@ -1305,7 +1393,7 @@ type ListPlansResponse struct {
 
 func (x *ListPlansResponse) Reset() {
 	*x = ListPlansResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[10]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1405,7 @@ func (x *ListPlansResponse) String() string {
 func (*ListPlansResponse) ProtoMessage() {}
 
 func (x *ListPlansResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[10]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1418,7 @@ func (x *ListPlansResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlansResponse.ProtoReflect.Descriptor instead.
 func (*ListPlansResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{10}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListPlansResponse) GetPlans() []*Plan {
@@ -1354,7 +1442,8 @@ type UpdatePlanRequest struct {
 	Plan *Plan `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
 	// Which fields to change. Allowed: target_days, time_zone, start_time
 	// (drafts only), mode, reasons, boundaries, exceptions, support_contacts,
-	// goals, safety_first, counts_profile_checks, custom_milestone_days.
+	// goals, safety_first, counts_profile_checks, custom_milestone_days,
+	// hard_dates.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1362,7 +1451,7 @@ type UpdatePlanRequest struct {
 
 func (x *UpdatePlanRequest) Reset() {
 	*x = UpdatePlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[11]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1463,7 @@ func (x *UpdatePlanRequest) String() string {
 func (*UpdatePlanRequest) ProtoMessage() {}
 
 func (x *UpdatePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[11]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1476,7 @@ func (x *UpdatePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePlanRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{11}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdatePlanRequest) GetPlan() *Plan {
@@ -1415,7 +1504,7 @@ type UpdatePlanResponse struct {
 
 func (x *UpdatePlanResponse) Reset() {
 	*x = UpdatePlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[12]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1516,7 @@ func (x *UpdatePlanResponse) String() string {
 func (*UpdatePlanResponse) ProtoMessage() {}
 
 func (x *UpdatePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[12]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1529,7 @@ func (x *UpdatePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePlanResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{12}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdatePlanResponse) GetPlan() *Plan {
@@ -1461,7 +1550,7 @@ type ActivatePlanRequest struct {
 
 func (x *ActivatePlanRequest) Reset() {
 	*x = ActivatePlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[13]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1562,7 @@ func (x *ActivatePlanRequest) String() string {
 func (*ActivatePlanRequest) ProtoMessage() {}
 
 func (x *ActivatePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[13]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1575,7 @@ func (x *ActivatePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivatePlanRequest.ProtoReflect.Descriptor instead.
 func (*ActivatePlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{13}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ActivatePlanRequest) GetPlanId() string {
@@ -1507,7 +1596,7 @@ type ActivatePlanResponse struct {
 
 func (x *ActivatePlanResponse) Reset() {
 	*x = ActivatePlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[14]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1608,7 @@ func (x *ActivatePlanResponse) String() string {
 func (*ActivatePlanResponse) ProtoMessage() {}
 
 func (x *ActivatePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[14]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1621,7 @@ func (x *ActivatePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivatePlanResponse.ProtoReflect.Descriptor instead.
 func (*ActivatePlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{14}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActivatePlanResponse) GetPlan() *Plan {
@@ -1555,7 +1644,7 @@ type PausePlanRequest struct {
 
 func (x *PausePlanRequest) Reset() {
 	*x = PausePlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[15]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1656,7 @@ func (x *PausePlanRequest) String() string {
 func (*PausePlanRequest) ProtoMessage() {}
 
 func (x *PausePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[15]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1669,7 @@ func (x *PausePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PausePlanRequest.ProtoReflect.Descriptor instead.
 func (*PausePlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{15}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PausePlanRequest) GetPlanId() string {
@@ -1608,7 +1697,7 @@ type PausePlanResponse struct {
 
 func (x *PausePlanResponse) Reset() {
 	*x = PausePlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[16]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1709,7 @@ func (x *PausePlanResponse) String() string {
 func (*PausePlanResponse) ProtoMessage() {}
 
 func (x *PausePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[16]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1722,7 @@ func (x *PausePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PausePlanResponse.ProtoReflect.Descriptor instead.
 func (*PausePlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{16}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PausePlanResponse) GetPlan() *Plan {
@@ -1654,7 +1743,7 @@ type ResumePlanRequest struct {
 
 func (x *ResumePlanRequest) Reset() {
 	*x = ResumePlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[17]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1755,7 @@ func (x *ResumePlanRequest) String() string {
 func (*ResumePlanRequest) ProtoMessage() {}
 
 func (x *ResumePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[17]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1768,7 @@ func (x *ResumePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumePlanRequest.ProtoReflect.Descriptor instead.
 func (*ResumePlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{17}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResumePlanRequest) GetPlanId() string {
@@ -1700,7 +1789,7 @@ type ResumePlanResponse struct {
 
 func (x *ResumePlanResponse) Reset() {
 	*x = ResumePlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[18]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1801,7 @@ func (x *ResumePlanResponse) String() string {
 func (*ResumePlanResponse) ProtoMessage() {}
 
 func (x *ResumePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[18]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1814,7 @@ func (x *ResumePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumePlanResponse.ProtoReflect.Descriptor instead.
 func (*ResumePlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{18}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResumePlanResponse) GetPlan() *Plan {
@@ -1748,7 +1837,7 @@ type EndPlanRequest struct {
 
 func (x *EndPlanRequest) Reset() {
 	*x = EndPlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[19]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1849,7 @@ func (x *EndPlanRequest) String() string {
 func (*EndPlanRequest) ProtoMessage() {}
 
 func (x *EndPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[19]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1862,7 @@ func (x *EndPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndPlanRequest.ProtoReflect.Descriptor instead.
 func (*EndPlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{19}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EndPlanRequest) GetPlanId() string {
@@ -1801,7 +1890,7 @@ type EndPlanResponse struct {
 
 func (x *EndPlanResponse) Reset() {
 	*x = EndPlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[20]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +1902,7 @@ func (x *EndPlanResponse) String() string {
 func (*EndPlanResponse) ProtoMessage() {}
 
 func (x *EndPlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[20]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +1915,7 @@ func (x *EndPlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndPlanResponse.ProtoReflect.Descriptor instead.
 func (*EndPlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{20}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EndPlanResponse) GetPlan() *Plan {
@@ -1849,7 +1938,7 @@ type ExtendPlanRequest struct {
 
 func (x *ExtendPlanRequest) Reset() {
 	*x = ExtendPlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[21]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1950,7 @@ func (x *ExtendPlanRequest) String() string {
 func (*ExtendPlanRequest) ProtoMessage() {}
 
 func (x *ExtendPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[21]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +1963,7 @@ func (x *ExtendPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPlanRequest.ProtoReflect.Descriptor instead.
 func (*ExtendPlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{21}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExtendPlanRequest) GetPlanId() string {
@@ -1902,7 +1991,7 @@ type ExtendPlanResponse struct {
 
 func (x *ExtendPlanResponse) Reset() {
 	*x = ExtendPlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[22]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2003,7 @@ func (x *ExtendPlanResponse) String() string {
 func (*ExtendPlanResponse) ProtoMessage() {}
 
 func (x *ExtendPlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[22]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2016,7 @@ func (x *ExtendPlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPlanResponse.ProtoReflect.Descriptor instead.
 func (*ExtendPlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{22}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExtendPlanResponse) GetPlan() *Plan {
@@ -1948,7 +2037,7 @@ type ClosePlanRequest struct {
 
 func (x *ClosePlanRequest) Reset() {
 	*x = ClosePlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[23]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2049,7 @@ func (x *ClosePlanRequest) String() string {
 func (*ClosePlanRequest) ProtoMessage() {}
 
 func (x *ClosePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[23]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2062,7 @@ func (x *ClosePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePlanRequest.ProtoReflect.Descriptor instead.
 func (*ClosePlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{23}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ClosePlanRequest) GetPlanId() string {
@@ -1994,7 +2083,7 @@ type ClosePlanResponse struct {
 
 func (x *ClosePlanResponse) Reset() {
 	*x = ClosePlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[24]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2095,7 @@ func (x *ClosePlanResponse) String() string {
 func (*ClosePlanResponse) ProtoMessage() {}
 
 func (x *ClosePlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[24]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2108,7 @@ func (x *ClosePlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePlanResponse.ProtoReflect.Descriptor instead.
 func (*ClosePlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{24}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ClosePlanResponse) GetPlan() *Plan {
@@ -2040,7 +2129,7 @@ type CancelPlanRequest struct {
 
 func (x *CancelPlanRequest) Reset() {
 	*x = CancelPlanRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[25]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2141,7 @@ func (x *CancelPlanRequest) String() string {
 func (*CancelPlanRequest) ProtoMessage() {}
 
 func (x *CancelPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[25]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2154,7 @@ func (x *CancelPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelPlanRequest.ProtoReflect.Descriptor instead.
 func (*CancelPlanRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{25}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelPlanRequest) GetPlanId() string {
@@ -2086,7 +2175,7 @@ type CancelPlanResponse struct {
 
 func (x *CancelPlanResponse) Reset() {
 	*x = CancelPlanResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[26]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2098,7 +2187,7 @@ func (x *CancelPlanResponse) String() string {
 func (*CancelPlanResponse) ProtoMessage() {}
 
 func (x *CancelPlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[26]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2111,7 +2200,7 @@ func (x *CancelPlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelPlanResponse.ProtoReflect.Descriptor instead.
 func (*CancelPlanResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{26}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CancelPlanResponse) GetPlan() *Plan {
@@ -2162,7 +2251,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[27]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2263,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[27]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2276,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{27}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Contact) GetId() string {
@@ -2317,7 +2406,7 @@ type RecordContactRequest struct {
 
 func (x *RecordContactRequest) Reset() {
 	*x = RecordContactRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[28]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2418,7 @@ func (x *RecordContactRequest) String() string {
 func (*RecordContactRequest) ProtoMessage() {}
 
 func (x *RecordContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[28]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2431,7 @@ func (x *RecordContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContactRequest.ProtoReflect.Descriptor instead.
 func (*RecordContactRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{28}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecordContactRequest) GetPlanId() string {
@@ -2377,7 +2466,7 @@ type RecordContactResponse struct {
 
 func (x *RecordContactResponse) Reset() {
 	*x = RecordContactResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[29]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2478,7 @@ func (x *RecordContactResponse) String() string {
 func (*RecordContactResponse) ProtoMessage() {}
 
 func (x *RecordContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[29]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2491,7 @@ func (x *RecordContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContactResponse.ProtoReflect.Descriptor instead.
 func (*RecordContactResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{29}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RecordContactResponse) GetContact() *Contact {
@@ -2427,7 +2516,7 @@ type ListContactsRequest struct {
 
 func (x *ListContactsRequest) Reset() {
 	*x = ListContactsRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[30]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2528,7 @@ func (x *ListContactsRequest) String() string {
 func (*ListContactsRequest) ProtoMessage() {}
 
 func (x *ListContactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[30]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2541,7 @@ func (x *ListContactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContactsRequest.ProtoReflect.Descriptor instead.
 func (*ListContactsRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{30}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListContactsRequest) GetPlanId() string {
@@ -2489,7 +2578,7 @@ type ListContactsResponse struct {
 
 func (x *ListContactsResponse) Reset() {
 	*x = ListContactsResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[31]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2590,7 @@ func (x *ListContactsResponse) String() string {
 func (*ListContactsResponse) ProtoMessage() {}
 
 func (x *ListContactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[31]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2603,7 @@ func (x *ListContactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContactsResponse.ProtoReflect.Descriptor instead.
 func (*ListContactsResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{31}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListContactsResponse) GetContacts() []*Contact {
@@ -2549,7 +2638,7 @@ type UpdateContactRequest struct {
 
 func (x *UpdateContactRequest) Reset() {
 	*x = UpdateContactRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[32]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2650,7 @@ func (x *UpdateContactRequest) String() string {
 func (*UpdateContactRequest) ProtoMessage() {}
 
 func (x *UpdateContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[32]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2663,7 @@ func (x *UpdateContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateContactRequest.ProtoReflect.Descriptor instead.
 func (*UpdateContactRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{32}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateContactRequest) GetPlanId() string {
@@ -2616,7 +2705,7 @@ type UpdateContactResponse struct {
 
 func (x *UpdateContactResponse) Reset() {
 	*x = UpdateContactResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[33]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2717,7 @@ func (x *UpdateContactResponse) String() string {
 func (*UpdateContactResponse) ProtoMessage() {}
 
 func (x *UpdateContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[33]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2730,7 @@ func (x *UpdateContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateContactResponse.ProtoReflect.Descriptor instead.
 func (*UpdateContactResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{33}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateContactResponse) GetContact() *Contact {
@@ -2664,7 +2753,7 @@ type VoidContactRequest struct {
 
 func (x *VoidContactRequest) Reset() {
 	*x = VoidContactRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[34]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2765,7 @@ func (x *VoidContactRequest) String() string {
 func (*VoidContactRequest) ProtoMessage() {}
 
 func (x *VoidContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[34]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2778,7 @@ func (x *VoidContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidContactRequest.ProtoReflect.Descriptor instead.
 func (*VoidContactRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{34}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *VoidContactRequest) GetPlanId() string {
@@ -2717,7 +2806,7 @@ type VoidContactResponse struct {
 
 func (x *VoidContactResponse) Reset() {
 	*x = VoidContactResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[35]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2818,7 @@ func (x *VoidContactResponse) String() string {
 func (*VoidContactResponse) ProtoMessage() {}
 
 func (x *VoidContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[35]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2831,7 @@ func (x *VoidContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidContactResponse.ProtoReflect.Descriptor instead.
 func (*VoidContactResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{35}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VoidContactResponse) GetContact() *Contact {
@@ -2773,7 +2862,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[36]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +2874,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[36]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +2887,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{36}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -2869,7 +2958,7 @@ type Milestone struct {
 
 func (x *Milestone) Reset() {
 	*x = Milestone{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[37]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +2970,7 @@ func (x *Milestone) String() string {
 func (*Milestone) ProtoMessage() {}
 
 func (x *Milestone) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[37]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +2983,7 @@ func (x *Milestone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Milestone.ProtoReflect.Descriptor instead.
 func (*Milestone) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{37}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Milestone) GetId() string {
@@ -2964,7 +3053,7 @@ type GetPlanProgressRequest struct {
 
 func (x *GetPlanProgressRequest) Reset() {
 	*x = GetPlanProgressRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[38]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2976,7 +3065,7 @@ func (x *GetPlanProgressRequest) String() string {
 func (*GetPlanProgressRequest) ProtoMessage() {}
 
 func (x *GetPlanProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[38]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2989,7 +3078,7 @@ func (x *GetPlanProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlanProgressRequest.ProtoReflect.Descriptor instead.
 func (*GetPlanProgressRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{38}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetPlanProgressRequest) GetPlanId() string {
@@ -3030,7 +3119,7 @@ type GetPlanProgressResponse struct {
 
 func (x *GetPlanProgressResponse) Reset() {
 	*x = GetPlanProgressResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[39]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3042,7 +3131,7 @@ func (x *GetPlanProgressResponse) String() string {
 func (*GetPlanProgressResponse) ProtoMessage() {}
 
 func (x *GetPlanProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[39]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3055,7 +3144,7 @@ func (x *GetPlanProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlanProgressResponse.ProtoReflect.Descriptor instead.
 func (*GetPlanProgressResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{39}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetPlanProgressResponse) GetPlanId() string {
@@ -3146,7 +3235,7 @@ type ListMilestonesRequest struct {
 
 func (x *ListMilestonesRequest) Reset() {
 	*x = ListMilestonesRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[40]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3158,7 +3247,7 @@ func (x *ListMilestonesRequest) String() string {
 func (*ListMilestonesRequest) ProtoMessage() {}
 
 func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[40]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3171,7 +3260,7 @@ func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesRequest.ProtoReflect.Descriptor instead.
 func (*ListMilestonesRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{40}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListMilestonesRequest) GetPlanId() string {
@@ -3194,7 +3283,7 @@ type ListMilestonesResponse struct {
 
 func (x *ListMilestonesResponse) Reset() {
 	*x = ListMilestonesResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[41]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3206,7 +3295,7 @@ func (x *ListMilestonesResponse) String() string {
 func (*ListMilestonesResponse) ProtoMessage() {}
 
 func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[41]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3219,7 +3308,7 @@ func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesResponse.ProtoReflect.Descriptor instead.
 func (*ListMilestonesResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{41}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListMilestonesResponse) GetMilestones() []*Milestone {
@@ -3249,7 +3338,7 @@ type AcknowledgeMilestoneRequest struct {
 
 func (x *AcknowledgeMilestoneRequest) Reset() {
 	*x = AcknowledgeMilestoneRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[42]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3261,7 +3350,7 @@ func (x *AcknowledgeMilestoneRequest) String() string {
 func (*AcknowledgeMilestoneRequest) ProtoMessage() {}
 
 func (x *AcknowledgeMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[42]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3274,7 +3363,7 @@ func (x *AcknowledgeMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{42}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AcknowledgeMilestoneRequest) GetPlanId() string {
@@ -3302,7 +3391,7 @@ type AcknowledgeMilestoneResponse struct {
 
 func (x *AcknowledgeMilestoneResponse) Reset() {
 	*x = AcknowledgeMilestoneResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[43]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3403,7 @@ func (x *AcknowledgeMilestoneResponse) String() string {
 func (*AcknowledgeMilestoneResponse) ProtoMessage() {}
 
 func (x *AcknowledgeMilestoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[43]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3416,7 @@ func (x *AcknowledgeMilestoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeMilestoneResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeMilestoneResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{43}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AcknowledgeMilestoneResponse) GetMilestone() *Milestone {
@@ -3348,7 +3437,7 @@ type GetSupportInfoRequest struct {
 
 func (x *GetSupportInfoRequest) Reset() {
 	*x = GetSupportInfoRequest{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[44]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3449,7 @@ func (x *GetSupportInfoRequest) String() string {
 func (*GetSupportInfoRequest) ProtoMessage() {}
 
 func (x *GetSupportInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[44]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3462,7 @@ func (x *GetSupportInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupportInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetSupportInfoRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{44}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetSupportInfoRequest) GetClientId() string {
@@ -3402,7 +3491,7 @@ type GetSupportInfoResponse struct {
 
 func (x *GetSupportInfoResponse) Reset() {
 	*x = GetSupportInfoResponse{}
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[45]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3414,7 +3503,7 @@ func (x *GetSupportInfoResponse) String() string {
 func (*GetSupportInfoResponse) ProtoMessage() {}
 
 func (x *GetSupportInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[45]
+	mi := &file_nocontact_plans_v1_plans_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3427,7 +3516,7 @@ func (x *GetSupportInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSupportInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetSupportInfoResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{45}
+	return file_nocontact_plans_v1_plans_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetSupportInfoResponse) GetPlanId() string {
@@ -3489,7 +3578,12 @@ const file_nocontact_plans_v1_plans_proto_rawDesc = "" +
 	"\x04Goal\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x02id\x12\x1c\n" +
 	"\x04text\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x04text\x12\x12\n" +
-	"\x04done\x18\x03 \x01(\bR\x04done\"\xe6\b\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\"\x80\x01\n" +
+	"\bHardDate\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x02id\x12\x1d\n" +
+	"\x05label\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18PR\x05label\x12\x1f\n" +
+	"\x05month\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\f(\x01R\x05month\x12\x1b\n" +
+	"\x03day\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x1f(\x01R\x03day\"\xad\t\n" +
 	"\x04Plan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
@@ -3522,7 +3616,9 @@ const file_nocontact_plans_v1_plans_proto_rawDesc = "" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12?\n" +
 	"\ractivate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\factivateTime\x12#\n" +
-	"\rcontact_count\x18\x15 \x01(\x05R\fcontactCountB\x0e\n" +
+	"\rcontact_count\x18\x15 \x01(\x05R\fcontactCount\x12E\n" +
+	"\n" +
+	"hard_dates\x18\x16 \x03(\v2\x1c.nocontact.plans.v1.HardDateB\b\xbaH\x05\x92\x01\x02\x10\x14R\thardDatesB\x0e\n" +
 	"\f_target_days\"\x83\x01\n" +
 	"\x11CreatePlanRequest\x124\n" +
 	"\x04plan\x18\x01 \x01(\v2\x18.nocontact.plans.v1.PlanB\x06\xbaH\x03\xc8\x01\x01R\x04plan\x128\n" +
@@ -3782,7 +3878,7 @@ func file_nocontact_plans_v1_plans_proto_rawDescGZIP() []byte {
 }
 
 var file_nocontact_plans_v1_plans_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_nocontact_plans_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_nocontact_plans_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_nocontact_plans_v1_plans_proto_goTypes = []any{
 	(PlanStatus)(0),                      // 0: nocontact.plans.v1.PlanStatus
 	(PlanMode)(0),                        // 1: nocontact.plans.v1.PlanMode
@@ -3796,158 +3892,160 @@ var file_nocontact_plans_v1_plans_proto_goTypes = []any{
 	(*ContactException)(nil),             // 9: nocontact.plans.v1.ContactException
 	(*SupportContact)(nil),               // 10: nocontact.plans.v1.SupportContact
 	(*Goal)(nil),                         // 11: nocontact.plans.v1.Goal
-	(*Plan)(nil),                         // 12: nocontact.plans.v1.Plan
-	(*CreatePlanRequest)(nil),            // 13: nocontact.plans.v1.CreatePlanRequest
-	(*CreatePlanResponse)(nil),           // 14: nocontact.plans.v1.CreatePlanResponse
-	(*GetPlanRequest)(nil),               // 15: nocontact.plans.v1.GetPlanRequest
-	(*GetPlanResponse)(nil),              // 16: nocontact.plans.v1.GetPlanResponse
-	(*ListPlansRequest)(nil),             // 17: nocontact.plans.v1.ListPlansRequest
-	(*ListPlansResponse)(nil),            // 18: nocontact.plans.v1.ListPlansResponse
-	(*UpdatePlanRequest)(nil),            // 19: nocontact.plans.v1.UpdatePlanRequest
-	(*UpdatePlanResponse)(nil),           // 20: nocontact.plans.v1.UpdatePlanResponse
-	(*ActivatePlanRequest)(nil),          // 21: nocontact.plans.v1.ActivatePlanRequest
-	(*ActivatePlanResponse)(nil),         // 22: nocontact.plans.v1.ActivatePlanResponse
-	(*PausePlanRequest)(nil),             // 23: nocontact.plans.v1.PausePlanRequest
-	(*PausePlanResponse)(nil),            // 24: nocontact.plans.v1.PausePlanResponse
-	(*ResumePlanRequest)(nil),            // 25: nocontact.plans.v1.ResumePlanRequest
-	(*ResumePlanResponse)(nil),           // 26: nocontact.plans.v1.ResumePlanResponse
-	(*EndPlanRequest)(nil),               // 27: nocontact.plans.v1.EndPlanRequest
-	(*EndPlanResponse)(nil),              // 28: nocontact.plans.v1.EndPlanResponse
-	(*ExtendPlanRequest)(nil),            // 29: nocontact.plans.v1.ExtendPlanRequest
-	(*ExtendPlanResponse)(nil),           // 30: nocontact.plans.v1.ExtendPlanResponse
-	(*ClosePlanRequest)(nil),             // 31: nocontact.plans.v1.ClosePlanRequest
-	(*ClosePlanResponse)(nil),            // 32: nocontact.plans.v1.ClosePlanResponse
-	(*CancelPlanRequest)(nil),            // 33: nocontact.plans.v1.CancelPlanRequest
-	(*CancelPlanResponse)(nil),           // 34: nocontact.plans.v1.CancelPlanResponse
-	(*Contact)(nil),                      // 35: nocontact.plans.v1.Contact
-	(*RecordContactRequest)(nil),         // 36: nocontact.plans.v1.RecordContactRequest
-	(*RecordContactResponse)(nil),        // 37: nocontact.plans.v1.RecordContactResponse
-	(*ListContactsRequest)(nil),          // 38: nocontact.plans.v1.ListContactsRequest
-	(*ListContactsResponse)(nil),         // 39: nocontact.plans.v1.ListContactsResponse
-	(*UpdateContactRequest)(nil),         // 40: nocontact.plans.v1.UpdateContactRequest
-	(*UpdateContactResponse)(nil),        // 41: nocontact.plans.v1.UpdateContactResponse
-	(*VoidContactRequest)(nil),           // 42: nocontact.plans.v1.VoidContactRequest
-	(*VoidContactResponse)(nil),          // 43: nocontact.plans.v1.VoidContactResponse
-	(*Attempt)(nil),                      // 44: nocontact.plans.v1.Attempt
-	(*Milestone)(nil),                    // 45: nocontact.plans.v1.Milestone
-	(*GetPlanProgressRequest)(nil),       // 46: nocontact.plans.v1.GetPlanProgressRequest
-	(*GetPlanProgressResponse)(nil),      // 47: nocontact.plans.v1.GetPlanProgressResponse
-	(*ListMilestonesRequest)(nil),        // 48: nocontact.plans.v1.ListMilestonesRequest
-	(*ListMilestonesResponse)(nil),       // 49: nocontact.plans.v1.ListMilestonesResponse
-	(*AcknowledgeMilestoneRequest)(nil),  // 50: nocontact.plans.v1.AcknowledgeMilestoneRequest
-	(*AcknowledgeMilestoneResponse)(nil), // 51: nocontact.plans.v1.AcknowledgeMilestoneResponse
-	(*GetSupportInfoRequest)(nil),        // 52: nocontact.plans.v1.GetSupportInfoRequest
-	(*GetSupportInfoResponse)(nil),       // 53: nocontact.plans.v1.GetSupportInfoResponse
-	(Channel)(0),                         // 54: nocontact.plans.v1.Channel
-	(*timestamppb.Timestamp)(nil),        // 55: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 56: google.protobuf.FieldMask
-	(ContactDirection)(0),                // 57: nocontact.plans.v1.ContactDirection
-	(ContactResponse)(0),                 // 58: nocontact.plans.v1.ContactResponse
-	(Classification)(0),                  // 59: nocontact.plans.v1.Classification
+	(*HardDate)(nil),                     // 12: nocontact.plans.v1.HardDate
+	(*Plan)(nil),                         // 13: nocontact.plans.v1.Plan
+	(*CreatePlanRequest)(nil),            // 14: nocontact.plans.v1.CreatePlanRequest
+	(*CreatePlanResponse)(nil),           // 15: nocontact.plans.v1.CreatePlanResponse
+	(*GetPlanRequest)(nil),               // 16: nocontact.plans.v1.GetPlanRequest
+	(*GetPlanResponse)(nil),              // 17: nocontact.plans.v1.GetPlanResponse
+	(*ListPlansRequest)(nil),             // 18: nocontact.plans.v1.ListPlansRequest
+	(*ListPlansResponse)(nil),            // 19: nocontact.plans.v1.ListPlansResponse
+	(*UpdatePlanRequest)(nil),            // 20: nocontact.plans.v1.UpdatePlanRequest
+	(*UpdatePlanResponse)(nil),           // 21: nocontact.plans.v1.UpdatePlanResponse
+	(*ActivatePlanRequest)(nil),          // 22: nocontact.plans.v1.ActivatePlanRequest
+	(*ActivatePlanResponse)(nil),         // 23: nocontact.plans.v1.ActivatePlanResponse
+	(*PausePlanRequest)(nil),             // 24: nocontact.plans.v1.PausePlanRequest
+	(*PausePlanResponse)(nil),            // 25: nocontact.plans.v1.PausePlanResponse
+	(*ResumePlanRequest)(nil),            // 26: nocontact.plans.v1.ResumePlanRequest
+	(*ResumePlanResponse)(nil),           // 27: nocontact.plans.v1.ResumePlanResponse
+	(*EndPlanRequest)(nil),               // 28: nocontact.plans.v1.EndPlanRequest
+	(*EndPlanResponse)(nil),              // 29: nocontact.plans.v1.EndPlanResponse
+	(*ExtendPlanRequest)(nil),            // 30: nocontact.plans.v1.ExtendPlanRequest
+	(*ExtendPlanResponse)(nil),           // 31: nocontact.plans.v1.ExtendPlanResponse
+	(*ClosePlanRequest)(nil),             // 32: nocontact.plans.v1.ClosePlanRequest
+	(*ClosePlanResponse)(nil),            // 33: nocontact.plans.v1.ClosePlanResponse
+	(*CancelPlanRequest)(nil),            // 34: nocontact.plans.v1.CancelPlanRequest
+	(*CancelPlanResponse)(nil),           // 35: nocontact.plans.v1.CancelPlanResponse
+	(*Contact)(nil),                      // 36: nocontact.plans.v1.Contact
+	(*RecordContactRequest)(nil),         // 37: nocontact.plans.v1.RecordContactRequest
+	(*RecordContactResponse)(nil),        // 38: nocontact.plans.v1.RecordContactResponse
+	(*ListContactsRequest)(nil),          // 39: nocontact.plans.v1.ListContactsRequest
+	(*ListContactsResponse)(nil),         // 40: nocontact.plans.v1.ListContactsResponse
+	(*UpdateContactRequest)(nil),         // 41: nocontact.plans.v1.UpdateContactRequest
+	(*UpdateContactResponse)(nil),        // 42: nocontact.plans.v1.UpdateContactResponse
+	(*VoidContactRequest)(nil),           // 43: nocontact.plans.v1.VoidContactRequest
+	(*VoidContactResponse)(nil),          // 44: nocontact.plans.v1.VoidContactResponse
+	(*Attempt)(nil),                      // 45: nocontact.plans.v1.Attempt
+	(*Milestone)(nil),                    // 46: nocontact.plans.v1.Milestone
+	(*GetPlanProgressRequest)(nil),       // 47: nocontact.plans.v1.GetPlanProgressRequest
+	(*GetPlanProgressResponse)(nil),      // 48: nocontact.plans.v1.GetPlanProgressResponse
+	(*ListMilestonesRequest)(nil),        // 49: nocontact.plans.v1.ListMilestonesRequest
+	(*ListMilestonesResponse)(nil),       // 50: nocontact.plans.v1.ListMilestonesResponse
+	(*AcknowledgeMilestoneRequest)(nil),  // 51: nocontact.plans.v1.AcknowledgeMilestoneRequest
+	(*AcknowledgeMilestoneResponse)(nil), // 52: nocontact.plans.v1.AcknowledgeMilestoneResponse
+	(*GetSupportInfoRequest)(nil),        // 53: nocontact.plans.v1.GetSupportInfoRequest
+	(*GetSupportInfoResponse)(nil),       // 54: nocontact.plans.v1.GetSupportInfoResponse
+	(Channel)(0),                         // 55: nocontact.plans.v1.Channel
+	(*timestamppb.Timestamp)(nil),        // 56: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 57: google.protobuf.FieldMask
+	(ContactDirection)(0),                // 58: nocontact.plans.v1.ContactDirection
+	(ContactResponse)(0),                 // 59: nocontact.plans.v1.ContactResponse
+	(Classification)(0),                  // 60: nocontact.plans.v1.Classification
 }
 var file_nocontact_plans_v1_plans_proto_depIdxs = []int32{
 	2,  // 0: nocontact.plans.v1.Boundary.kind:type_name -> nocontact.plans.v1.BoundaryKind
 	3,  // 1: nocontact.plans.v1.Boundary.state:type_name -> nocontact.plans.v1.BoundaryState
 	4,  // 2: nocontact.plans.v1.ContactException.kind:type_name -> nocontact.plans.v1.ExceptionKind
-	54, // 3: nocontact.plans.v1.ContactException.channel:type_name -> nocontact.plans.v1.Channel
+	55, // 3: nocontact.plans.v1.ContactException.channel:type_name -> nocontact.plans.v1.Channel
 	0,  // 4: nocontact.plans.v1.Plan.status:type_name -> nocontact.plans.v1.PlanStatus
-	55, // 5: nocontact.plans.v1.Plan.start_time:type_name -> google.protobuf.Timestamp
+	56, // 5: nocontact.plans.v1.Plan.start_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: nocontact.plans.v1.Plan.mode:type_name -> nocontact.plans.v1.PlanMode
 	8,  // 7: nocontact.plans.v1.Plan.boundaries:type_name -> nocontact.plans.v1.Boundary
 	9,  // 8: nocontact.plans.v1.Plan.exceptions:type_name -> nocontact.plans.v1.ContactException
 	10, // 9: nocontact.plans.v1.Plan.support_contacts:type_name -> nocontact.plans.v1.SupportContact
 	11, // 10: nocontact.plans.v1.Plan.goals:type_name -> nocontact.plans.v1.Goal
-	55, // 11: nocontact.plans.v1.Plan.create_time:type_name -> google.protobuf.Timestamp
-	55, // 12: nocontact.plans.v1.Plan.update_time:type_name -> google.protobuf.Timestamp
-	55, // 13: nocontact.plans.v1.Plan.activate_time:type_name -> google.protobuf.Timestamp
-	12, // 14: nocontact.plans.v1.CreatePlanRequest.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 15: nocontact.plans.v1.CreatePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 16: nocontact.plans.v1.GetPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 17: nocontact.plans.v1.ListPlansResponse.plans:type_name -> nocontact.plans.v1.Plan
-	12, // 18: nocontact.plans.v1.UpdatePlanRequest.plan:type_name -> nocontact.plans.v1.Plan
-	56, // 19: nocontact.plans.v1.UpdatePlanRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 20: nocontact.plans.v1.UpdatePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 21: nocontact.plans.v1.ActivatePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 22: nocontact.plans.v1.PausePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 23: nocontact.plans.v1.ResumePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 24: nocontact.plans.v1.EndPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 25: nocontact.plans.v1.ExtendPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 26: nocontact.plans.v1.ClosePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	12, // 27: nocontact.plans.v1.CancelPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
-	57, // 28: nocontact.plans.v1.Contact.direction:type_name -> nocontact.plans.v1.ContactDirection
-	54, // 29: nocontact.plans.v1.Contact.channel:type_name -> nocontact.plans.v1.Channel
-	55, // 30: nocontact.plans.v1.Contact.occurred_at:type_name -> google.protobuf.Timestamp
-	58, // 31: nocontact.plans.v1.Contact.response:type_name -> nocontact.plans.v1.ContactResponse
-	55, // 32: nocontact.plans.v1.Contact.recommit_time:type_name -> google.protobuf.Timestamp
-	59, // 33: nocontact.plans.v1.Contact.classification:type_name -> nocontact.plans.v1.Classification
-	55, // 34: nocontact.plans.v1.Contact.create_time:type_name -> google.protobuf.Timestamp
-	55, // 35: nocontact.plans.v1.Contact.update_time:type_name -> google.protobuf.Timestamp
-	35, // 36: nocontact.plans.v1.RecordContactRequest.contact:type_name -> nocontact.plans.v1.Contact
-	35, // 37: nocontact.plans.v1.RecordContactResponse.contact:type_name -> nocontact.plans.v1.Contact
-	35, // 38: nocontact.plans.v1.ListContactsResponse.contacts:type_name -> nocontact.plans.v1.Contact
-	35, // 39: nocontact.plans.v1.UpdateContactRequest.contact:type_name -> nocontact.plans.v1.Contact
-	56, // 40: nocontact.plans.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
-	35, // 41: nocontact.plans.v1.UpdateContactResponse.contact:type_name -> nocontact.plans.v1.Contact
-	35, // 42: nocontact.plans.v1.VoidContactResponse.contact:type_name -> nocontact.plans.v1.Contact
-	55, // 43: nocontact.plans.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	55, // 44: nocontact.plans.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 45: nocontact.plans.v1.Attempt.end_reason:type_name -> nocontact.plans.v1.AttemptEndReason
-	6,  // 46: nocontact.plans.v1.Milestone.kind:type_name -> nocontact.plans.v1.MilestoneKind
-	7,  // 47: nocontact.plans.v1.Milestone.status:type_name -> nocontact.plans.v1.MilestoneStatus
-	55, // 48: nocontact.plans.v1.Milestone.due_time:type_name -> google.protobuf.Timestamp
-	55, // 49: nocontact.plans.v1.Milestone.reach_time:type_name -> google.protobuf.Timestamp
-	55, // 50: nocontact.plans.v1.Milestone.acknowledge_time:type_name -> google.protobuf.Timestamp
-	0,  // 51: nocontact.plans.v1.GetPlanProgressResponse.status:type_name -> nocontact.plans.v1.PlanStatus
-	44, // 52: nocontact.plans.v1.GetPlanProgressResponse.attempts:type_name -> nocontact.plans.v1.Attempt
-	45, // 53: nocontact.plans.v1.GetPlanProgressResponse.milestones:type_name -> nocontact.plans.v1.Milestone
-	45, // 54: nocontact.plans.v1.GetPlanProgressResponse.next_milestone:type_name -> nocontact.plans.v1.Milestone
-	45, // 55: nocontact.plans.v1.ListMilestonesResponse.milestones:type_name -> nocontact.plans.v1.Milestone
-	45, // 56: nocontact.plans.v1.ListMilestonesResponse.history:type_name -> nocontact.plans.v1.Milestone
-	45, // 57: nocontact.plans.v1.AcknowledgeMilestoneResponse.milestone:type_name -> nocontact.plans.v1.Milestone
-	10, // 58: nocontact.plans.v1.GetSupportInfoResponse.support_contacts:type_name -> nocontact.plans.v1.SupportContact
-	13, // 59: nocontact.plans.v1.PlansService.CreatePlan:input_type -> nocontact.plans.v1.CreatePlanRequest
-	15, // 60: nocontact.plans.v1.PlansService.GetPlan:input_type -> nocontact.plans.v1.GetPlanRequest
-	17, // 61: nocontact.plans.v1.PlansService.ListPlans:input_type -> nocontact.plans.v1.ListPlansRequest
-	19, // 62: nocontact.plans.v1.PlansService.UpdatePlan:input_type -> nocontact.plans.v1.UpdatePlanRequest
-	21, // 63: nocontact.plans.v1.PlansService.ActivatePlan:input_type -> nocontact.plans.v1.ActivatePlanRequest
-	23, // 64: nocontact.plans.v1.PlansService.PausePlan:input_type -> nocontact.plans.v1.PausePlanRequest
-	25, // 65: nocontact.plans.v1.PlansService.ResumePlan:input_type -> nocontact.plans.v1.ResumePlanRequest
-	27, // 66: nocontact.plans.v1.PlansService.EndPlan:input_type -> nocontact.plans.v1.EndPlanRequest
-	29, // 67: nocontact.plans.v1.PlansService.ExtendPlan:input_type -> nocontact.plans.v1.ExtendPlanRequest
-	31, // 68: nocontact.plans.v1.PlansService.ClosePlan:input_type -> nocontact.plans.v1.ClosePlanRequest
-	33, // 69: nocontact.plans.v1.PlansService.CancelPlan:input_type -> nocontact.plans.v1.CancelPlanRequest
-	36, // 70: nocontact.plans.v1.PlansService.RecordContact:input_type -> nocontact.plans.v1.RecordContactRequest
-	38, // 71: nocontact.plans.v1.PlansService.ListContacts:input_type -> nocontact.plans.v1.ListContactsRequest
-	40, // 72: nocontact.plans.v1.PlansService.UpdateContact:input_type -> nocontact.plans.v1.UpdateContactRequest
-	42, // 73: nocontact.plans.v1.PlansService.VoidContact:input_type -> nocontact.plans.v1.VoidContactRequest
-	46, // 74: nocontact.plans.v1.PlansService.GetPlanProgress:input_type -> nocontact.plans.v1.GetPlanProgressRequest
-	48, // 75: nocontact.plans.v1.PlansService.ListMilestones:input_type -> nocontact.plans.v1.ListMilestonesRequest
-	50, // 76: nocontact.plans.v1.PlansService.AcknowledgeMilestone:input_type -> nocontact.plans.v1.AcknowledgeMilestoneRequest
-	52, // 77: nocontact.plans.v1.PlansService.GetSupportInfo:input_type -> nocontact.plans.v1.GetSupportInfoRequest
-	14, // 78: nocontact.plans.v1.PlansService.CreatePlan:output_type -> nocontact.plans.v1.CreatePlanResponse
-	16, // 79: nocontact.plans.v1.PlansService.GetPlan:output_type -> nocontact.plans.v1.GetPlanResponse
-	18, // 80: nocontact.plans.v1.PlansService.ListPlans:output_type -> nocontact.plans.v1.ListPlansResponse
-	20, // 81: nocontact.plans.v1.PlansService.UpdatePlan:output_type -> nocontact.plans.v1.UpdatePlanResponse
-	22, // 82: nocontact.plans.v1.PlansService.ActivatePlan:output_type -> nocontact.plans.v1.ActivatePlanResponse
-	24, // 83: nocontact.plans.v1.PlansService.PausePlan:output_type -> nocontact.plans.v1.PausePlanResponse
-	26, // 84: nocontact.plans.v1.PlansService.ResumePlan:output_type -> nocontact.plans.v1.ResumePlanResponse
-	28, // 85: nocontact.plans.v1.PlansService.EndPlan:output_type -> nocontact.plans.v1.EndPlanResponse
-	30, // 86: nocontact.plans.v1.PlansService.ExtendPlan:output_type -> nocontact.plans.v1.ExtendPlanResponse
-	32, // 87: nocontact.plans.v1.PlansService.ClosePlan:output_type -> nocontact.plans.v1.ClosePlanResponse
-	34, // 88: nocontact.plans.v1.PlansService.CancelPlan:output_type -> nocontact.plans.v1.CancelPlanResponse
-	37, // 89: nocontact.plans.v1.PlansService.RecordContact:output_type -> nocontact.plans.v1.RecordContactResponse
-	39, // 90: nocontact.plans.v1.PlansService.ListContacts:output_type -> nocontact.plans.v1.ListContactsResponse
-	41, // 91: nocontact.plans.v1.PlansService.UpdateContact:output_type -> nocontact.plans.v1.UpdateContactResponse
-	43, // 92: nocontact.plans.v1.PlansService.VoidContact:output_type -> nocontact.plans.v1.VoidContactResponse
-	47, // 93: nocontact.plans.v1.PlansService.GetPlanProgress:output_type -> nocontact.plans.v1.GetPlanProgressResponse
-	49, // 94: nocontact.plans.v1.PlansService.ListMilestones:output_type -> nocontact.plans.v1.ListMilestonesResponse
-	51, // 95: nocontact.plans.v1.PlansService.AcknowledgeMilestone:output_type -> nocontact.plans.v1.AcknowledgeMilestoneResponse
-	53, // 96: nocontact.plans.v1.PlansService.GetSupportInfo:output_type -> nocontact.plans.v1.GetSupportInfoResponse
-	78, // [78:97] is the sub-list for method output_type
-	59, // [59:78] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	56, // 11: nocontact.plans.v1.Plan.create_time:type_name -> google.protobuf.Timestamp
+	56, // 12: nocontact.plans.v1.Plan.update_time:type_name -> google.protobuf.Timestamp
+	56, // 13: nocontact.plans.v1.Plan.activate_time:type_name -> google.protobuf.Timestamp
+	12, // 14: nocontact.plans.v1.Plan.hard_dates:type_name -> nocontact.plans.v1.HardDate
+	13, // 15: nocontact.plans.v1.CreatePlanRequest.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 16: nocontact.plans.v1.CreatePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 17: nocontact.plans.v1.GetPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 18: nocontact.plans.v1.ListPlansResponse.plans:type_name -> nocontact.plans.v1.Plan
+	13, // 19: nocontact.plans.v1.UpdatePlanRequest.plan:type_name -> nocontact.plans.v1.Plan
+	57, // 20: nocontact.plans.v1.UpdatePlanRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 21: nocontact.plans.v1.UpdatePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 22: nocontact.plans.v1.ActivatePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 23: nocontact.plans.v1.PausePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 24: nocontact.plans.v1.ResumePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 25: nocontact.plans.v1.EndPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 26: nocontact.plans.v1.ExtendPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 27: nocontact.plans.v1.ClosePlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	13, // 28: nocontact.plans.v1.CancelPlanResponse.plan:type_name -> nocontact.plans.v1.Plan
+	58, // 29: nocontact.plans.v1.Contact.direction:type_name -> nocontact.plans.v1.ContactDirection
+	55, // 30: nocontact.plans.v1.Contact.channel:type_name -> nocontact.plans.v1.Channel
+	56, // 31: nocontact.plans.v1.Contact.occurred_at:type_name -> google.protobuf.Timestamp
+	59, // 32: nocontact.plans.v1.Contact.response:type_name -> nocontact.plans.v1.ContactResponse
+	56, // 33: nocontact.plans.v1.Contact.recommit_time:type_name -> google.protobuf.Timestamp
+	60, // 34: nocontact.plans.v1.Contact.classification:type_name -> nocontact.plans.v1.Classification
+	56, // 35: nocontact.plans.v1.Contact.create_time:type_name -> google.protobuf.Timestamp
+	56, // 36: nocontact.plans.v1.Contact.update_time:type_name -> google.protobuf.Timestamp
+	36, // 37: nocontact.plans.v1.RecordContactRequest.contact:type_name -> nocontact.plans.v1.Contact
+	36, // 38: nocontact.plans.v1.RecordContactResponse.contact:type_name -> nocontact.plans.v1.Contact
+	36, // 39: nocontact.plans.v1.ListContactsResponse.contacts:type_name -> nocontact.plans.v1.Contact
+	36, // 40: nocontact.plans.v1.UpdateContactRequest.contact:type_name -> nocontact.plans.v1.Contact
+	57, // 41: nocontact.plans.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
+	36, // 42: nocontact.plans.v1.UpdateContactResponse.contact:type_name -> nocontact.plans.v1.Contact
+	36, // 43: nocontact.plans.v1.VoidContactResponse.contact:type_name -> nocontact.plans.v1.Contact
+	56, // 44: nocontact.plans.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	56, // 45: nocontact.plans.v1.Attempt.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 46: nocontact.plans.v1.Attempt.end_reason:type_name -> nocontact.plans.v1.AttemptEndReason
+	6,  // 47: nocontact.plans.v1.Milestone.kind:type_name -> nocontact.plans.v1.MilestoneKind
+	7,  // 48: nocontact.plans.v1.Milestone.status:type_name -> nocontact.plans.v1.MilestoneStatus
+	56, // 49: nocontact.plans.v1.Milestone.due_time:type_name -> google.protobuf.Timestamp
+	56, // 50: nocontact.plans.v1.Milestone.reach_time:type_name -> google.protobuf.Timestamp
+	56, // 51: nocontact.plans.v1.Milestone.acknowledge_time:type_name -> google.protobuf.Timestamp
+	0,  // 52: nocontact.plans.v1.GetPlanProgressResponse.status:type_name -> nocontact.plans.v1.PlanStatus
+	45, // 53: nocontact.plans.v1.GetPlanProgressResponse.attempts:type_name -> nocontact.plans.v1.Attempt
+	46, // 54: nocontact.plans.v1.GetPlanProgressResponse.milestones:type_name -> nocontact.plans.v1.Milestone
+	46, // 55: nocontact.plans.v1.GetPlanProgressResponse.next_milestone:type_name -> nocontact.plans.v1.Milestone
+	46, // 56: nocontact.plans.v1.ListMilestonesResponse.milestones:type_name -> nocontact.plans.v1.Milestone
+	46, // 57: nocontact.plans.v1.ListMilestonesResponse.history:type_name -> nocontact.plans.v1.Milestone
+	46, // 58: nocontact.plans.v1.AcknowledgeMilestoneResponse.milestone:type_name -> nocontact.plans.v1.Milestone
+	10, // 59: nocontact.plans.v1.GetSupportInfoResponse.support_contacts:type_name -> nocontact.plans.v1.SupportContact
+	14, // 60: nocontact.plans.v1.PlansService.CreatePlan:input_type -> nocontact.plans.v1.CreatePlanRequest
+	16, // 61: nocontact.plans.v1.PlansService.GetPlan:input_type -> nocontact.plans.v1.GetPlanRequest
+	18, // 62: nocontact.plans.v1.PlansService.ListPlans:input_type -> nocontact.plans.v1.ListPlansRequest
+	20, // 63: nocontact.plans.v1.PlansService.UpdatePlan:input_type -> nocontact.plans.v1.UpdatePlanRequest
+	22, // 64: nocontact.plans.v1.PlansService.ActivatePlan:input_type -> nocontact.plans.v1.ActivatePlanRequest
+	24, // 65: nocontact.plans.v1.PlansService.PausePlan:input_type -> nocontact.plans.v1.PausePlanRequest
+	26, // 66: nocontact.plans.v1.PlansService.ResumePlan:input_type -> nocontact.plans.v1.ResumePlanRequest
+	28, // 67: nocontact.plans.v1.PlansService.EndPlan:input_type -> nocontact.plans.v1.EndPlanRequest
+	30, // 68: nocontact.plans.v1.PlansService.ExtendPlan:input_type -> nocontact.plans.v1.ExtendPlanRequest
+	32, // 69: nocontact.plans.v1.PlansService.ClosePlan:input_type -> nocontact.plans.v1.ClosePlanRequest
+	34, // 70: nocontact.plans.v1.PlansService.CancelPlan:input_type -> nocontact.plans.v1.CancelPlanRequest
+	37, // 71: nocontact.plans.v1.PlansService.RecordContact:input_type -> nocontact.plans.v1.RecordContactRequest
+	39, // 72: nocontact.plans.v1.PlansService.ListContacts:input_type -> nocontact.plans.v1.ListContactsRequest
+	41, // 73: nocontact.plans.v1.PlansService.UpdateContact:input_type -> nocontact.plans.v1.UpdateContactRequest
+	43, // 74: nocontact.plans.v1.PlansService.VoidContact:input_type -> nocontact.plans.v1.VoidContactRequest
+	47, // 75: nocontact.plans.v1.PlansService.GetPlanProgress:input_type -> nocontact.plans.v1.GetPlanProgressRequest
+	49, // 76: nocontact.plans.v1.PlansService.ListMilestones:input_type -> nocontact.plans.v1.ListMilestonesRequest
+	51, // 77: nocontact.plans.v1.PlansService.AcknowledgeMilestone:input_type -> nocontact.plans.v1.AcknowledgeMilestoneRequest
+	53, // 78: nocontact.plans.v1.PlansService.GetSupportInfo:input_type -> nocontact.plans.v1.GetSupportInfoRequest
+	15, // 79: nocontact.plans.v1.PlansService.CreatePlan:output_type -> nocontact.plans.v1.CreatePlanResponse
+	17, // 80: nocontact.plans.v1.PlansService.GetPlan:output_type -> nocontact.plans.v1.GetPlanResponse
+	19, // 81: nocontact.plans.v1.PlansService.ListPlans:output_type -> nocontact.plans.v1.ListPlansResponse
+	21, // 82: nocontact.plans.v1.PlansService.UpdatePlan:output_type -> nocontact.plans.v1.UpdatePlanResponse
+	23, // 83: nocontact.plans.v1.PlansService.ActivatePlan:output_type -> nocontact.plans.v1.ActivatePlanResponse
+	25, // 84: nocontact.plans.v1.PlansService.PausePlan:output_type -> nocontact.plans.v1.PausePlanResponse
+	27, // 85: nocontact.plans.v1.PlansService.ResumePlan:output_type -> nocontact.plans.v1.ResumePlanResponse
+	29, // 86: nocontact.plans.v1.PlansService.EndPlan:output_type -> nocontact.plans.v1.EndPlanResponse
+	31, // 87: nocontact.plans.v1.PlansService.ExtendPlan:output_type -> nocontact.plans.v1.ExtendPlanResponse
+	33, // 88: nocontact.plans.v1.PlansService.ClosePlan:output_type -> nocontact.plans.v1.ClosePlanResponse
+	35, // 89: nocontact.plans.v1.PlansService.CancelPlan:output_type -> nocontact.plans.v1.CancelPlanResponse
+	38, // 90: nocontact.plans.v1.PlansService.RecordContact:output_type -> nocontact.plans.v1.RecordContactResponse
+	40, // 91: nocontact.plans.v1.PlansService.ListContacts:output_type -> nocontact.plans.v1.ListContactsResponse
+	42, // 92: nocontact.plans.v1.PlansService.UpdateContact:output_type -> nocontact.plans.v1.UpdateContactResponse
+	44, // 93: nocontact.plans.v1.PlansService.VoidContact:output_type -> nocontact.plans.v1.VoidContactResponse
+	48, // 94: nocontact.plans.v1.PlansService.GetPlanProgress:output_type -> nocontact.plans.v1.GetPlanProgressResponse
+	50, // 95: nocontact.plans.v1.PlansService.ListMilestones:output_type -> nocontact.plans.v1.ListMilestonesResponse
+	52, // 96: nocontact.plans.v1.PlansService.AcknowledgeMilestone:output_type -> nocontact.plans.v1.AcknowledgeMilestoneResponse
+	54, // 97: nocontact.plans.v1.PlansService.GetSupportInfo:output_type -> nocontact.plans.v1.GetSupportInfoResponse
+	79, // [79:98] is the sub-list for method output_type
+	60, // [60:79] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_plans_v1_plans_proto_init() }
@@ -3956,14 +4054,14 @@ func file_nocontact_plans_v1_plans_proto_init() {
 		return
 	}
 	file_nocontact_plans_v1_vocabulary_proto_init()
-	file_nocontact_plans_v1_plans_proto_msgTypes[4].OneofWrappers = []any{}
+	file_nocontact_plans_v1_plans_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_plans_v1_plans_proto_rawDesc), len(file_nocontact_plans_v1_plans_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
