@@ -242,7 +242,7 @@ func contains(list []string, s string) bool {
 // starts a new slot), an empty alternative making the slot optional, "#"
 // any number, a trailing "*" matching a prefix, "$" as an alternative the
 // end of the sentence and "," the end of the clause; ".." lets up to 3 extra
-// words stand before the next slot, "..." up to 6 and "...." up to 10 (the
+// words stand before the next slot, "..." up to 6 and "...." up to 12 (the
 // long, rambling sentence with the crisis words far apart). Every word must already be in normalised form.
 func compileRule(pattern, where string) *rule {
 	r := &rule{pattern: pattern}
@@ -256,7 +256,7 @@ func compileRule(pattern, where string) *rule {
 			gap = 6
 			continue
 		case "....":
-			gap = 10
+			gap = 12
 			continue
 		}
 		s := slot{gap: gap}
