@@ -59,7 +59,16 @@ func weigh(toks []token, cx map[string][]span, m match, cat Category, sev Severi
 
 	// Topic talk: a course, a book, a film in the sentence, and no first
 	// person in the match or right before it ("I am suicidal" stays).
-	if inSentence(ctxTopic) && !firstInMatch {
+	// A verb of talking counts only before the match: "we talked about
+	// suicide" is topic talk, "I have suicidal thoughts and dare not talk
+	// about it" is not.
+	talkBefore := false
+	for _, s := range cx[ctxTalk] {
+		if toks[s.start].sentence == sentence && s.start < m.start {
+			talkBefore = true
+		}
+	}
+	if (inSentence(ctxTopic) || talkBefore) && !firstInMatch {
 		first := false
 		for i := m.start - 1; i >= 0 && i >= m.start-2 && toks[i].clause == clause; i-- {
 			if at(ctxFirst, i) {

@@ -94,6 +94,12 @@ var contractions = map[string][]string{
 	"wanna": {"want", "to"}, "gonna": {"going", "to"}, "gotta": {"got", "to"},
 	"imma": {"i", "am", "going", "to"},
 	"u":    {"you"},
+	// Missing apostrophes in chat spelling (not "its", "ill", "id", "were",
+	// "hell", "lets": those are words of their own).
+	"thats": {"that", "is"}, "whats": {"what", "is"}, "theres": {"there", "is"},
+	"itll": {"it", "will"}, "thatll": {"that", "will"}, "theyll": {"they", "will"}, "youll": {"you", "will"},
+	"theyd": {"they", "would"}, "youd": {"you", "would"}, "theyve": {"they", "have"},
+	"wouldve": {"would", "have"}, "couldve": {"could", "have"}, "shouldve": {"should", "have"},
 }
 
 // elisions are the French elided words ("j'ai", "m'en", "qu'il"): split

@@ -41,6 +41,7 @@ const (
 	ctxNegAfter = "negafter" // a negation right after a match (verb-second, "ne ... pas"): low
 	ctxNotNeg   = "notneg"   // words around a negator that do not negate ("can't stop"): the negator is ignored
 	ctxTopic    = "topic"    // talk about the topic (a course, a book): no finding without a first person
+	ctxTalk     = "talk"     // a verb of talking ("we talked about"): topic talk only when it stands before the match
 	ctxThird    = "third"    // someone else is the subject: no finding
 	ctxFirst    = "first"    // the writer: stops the third-person and topic rules
 	ctxPast     = "past"     // clearly past: at most moderate
@@ -49,7 +50,7 @@ const (
 	ctxTiming   = "timing"   // a time ("tonight", "on Friday"): a plan, intent or method becomes imminent
 )
 
-var contextKinds = []string{ctxIdiom, ctxNegator, ctxNegAfter, ctxNotNeg, ctxTopic, ctxThird, ctxFirst, ctxPast, ctxRecovery, ctxLyric, ctxTiming}
+var contextKinds = []string{ctxIdiom, ctxNegator, ctxNegAfter, ctxNotNeg, ctxTopic, ctxTalk, ctxThird, ctxFirst, ctxPast, ctxRecovery, ctxLyric, ctxTiming}
 
 // contextSet holds every language's context patterns: they are applied to
 // every text, like the rules.
@@ -239,8 +240,10 @@ func contains(list []string, s string) bool {
 // compileRule reads a pattern: slots separated by spaces, alternatives by
 // "|" (words of a multi-word alternative joined by "_": a space always
 // starts a new slot), an empty alternative making the slot optional, "#"
-// any number, a trailing "*" matching a prefix; ".." lets up to 3 extra words stand before the next
-// slot and "..." up to 6. Every word must already be in normalised form.
+// any number, a trailing "*" matching a prefix, "$" as an alternative the
+// end of the sentence and "," the end of the clause; ".." lets up to 3 extra
+// words stand before the next slot, "..." up to 6 and "...." up to 12 (the
+// long, rambling sentence with the crisis words far apart). Every word must already be in normalised form.
 func compileRule(pattern, where string) *rule {
 	r := &rule{pattern: pattern}
 	gap := 0
@@ -251,6 +254,9 @@ func compileRule(pattern, where string) *rule {
 			continue
 		case "...":
 			gap = 6
+			continue
+		case "....":
+			gap = 12
 			continue
 		}
 		s := slot{gap: gap}
@@ -268,6 +274,8 @@ func compileRule(pattern, where string) *rule {
 				s.number = true
 			case alt == "$":
 				s.orEnd = true
+			case alt == ",":
+				s.orClause = true
 			case strings.HasSuffix(alt, "*"):
 				s.prefixes = append(s.prefixes, strings.TrimSuffix(alt, "*"))
 			case strings.Contains(alt, "_"):

@@ -144,6 +144,7 @@ type slot struct {
 	end      bool // "$": the end of the sentence
 	number   bool // "#": any number
 	orEnd    bool // "$" as an alternative: or the end of the sentence
+	orClause bool // "," as an alternative: or the end of the clause (a comma, a sentence end)
 	gap      int
 }
 
@@ -231,6 +232,9 @@ func (r *rule) rest(toks []token, forms [][]string, si, pos, sentence int, gaps 
 		return 0, false
 	}
 	if s.orEnd && atEnd {
+		return r.rest(toks, forms, si+1, pos, sentence, gaps)
+	}
+	if s.orClause && (atEnd || toks[pos].clause != toks[pos-1].clause) {
 		return r.rest(toks, forms, si+1, pos, sentence, gaps)
 	}
 	mark := len(*gaps)
