@@ -64,3 +64,26 @@ func ID(prefix string, parts ...string) string {
 	sum := sha256.Sum256([]byte(b.String()))
 	return prefix + hex.EncodeToString(sum[:12])
 }
+
+// Key is a create's AIP-155 idempotency key: the caller's request_id and
+// the fingerprint of the request (Hash). The zero Key makes the create
+// unkeyed.
+type Key struct {
+	ID, Hash string
+}
+
+// KeyOf is the key of a create request: the zero Key when it carries no
+// request_id.
+func KeyOf(req interface {
+	proto.Message
+	GetRequestId() string
+}) (Key, error) {
+	if req.GetRequestId() == "" {
+		return Key{}, nil
+	}
+	h, err := Hash(req)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{ID: req.GetRequestId(), Hash: h}, nil
+}

@@ -10,12 +10,8 @@ import (
 	"github.com/nocontact/backend/platform/outbox"
 )
 
-// RequestKey is a create's AIP-155 idempotency key: the caller's
-// request_id and the fingerprint of the request (idempotency.Hash). The
-// zero key makes the create unkeyed.
-type RequestKey struct {
-	ID, Hash string
-}
+// RequestKey is a create's AIP-155 idempotency key (idempotency.Key).
+type RequestKey = idempotency.Key
 
 // recordID is a new record's id: random without a key, derived from the
 // client and the key with one, so that a retry, or a replica racing the

@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/nocontact/backend/services/notify/internal/app"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/message"
 	"github.com/nocontact/backend/services/notify/server"
@@ -24,6 +25,25 @@ func backlogSize() int {
 		return 700
 	}
 	return 60
+}
+
+// onTwoReplicas runs job on replicas a and b at the same time and returns
+// what each reported.
+func onTwoReplicas(t *testing.T, a, b *app.Notify, job func(*app.Notify) (int, error)) [2]int {
+	t.Helper()
+	var counts [2]int
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, r := range []*app.Notify{a, b} {
+		wg.Go(func() { counts[i], errs[i] = job(r) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return counts
 }
 
 // Held notifications that all fell due at once (the end of everyone's
@@ -43,21 +63,7 @@ func TestReleaseDrainsABacklogOnceAcrossTwoReplicas(t *testing.T) {
 	if err := f.n.StoreHeldForTest(ctxT(t), held); err != nil {
 		t.Fatal(err)
 	}
-	a, b := f.n, f.replica()
-	var wg sync.WaitGroup
-	counts := make([]int, 2)
-	errs := make([]error, 2)
-	for i, r := range []interface {
-		ReleaseDue(context.Context) (int, error)
-	}{a, b} {
-		wg.Go(func() { counts[i], errs[i] = r.ReleaseDue(ctx) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	counts := onTwoReplicas(t, f.n, f.replica(), func(r *app.Notify) (int, error) { return r.ReleaseDue(ctx) })
 	if counts[0]+counts[1] != backlog {
 		t.Fatalf("released %d + %d, want the %d held once each", counts[0], counts[1], backlog)
 	}
@@ -87,21 +93,7 @@ func TestRemindersDrainABacklogOnceAcrossTwoReplicas(t *testing.T) {
 	if _, err := f.db.Collection(server.CollPreferences).InsertMany(ctxT(t), docs); err != nil {
 		t.Fatal(err)
 	}
-	a, b := f.n, f.replica()
-	var wg sync.WaitGroup
-	counts := make([]int, 2)
-	errs := make([]error, 2)
-	for i, r := range []interface {
-		SendReminders(context.Context) (int, error)
-	}{a, b} {
-		wg.Go(func() { counts[i], errs[i] = r.SendReminders(ctx) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	counts := onTwoReplicas(t, f.n, f.replica(), func(r *app.Notify) (int, error) { return r.SendReminders(ctx) })
 	if counts[0]+counts[1] != backlog {
 		t.Fatalf("sent %d + %d reminders, want %d, one per user", counts[0], counts[1], backlog)
 	}

@@ -218,11 +218,8 @@ func (w *Webhooks) sameRequest(ctx context.Context, id string, key RequestKey) (
 	return first, true, nil
 }
 
-// RequestKey is the idempotency key of a create (AIP-155): the caller's
-// request_id and the fingerprint of the request (idempotency.Hash).
-type RequestKey struct {
-	ID, Hash string
-}
+// RequestKey is a create's AIP-155 idempotency key (idempotency.Key).
+type RequestKey = idempotency.Key
 
 // freeSlot is the first of the user's MaxWebhooks places no webhook
 // holds, or false when every one is taken. Webhooks without a place (from

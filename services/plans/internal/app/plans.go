@@ -80,12 +80,8 @@ func deterministicID(prefix string, parts ...string) string {
 	return prefix + hex.EncodeToString(sum[:12])
 }
 
-// RequestKey is a create's AIP-155 idempotency key: the caller's
-// request_id and the fingerprint of the request (idempotency.Hash). The
-// zero key makes the create unkeyed.
-type RequestKey struct {
-	ID, Hash string
-}
+// RequestKey is a create's AIP-155 idempotency key (idempotency.Key).
+type RequestKey = idempotency.Key
 
 // Create makes a draft plan for the calling client. With a request id, a
 // retry of the same request answers the plan created the first time and a

@@ -51,7 +51,7 @@ func (s *Server) RecordCheckIn(ctx context.Context, req *journalv1.RecordCheckIn
 	for _, e := range in.GetEmotions() {
 		ci.Emotions = append(ci.Emotions, journal.EmotionRating{Emotion: e.GetEmotion(), Intensity: int(e.GetIntensity())})
 	}
-	key, err := requestKey(req)
+	key, err := idempotency.KeyOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *journalv1.CreateEntryRequ
 		m := int(in.GetMoodAfter())
 		e.MoodAfter = &m
 	}
-	key, err := requestKey(req)
+	key, err := idempotency.KeyOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (s *Server) LogUrge(ctx context.Context, req *journalv1.LogUrgeRequest) (*j
 		return nil, err
 	}
 	in := req.GetUrge()
-	key, err := requestKey(req)
+	key, err := idempotency.KeyOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -376,20 +376,4 @@ func optionalTime(t *time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(*t)
-}
-
-// requestKey is the idempotency key of a create: its request_id and the
-// fingerprint of the rest of the request.
-func requestKey(req interface {
-	proto.Message
-	GetRequestId() string
-}) (app.RequestKey, error) {
-	if req.GetRequestId() == "" {
-		return app.RequestKey{}, nil
-	}
-	h, err := idempotency.Hash(req)
-	if err != nil {
-		return app.RequestKey{}, err
-	}
-	return app.RequestKey{ID: req.GetRequestId(), Hash: h}, nil
 }

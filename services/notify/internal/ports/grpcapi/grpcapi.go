@@ -122,13 +122,9 @@ func (s *Server) CreateWebhook(ctx context.Context, req *notifyv1.CreateWebhookR
 	if err != nil {
 		return nil, err
 	}
-	var key app.RequestKey
-	if req.GetRequestId() != "" {
-		h, err := idempotency.Hash(req)
-		if err != nil {
-			return nil, err
-		}
-		key = app.RequestKey{ID: req.GetRequestId(), Hash: h}
+	key, err := idempotency.KeyOf(req)
+	if err != nil {
+		return nil, err
 	}
 	w, err := s.n.CreateWebhook(ctx, c, req.GetUserId(), req.GetWebhook().GetUrl(), req.GetWebhook().GetSecret(), key)
 	if err != nil {

@@ -33,7 +33,7 @@ func (s *PlansServer) CreatePlan(ctx context.Context, req *plansv1.CreatePlanReq
 	if err != nil {
 		return nil, err
 	}
-	key, err := requestKey(req)
+	key, err := idempotency.KeyOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (s *PlansServer) RecordContact(ctx context.Context, req *plansv1.RecordCont
 	if err != nil {
 		return nil, err
 	}
-	key, err := requestKey(req)
+	key, err := idempotency.KeyOf(req)
 	if err != nil {
 		return nil, err
 	}
@@ -534,19 +534,3 @@ func boundaryState(st plansv1.BoundaryState) string {
 
 func boundaryKindProto(k string) plansv1.BoundaryKind   { return boundaryKinds[k] }
 func boundaryStateProto(s string) plansv1.BoundaryState { return boundaryStates[s] }
-
-// requestKey is the idempotency key of a create: its request_id and the
-// fingerprint of the rest of the request.
-func requestKey(req interface {
-	proto.Message
-	GetRequestId() string
-}) (app.RequestKey, error) {
-	if req.GetRequestId() == "" {
-		return app.RequestKey{}, nil
-	}
-	h, err := idempotency.Hash(req)
-	if err != nil {
-		return app.RequestKey{}, err
-	}
-	return app.RequestKey{ID: req.GetRequestId(), Hash: h}, nil
-}
