@@ -80,4 +80,12 @@ func TestHardDateAheadThroughTheSuite(t *testing.T) {
 	if hd, _ := updated["hardDates"].([]any); len(hd) != 1 || hd[0].(map[string]any)["label"] != "leap day" {
 		t.Fatalf("updated plan's hard dates = %v", updated["hardDates"])
 	}
+	// The mask in the JSON spelling the body and the OpenAPI document use
+	// works in the query too, beside other paths.
+	updated = s.mustCall(http.StatusOK, "PATCH", "/v1/plans/"+id+"?updateMask=reasons,hardDates", client, map[string]any{
+		"reasons":   []string{"my evenings back"},
+		"hardDates": []map[string]any{{"label": "our song's day", "month": 6, "day": 1}}})
+	if hd, _ := updated["hardDates"].([]any); len(hd) != 1 || hd[0].(map[string]any)["label"] != "our song's day" {
+		t.Fatalf("hard dates after a camelCase mask = %v", updated["hardDates"])
+	}
 }

@@ -194,11 +194,51 @@ func (p *strictQueryParser) Parse(msg proto.Message, values url.Values, filter *
 		if filter.HasCommonPrefix(path) {
 			return fieldError{field: key, desc: "is set by the path or the body of this request, not the query"}
 		}
-		if err := p.DefaultQueryParser.Parse(msg, url.Values{key: values[key]}, filter); err != nil {
+		vals := values[key]
+		if isFieldMask(msg.ProtoReflect().Descriptor(), path) {
+			vals = snakeMaskPaths(vals)
+		}
+		if err := p.DefaultQueryParser.Parse(msg, url.Values{key: vals}, filter); err != nil {
 			return fieldError{field: key, desc: err.Error()}
 		}
 	}
 	return nil
+}
+
+// isFieldMask reports whether the field at path (proto names) is a
+// google.protobuf.FieldMask.
+func isFieldMask(md protoreflect.MessageDescriptor, path []string) bool {
+	var fd protoreflect.FieldDescriptor
+	for _, name := range path {
+		if md == nil {
+			return false
+		}
+		if fd = md.Fields().ByName(protoreflect.Name(name)); fd == nil {
+			return false
+		}
+		md = fd.Message()
+	}
+	return fd != nil && fd.Message() != nil && fd.Message().FullName() == "google.protobuf.FieldMask"
+}
+
+// snakeMaskPaths writes field-mask paths given in the JSON spelling
+// ("hardDates", as in a JSON body's mask and the OpenAPI document) in the
+// proto spelling the services check ("hard_dates"); paths already in the
+// proto spelling stay as they are.
+func snakeMaskPaths(vals []string) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		var b strings.Builder
+		for _, r := range v {
+			if r >= 'A' && r <= 'Z' {
+				b.WriteByte('_')
+				r += 'a' - 'A'
+			}
+			b.WriteRune(r)
+		}
+		out[i] = b.String()
+	}
+	return out
 }
 
 // protoPath resolves a query key's segments (proto or JSON names) to proto
