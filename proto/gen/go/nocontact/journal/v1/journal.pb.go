@@ -296,6 +296,63 @@ func (RiskFlagStatus) EnumDescriptor() ([]byte, []int) {
 	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{3}
 }
 
+// MoodTrend is the direction of mood over the last 7 local days.
+type MoodTrend int32
+
+const (
+	// Not enough check-ins to tell (fewer than two days with one).
+	MoodTrend_MOOD_TREND_UNSPECIFIED MoodTrend = 0
+	// Rising.
+	MoodTrend_MOOD_TREND_RISING MoodTrend = 1
+	// About the same.
+	MoodTrend_MOOD_TREND_STEADY MoodTrend = 2
+	// Falling.
+	MoodTrend_MOOD_TREND_FALLING MoodTrend = 3
+)
+
+// Enum value maps for MoodTrend.
+var (
+	MoodTrend_name = map[int32]string{
+		0: "MOOD_TREND_UNSPECIFIED",
+		1: "MOOD_TREND_RISING",
+		2: "MOOD_TREND_STEADY",
+		3: "MOOD_TREND_FALLING",
+	}
+	MoodTrend_value = map[string]int32{
+		"MOOD_TREND_UNSPECIFIED": 0,
+		"MOOD_TREND_RISING":      1,
+		"MOOD_TREND_STEADY":      2,
+		"MOOD_TREND_FALLING":     3,
+	}
+)
+
+func (x MoodTrend) Enum() *MoodTrend {
+	p := new(MoodTrend)
+	*p = x
+	return p
+}
+
+func (x MoodTrend) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MoodTrend) Descriptor() protoreflect.EnumDescriptor {
+	return file_nocontact_journal_v1_journal_proto_enumTypes[4].Descriptor()
+}
+
+func (MoodTrend) Type() protoreflect.EnumType {
+	return &file_nocontact_journal_v1_journal_proto_enumTypes[4]
+}
+
+func (x MoodTrend) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MoodTrend.Descriptor instead.
+func (MoodTrend) EnumDescriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{4}
+}
+
 // EmotionRating is one named emotion and how strong it was.
 type EmotionRating struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3204,6 +3261,584 @@ func (x *ResolveRiskFlagResponse) GetRiskFlag() *RiskFlag {
 	return nil
 }
 
+// BatchGetJournalSummariesRequest names the clients.
+type BatchGetJournalSummariesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The clients (at least one).
+	ClientIds []string `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	// See BatchGetJournalSummaries.
+	AsCareTeam    bool `protobuf:"varint,2,opt,name=as_care_team,json=asCareTeam,proto3" json:"as_care_team,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetJournalSummariesRequest) Reset() {
+	*x = BatchGetJournalSummariesRequest{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetJournalSummariesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetJournalSummariesRequest) ProtoMessage() {}
+
+func (x *BatchGetJournalSummariesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetJournalSummariesRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetJournalSummariesRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *BatchGetJournalSummariesRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+func (x *BatchGetJournalSummariesRequest) GetAsCareTeam() bool {
+	if x != nil {
+		return x.AsCareTeam
+	}
+	return false
+}
+
+// BatchGetJournalSummariesResponse answers per client.
+type BatchGetJournalSummariesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per client the caller may see, ordered by client id.
+	Summaries     []*JournalCareSummary `protobuf:"bytes,1,rep,name=summaries,proto3" json:"summaries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetJournalSummariesResponse) Reset() {
+	*x = BatchGetJournalSummariesResponse{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetJournalSummariesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetJournalSummariesResponse) ProtoMessage() {}
+
+func (x *BatchGetJournalSummariesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetJournalSummariesResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetJournalSummariesResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *BatchGetJournalSummariesResponse) GetSummaries() []*JournalCareSummary {
+	if x != nil {
+		return x.Summaries
+	}
+	return nil
+}
+
+// JournalCareSummary is one client's journal-side roster data.
+type JournalCareSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The latest check-in, entry or urge (PLAN_PROGRESS); unset if none.
+	LastActivityTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_activity_time,json=lastActivityTime,proto3,oneof" json:"last_activity_time,omitempty"`
+	// MOOD_INSIGHTS only.
+	Mood *MoodCareSummary `protobuf:"bytes,3,opt,name=mood,proto3,oneof" json:"mood,omitempty"`
+	// RISK_ALERTS only.
+	Risk          *RiskCareSummary `protobuf:"bytes,4,opt,name=risk,proto3,oneof" json:"risk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JournalCareSummary) Reset() {
+	*x = JournalCareSummary{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JournalCareSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JournalCareSummary) ProtoMessage() {}
+
+func (x *JournalCareSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JournalCareSummary.ProtoReflect.Descriptor instead.
+func (*JournalCareSummary) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *JournalCareSummary) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *JournalCareSummary) GetLastActivityTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActivityTime
+	}
+	return nil
+}
+
+func (x *JournalCareSummary) GetMood() *MoodCareSummary {
+	if x != nil {
+		return x.Mood
+	}
+	return nil
+}
+
+func (x *JournalCareSummary) GetRisk() *RiskCareSummary {
+	if x != nil {
+		return x.Risk
+	}
+	return nil
+}
+
+// MoodCareSummary is the MOOD_INSIGHTS part of a roster row.
+type MoodCareSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest check-in's mood (-3..3); unset if none.
+	LatestMood *int32 `protobuf:"varint,1,opt,name=latest_mood,json=latestMood,proto3,oneof" json:"latest_mood,omitempty"`
+	// When.
+	LatestMoodTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=latest_mood_time,json=latestMoodTime,proto3,oneof" json:"latest_mood_time,omitempty"`
+	// Direction over the last 7 local days.
+	Trend MoodTrend `protobuf:"varint,3,opt,name=trend,proto3,enum=nocontact.journal.v1.MoodTrend" json:"trend,omitempty"`
+	// Mean mood over the last 7 local days; unset with no check-in.
+	MoodAverage_7D *float64 `protobuf:"fixed64,4,opt,name=mood_average_7d,json=moodAverage7d,proto3,oneof" json:"mood_average_7d,omitempty"`
+	// Urges logged in the last 7 days.
+	UrgesLast_7Days int32 `protobuf:"varint,5,opt,name=urges_last_7_days,json=urgesLast7Days,proto3" json:"urges_last_7_days,omitempty"`
+	// Local days in a row, up to yesterday, without a daily check-in (0 when
+	// yesterday had one; counted from the first check-in ever).
+	MissedCheckinsInARow int32 `protobuf:"varint,6,opt,name=missed_checkins_in_a_row,json=missedCheckinsInARow,proto3" json:"missed_checkins_in_a_row,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *MoodCareSummary) Reset() {
+	*x = MoodCareSummary{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoodCareSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoodCareSummary) ProtoMessage() {}
+
+func (x *MoodCareSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoodCareSummary.ProtoReflect.Descriptor instead.
+func (*MoodCareSummary) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *MoodCareSummary) GetLatestMood() int32 {
+	if x != nil && x.LatestMood != nil {
+		return *x.LatestMood
+	}
+	return 0
+}
+
+func (x *MoodCareSummary) GetLatestMoodTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LatestMoodTime
+	}
+	return nil
+}
+
+func (x *MoodCareSummary) GetTrend() MoodTrend {
+	if x != nil {
+		return x.Trend
+	}
+	return MoodTrend_MOOD_TREND_UNSPECIFIED
+}
+
+func (x *MoodCareSummary) GetMoodAverage_7D() float64 {
+	if x != nil && x.MoodAverage_7D != nil {
+		return *x.MoodAverage_7D
+	}
+	return 0
+}
+
+func (x *MoodCareSummary) GetUrgesLast_7Days() int32 {
+	if x != nil {
+		return x.UrgesLast_7Days
+	}
+	return 0
+}
+
+func (x *MoodCareSummary) GetMissedCheckinsInARow() int32 {
+	if x != nil {
+		return x.MissedCheckinsInARow
+	}
+	return 0
+}
+
+// RiskCareSummary is the RISK_ALERTS part of a roster row.
+type RiskCareSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Flags RAISED, ESCALATED or ACKNOWLEDGED (not yet resolved).
+	OpenFlags int32 `protobuf:"varint,1,opt,name=open_flags,json=openFlags,proto3" json:"open_flags,omitempty"`
+	// The highest severity among them; unspecified when none.
+	HighestSeverity RiskSeverity `protobuf:"varint,2,opt,name=highest_severity,json=highestSeverity,proto3,enum=nocontact.journal.v1.RiskSeverity" json:"highest_severity,omitempty"`
+	// Open flags nobody has acknowledged yet.
+	UnacknowledgedFlags int32 `protobuf:"varint,3,opt,name=unacknowledged_flags,json=unacknowledgedFlags,proto3" json:"unacknowledged_flags,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *RiskCareSummary) Reset() {
+	*x = RiskCareSummary{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RiskCareSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RiskCareSummary) ProtoMessage() {}
+
+func (x *RiskCareSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RiskCareSummary.ProtoReflect.Descriptor instead.
+func (*RiskCareSummary) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RiskCareSummary) GetOpenFlags() int32 {
+	if x != nil {
+		return x.OpenFlags
+	}
+	return 0
+}
+
+func (x *RiskCareSummary) GetHighestSeverity() RiskSeverity {
+	if x != nil {
+		return x.HighestSeverity
+	}
+	return RiskSeverity_RISK_SEVERITY_UNSPECIFIED
+}
+
+func (x *RiskCareSummary) GetUnacknowledgedFlags() int32 {
+	if x != nil {
+		return x.UnacknowledgedFlags
+	}
+	return 0
+}
+
+// GetJournalCareDetailRequest names the client.
+type GetJournalCareDetailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The client's slips (from the plans service's timeline): the triggers
+	// named within a day either side of each are counted.
+	SlipTimes []*timestamppb.Timestamp `protobuf:"bytes,2,rep,name=slip_times,json=slipTimes,proto3" json:"slip_times,omitempty"`
+	// See BatchGetJournalSummaries.
+	AsCareTeam    bool `protobuf:"varint,3,opt,name=as_care_team,json=asCareTeam,proto3" json:"as_care_team,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJournalCareDetailRequest) Reset() {
+	*x = GetJournalCareDetailRequest{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJournalCareDetailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJournalCareDetailRequest) ProtoMessage() {}
+
+func (x *GetJournalCareDetailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJournalCareDetailRequest.ProtoReflect.Descriptor instead.
+func (*GetJournalCareDetailRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetJournalCareDetailRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GetJournalCareDetailRequest) GetSlipTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.SlipTimes
+	}
+	return nil
+}
+
+func (x *GetJournalCareDetailRequest) GetAsCareTeam() bool {
+	if x != nil {
+		return x.AsCareTeam
+	}
+	return false
+}
+
+// CareDay is one local day of the 30-day series.
+type CareDay struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// YYYY-MM-DD in the client's zone.
+	LocalDate string `protobuf:"bytes,1,opt,name=local_date,json=localDate,proto3" json:"local_date,omitempty"`
+	// Mean mood of the day's check-ins; unset when none.
+	MoodAverage *float64 `protobuf:"fixed64,2,opt,name=mood_average,json=moodAverage,proto3,oneof" json:"mood_average,omitempty"`
+	// Check-ins that day.
+	Checkins int32 `protobuf:"varint,3,opt,name=checkins,proto3" json:"checkins,omitempty"`
+	// Urges logged that day.
+	Urges int32 `protobuf:"varint,4,opt,name=urges,proto3" json:"urges,omitempty"`
+	// The strongest urge's intensity that day; unset when none.
+	MaxUrgeIntensity *int32 `protobuf:"varint,5,opt,name=max_urge_intensity,json=maxUrgeIntensity,proto3,oneof" json:"max_urge_intensity,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CareDay) Reset() {
+	*x = CareDay{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CareDay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CareDay) ProtoMessage() {}
+
+func (x *CareDay) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CareDay.ProtoReflect.Descriptor instead.
+func (*CareDay) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *CareDay) GetLocalDate() string {
+	if x != nil {
+		return x.LocalDate
+	}
+	return ""
+}
+
+func (x *CareDay) GetMoodAverage() float64 {
+	if x != nil && x.MoodAverage != nil {
+		return *x.MoodAverage
+	}
+	return 0
+}
+
+func (x *CareDay) GetCheckins() int32 {
+	if x != nil {
+		return x.Checkins
+	}
+	return 0
+}
+
+func (x *CareDay) GetUrges() int32 {
+	if x != nil {
+		return x.Urges
+	}
+	return 0
+}
+
+func (x *CareDay) GetMaxUrgeIntensity() int32 {
+	if x != nil && x.MaxUrgeIntensity != nil {
+		return *x.MaxUrgeIntensity
+	}
+	return 0
+}
+
+// GetJournalCareDetailResponse is the journal part of the detail.
+type GetJournalCareDetailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The roster row's journal part.
+	Summary *JournalCareSummary `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`
+	// 30 local days, oldest first, ending today (MOOD_INSIGHTS; else empty).
+	Days []*CareDay `protobuf:"bytes,3,rep,name=days,proto3" json:"days,omitempty"`
+	// Triggers named within a day of a slip, most frequent first
+	// (MOOD_INSIGHTS; else empty).
+	SlipTriggers []*TriggerCount `protobuf:"bytes,4,rep,name=slip_triggers,json=slipTriggers,proto3" json:"slip_triggers,omitempty"`
+	// Entries the client shared, newest first, at most 20 (SHARED_JOURNAL).
+	SharedEntries []*Entry `protobuf:"bytes,5,rep,name=shared_entries,json=sharedEntries,proto3" json:"shared_entries,omitempty"`
+	// Risk flags, open first then the latest closed, at most 50 (RISK_ALERTS).
+	RiskFlags []*RiskFlag `protobuf:"bytes,6,rep,name=risk_flags,json=riskFlags,proto3" json:"risk_flags,omitempty"`
+	// The client's time zone for the series.
+	TimeZone      string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJournalCareDetailResponse) Reset() {
+	*x = GetJournalCareDetailResponse{}
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJournalCareDetailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJournalCareDetailResponse) ProtoMessage() {}
+
+func (x *GetJournalCareDetailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_journal_v1_journal_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJournalCareDetailResponse.ProtoReflect.Descriptor instead.
+func (*GetJournalCareDetailResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_journal_v1_journal_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetJournalCareDetailResponse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GetJournalCareDetailResponse) GetSummary() *JournalCareSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+func (x *GetJournalCareDetailResponse) GetDays() []*CareDay {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *GetJournalCareDetailResponse) GetSlipTriggers() []*TriggerCount {
+	if x != nil {
+		return x.SlipTriggers
+	}
+	return nil
+}
+
+func (x *GetJournalCareDetailResponse) GetSharedEntries() []*Entry {
+	if x != nil {
+		return x.SharedEntries
+	}
+	return nil
+}
+
+func (x *GetJournalCareDetailResponse) GetRiskFlags() []*RiskFlag {
+	if x != nil {
+		return x.RiskFlags
+	}
+	return nil
+}
+
+func (x *GetJournalCareDetailResponse) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
 var File_nocontact_journal_v1_journal_proto protoreflect.FileDescriptor
 
 const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
@@ -3452,7 +4087,62 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06flagId\x12\x18\n" +
 	"\adismiss\x18\x03 \x01(\bR\adismiss\"V\n" +
 	"\x17ResolveRiskFlagResponse\x12;\n" +
-	"\trisk_flag\x18\x01 \x01(\v2\x1e.nocontact.journal.v1.RiskFlagR\briskFlag*\x86\x01\n" +
+	"\trisk_flag\x18\x01 \x01(\v2\x1e.nocontact.journal.v1.RiskFlagR\briskFlag\"y\n" +
+	"\x1fBatchGetJournalSummariesRequest\x124\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\xf4\x03\x18\x01\"\x06r\x04\x10\x01\x18@R\tclientIds\x12 \n" +
+	"\fas_care_team\x18\x02 \x01(\bR\n" +
+	"asCareTeam\"j\n" +
+	" BatchGetJournalSummariesResponse\x12F\n" +
+	"\tsummaries\x18\x01 \x03(\v2(.nocontact.journal.v1.JournalCareSummaryR\tsummaries\"\xa9\x02\n" +
+	"\x12JournalCareSummary\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12M\n" +
+	"\x12last_activity_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x10lastActivityTime\x88\x01\x01\x12>\n" +
+	"\x04mood\x18\x03 \x01(\v2%.nocontact.journal.v1.MoodCareSummaryH\x01R\x04mood\x88\x01\x01\x12>\n" +
+	"\x04risk\x18\x04 \x01(\v2%.nocontact.journal.v1.RiskCareSummaryH\x02R\x04risk\x88\x01\x01B\x15\n" +
+	"\x13_last_activity_timeB\a\n" +
+	"\x05_moodB\a\n" +
+	"\x05_risk\"\x82\x03\n" +
+	"\x0fMoodCareSummary\x12$\n" +
+	"\vlatest_mood\x18\x01 \x01(\x05H\x00R\n" +
+	"latestMood\x88\x01\x01\x12I\n" +
+	"\x10latest_mood_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampH\x01R\x0elatestMoodTime\x88\x01\x01\x125\n" +
+	"\x05trend\x18\x03 \x01(\x0e2\x1f.nocontact.journal.v1.MoodTrendR\x05trend\x12+\n" +
+	"\x0fmood_average_7d\x18\x04 \x01(\x01H\x02R\rmoodAverage7d\x88\x01\x01\x12)\n" +
+	"\x11urges_last_7_days\x18\x05 \x01(\x05R\x0eurgesLast7Days\x126\n" +
+	"\x18missed_checkins_in_a_row\x18\x06 \x01(\x05R\x14missedCheckinsInARowB\x0e\n" +
+	"\f_latest_moodB\x13\n" +
+	"\x11_latest_mood_timeB\x12\n" +
+	"\x10_mood_average_7d\"\xb2\x01\n" +
+	"\x0fRiskCareSummary\x12\x1d\n" +
+	"\n" +
+	"open_flags\x18\x01 \x01(\x05R\topenFlags\x12M\n" +
+	"\x10highest_severity\x18\x02 \x01(\x0e2\".nocontact.journal.v1.RiskSeverityR\x0fhighestSeverity\x121\n" +
+	"\x14unacknowledged_flags\x18\x03 \x01(\x05R\x13unacknowledgedFlags\"\xad\x01\n" +
+	"\x1bGetJournalCareDetailRequest\x12&\n" +
+	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x12D\n" +
+	"\n" +
+	"slip_times\x18\x02 \x03(\v2\x1a.google.protobuf.TimestampB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03R\tslipTimes\x12 \n" +
+	"\fas_care_team\x18\x03 \x01(\bR\n" +
+	"asCareTeam\"\xdd\x01\n" +
+	"\aCareDay\x12\x1d\n" +
+	"\n" +
+	"local_date\x18\x01 \x01(\tR\tlocalDate\x12&\n" +
+	"\fmood_average\x18\x02 \x01(\x01H\x00R\vmoodAverage\x88\x01\x01\x12\x1a\n" +
+	"\bcheckins\x18\x03 \x01(\x05R\bcheckins\x12\x14\n" +
+	"\x05urges\x18\x04 \x01(\x05R\x05urges\x121\n" +
+	"\x12max_urge_intensity\x18\x05 \x01(\x05H\x01R\x10maxUrgeIntensity\x88\x01\x01B\x0f\n" +
+	"\r_mood_averageB\x15\n" +
+	"\x13_max_urge_intensity\"\x9b\x03\n" +
+	"\x1cGetJournalCareDetailResponse\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12B\n" +
+	"\asummary\x18\x02 \x01(\v2(.nocontact.journal.v1.JournalCareSummaryR\asummary\x121\n" +
+	"\x04days\x18\x03 \x03(\v2\x1d.nocontact.journal.v1.CareDayR\x04days\x12G\n" +
+	"\rslip_triggers\x18\x04 \x03(\v2\".nocontact.journal.v1.TriggerCountR\fslipTriggers\x12B\n" +
+	"\x0eshared_entries\x18\x05 \x03(\v2\x1b.nocontact.journal.v1.EntryR\rsharedEntries\x12=\n" +
+	"\n" +
+	"risk_flags\x18\x06 \x03(\v2\x1e.nocontact.journal.v1.RiskFlagR\triskFlags\x12\x1b\n" +
+	"\ttime_zone\x18\a \x01(\tR\btimeZone*\x86\x01\n" +
 	"\n" +
 	"RiskReason\x12\x1b\n" +
 	"\x17RISK_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
@@ -3482,7 +4172,12 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\x1aRISK_FLAG_STATUS_ESCALATED\x10\x02\x12!\n" +
 	"\x1dRISK_FLAG_STATUS_ACKNOWLEDGED\x10\x03\x12\x1d\n" +
 	"\x19RISK_FLAG_STATUS_RESOLVED\x10\x04\x12\x1e\n" +
-	"\x1aRISK_FLAG_STATUS_DISMISSED\x10\x052\xcf\x12\n" +
+	"\x1aRISK_FLAG_STATUS_DISMISSED\x10\x05*m\n" +
+	"\tMoodTrend\x12\x1a\n" +
+	"\x16MOOD_TREND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11MOOD_TREND_RISING\x10\x01\x12\x15\n" +
+	"\x11MOOD_TREND_STEADY\x10\x02\x12\x16\n" +
+	"\x12MOOD_TREND_FALLING\x10\x032\xda\x14\n" +
 	"\x0eJournalService\x12\x9c\x01\n" +
 	"\rRecordCheckIn\x12*.nocontact.journal.v1.RecordCheckInRequest\x1a+.nocontact.journal.v1.RecordCheckInResponse\"2\x82\xd3\xe4\x93\x02,:\bcheck_in\" /v1/clients/{client_id}/checkins\x12\x8f\x01\n" +
 	"\fListCheckIns\x12).nocontact.journal.v1.ListCheckInsRequest\x1a*.nocontact.journal.v1.ListCheckInsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/clients/{client_id}/checkins\x12\x92\x01\n" +
@@ -3499,7 +4194,9 @@ const file_nocontact_journal_v1_journal_proto_rawDesc = "" +
 	"\x11GetPromptOfTheDay\x12..nocontact.journal.v1.GetPromptOfTheDayRequest\x1a/.nocontact.journal.v1.GetPromptOfTheDayResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/clients/{client_id}/prompt-of-the-day\x12\x94\x01\n" +
 	"\rListRiskFlags\x12*.nocontact.journal.v1.ListRiskFlagsRequest\x1a+.nocontact.journal.v1.ListRiskFlagsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/clients/{client_id}/risk-flags\x12\xca\x01\n" +
 	"\x13AcknowledgeRiskFlag\x120.nocontact.journal.v1.AcknowledgeRiskFlagRequest\x1a1.nocontact.journal.v1.AcknowledgeRiskFlagResponse\"N\x82\xd3\xe4\x93\x02H:\x01*b\trisk_flag\"8/v1/clients/{client_id}/risk-flags/{flag_id}:acknowledge\x12\xba\x01\n" +
-	"\x0fResolveRiskFlag\x12,.nocontact.journal.v1.ResolveRiskFlagRequest\x1a-.nocontact.journal.v1.ResolveRiskFlagResponse\"J\x82\xd3\xe4\x93\x02D:\x01*b\trisk_flag\"4/v1/clients/{client_id}/risk-flags/{flag_id}:resolveBJZHgithub.com/nocontact/backend/proto/gen/go/nocontact/journal/v1;journalv1b\x06proto3"
+	"\x0fResolveRiskFlag\x12,.nocontact.journal.v1.ResolveRiskFlagRequest\x1a-.nocontact.journal.v1.ResolveRiskFlagResponse\"J\x82\xd3\xe4\x93\x02D:\x01*b\trisk_flag\"4/v1/clients/{client_id}/risk-flags/{flag_id}:resolve\x12\x89\x01\n" +
+	"\x18BatchGetJournalSummaries\x125.nocontact.journal.v1.BatchGetJournalSummariesRequest\x1a6.nocontact.journal.v1.BatchGetJournalSummariesResponse\x12}\n" +
+	"\x14GetJournalCareDetail\x121.nocontact.journal.v1.GetJournalCareDetailRequest\x1a2.nocontact.journal.v1.GetJournalCareDetailResponseBJZHgithub.com/nocontact/backend/proto/gen/go/nocontact/journal/v1;journalv1b\x06proto3"
 
 var (
 	file_nocontact_journal_v1_journal_proto_rawDescOnce sync.Once
@@ -3513,140 +4210,166 @@ func file_nocontact_journal_v1_journal_proto_rawDescGZIP() []byte {
 	return file_nocontact_journal_v1_journal_proto_rawDescData
 }
 
-var file_nocontact_journal_v1_journal_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_nocontact_journal_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_nocontact_journal_v1_journal_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_nocontact_journal_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_nocontact_journal_v1_journal_proto_goTypes = []any{
-	(RiskReason)(0),                     // 0: nocontact.journal.v1.RiskReason
-	(RiskCategory)(0),                   // 1: nocontact.journal.v1.RiskCategory
-	(RiskSeverity)(0),                   // 2: nocontact.journal.v1.RiskSeverity
-	(RiskFlagStatus)(0),                 // 3: nocontact.journal.v1.RiskFlagStatus
-	(*EmotionRating)(nil),               // 4: nocontact.journal.v1.EmotionRating
-	(*CheckIn)(nil),                     // 5: nocontact.journal.v1.CheckIn
-	(*CrisisResource)(nil),              // 6: nocontact.journal.v1.CrisisResource
-	(*RecordCheckInRequest)(nil),        // 7: nocontact.journal.v1.RecordCheckInRequest
-	(*RecordCheckInResponse)(nil),       // 8: nocontact.journal.v1.RecordCheckInResponse
-	(*ListCheckInsRequest)(nil),         // 9: nocontact.journal.v1.ListCheckInsRequest
-	(*ListCheckInsResponse)(nil),        // 10: nocontact.journal.v1.ListCheckInsResponse
-	(*Entry)(nil),                       // 11: nocontact.journal.v1.Entry
-	(*CreateEntryRequest)(nil),          // 12: nocontact.journal.v1.CreateEntryRequest
-	(*CreateEntryResponse)(nil),         // 13: nocontact.journal.v1.CreateEntryResponse
-	(*ListEntriesRequest)(nil),          // 14: nocontact.journal.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),         // 15: nocontact.journal.v1.ListEntriesResponse
-	(*GetEntryRequest)(nil),             // 16: nocontact.journal.v1.GetEntryRequest
-	(*GetEntryResponse)(nil),            // 17: nocontact.journal.v1.GetEntryResponse
-	(*ShareEntryRequest)(nil),           // 18: nocontact.journal.v1.ShareEntryRequest
-	(*ShareEntryResponse)(nil),          // 19: nocontact.journal.v1.ShareEntryResponse
-	(*UnshareEntryRequest)(nil),         // 20: nocontact.journal.v1.UnshareEntryRequest
-	(*UnshareEntryResponse)(nil),        // 21: nocontact.journal.v1.UnshareEntryResponse
-	(*Urge)(nil),                        // 22: nocontact.journal.v1.Urge
-	(*CopingStep)(nil),                  // 23: nocontact.journal.v1.CopingStep
-	(*LogUrgeRequest)(nil),              // 24: nocontact.journal.v1.LogUrgeRequest
-	(*LogUrgeResponse)(nil),             // 25: nocontact.journal.v1.LogUrgeResponse
-	(*ResolveUrgeRequest)(nil),          // 26: nocontact.journal.v1.ResolveUrgeRequest
-	(*ResolveUrgeResponse)(nil),         // 27: nocontact.journal.v1.ResolveUrgeResponse
-	(*GetInsightsRequest)(nil),          // 28: nocontact.journal.v1.GetInsightsRequest
-	(*DayInsight)(nil),                  // 29: nocontact.journal.v1.DayInsight
-	(*TriggerCount)(nil),                // 30: nocontact.journal.v1.TriggerCount
-	(*SelfCareEffect)(nil),              // 31: nocontact.journal.v1.SelfCareEffect
-	(*GetInsightsResponse)(nil),         // 32: nocontact.journal.v1.GetInsightsResponse
-	(*Prompt)(nil),                      // 33: nocontact.journal.v1.Prompt
-	(*ListPromptsRequest)(nil),          // 34: nocontact.journal.v1.ListPromptsRequest
-	(*ListPromptsResponse)(nil),         // 35: nocontact.journal.v1.ListPromptsResponse
-	(*GetPromptOfTheDayRequest)(nil),    // 36: nocontact.journal.v1.GetPromptOfTheDayRequest
-	(*GetPromptOfTheDayResponse)(nil),   // 37: nocontact.journal.v1.GetPromptOfTheDayResponse
-	(*RiskFlag)(nil),                    // 38: nocontact.journal.v1.RiskFlag
-	(*ListRiskFlagsRequest)(nil),        // 39: nocontact.journal.v1.ListRiskFlagsRequest
-	(*ListRiskFlagsResponse)(nil),       // 40: nocontact.journal.v1.ListRiskFlagsResponse
-	(*AcknowledgeRiskFlagRequest)(nil),  // 41: nocontact.journal.v1.AcknowledgeRiskFlagRequest
-	(*AcknowledgeRiskFlagResponse)(nil), // 42: nocontact.journal.v1.AcknowledgeRiskFlagResponse
-	(*ResolveRiskFlagRequest)(nil),      // 43: nocontact.journal.v1.ResolveRiskFlagRequest
-	(*ResolveRiskFlagResponse)(nil),     // 44: nocontact.journal.v1.ResolveRiskFlagResponse
-	(CheckInKind)(0),                    // 45: nocontact.journal.v1.CheckInKind
-	(*timestamppb.Timestamp)(nil),       // 46: google.protobuf.Timestamp
-	(EntryKind)(0),                      // 47: nocontact.journal.v1.EntryKind
-	(UrgeOutcome)(0),                    // 48: nocontact.journal.v1.UrgeOutcome
-	(*v1.SupportContact)(nil),           // 49: nocontact.plans.v1.SupportContact
+	(RiskReason)(0),                          // 0: nocontact.journal.v1.RiskReason
+	(RiskCategory)(0),                        // 1: nocontact.journal.v1.RiskCategory
+	(RiskSeverity)(0),                        // 2: nocontact.journal.v1.RiskSeverity
+	(RiskFlagStatus)(0),                      // 3: nocontact.journal.v1.RiskFlagStatus
+	(MoodTrend)(0),                           // 4: nocontact.journal.v1.MoodTrend
+	(*EmotionRating)(nil),                    // 5: nocontact.journal.v1.EmotionRating
+	(*CheckIn)(nil),                          // 6: nocontact.journal.v1.CheckIn
+	(*CrisisResource)(nil),                   // 7: nocontact.journal.v1.CrisisResource
+	(*RecordCheckInRequest)(nil),             // 8: nocontact.journal.v1.RecordCheckInRequest
+	(*RecordCheckInResponse)(nil),            // 9: nocontact.journal.v1.RecordCheckInResponse
+	(*ListCheckInsRequest)(nil),              // 10: nocontact.journal.v1.ListCheckInsRequest
+	(*ListCheckInsResponse)(nil),             // 11: nocontact.journal.v1.ListCheckInsResponse
+	(*Entry)(nil),                            // 12: nocontact.journal.v1.Entry
+	(*CreateEntryRequest)(nil),               // 13: nocontact.journal.v1.CreateEntryRequest
+	(*CreateEntryResponse)(nil),              // 14: nocontact.journal.v1.CreateEntryResponse
+	(*ListEntriesRequest)(nil),               // 15: nocontact.journal.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),              // 16: nocontact.journal.v1.ListEntriesResponse
+	(*GetEntryRequest)(nil),                  // 17: nocontact.journal.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),                 // 18: nocontact.journal.v1.GetEntryResponse
+	(*ShareEntryRequest)(nil),                // 19: nocontact.journal.v1.ShareEntryRequest
+	(*ShareEntryResponse)(nil),               // 20: nocontact.journal.v1.ShareEntryResponse
+	(*UnshareEntryRequest)(nil),              // 21: nocontact.journal.v1.UnshareEntryRequest
+	(*UnshareEntryResponse)(nil),             // 22: nocontact.journal.v1.UnshareEntryResponse
+	(*Urge)(nil),                             // 23: nocontact.journal.v1.Urge
+	(*CopingStep)(nil),                       // 24: nocontact.journal.v1.CopingStep
+	(*LogUrgeRequest)(nil),                   // 25: nocontact.journal.v1.LogUrgeRequest
+	(*LogUrgeResponse)(nil),                  // 26: nocontact.journal.v1.LogUrgeResponse
+	(*ResolveUrgeRequest)(nil),               // 27: nocontact.journal.v1.ResolveUrgeRequest
+	(*ResolveUrgeResponse)(nil),              // 28: nocontact.journal.v1.ResolveUrgeResponse
+	(*GetInsightsRequest)(nil),               // 29: nocontact.journal.v1.GetInsightsRequest
+	(*DayInsight)(nil),                       // 30: nocontact.journal.v1.DayInsight
+	(*TriggerCount)(nil),                     // 31: nocontact.journal.v1.TriggerCount
+	(*SelfCareEffect)(nil),                   // 32: nocontact.journal.v1.SelfCareEffect
+	(*GetInsightsResponse)(nil),              // 33: nocontact.journal.v1.GetInsightsResponse
+	(*Prompt)(nil),                           // 34: nocontact.journal.v1.Prompt
+	(*ListPromptsRequest)(nil),               // 35: nocontact.journal.v1.ListPromptsRequest
+	(*ListPromptsResponse)(nil),              // 36: nocontact.journal.v1.ListPromptsResponse
+	(*GetPromptOfTheDayRequest)(nil),         // 37: nocontact.journal.v1.GetPromptOfTheDayRequest
+	(*GetPromptOfTheDayResponse)(nil),        // 38: nocontact.journal.v1.GetPromptOfTheDayResponse
+	(*RiskFlag)(nil),                         // 39: nocontact.journal.v1.RiskFlag
+	(*ListRiskFlagsRequest)(nil),             // 40: nocontact.journal.v1.ListRiskFlagsRequest
+	(*ListRiskFlagsResponse)(nil),            // 41: nocontact.journal.v1.ListRiskFlagsResponse
+	(*AcknowledgeRiskFlagRequest)(nil),       // 42: nocontact.journal.v1.AcknowledgeRiskFlagRequest
+	(*AcknowledgeRiskFlagResponse)(nil),      // 43: nocontact.journal.v1.AcknowledgeRiskFlagResponse
+	(*ResolveRiskFlagRequest)(nil),           // 44: nocontact.journal.v1.ResolveRiskFlagRequest
+	(*ResolveRiskFlagResponse)(nil),          // 45: nocontact.journal.v1.ResolveRiskFlagResponse
+	(*BatchGetJournalSummariesRequest)(nil),  // 46: nocontact.journal.v1.BatchGetJournalSummariesRequest
+	(*BatchGetJournalSummariesResponse)(nil), // 47: nocontact.journal.v1.BatchGetJournalSummariesResponse
+	(*JournalCareSummary)(nil),               // 48: nocontact.journal.v1.JournalCareSummary
+	(*MoodCareSummary)(nil),                  // 49: nocontact.journal.v1.MoodCareSummary
+	(*RiskCareSummary)(nil),                  // 50: nocontact.journal.v1.RiskCareSummary
+	(*GetJournalCareDetailRequest)(nil),      // 51: nocontact.journal.v1.GetJournalCareDetailRequest
+	(*CareDay)(nil),                          // 52: nocontact.journal.v1.CareDay
+	(*GetJournalCareDetailResponse)(nil),     // 53: nocontact.journal.v1.GetJournalCareDetailResponse
+	(CheckInKind)(0),                         // 54: nocontact.journal.v1.CheckInKind
+	(*timestamppb.Timestamp)(nil),            // 55: google.protobuf.Timestamp
+	(EntryKind)(0),                           // 56: nocontact.journal.v1.EntryKind
+	(UrgeOutcome)(0),                         // 57: nocontact.journal.v1.UrgeOutcome
+	(*v1.SupportContact)(nil),                // 58: nocontact.plans.v1.SupportContact
 }
 var file_nocontact_journal_v1_journal_proto_depIdxs = []int32{
-	45, // 0: nocontact.journal.v1.CheckIn.kind:type_name -> nocontact.journal.v1.CheckInKind
-	46, // 1: nocontact.journal.v1.CheckIn.occurred_at:type_name -> google.protobuf.Timestamp
-	4,  // 2: nocontact.journal.v1.CheckIn.emotions:type_name -> nocontact.journal.v1.EmotionRating
-	46, // 3: nocontact.journal.v1.CheckIn.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: nocontact.journal.v1.RecordCheckInRequest.check_in:type_name -> nocontact.journal.v1.CheckIn
-	5,  // 5: nocontact.journal.v1.RecordCheckInResponse.check_in:type_name -> nocontact.journal.v1.CheckIn
-	6,  // 6: nocontact.journal.v1.RecordCheckInResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
-	5,  // 7: nocontact.journal.v1.ListCheckInsResponse.check_ins:type_name -> nocontact.journal.v1.CheckIn
-	47, // 8: nocontact.journal.v1.Entry.kind:type_name -> nocontact.journal.v1.EntryKind
-	46, // 9: nocontact.journal.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
-	46, // 10: nocontact.journal.v1.Entry.share_time:type_name -> google.protobuf.Timestamp
-	11, // 11: nocontact.journal.v1.CreateEntryRequest.entry:type_name -> nocontact.journal.v1.Entry
-	11, // 12: nocontact.journal.v1.CreateEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	6,  // 13: nocontact.journal.v1.CreateEntryResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
-	11, // 14: nocontact.journal.v1.ListEntriesResponse.entries:type_name -> nocontact.journal.v1.Entry
-	11, // 15: nocontact.journal.v1.GetEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	11, // 16: nocontact.journal.v1.ShareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	11, // 17: nocontact.journal.v1.UnshareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
-	46, // 18: nocontact.journal.v1.Urge.create_time:type_name -> google.protobuf.Timestamp
-	48, // 19: nocontact.journal.v1.Urge.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
-	46, // 20: nocontact.journal.v1.Urge.resolve_time:type_name -> google.protobuf.Timestamp
-	22, // 21: nocontact.journal.v1.LogUrgeRequest.urge:type_name -> nocontact.journal.v1.Urge
-	22, // 22: nocontact.journal.v1.LogUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
-	49, // 23: nocontact.journal.v1.LogUrgeResponse.support_contacts:type_name -> nocontact.plans.v1.SupportContact
-	23, // 24: nocontact.journal.v1.LogUrgeResponse.coping_step:type_name -> nocontact.journal.v1.CopingStep
-	6,  // 25: nocontact.journal.v1.LogUrgeResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
-	48, // 26: nocontact.journal.v1.ResolveUrgeRequest.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
-	22, // 27: nocontact.journal.v1.ResolveUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
-	29, // 28: nocontact.journal.v1.GetInsightsResponse.days:type_name -> nocontact.journal.v1.DayInsight
-	30, // 29: nocontact.journal.v1.GetInsightsResponse.top_triggers:type_name -> nocontact.journal.v1.TriggerCount
-	31, // 30: nocontact.journal.v1.GetInsightsResponse.helpful_self_care:type_name -> nocontact.journal.v1.SelfCareEffect
-	33, // 31: nocontact.journal.v1.ListPromptsResponse.prompts:type_name -> nocontact.journal.v1.Prompt
-	33, // 32: nocontact.journal.v1.GetPromptOfTheDayResponse.prompt:type_name -> nocontact.journal.v1.Prompt
+	54, // 0: nocontact.journal.v1.CheckIn.kind:type_name -> nocontact.journal.v1.CheckInKind
+	55, // 1: nocontact.journal.v1.CheckIn.occurred_at:type_name -> google.protobuf.Timestamp
+	5,  // 2: nocontact.journal.v1.CheckIn.emotions:type_name -> nocontact.journal.v1.EmotionRating
+	55, // 3: nocontact.journal.v1.CheckIn.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 4: nocontact.journal.v1.RecordCheckInRequest.check_in:type_name -> nocontact.journal.v1.CheckIn
+	6,  // 5: nocontact.journal.v1.RecordCheckInResponse.check_in:type_name -> nocontact.journal.v1.CheckIn
+	7,  // 6: nocontact.journal.v1.RecordCheckInResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
+	6,  // 7: nocontact.journal.v1.ListCheckInsResponse.check_ins:type_name -> nocontact.journal.v1.CheckIn
+	56, // 8: nocontact.journal.v1.Entry.kind:type_name -> nocontact.journal.v1.EntryKind
+	55, // 9: nocontact.journal.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	55, // 10: nocontact.journal.v1.Entry.share_time:type_name -> google.protobuf.Timestamp
+	12, // 11: nocontact.journal.v1.CreateEntryRequest.entry:type_name -> nocontact.journal.v1.Entry
+	12, // 12: nocontact.journal.v1.CreateEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	7,  // 13: nocontact.journal.v1.CreateEntryResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
+	12, // 14: nocontact.journal.v1.ListEntriesResponse.entries:type_name -> nocontact.journal.v1.Entry
+	12, // 15: nocontact.journal.v1.GetEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	12, // 16: nocontact.journal.v1.ShareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	12, // 17: nocontact.journal.v1.UnshareEntryResponse.entry:type_name -> nocontact.journal.v1.Entry
+	55, // 18: nocontact.journal.v1.Urge.create_time:type_name -> google.protobuf.Timestamp
+	57, // 19: nocontact.journal.v1.Urge.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
+	55, // 20: nocontact.journal.v1.Urge.resolve_time:type_name -> google.protobuf.Timestamp
+	23, // 21: nocontact.journal.v1.LogUrgeRequest.urge:type_name -> nocontact.journal.v1.Urge
+	23, // 22: nocontact.journal.v1.LogUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
+	58, // 23: nocontact.journal.v1.LogUrgeResponse.support_contacts:type_name -> nocontact.plans.v1.SupportContact
+	24, // 24: nocontact.journal.v1.LogUrgeResponse.coping_step:type_name -> nocontact.journal.v1.CopingStep
+	7,  // 25: nocontact.journal.v1.LogUrgeResponse.crisis_resources:type_name -> nocontact.journal.v1.CrisisResource
+	57, // 26: nocontact.journal.v1.ResolveUrgeRequest.outcome:type_name -> nocontact.journal.v1.UrgeOutcome
+	23, // 27: nocontact.journal.v1.ResolveUrgeResponse.urge:type_name -> nocontact.journal.v1.Urge
+	30, // 28: nocontact.journal.v1.GetInsightsResponse.days:type_name -> nocontact.journal.v1.DayInsight
+	31, // 29: nocontact.journal.v1.GetInsightsResponse.top_triggers:type_name -> nocontact.journal.v1.TriggerCount
+	32, // 30: nocontact.journal.v1.GetInsightsResponse.helpful_self_care:type_name -> nocontact.journal.v1.SelfCareEffect
+	34, // 31: nocontact.journal.v1.ListPromptsResponse.prompts:type_name -> nocontact.journal.v1.Prompt
+	34, // 32: nocontact.journal.v1.GetPromptOfTheDayResponse.prompt:type_name -> nocontact.journal.v1.Prompt
 	0,  // 33: nocontact.journal.v1.RiskFlag.reason:type_name -> nocontact.journal.v1.RiskReason
 	3,  // 34: nocontact.journal.v1.RiskFlag.status:type_name -> nocontact.journal.v1.RiskFlagStatus
-	46, // 35: nocontact.journal.v1.RiskFlag.raise_time:type_name -> google.protobuf.Timestamp
-	46, // 36: nocontact.journal.v1.RiskFlag.escalate_time:type_name -> google.protobuf.Timestamp
-	46, // 37: nocontact.journal.v1.RiskFlag.acknowledge_time:type_name -> google.protobuf.Timestamp
-	46, // 38: nocontact.journal.v1.RiskFlag.close_time:type_name -> google.protobuf.Timestamp
+	55, // 35: nocontact.journal.v1.RiskFlag.raise_time:type_name -> google.protobuf.Timestamp
+	55, // 36: nocontact.journal.v1.RiskFlag.escalate_time:type_name -> google.protobuf.Timestamp
+	55, // 37: nocontact.journal.v1.RiskFlag.acknowledge_time:type_name -> google.protobuf.Timestamp
+	55, // 38: nocontact.journal.v1.RiskFlag.close_time:type_name -> google.protobuf.Timestamp
 	1,  // 39: nocontact.journal.v1.RiskFlag.category:type_name -> nocontact.journal.v1.RiskCategory
 	2,  // 40: nocontact.journal.v1.RiskFlag.severity:type_name -> nocontact.journal.v1.RiskSeverity
-	38, // 41: nocontact.journal.v1.ListRiskFlagsResponse.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
-	38, // 42: nocontact.journal.v1.AcknowledgeRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
-	38, // 43: nocontact.journal.v1.ResolveRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
-	7,  // 44: nocontact.journal.v1.JournalService.RecordCheckIn:input_type -> nocontact.journal.v1.RecordCheckInRequest
-	9,  // 45: nocontact.journal.v1.JournalService.ListCheckIns:input_type -> nocontact.journal.v1.ListCheckInsRequest
-	12, // 46: nocontact.journal.v1.JournalService.CreateEntry:input_type -> nocontact.journal.v1.CreateEntryRequest
-	14, // 47: nocontact.journal.v1.JournalService.ListEntries:input_type -> nocontact.journal.v1.ListEntriesRequest
-	16, // 48: nocontact.journal.v1.JournalService.GetEntry:input_type -> nocontact.journal.v1.GetEntryRequest
-	18, // 49: nocontact.journal.v1.JournalService.ShareEntry:input_type -> nocontact.journal.v1.ShareEntryRequest
-	20, // 50: nocontact.journal.v1.JournalService.UnshareEntry:input_type -> nocontact.journal.v1.UnshareEntryRequest
-	24, // 51: nocontact.journal.v1.JournalService.LogUrge:input_type -> nocontact.journal.v1.LogUrgeRequest
-	26, // 52: nocontact.journal.v1.JournalService.ResolveUrge:input_type -> nocontact.journal.v1.ResolveUrgeRequest
-	28, // 53: nocontact.journal.v1.JournalService.GetInsights:input_type -> nocontact.journal.v1.GetInsightsRequest
-	34, // 54: nocontact.journal.v1.JournalService.ListPrompts:input_type -> nocontact.journal.v1.ListPromptsRequest
-	36, // 55: nocontact.journal.v1.JournalService.GetPromptOfTheDay:input_type -> nocontact.journal.v1.GetPromptOfTheDayRequest
-	39, // 56: nocontact.journal.v1.JournalService.ListRiskFlags:input_type -> nocontact.journal.v1.ListRiskFlagsRequest
-	41, // 57: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:input_type -> nocontact.journal.v1.AcknowledgeRiskFlagRequest
-	43, // 58: nocontact.journal.v1.JournalService.ResolveRiskFlag:input_type -> nocontact.journal.v1.ResolveRiskFlagRequest
-	8,  // 59: nocontact.journal.v1.JournalService.RecordCheckIn:output_type -> nocontact.journal.v1.RecordCheckInResponse
-	10, // 60: nocontact.journal.v1.JournalService.ListCheckIns:output_type -> nocontact.journal.v1.ListCheckInsResponse
-	13, // 61: nocontact.journal.v1.JournalService.CreateEntry:output_type -> nocontact.journal.v1.CreateEntryResponse
-	15, // 62: nocontact.journal.v1.JournalService.ListEntries:output_type -> nocontact.journal.v1.ListEntriesResponse
-	17, // 63: nocontact.journal.v1.JournalService.GetEntry:output_type -> nocontact.journal.v1.GetEntryResponse
-	19, // 64: nocontact.journal.v1.JournalService.ShareEntry:output_type -> nocontact.journal.v1.ShareEntryResponse
-	21, // 65: nocontact.journal.v1.JournalService.UnshareEntry:output_type -> nocontact.journal.v1.UnshareEntryResponse
-	25, // 66: nocontact.journal.v1.JournalService.LogUrge:output_type -> nocontact.journal.v1.LogUrgeResponse
-	27, // 67: nocontact.journal.v1.JournalService.ResolveUrge:output_type -> nocontact.journal.v1.ResolveUrgeResponse
-	32, // 68: nocontact.journal.v1.JournalService.GetInsights:output_type -> nocontact.journal.v1.GetInsightsResponse
-	35, // 69: nocontact.journal.v1.JournalService.ListPrompts:output_type -> nocontact.journal.v1.ListPromptsResponse
-	37, // 70: nocontact.journal.v1.JournalService.GetPromptOfTheDay:output_type -> nocontact.journal.v1.GetPromptOfTheDayResponse
-	40, // 71: nocontact.journal.v1.JournalService.ListRiskFlags:output_type -> nocontact.journal.v1.ListRiskFlagsResponse
-	42, // 72: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:output_type -> nocontact.journal.v1.AcknowledgeRiskFlagResponse
-	44, // 73: nocontact.journal.v1.JournalService.ResolveRiskFlag:output_type -> nocontact.journal.v1.ResolveRiskFlagResponse
-	59, // [59:74] is the sub-list for method output_type
-	44, // [44:59] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	39, // 41: nocontact.journal.v1.ListRiskFlagsResponse.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
+	39, // 42: nocontact.journal.v1.AcknowledgeRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
+	39, // 43: nocontact.journal.v1.ResolveRiskFlagResponse.risk_flag:type_name -> nocontact.journal.v1.RiskFlag
+	48, // 44: nocontact.journal.v1.BatchGetJournalSummariesResponse.summaries:type_name -> nocontact.journal.v1.JournalCareSummary
+	55, // 45: nocontact.journal.v1.JournalCareSummary.last_activity_time:type_name -> google.protobuf.Timestamp
+	49, // 46: nocontact.journal.v1.JournalCareSummary.mood:type_name -> nocontact.journal.v1.MoodCareSummary
+	50, // 47: nocontact.journal.v1.JournalCareSummary.risk:type_name -> nocontact.journal.v1.RiskCareSummary
+	55, // 48: nocontact.journal.v1.MoodCareSummary.latest_mood_time:type_name -> google.protobuf.Timestamp
+	4,  // 49: nocontact.journal.v1.MoodCareSummary.trend:type_name -> nocontact.journal.v1.MoodTrend
+	2,  // 50: nocontact.journal.v1.RiskCareSummary.highest_severity:type_name -> nocontact.journal.v1.RiskSeverity
+	55, // 51: nocontact.journal.v1.GetJournalCareDetailRequest.slip_times:type_name -> google.protobuf.Timestamp
+	48, // 52: nocontact.journal.v1.GetJournalCareDetailResponse.summary:type_name -> nocontact.journal.v1.JournalCareSummary
+	52, // 53: nocontact.journal.v1.GetJournalCareDetailResponse.days:type_name -> nocontact.journal.v1.CareDay
+	31, // 54: nocontact.journal.v1.GetJournalCareDetailResponse.slip_triggers:type_name -> nocontact.journal.v1.TriggerCount
+	12, // 55: nocontact.journal.v1.GetJournalCareDetailResponse.shared_entries:type_name -> nocontact.journal.v1.Entry
+	39, // 56: nocontact.journal.v1.GetJournalCareDetailResponse.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
+	8,  // 57: nocontact.journal.v1.JournalService.RecordCheckIn:input_type -> nocontact.journal.v1.RecordCheckInRequest
+	10, // 58: nocontact.journal.v1.JournalService.ListCheckIns:input_type -> nocontact.journal.v1.ListCheckInsRequest
+	13, // 59: nocontact.journal.v1.JournalService.CreateEntry:input_type -> nocontact.journal.v1.CreateEntryRequest
+	15, // 60: nocontact.journal.v1.JournalService.ListEntries:input_type -> nocontact.journal.v1.ListEntriesRequest
+	17, // 61: nocontact.journal.v1.JournalService.GetEntry:input_type -> nocontact.journal.v1.GetEntryRequest
+	19, // 62: nocontact.journal.v1.JournalService.ShareEntry:input_type -> nocontact.journal.v1.ShareEntryRequest
+	21, // 63: nocontact.journal.v1.JournalService.UnshareEntry:input_type -> nocontact.journal.v1.UnshareEntryRequest
+	25, // 64: nocontact.journal.v1.JournalService.LogUrge:input_type -> nocontact.journal.v1.LogUrgeRequest
+	27, // 65: nocontact.journal.v1.JournalService.ResolveUrge:input_type -> nocontact.journal.v1.ResolveUrgeRequest
+	29, // 66: nocontact.journal.v1.JournalService.GetInsights:input_type -> nocontact.journal.v1.GetInsightsRequest
+	35, // 67: nocontact.journal.v1.JournalService.ListPrompts:input_type -> nocontact.journal.v1.ListPromptsRequest
+	37, // 68: nocontact.journal.v1.JournalService.GetPromptOfTheDay:input_type -> nocontact.journal.v1.GetPromptOfTheDayRequest
+	40, // 69: nocontact.journal.v1.JournalService.ListRiskFlags:input_type -> nocontact.journal.v1.ListRiskFlagsRequest
+	42, // 70: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:input_type -> nocontact.journal.v1.AcknowledgeRiskFlagRequest
+	44, // 71: nocontact.journal.v1.JournalService.ResolveRiskFlag:input_type -> nocontact.journal.v1.ResolveRiskFlagRequest
+	46, // 72: nocontact.journal.v1.JournalService.BatchGetJournalSummaries:input_type -> nocontact.journal.v1.BatchGetJournalSummariesRequest
+	51, // 73: nocontact.journal.v1.JournalService.GetJournalCareDetail:input_type -> nocontact.journal.v1.GetJournalCareDetailRequest
+	9,  // 74: nocontact.journal.v1.JournalService.RecordCheckIn:output_type -> nocontact.journal.v1.RecordCheckInResponse
+	11, // 75: nocontact.journal.v1.JournalService.ListCheckIns:output_type -> nocontact.journal.v1.ListCheckInsResponse
+	14, // 76: nocontact.journal.v1.JournalService.CreateEntry:output_type -> nocontact.journal.v1.CreateEntryResponse
+	16, // 77: nocontact.journal.v1.JournalService.ListEntries:output_type -> nocontact.journal.v1.ListEntriesResponse
+	18, // 78: nocontact.journal.v1.JournalService.GetEntry:output_type -> nocontact.journal.v1.GetEntryResponse
+	20, // 79: nocontact.journal.v1.JournalService.ShareEntry:output_type -> nocontact.journal.v1.ShareEntryResponse
+	22, // 80: nocontact.journal.v1.JournalService.UnshareEntry:output_type -> nocontact.journal.v1.UnshareEntryResponse
+	26, // 81: nocontact.journal.v1.JournalService.LogUrge:output_type -> nocontact.journal.v1.LogUrgeResponse
+	28, // 82: nocontact.journal.v1.JournalService.ResolveUrge:output_type -> nocontact.journal.v1.ResolveUrgeResponse
+	33, // 83: nocontact.journal.v1.JournalService.GetInsights:output_type -> nocontact.journal.v1.GetInsightsResponse
+	36, // 84: nocontact.journal.v1.JournalService.ListPrompts:output_type -> nocontact.journal.v1.ListPromptsResponse
+	38, // 85: nocontact.journal.v1.JournalService.GetPromptOfTheDay:output_type -> nocontact.journal.v1.GetPromptOfTheDayResponse
+	41, // 86: nocontact.journal.v1.JournalService.ListRiskFlags:output_type -> nocontact.journal.v1.ListRiskFlagsResponse
+	43, // 87: nocontact.journal.v1.JournalService.AcknowledgeRiskFlag:output_type -> nocontact.journal.v1.AcknowledgeRiskFlagResponse
+	45, // 88: nocontact.journal.v1.JournalService.ResolveRiskFlag:output_type -> nocontact.journal.v1.ResolveRiskFlagResponse
+	47, // 89: nocontact.journal.v1.JournalService.BatchGetJournalSummaries:output_type -> nocontact.journal.v1.BatchGetJournalSummariesResponse
+	53, // 90: nocontact.journal.v1.JournalService.GetJournalCareDetail:output_type -> nocontact.journal.v1.GetJournalCareDetailResponse
+	74, // [74:91] is the sub-list for method output_type
+	57, // [57:74] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_journal_v1_journal_proto_init() }
@@ -3659,13 +4382,16 @@ func file_nocontact_journal_v1_journal_proto_init() {
 	file_nocontact_journal_v1_journal_proto_msgTypes[7].OneofWrappers = []any{}
 	file_nocontact_journal_v1_journal_proto_msgTypes[25].OneofWrappers = []any{}
 	file_nocontact_journal_v1_journal_proto_msgTypes[28].OneofWrappers = []any{}
+	file_nocontact_journal_v1_journal_proto_msgTypes[43].OneofWrappers = []any{}
+	file_nocontact_journal_v1_journal_proto_msgTypes[44].OneofWrappers = []any{}
+	file_nocontact_journal_v1_journal_proto_msgTypes[47].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_journal_v1_journal_proto_rawDesc), len(file_nocontact_journal_v1_journal_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   41,
+			NumEnums:      5,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

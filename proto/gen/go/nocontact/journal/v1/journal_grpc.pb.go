@@ -19,21 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	JournalService_RecordCheckIn_FullMethodName       = "/nocontact.journal.v1.JournalService/RecordCheckIn"
-	JournalService_ListCheckIns_FullMethodName        = "/nocontact.journal.v1.JournalService/ListCheckIns"
-	JournalService_CreateEntry_FullMethodName         = "/nocontact.journal.v1.JournalService/CreateEntry"
-	JournalService_ListEntries_FullMethodName         = "/nocontact.journal.v1.JournalService/ListEntries"
-	JournalService_GetEntry_FullMethodName            = "/nocontact.journal.v1.JournalService/GetEntry"
-	JournalService_ShareEntry_FullMethodName          = "/nocontact.journal.v1.JournalService/ShareEntry"
-	JournalService_UnshareEntry_FullMethodName        = "/nocontact.journal.v1.JournalService/UnshareEntry"
-	JournalService_LogUrge_FullMethodName             = "/nocontact.journal.v1.JournalService/LogUrge"
-	JournalService_ResolveUrge_FullMethodName         = "/nocontact.journal.v1.JournalService/ResolveUrge"
-	JournalService_GetInsights_FullMethodName         = "/nocontact.journal.v1.JournalService/GetInsights"
-	JournalService_ListPrompts_FullMethodName         = "/nocontact.journal.v1.JournalService/ListPrompts"
-	JournalService_GetPromptOfTheDay_FullMethodName   = "/nocontact.journal.v1.JournalService/GetPromptOfTheDay"
-	JournalService_ListRiskFlags_FullMethodName       = "/nocontact.journal.v1.JournalService/ListRiskFlags"
-	JournalService_AcknowledgeRiskFlag_FullMethodName = "/nocontact.journal.v1.JournalService/AcknowledgeRiskFlag"
-	JournalService_ResolveRiskFlag_FullMethodName     = "/nocontact.journal.v1.JournalService/ResolveRiskFlag"
+	JournalService_RecordCheckIn_FullMethodName            = "/nocontact.journal.v1.JournalService/RecordCheckIn"
+	JournalService_ListCheckIns_FullMethodName             = "/nocontact.journal.v1.JournalService/ListCheckIns"
+	JournalService_CreateEntry_FullMethodName              = "/nocontact.journal.v1.JournalService/CreateEntry"
+	JournalService_ListEntries_FullMethodName              = "/nocontact.journal.v1.JournalService/ListEntries"
+	JournalService_GetEntry_FullMethodName                 = "/nocontact.journal.v1.JournalService/GetEntry"
+	JournalService_ShareEntry_FullMethodName               = "/nocontact.journal.v1.JournalService/ShareEntry"
+	JournalService_UnshareEntry_FullMethodName             = "/nocontact.journal.v1.JournalService/UnshareEntry"
+	JournalService_LogUrge_FullMethodName                  = "/nocontact.journal.v1.JournalService/LogUrge"
+	JournalService_ResolveUrge_FullMethodName              = "/nocontact.journal.v1.JournalService/ResolveUrge"
+	JournalService_GetInsights_FullMethodName              = "/nocontact.journal.v1.JournalService/GetInsights"
+	JournalService_ListPrompts_FullMethodName              = "/nocontact.journal.v1.JournalService/ListPrompts"
+	JournalService_GetPromptOfTheDay_FullMethodName        = "/nocontact.journal.v1.JournalService/GetPromptOfTheDay"
+	JournalService_ListRiskFlags_FullMethodName            = "/nocontact.journal.v1.JournalService/ListRiskFlags"
+	JournalService_AcknowledgeRiskFlag_FullMethodName      = "/nocontact.journal.v1.JournalService/AcknowledgeRiskFlag"
+	JournalService_ResolveRiskFlag_FullMethodName          = "/nocontact.journal.v1.JournalService/ResolveRiskFlag"
+	JournalService_BatchGetJournalSummaries_FullMethodName = "/nocontact.journal.v1.JournalService/BatchGetJournalSummaries"
+	JournalService_GetJournalCareDetail_FullMethodName     = "/nocontact.journal.v1.JournalService/GetJournalCareDetail"
 )
 
 // JournalServiceClient is the client API for JournalService service.
@@ -80,6 +82,19 @@ type JournalServiceClient interface {
 	AcknowledgeRiskFlag(ctx context.Context, in *AcknowledgeRiskFlagRequest, opts ...grpc.CallOption) (*AcknowledgeRiskFlagResponse, error)
 	// ResolveRiskFlag closes a flag as resolved or dismissed.
 	ResolveRiskFlag(ctx context.Context, in *ResolveRiskFlagRequest, opts ...grpc.CallOption) (*ResolveRiskFlagResponse, error)
+	// BatchGetJournalSummaries is the journal's part of the counsellor's
+	// roster, for many clients in one call: engagement (under PLAN_PROGRESS),
+	// mood, urges and missed check-ins (under MOOD_INSIGHTS) and open risk
+	// flags (under RISK_ALERTS). Authorized per client and scope with one
+	// CheckCareAccess call to the plans service, and logged in each client's
+	// access log; a client the caller may not see is left out. A client may
+	// name only themselves with as_care_team set to see what their care team
+	// sees. gRPC only: the gateway's DashboardService composes it.
+	BatchGetJournalSummaries(ctx context.Context, in *BatchGetJournalSummariesRequest, opts ...grpc.CallOption) (*BatchGetJournalSummariesResponse, error)
+	// GetJournalCareDetail is the journal's part of a client's detail page:
+	// 30 local days of mood and urges, the triggers named around given slip
+	// times, shared entries and risk flags, each under its scope. gRPC only.
+	GetJournalCareDetail(ctx context.Context, in *GetJournalCareDetailRequest, opts ...grpc.CallOption) (*GetJournalCareDetailResponse, error)
 }
 
 type journalServiceClient struct {
@@ -240,6 +255,26 @@ func (c *journalServiceClient) ResolveRiskFlag(ctx context.Context, in *ResolveR
 	return out, nil
 }
 
+func (c *journalServiceClient) BatchGetJournalSummaries(ctx context.Context, in *BatchGetJournalSummariesRequest, opts ...grpc.CallOption) (*BatchGetJournalSummariesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetJournalSummariesResponse)
+	err := c.cc.Invoke(ctx, JournalService_BatchGetJournalSummaries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *journalServiceClient) GetJournalCareDetail(ctx context.Context, in *GetJournalCareDetailRequest, opts ...grpc.CallOption) (*GetJournalCareDetailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJournalCareDetailResponse)
+	err := c.cc.Invoke(ctx, JournalService_GetJournalCareDetail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JournalServiceServer is the server API for JournalService service.
 // All implementations must embed UnimplementedJournalServiceServer
 // for forward compatibility.
@@ -284,6 +319,19 @@ type JournalServiceServer interface {
 	AcknowledgeRiskFlag(context.Context, *AcknowledgeRiskFlagRequest) (*AcknowledgeRiskFlagResponse, error)
 	// ResolveRiskFlag closes a flag as resolved or dismissed.
 	ResolveRiskFlag(context.Context, *ResolveRiskFlagRequest) (*ResolveRiskFlagResponse, error)
+	// BatchGetJournalSummaries is the journal's part of the counsellor's
+	// roster, for many clients in one call: engagement (under PLAN_PROGRESS),
+	// mood, urges and missed check-ins (under MOOD_INSIGHTS) and open risk
+	// flags (under RISK_ALERTS). Authorized per client and scope with one
+	// CheckCareAccess call to the plans service, and logged in each client's
+	// access log; a client the caller may not see is left out. A client may
+	// name only themselves with as_care_team set to see what their care team
+	// sees. gRPC only: the gateway's DashboardService composes it.
+	BatchGetJournalSummaries(context.Context, *BatchGetJournalSummariesRequest) (*BatchGetJournalSummariesResponse, error)
+	// GetJournalCareDetail is the journal's part of a client's detail page:
+	// 30 local days of mood and urges, the triggers named around given slip
+	// times, shared entries and risk flags, each under its scope. gRPC only.
+	GetJournalCareDetail(context.Context, *GetJournalCareDetailRequest) (*GetJournalCareDetailResponse, error)
 	mustEmbedUnimplementedJournalServiceServer()
 }
 
@@ -338,6 +386,12 @@ func (UnimplementedJournalServiceServer) AcknowledgeRiskFlag(context.Context, *A
 }
 func (UnimplementedJournalServiceServer) ResolveRiskFlag(context.Context, *ResolveRiskFlagRequest) (*ResolveRiskFlagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveRiskFlag not implemented")
+}
+func (UnimplementedJournalServiceServer) BatchGetJournalSummaries(context.Context, *BatchGetJournalSummariesRequest) (*BatchGetJournalSummariesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchGetJournalSummaries not implemented")
+}
+func (UnimplementedJournalServiceServer) GetJournalCareDetail(context.Context, *GetJournalCareDetailRequest) (*GetJournalCareDetailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJournalCareDetail not implemented")
 }
 func (UnimplementedJournalServiceServer) mustEmbedUnimplementedJournalServiceServer() {}
 func (UnimplementedJournalServiceServer) testEmbeddedByValue()                        {}
@@ -630,6 +684,42 @@ func _JournalService_ResolveRiskFlag_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _JournalService_BatchGetJournalSummaries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetJournalSummariesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JournalServiceServer).BatchGetJournalSummaries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JournalService_BatchGetJournalSummaries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JournalServiceServer).BatchGetJournalSummaries(ctx, req.(*BatchGetJournalSummariesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _JournalService_GetJournalCareDetail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJournalCareDetailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JournalServiceServer).GetJournalCareDetail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JournalService_GetJournalCareDetail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JournalServiceServer).GetJournalCareDetail(ctx, req.(*GetJournalCareDetailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JournalService_ServiceDesc is the grpc.ServiceDesc for JournalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -696,6 +786,14 @@ var JournalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveRiskFlag",
 			Handler:    _JournalService_ResolveRiskFlag_Handler,
+		},
+		{
+			MethodName: "BatchGetJournalSummaries",
+			Handler:    _JournalService_BatchGetJournalSummaries_Handler,
+		},
+		{
+			MethodName: "GetJournalCareDetail",
+			Handler:    _JournalService_GetJournalCareDetail_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1632,6 +1632,180 @@ func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
 	return nil
 }
 
+// BatchGetNotificationSummariesRequest names the clients.
+type BatchGetNotificationSummariesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The clients (at least one).
+	ClientIds     []string `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetNotificationSummariesRequest) Reset() {
+	*x = BatchGetNotificationSummariesRequest{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetNotificationSummariesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetNotificationSummariesRequest) ProtoMessage() {}
+
+func (x *BatchGetNotificationSummariesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetNotificationSummariesRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetNotificationSummariesRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *BatchGetNotificationSummariesRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+// NotificationSummary is the caller's notifications about one client.
+type NotificationSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The caller's unread notifications about the client.
+	Unread int32 `protobuf:"varint,2,opt,name=unread,proto3" json:"unread,omitempty"`
+	// The latest one's time; unset if none.
+	LatestTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=latest_time,json=latestTime,proto3,oneof" json:"latest_time,omitempty"`
+	// The latest one's kind.
+	LatestKind NotificationKind `protobuf:"varint,4,opt,name=latest_kind,json=latestKind,proto3,enum=nocontact.notify.v1.NotificationKind" json:"latest_kind,omitempty"`
+	// An unread urgent one exists.
+	UrgentUnread  bool `protobuf:"varint,5,opt,name=urgent_unread,json=urgentUnread,proto3" json:"urgent_unread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationSummary) Reset() {
+	*x = NotificationSummary{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationSummary) ProtoMessage() {}
+
+func (x *NotificationSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationSummary.ProtoReflect.Descriptor instead.
+func (*NotificationSummary) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *NotificationSummary) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *NotificationSummary) GetUnread() int32 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+func (x *NotificationSummary) GetLatestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LatestTime
+	}
+	return nil
+}
+
+func (x *NotificationSummary) GetLatestKind() NotificationKind {
+	if x != nil {
+		return x.LatestKind
+	}
+	return NotificationKind_NOTIFICATION_KIND_UNSPECIFIED
+}
+
+func (x *NotificationSummary) GetUrgentUnread() bool {
+	if x != nil {
+		return x.UrgentUnread
+	}
+	return false
+}
+
+// BatchGetNotificationSummariesResponse answers per client.
+type BatchGetNotificationSummariesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per client the caller may see, ordered by client id.
+	Summaries     []*NotificationSummary `protobuf:"bytes,1,rep,name=summaries,proto3" json:"summaries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetNotificationSummariesResponse) Reset() {
+	*x = BatchGetNotificationSummariesResponse{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetNotificationSummariesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetNotificationSummariesResponse) ProtoMessage() {}
+
+func (x *BatchGetNotificationSummariesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetNotificationSummariesResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetNotificationSummariesResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *BatchGetNotificationSummariesResponse) GetSummaries() []*NotificationSummary {
+	if x != nil {
+		return x.Summaries
+	}
+	return nil
+}
+
 var File_nocontact_notify_v1_notify_proto protoreflect.FileDescriptor
 
 const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
@@ -1742,7 +1916,21 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\x1dListWebhookDeliveriesResponse\x12D\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2$.nocontact.notify.v1.WebhookDeliveryR\n" +
-	"deliveries*\x90\x04\n" +
+	"deliveries\"\\\n" +
+	"$BatchGetNotificationSummariesRequest\x124\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\xf4\x03\x18\x01\"\x06r\x04\x10\x01\x18@R\tclientIds\"\x89\x02\n" +
+	"\x13NotificationSummary\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x16\n" +
+	"\x06unread\x18\x02 \x01(\x05R\x06unread\x12@\n" +
+	"\vlatest_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\n" +
+	"latestTime\x88\x01\x01\x12F\n" +
+	"\vlatest_kind\x18\x04 \x01(\x0e2%.nocontact.notify.v1.NotificationKindR\n" +
+	"latestKind\x12#\n" +
+	"\rurgent_unread\x18\x05 \x01(\bR\furgentUnreadB\x0e\n" +
+	"\f_latest_time\"o\n" +
+	"%BatchGetNotificationSummariesResponse\x12F\n" +
+	"\tsummaries\x18\x01 \x03(\v2(.nocontact.notify.v1.NotificationSummaryR\tsummaries*\x90\x04\n" +
 	"\x10NotificationKind\x12!\n" +
 	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12'\n" +
 	"#NOTIFICATION_KIND_MILESTONE_REACHED\x10\x01\x12$\n" +
@@ -1766,7 +1954,7 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\x1bDELIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DELIVERY_STATUS_PENDING\x10\x01\x12\x1d\n" +
 	"\x19DELIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n" +
-	"\x16DELIVERY_STATUS_FAILED\x10\x032\xdf\f\n" +
+	"\x16DELIVERY_STATUS_FAILED\x10\x032\xf8\r\n" +
 	"\rNotifyService\x12\x8d\x01\n" +
 	"\x11ListNotifications\x12-.nocontact.notify.v1.ListNotificationsRequest\x1a..nocontact.notify.v1.ListNotificationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/notifications\x12\xc2\x01\n" +
 	"\x14MarkNotificationRead\x120.nocontact.notify.v1.MarkNotificationReadRequest\x1a1.nocontact.notify.v1.MarkNotificationReadResponse\"E\x82\xd3\xe4\x93\x02?:\x01*b\fnotification\",/v1/notifications/{notification_id}:markRead\x12\xb1\x01\n" +
@@ -1776,7 +1964,8 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\x1dUpdateNotificationPreferences\x129.nocontact.notify.v1.UpdateNotificationPreferencesRequest\x1a:.nocontact.notify.v1.UpdateNotificationPreferencesResponse\"N\x82\xd3\xe4\x93\x02H:\vpreferencesb\vpreferences2,/v1/users/{user_id}/notification-preferences\x12\x9e\x01\n" +
 	"\rCreateWebhook\x12).nocontact.notify.v1.CreateWebhookRequest\x1a*.nocontact.notify.v1.CreateWebhookResponse\"6\x82\xd3\xe4\x93\x020:\awebhookb\awebhook\"\x1c/v1/users/{user_id}/webhooks\x12\x89\x01\n" +
 	"\fListWebhooks\x12(.nocontact.notify.v1.ListWebhooksRequest\x1a).nocontact.notify.v1.ListWebhooksResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/users/{user_id}/webhooks\x12\xbc\x01\n" +
-	"\x15ListWebhookDeliveries\x121.nocontact.notify.v1.ListWebhookDeliveriesRequest\x1a2.nocontact.notify.v1.ListWebhookDeliveriesResponse\"<\x82\xd3\xe4\x93\x026\x124/v1/users/{user_id}/webhooks/{webhook_id}/deliveriesBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/notify/v1;notifyv1b\x06proto3"
+	"\x15ListWebhookDeliveries\x121.nocontact.notify.v1.ListWebhookDeliveriesRequest\x1a2.nocontact.notify.v1.ListWebhookDeliveriesResponse\"<\x82\xd3\xe4\x93\x026\x124/v1/users/{user_id}/webhooks/{webhook_id}/deliveries\x12\x96\x01\n" +
+	"\x1dBatchGetNotificationSummaries\x129.nocontact.notify.v1.BatchGetNotificationSummariesRequest\x1a:.nocontact.notify.v1.BatchGetNotificationSummariesResponseBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/notify/v1;notifyv1b\x06proto3"
 
 var (
 	file_nocontact_notify_v1_notify_proto_rawDescOnce sync.Once
@@ -1791,7 +1980,7 @@ func file_nocontact_notify_v1_notify_proto_rawDescGZIP() []byte {
 }
 
 var file_nocontact_notify_v1_notify_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_nocontact_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_nocontact_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_nocontact_notify_v1_notify_proto_goTypes = []any{
 	(NotificationKind)(0),                         // 0: nocontact.notify.v1.NotificationKind
 	(Channel)(0),                                  // 1: nocontact.notify.v1.Channel
@@ -1818,55 +2007,63 @@ var file_nocontact_notify_v1_notify_proto_goTypes = []any{
 	(*WebhookDelivery)(nil),                       // 22: nocontact.notify.v1.WebhookDelivery
 	(*ListWebhookDeliveriesRequest)(nil),          // 23: nocontact.notify.v1.ListWebhookDeliveriesRequest
 	(*ListWebhookDeliveriesResponse)(nil),         // 24: nocontact.notify.v1.ListWebhookDeliveriesResponse
-	(*timestamppb.Timestamp)(nil),                 // 25: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),                 // 26: google.protobuf.FieldMask
+	(*BatchGetNotificationSummariesRequest)(nil),  // 25: nocontact.notify.v1.BatchGetNotificationSummariesRequest
+	(*NotificationSummary)(nil),                   // 26: nocontact.notify.v1.NotificationSummary
+	(*BatchGetNotificationSummariesResponse)(nil), // 27: nocontact.notify.v1.BatchGetNotificationSummariesResponse
+	(*timestamppb.Timestamp)(nil),                 // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),                 // 29: google.protobuf.FieldMask
 }
 var file_nocontact_notify_v1_notify_proto_depIdxs = []int32{
 	0,  // 0: nocontact.notify.v1.Notification.kind:type_name -> nocontact.notify.v1.NotificationKind
-	25, // 1: nocontact.notify.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	25, // 2: nocontact.notify.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
-	25, // 3: nocontact.notify.v1.Notification.deliver_time:type_name -> google.protobuf.Timestamp
+	28, // 1: nocontact.notify.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	28, // 2: nocontact.notify.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
+	28, // 3: nocontact.notify.v1.Notification.deliver_time:type_name -> google.protobuf.Timestamp
 	3,  // 4: nocontact.notify.v1.ListNotificationsResponse.notifications:type_name -> nocontact.notify.v1.Notification
 	3,  // 5: nocontact.notify.v1.MarkNotificationReadResponse.notification:type_name -> nocontact.notify.v1.Notification
 	3,  // 6: nocontact.notify.v1.StreamNotificationsResponse.notification:type_name -> nocontact.notify.v1.Notification
 	1,  // 7: nocontact.notify.v1.Preferences.channels:type_name -> nocontact.notify.v1.Channel
-	25, // 8: nocontact.notify.v1.Preferences.update_time:type_name -> google.protobuf.Timestamp
+	28, // 8: nocontact.notify.v1.Preferences.update_time:type_name -> google.protobuf.Timestamp
 	12, // 9: nocontact.notify.v1.GetNotificationPreferencesResponse.preferences:type_name -> nocontact.notify.v1.Preferences
 	12, // 10: nocontact.notify.v1.UpdateNotificationPreferencesRequest.preferences:type_name -> nocontact.notify.v1.Preferences
-	26, // 11: nocontact.notify.v1.UpdateNotificationPreferencesRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 11: nocontact.notify.v1.UpdateNotificationPreferencesRequest.update_mask:type_name -> google.protobuf.FieldMask
 	12, // 12: nocontact.notify.v1.UpdateNotificationPreferencesResponse.preferences:type_name -> nocontact.notify.v1.Preferences
-	25, // 13: nocontact.notify.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	28, // 13: nocontact.notify.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
 	17, // 14: nocontact.notify.v1.CreateWebhookRequest.webhook:type_name -> nocontact.notify.v1.Webhook
 	17, // 15: nocontact.notify.v1.CreateWebhookResponse.webhook:type_name -> nocontact.notify.v1.Webhook
 	17, // 16: nocontact.notify.v1.ListWebhooksResponse.webhooks:type_name -> nocontact.notify.v1.Webhook
 	2,  // 17: nocontact.notify.v1.WebhookDelivery.status:type_name -> nocontact.notify.v1.DeliveryStatus
-	25, // 18: nocontact.notify.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	25, // 19: nocontact.notify.v1.WebhookDelivery.deliver_time:type_name -> google.protobuf.Timestamp
-	25, // 20: nocontact.notify.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	28, // 18: nocontact.notify.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	28, // 19: nocontact.notify.v1.WebhookDelivery.deliver_time:type_name -> google.protobuf.Timestamp
+	28, // 20: nocontact.notify.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
 	22, // 21: nocontact.notify.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> nocontact.notify.v1.WebhookDelivery
-	4,  // 22: nocontact.notify.v1.NotifyService.ListNotifications:input_type -> nocontact.notify.v1.ListNotificationsRequest
-	6,  // 23: nocontact.notify.v1.NotifyService.MarkNotificationRead:input_type -> nocontact.notify.v1.MarkNotificationReadRequest
-	8,  // 24: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:input_type -> nocontact.notify.v1.MarkAllNotificationsReadRequest
-	10, // 25: nocontact.notify.v1.NotifyService.StreamNotifications:input_type -> nocontact.notify.v1.StreamNotificationsRequest
-	13, // 26: nocontact.notify.v1.NotifyService.GetNotificationPreferences:input_type -> nocontact.notify.v1.GetNotificationPreferencesRequest
-	15, // 27: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:input_type -> nocontact.notify.v1.UpdateNotificationPreferencesRequest
-	18, // 28: nocontact.notify.v1.NotifyService.CreateWebhook:input_type -> nocontact.notify.v1.CreateWebhookRequest
-	20, // 29: nocontact.notify.v1.NotifyService.ListWebhooks:input_type -> nocontact.notify.v1.ListWebhooksRequest
-	23, // 30: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:input_type -> nocontact.notify.v1.ListWebhookDeliveriesRequest
-	5,  // 31: nocontact.notify.v1.NotifyService.ListNotifications:output_type -> nocontact.notify.v1.ListNotificationsResponse
-	7,  // 32: nocontact.notify.v1.NotifyService.MarkNotificationRead:output_type -> nocontact.notify.v1.MarkNotificationReadResponse
-	9,  // 33: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:output_type -> nocontact.notify.v1.MarkAllNotificationsReadResponse
-	11, // 34: nocontact.notify.v1.NotifyService.StreamNotifications:output_type -> nocontact.notify.v1.StreamNotificationsResponse
-	14, // 35: nocontact.notify.v1.NotifyService.GetNotificationPreferences:output_type -> nocontact.notify.v1.GetNotificationPreferencesResponse
-	16, // 36: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:output_type -> nocontact.notify.v1.UpdateNotificationPreferencesResponse
-	19, // 37: nocontact.notify.v1.NotifyService.CreateWebhook:output_type -> nocontact.notify.v1.CreateWebhookResponse
-	21, // 38: nocontact.notify.v1.NotifyService.ListWebhooks:output_type -> nocontact.notify.v1.ListWebhooksResponse
-	24, // 39: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:output_type -> nocontact.notify.v1.ListWebhookDeliveriesResponse
-	31, // [31:40] is the sub-list for method output_type
-	22, // [22:31] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	28, // 22: nocontact.notify.v1.NotificationSummary.latest_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: nocontact.notify.v1.NotificationSummary.latest_kind:type_name -> nocontact.notify.v1.NotificationKind
+	26, // 24: nocontact.notify.v1.BatchGetNotificationSummariesResponse.summaries:type_name -> nocontact.notify.v1.NotificationSummary
+	4,  // 25: nocontact.notify.v1.NotifyService.ListNotifications:input_type -> nocontact.notify.v1.ListNotificationsRequest
+	6,  // 26: nocontact.notify.v1.NotifyService.MarkNotificationRead:input_type -> nocontact.notify.v1.MarkNotificationReadRequest
+	8,  // 27: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:input_type -> nocontact.notify.v1.MarkAllNotificationsReadRequest
+	10, // 28: nocontact.notify.v1.NotifyService.StreamNotifications:input_type -> nocontact.notify.v1.StreamNotificationsRequest
+	13, // 29: nocontact.notify.v1.NotifyService.GetNotificationPreferences:input_type -> nocontact.notify.v1.GetNotificationPreferencesRequest
+	15, // 30: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:input_type -> nocontact.notify.v1.UpdateNotificationPreferencesRequest
+	18, // 31: nocontact.notify.v1.NotifyService.CreateWebhook:input_type -> nocontact.notify.v1.CreateWebhookRequest
+	20, // 32: nocontact.notify.v1.NotifyService.ListWebhooks:input_type -> nocontact.notify.v1.ListWebhooksRequest
+	23, // 33: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:input_type -> nocontact.notify.v1.ListWebhookDeliveriesRequest
+	25, // 34: nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries:input_type -> nocontact.notify.v1.BatchGetNotificationSummariesRequest
+	5,  // 35: nocontact.notify.v1.NotifyService.ListNotifications:output_type -> nocontact.notify.v1.ListNotificationsResponse
+	7,  // 36: nocontact.notify.v1.NotifyService.MarkNotificationRead:output_type -> nocontact.notify.v1.MarkNotificationReadResponse
+	9,  // 37: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:output_type -> nocontact.notify.v1.MarkAllNotificationsReadResponse
+	11, // 38: nocontact.notify.v1.NotifyService.StreamNotifications:output_type -> nocontact.notify.v1.StreamNotificationsResponse
+	14, // 39: nocontact.notify.v1.NotifyService.GetNotificationPreferences:output_type -> nocontact.notify.v1.GetNotificationPreferencesResponse
+	16, // 40: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:output_type -> nocontact.notify.v1.UpdateNotificationPreferencesResponse
+	19, // 41: nocontact.notify.v1.NotifyService.CreateWebhook:output_type -> nocontact.notify.v1.CreateWebhookResponse
+	21, // 42: nocontact.notify.v1.NotifyService.ListWebhooks:output_type -> nocontact.notify.v1.ListWebhooksResponse
+	24, // 43: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:output_type -> nocontact.notify.v1.ListWebhookDeliveriesResponse
+	27, // 44: nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries:output_type -> nocontact.notify.v1.BatchGetNotificationSummariesResponse
+	35, // [35:45] is the sub-list for method output_type
+	25, // [25:35] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_notify_v1_notify_proto_init() }
@@ -1874,13 +2071,14 @@ func file_nocontact_notify_v1_notify_proto_init() {
 	if File_nocontact_notify_v1_notify_proto != nil {
 		return
 	}
+	file_nocontact_notify_v1_notify_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_notify_v1_notify_proto_rawDesc), len(file_nocontact_notify_v1_notify_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	NotifyService_CreateWebhook_FullMethodName                 = "/nocontact.notify.v1.NotifyService/CreateWebhook"
 	NotifyService_ListWebhooks_FullMethodName                  = "/nocontact.notify.v1.NotifyService/ListWebhooks"
 	NotifyService_ListWebhookDeliveries_FullMethodName         = "/nocontact.notify.v1.NotifyService/ListWebhookDeliveries"
+	NotifyService_BatchGetNotificationSummaries_FullMethodName = "/nocontact.notify.v1.NotifyService/BatchGetNotificationSummaries"
 )
 
 // NotifyServiceClient is the client API for NotifyService service.
@@ -58,6 +59,13 @@ type NotifyServiceClient interface {
 	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
 	// ListWebhookDeliveries lists a webhook's deliveries, newest first.
 	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// BatchGetNotificationSummaries is notify's part of the counsellor's
+	// roster: for each named client, the caller's own notifications about
+	// that client (unread count, latest). A client the caller may not see
+	// (no ACTIVE assignment, asked of the plans service in one call) is left
+	// out; each client answered is logged in their access log. gRPC only:
+	// the gateway's DashboardService composes it.
+	BatchGetNotificationSummaries(ctx context.Context, in *BatchGetNotificationSummariesRequest, opts ...grpc.CallOption) (*BatchGetNotificationSummariesResponse, error)
 }
 
 type notifyServiceClient struct {
@@ -167,6 +175,16 @@ func (c *notifyServiceClient) ListWebhookDeliveries(ctx context.Context, in *Lis
 	return out, nil
 }
 
+func (c *notifyServiceClient) BatchGetNotificationSummaries(ctx context.Context, in *BatchGetNotificationSummariesRequest, opts ...grpc.CallOption) (*BatchGetNotificationSummariesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetNotificationSummariesResponse)
+	err := c.cc.Invoke(ctx, NotifyService_BatchGetNotificationSummaries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotifyServiceServer is the server API for NotifyService service.
 // All implementations must embed UnimplementedNotifyServiceServer
 // for forward compatibility.
@@ -195,6 +213,13 @@ type NotifyServiceServer interface {
 	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
 	// ListWebhookDeliveries lists a webhook's deliveries, newest first.
 	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// BatchGetNotificationSummaries is notify's part of the counsellor's
+	// roster: for each named client, the caller's own notifications about
+	// that client (unread count, latest). A client the caller may not see
+	// (no ACTIVE assignment, asked of the plans service in one call) is left
+	// out; each client answered is logged in their access log. gRPC only:
+	// the gateway's DashboardService composes it.
+	BatchGetNotificationSummaries(context.Context, *BatchGetNotificationSummariesRequest) (*BatchGetNotificationSummariesResponse, error)
 	mustEmbedUnimplementedNotifyServiceServer()
 }
 
@@ -231,6 +256,9 @@ func (UnimplementedNotifyServiceServer) ListWebhooks(context.Context, *ListWebho
 }
 func (UnimplementedNotifyServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedNotifyServiceServer) BatchGetNotificationSummaries(context.Context, *BatchGetNotificationSummariesRequest) (*BatchGetNotificationSummariesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchGetNotificationSummaries not implemented")
 }
 func (UnimplementedNotifyServiceServer) mustEmbedUnimplementedNotifyServiceServer() {}
 func (UnimplementedNotifyServiceServer) testEmbeddedByValue()                       {}
@@ -408,6 +436,24 @@ func _NotifyService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotifyService_BatchGetNotificationSummaries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetNotificationSummariesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).BatchGetNotificationSummaries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_BatchGetNotificationSummaries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).BatchGetNotificationSummaries(ctx, req.(*BatchGetNotificationSummariesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotifyService_ServiceDesc is the grpc.ServiceDesc for NotifyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -446,6 +492,10 @@ var NotifyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWebhookDeliveries",
 			Handler:    _NotifyService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "BatchGetNotificationSummaries",
+			Handler:    _NotifyService_BatchGetNotificationSummaries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -134,6 +134,71 @@ func (AccessOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{1}
 }
 
+// CareTimelineKind is what happened.
+type CareTimelineKind int32
+
+const (
+	// Never returned.
+	CareTimelineKind_CARE_TIMELINE_KIND_UNSPECIFIED CareTimelineKind = 0
+	// An attempt began (activation, or the restart after a slip).
+	CareTimelineKind_CARE_TIMELINE_KIND_ATTEMPT_STARTED CareTimelineKind = 1
+	// An attempt ended.
+	CareTimelineKind_CARE_TIMELINE_KIND_ATTEMPT_ENDED CareTimelineKind = 2
+	// A contact counted as a slip.
+	CareTimelineKind_CARE_TIMELINE_KIND_SLIP CareTimelineKind = 3
+	// A milestone was reached.
+	CareTimelineKind_CARE_TIMELINE_KIND_MILESTONE_REACHED CareTimelineKind = 4
+	// A contact that was not a slip (an exception, an inbound one handled).
+	CareTimelineKind_CARE_TIMELINE_KIND_CONTACT CareTimelineKind = 5
+)
+
+// Enum value maps for CareTimelineKind.
+var (
+	CareTimelineKind_name = map[int32]string{
+		0: "CARE_TIMELINE_KIND_UNSPECIFIED",
+		1: "CARE_TIMELINE_KIND_ATTEMPT_STARTED",
+		2: "CARE_TIMELINE_KIND_ATTEMPT_ENDED",
+		3: "CARE_TIMELINE_KIND_SLIP",
+		4: "CARE_TIMELINE_KIND_MILESTONE_REACHED",
+		5: "CARE_TIMELINE_KIND_CONTACT",
+	}
+	CareTimelineKind_value = map[string]int32{
+		"CARE_TIMELINE_KIND_UNSPECIFIED":       0,
+		"CARE_TIMELINE_KIND_ATTEMPT_STARTED":   1,
+		"CARE_TIMELINE_KIND_ATTEMPT_ENDED":     2,
+		"CARE_TIMELINE_KIND_SLIP":              3,
+		"CARE_TIMELINE_KIND_MILESTONE_REACHED": 4,
+		"CARE_TIMELINE_KIND_CONTACT":           5,
+	}
+)
+
+func (x CareTimelineKind) Enum() *CareTimelineKind {
+	p := new(CareTimelineKind)
+	*p = x
+	return p
+}
+
+func (x CareTimelineKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CareTimelineKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_nocontact_plans_v1_care_proto_enumTypes[2].Descriptor()
+}
+
+func (CareTimelineKind) Type() protoreflect.EnumType {
+	return &file_nocontact_plans_v1_care_proto_enumTypes[2]
+}
+
+func (x CareTimelineKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CareTimelineKind.Descriptor instead.
+func (CareTimelineKind) EnumDescriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{2}
+}
+
 // CareAssignment links a counsellor to a client.
 type CareAssignment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1401,11 +1466,933 @@ func (x *CheckCareAccessResponse) GetAllowed() []bool {
 	return nil
 }
 
+// BatchGetCareSummariesRequest names the clients.
+type BatchGetCareSummariesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The clients; empty means all of the calling counsellor's ACTIVE clients.
+	ClientIds []string `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	// See BatchGetCareSummaries.
+	AsCareTeam    bool `protobuf:"varint,2,opt,name=as_care_team,json=asCareTeam,proto3" json:"as_care_team,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetCareSummariesRequest) Reset() {
+	*x = BatchGetCareSummariesRequest{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetCareSummariesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetCareSummariesRequest) ProtoMessage() {}
+
+func (x *BatchGetCareSummariesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetCareSummariesRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetCareSummariesRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *BatchGetCareSummariesRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+func (x *BatchGetCareSummariesRequest) GetAsCareTeam() bool {
+	if x != nil {
+		return x.AsCareTeam
+	}
+	return false
+}
+
+// BatchGetCareSummariesResponse answers per client.
+type BatchGetCareSummariesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per client the caller may see, ordered by client id.
+	Summaries     []*CareSummary `protobuf:"bytes,1,rep,name=summaries,proto3" json:"summaries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetCareSummariesResponse) Reset() {
+	*x = BatchGetCareSummariesResponse{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetCareSummariesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetCareSummariesResponse) ProtoMessage() {}
+
+func (x *BatchGetCareSummariesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetCareSummariesResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetCareSummariesResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *BatchGetCareSummariesResponse) GetSummaries() []*CareSummary {
+	if x != nil {
+		return x.Summaries
+	}
+	return nil
+}
+
+// CareSummary is one client's plans-side roster data.
+type CareSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The scopes the client has granted their care team right now.
+	GrantedScopes []ConsentScope `protobuf:"varint,2,rep,packed,name=granted_scopes,json=grantedScopes,proto3,enum=nocontact.plans.v1.ConsentScope" json:"granted_scopes,omitempty"`
+	// The client's current (or latest) plan; unset without PLAN_PROGRESS or
+	// when the client has no plan.
+	Plan *PlanCareSummary `protobuf:"bytes,3,opt,name=plan,proto3,oneof" json:"plan,omitempty"`
+	// When the caller last marked the client reviewed; unset if never.
+	ReviewTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=review_time,json=reviewTime,proto3,oneof" json:"review_time,omitempty"`
+	// The assignment's id.
+	AssignmentId  string `protobuf:"bytes,5,opt,name=assignment_id,json=assignmentId,proto3" json:"assignment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CareSummary) Reset() {
+	*x = CareSummary{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CareSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CareSummary) ProtoMessage() {}
+
+func (x *CareSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CareSummary.ProtoReflect.Descriptor instead.
+func (*CareSummary) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CareSummary) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *CareSummary) GetGrantedScopes() []ConsentScope {
+	if x != nil {
+		return x.GrantedScopes
+	}
+	return nil
+}
+
+func (x *CareSummary) GetPlan() *PlanCareSummary {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+func (x *CareSummary) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+func (x *CareSummary) GetAssignmentId() string {
+	if x != nil {
+		return x.AssignmentId
+	}
+	return ""
+}
+
+// PlanCareSummary is the PLAN_PROGRESS part of a roster row.
+type PlanCareSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan.
+	PlanId string `protobuf:"bytes,1,opt,name=plan_id,json=planId,proto3" json:"plan_id,omitempty"`
+	// Its status.
+	Status PlanStatus `protobuf:"varint,2,opt,name=status,proto3,enum=nocontact.plans.v1.PlanStatus" json:"status,omitempty"`
+	// The current streak in days.
+	CurrentStreakDays int32 `protobuf:"varint,3,opt,name=current_streak_days,json=currentStreakDays,proto3" json:"current_streak_days,omitempty"`
+	// The next milestone's day; unset when none is pending.
+	NextMilestoneDay *int32 `protobuf:"varint,4,opt,name=next_milestone_day,json=nextMilestoneDay,proto3,oneof" json:"next_milestone_day,omitempty"`
+	// When it is due.
+	NextMilestoneTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next_milestone_time,json=nextMilestoneTime,proto3,oneof" json:"next_milestone_time,omitempty"`
+	// Slips in the last 14 days.
+	SlipsLast_14Days int32 `protobuf:"varint,6,opt,name=slips_last_14_days,json=slipsLast14Days,proto3" json:"slips_last_14_days,omitempty"`
+	// The latest slip's time; unset if none.
+	LastSlipTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_slip_time,json=lastSlipTime,proto3,oneof" json:"last_slip_time,omitempty"`
+	// The latest contact recorded (any classification); unset if none.
+	LastContactTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_contact_time,json=lastContactTime,proto3,oneof" json:"last_contact_time,omitempty"`
+	// A hard date within the next 7 days (local calendar); unset if none.
+	HardDateAhead *UpcomingHardDate `protobuf:"bytes,9,opt,name=hard_date_ahead,json=hardDateAhead,proto3,oneof" json:"hard_date_ahead,omitempty"`
+	// The plan's time zone.
+	TimeZone string `protobuf:"bytes,10,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Today in that zone, YYYY-MM-DD.
+	LocalDate     string `protobuf:"bytes,11,opt,name=local_date,json=localDate,proto3" json:"local_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanCareSummary) Reset() {
+	*x = PlanCareSummary{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanCareSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanCareSummary) ProtoMessage() {}
+
+func (x *PlanCareSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanCareSummary.ProtoReflect.Descriptor instead.
+func (*PlanCareSummary) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PlanCareSummary) GetPlanId() string {
+	if x != nil {
+		return x.PlanId
+	}
+	return ""
+}
+
+func (x *PlanCareSummary) GetStatus() PlanStatus {
+	if x != nil {
+		return x.Status
+	}
+	return PlanStatus_PLAN_STATUS_UNSPECIFIED
+}
+
+func (x *PlanCareSummary) GetCurrentStreakDays() int32 {
+	if x != nil {
+		return x.CurrentStreakDays
+	}
+	return 0
+}
+
+func (x *PlanCareSummary) GetNextMilestoneDay() int32 {
+	if x != nil && x.NextMilestoneDay != nil {
+		return *x.NextMilestoneDay
+	}
+	return 0
+}
+
+func (x *PlanCareSummary) GetNextMilestoneTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextMilestoneTime
+	}
+	return nil
+}
+
+func (x *PlanCareSummary) GetSlipsLast_14Days() int32 {
+	if x != nil {
+		return x.SlipsLast_14Days
+	}
+	return 0
+}
+
+func (x *PlanCareSummary) GetLastSlipTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSlipTime
+	}
+	return nil
+}
+
+func (x *PlanCareSummary) GetLastContactTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastContactTime
+	}
+	return nil
+}
+
+func (x *PlanCareSummary) GetHardDateAhead() *UpcomingHardDate {
+	if x != nil {
+		return x.HardDateAhead
+	}
+	return nil
+}
+
+func (x *PlanCareSummary) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *PlanCareSummary) GetLocalDate() string {
+	if x != nil {
+		return x.LocalDate
+	}
+	return ""
+}
+
+// UpcomingHardDate is a hard date's next occurrence.
+type UpcomingHardDate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hard date's id.
+	HardDateId string `protobuf:"bytes,1,opt,name=hard_date_id,json=hardDateId,proto3" json:"hard_date_id,omitempty"`
+	// The client's own words for it.
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// The local date it falls on, YYYY-MM-DD.
+	Date string `protobuf:"bytes,3,opt,name=date,proto3" json:"date,omitempty"`
+	// Days from today (0 = today).
+	DaysUntil     int32 `protobuf:"varint,4,opt,name=days_until,json=daysUntil,proto3" json:"days_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcomingHardDate) Reset() {
+	*x = UpcomingHardDate{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcomingHardDate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcomingHardDate) ProtoMessage() {}
+
+func (x *UpcomingHardDate) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcomingHardDate.ProtoReflect.Descriptor instead.
+func (*UpcomingHardDate) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpcomingHardDate) GetHardDateId() string {
+	if x != nil {
+		return x.HardDateId
+	}
+	return ""
+}
+
+func (x *UpcomingHardDate) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *UpcomingHardDate) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *UpcomingHardDate) GetDaysUntil() int32 {
+	if x != nil {
+		return x.DaysUntil
+	}
+	return 0
+}
+
+// GetCareTimelineRequest names the client.
+type GetCareTimelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// See BatchGetCareSummaries.
+	AsCareTeam    bool `protobuf:"varint,2,opt,name=as_care_team,json=asCareTeam,proto3" json:"as_care_team,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCareTimelineRequest) Reset() {
+	*x = GetCareTimelineRequest{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCareTimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCareTimelineRequest) ProtoMessage() {}
+
+func (x *GetCareTimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCareTimelineRequest.ProtoReflect.Descriptor instead.
+func (*GetCareTimelineRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetCareTimelineRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GetCareTimelineRequest) GetAsCareTeam() bool {
+	if x != nil {
+		return x.AsCareTeam
+	}
+	return false
+}
+
+// CareTimelineItem is one thing on the timeline.
+type CareTimelineItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What.
+	Kind CareTimelineKind `protobuf:"varint,1,opt,name=kind,proto3,enum=nocontact.plans.v1.CareTimelineKind" json:"kind,omitempty"`
+	// When.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// Local date in the plan's zone, YYYY-MM-DD.
+	LocalDate string `protobuf:"bytes,3,opt,name=local_date,json=localDate,proto3" json:"local_date,omitempty"`
+	// The plan.
+	PlanId string `protobuf:"bytes,4,opt,name=plan_id,json=planId,proto3" json:"plan_id,omitempty"`
+	// The attempt number.
+	AttemptNumber int32 `protobuf:"varint,5,opt,name=attempt_number,json=attemptNumber,proto3" json:"attempt_number,omitempty"`
+	// For milestones: the day.
+	MilestoneDay int32 `protobuf:"varint,6,opt,name=milestone_day,json=milestoneDay,proto3" json:"milestone_day,omitempty"`
+	// For contacts and slips: who initiated.
+	Direction ContactDirection `protobuf:"varint,7,opt,name=direction,proto3,enum=nocontact.plans.v1.ContactDirection" json:"direction,omitempty"`
+	// For contacts and slips: the channel.
+	Channel Channel `protobuf:"varint,8,opt,name=channel,proto3,enum=nocontact.plans.v1.Channel" json:"channel,omitempty"`
+	// For attempts that ended: why.
+	EndReason AttemptEndReason `protobuf:"varint,9,opt,name=end_reason,json=endReason,proto3,enum=nocontact.plans.v1.AttemptEndReason" json:"end_reason,omitempty"`
+	// For attempts that ended: their length in days.
+	Days int32 `protobuf:"varint,10,opt,name=days,proto3" json:"days,omitempty"`
+	// The contact's id, for contacts and slips.
+	ContactId     string `protobuf:"bytes,11,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CareTimelineItem) Reset() {
+	*x = CareTimelineItem{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CareTimelineItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CareTimelineItem) ProtoMessage() {}
+
+func (x *CareTimelineItem) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CareTimelineItem.ProtoReflect.Descriptor instead.
+func (*CareTimelineItem) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CareTimelineItem) GetKind() CareTimelineKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CareTimelineKind_CARE_TIMELINE_KIND_UNSPECIFIED
+}
+
+func (x *CareTimelineItem) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *CareTimelineItem) GetLocalDate() string {
+	if x != nil {
+		return x.LocalDate
+	}
+	return ""
+}
+
+func (x *CareTimelineItem) GetPlanId() string {
+	if x != nil {
+		return x.PlanId
+	}
+	return ""
+}
+
+func (x *CareTimelineItem) GetAttemptNumber() int32 {
+	if x != nil {
+		return x.AttemptNumber
+	}
+	return 0
+}
+
+func (x *CareTimelineItem) GetMilestoneDay() int32 {
+	if x != nil {
+		return x.MilestoneDay
+	}
+	return 0
+}
+
+func (x *CareTimelineItem) GetDirection() ContactDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return ContactDirection_CONTACT_DIRECTION_UNSPECIFIED
+}
+
+func (x *CareTimelineItem) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *CareTimelineItem) GetEndReason() AttemptEndReason {
+	if x != nil {
+		return x.EndReason
+	}
+	return AttemptEndReason_ATTEMPT_END_REASON_UNSPECIFIED
+}
+
+func (x *CareTimelineItem) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *CareTimelineItem) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+// SlipBreakdown counts a client's slips.
+type SlipBreakdown struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// All slips counted.
+	Total int32 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// By who initiated (ContactDirection names as keys).
+	ByDirection map[string]int32 `protobuf:"bytes,2,rep,name=by_direction,json=byDirection,proto3" json:"by_direction,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By channel (Channel names as keys).
+	ByChannel map[string]int32 `protobuf:"bytes,3,rep,name=by_channel,json=byChannel,proto3" json:"by_channel,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By local hour of day: 24 counts, index 0 is 00:00-00:59.
+	ByHour []int32 `protobuf:"varint,4,rep,packed,name=by_hour,json=byHour,proto3" json:"by_hour,omitempty"`
+	// The slips' times, for the journal's triggers around them.
+	SlipTimes     []*timestamppb.Timestamp `protobuf:"bytes,5,rep,name=slip_times,json=slipTimes,proto3" json:"slip_times,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SlipBreakdown) Reset() {
+	*x = SlipBreakdown{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SlipBreakdown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SlipBreakdown) ProtoMessage() {}
+
+func (x *SlipBreakdown) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SlipBreakdown.ProtoReflect.Descriptor instead.
+func (*SlipBreakdown) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SlipBreakdown) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *SlipBreakdown) GetByDirection() map[string]int32 {
+	if x != nil {
+		return x.ByDirection
+	}
+	return nil
+}
+
+func (x *SlipBreakdown) GetByChannel() map[string]int32 {
+	if x != nil {
+		return x.ByChannel
+	}
+	return nil
+}
+
+func (x *SlipBreakdown) GetByHour() []int32 {
+	if x != nil {
+		return x.ByHour
+	}
+	return nil
+}
+
+func (x *SlipBreakdown) GetSlipTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.SlipTimes
+	}
+	return nil
+}
+
+// GetCareTimelineResponse is the plans part of the detail.
+type GetCareTimelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The scopes granted now.
+	GrantedScopes []ConsentScope `protobuf:"varint,2,rep,packed,name=granted_scopes,json=grantedScopes,proto3,enum=nocontact.plans.v1.ConsentScope" json:"granted_scopes,omitempty"`
+	// The roster row's plans part (same rules as BatchGetCareSummaries).
+	Plan *PlanCareSummary `protobuf:"bytes,3,opt,name=plan,proto3,oneof" json:"plan,omitempty"`
+	// Oldest first; empty without PLAN_PROGRESS.
+	Timeline []*CareTimelineItem `protobuf:"bytes,4,rep,name=timeline,proto3" json:"timeline,omitempty"`
+	// Unset without PLAN_PROGRESS.
+	Slips *SlipBreakdown `protobuf:"bytes,5,opt,name=slips,proto3,oneof" json:"slips,omitempty"`
+	// The caller's reads of this client's data, newest first (at most 50).
+	AccessLog []*AccessLogEntry `protobuf:"bytes,6,rep,name=access_log,json=accessLog,proto3" json:"access_log,omitempty"`
+	// When the caller last marked the client reviewed.
+	ReviewTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=review_time,json=reviewTime,proto3,oneof" json:"review_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCareTimelineResponse) Reset() {
+	*x = GetCareTimelineResponse{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCareTimelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCareTimelineResponse) ProtoMessage() {}
+
+func (x *GetCareTimelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCareTimelineResponse.ProtoReflect.Descriptor instead.
+func (*GetCareTimelineResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetCareTimelineResponse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GetCareTimelineResponse) GetGrantedScopes() []ConsentScope {
+	if x != nil {
+		return x.GrantedScopes
+	}
+	return nil
+}
+
+func (x *GetCareTimelineResponse) GetPlan() *PlanCareSummary {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+func (x *GetCareTimelineResponse) GetTimeline() []*CareTimelineItem {
+	if x != nil {
+		return x.Timeline
+	}
+	return nil
+}
+
+func (x *GetCareTimelineResponse) GetSlips() *SlipBreakdown {
+	if x != nil {
+		return x.Slips
+	}
+	return nil
+}
+
+func (x *GetCareTimelineResponse) GetAccessLog() []*AccessLogEntry {
+	if x != nil {
+		return x.AccessLog
+	}
+	return nil
+}
+
+func (x *GetCareTimelineResponse) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+// MarkClientReviewedRequest names the client.
+type MarkClientReviewedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId      string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkClientReviewedRequest) Reset() {
+	*x = MarkClientReviewedRequest{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkClientReviewedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkClientReviewedRequest) ProtoMessage() {}
+
+func (x *MarkClientReviewedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkClientReviewedRequest.ProtoReflect.Descriptor instead.
+func (*MarkClientReviewedRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *MarkClientReviewedRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+// Review is a counsellor's review mark.
+type Review struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The counsellor.
+	CounsellorId string `protobuf:"bytes,2,opt,name=counsellor_id,json=counsellorId,proto3" json:"counsellor_id,omitempty"`
+	// When.
+	ReviewTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Review) Reset() {
+	*x = Review{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Review) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Review) ProtoMessage() {}
+
+func (x *Review) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Review.ProtoReflect.Descriptor instead.
+func (*Review) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Review) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *Review) GetCounsellorId() string {
+	if x != nil {
+		return x.CounsellorId
+	}
+	return ""
+}
+
+func (x *Review) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+// MarkClientReviewedResponse is the stored mark.
+type MarkClientReviewedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mark.
+	Review        *Review `protobuf:"bytes,1,opt,name=review,proto3" json:"review,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkClientReviewedResponse) Reset() {
+	*x = MarkClientReviewedResponse{}
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkClientReviewedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkClientReviewedResponse) ProtoMessage() {}
+
+func (x *MarkClientReviewedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_plans_v1_care_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkClientReviewedResponse.ProtoReflect.Descriptor instead.
+func (*MarkClientReviewedResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_plans_v1_care_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *MarkClientReviewedResponse) GetReview() *Review {
+	if x != nil {
+		return x.Review
+	}
+	return nil
+}
+
 var File_nocontact_plans_v1_care_proto protoreflect.FileDescriptor
 
 const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\n" +
-	"\x1dnocontact/plans/v1/care.proto\x12\x12nocontact.plans.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#nocontact/plans/v1/vocabulary.proto\"\x86\x03\n" +
+	"\x1dnocontact/plans/v1/care.proto\x12\x12nocontact.plans.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enocontact/plans/v1/plans.proto\x1a#nocontact/plans/v1/vocabulary.proto\"\x86\x03\n" +
 	"\x0eCareAssignment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\tclient_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\bclientId\x12,\n" +
@@ -1493,7 +2480,105 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\aqueries\x18\x01 \x03(\v2#.nocontact.plans.v1.CareAccessQueryB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\aqueries\"3\n" +
 	"\x17CheckCareAccessResponse\x12\x18\n" +
-	"\aallowed\x18\x01 \x03(\bR\aallowed*\xa7\x01\n" +
+	"\aallowed\x18\x01 \x03(\bR\aallowed\"t\n" +
+	"\x1cBatchGetCareSummariesRequest\x122\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\xf4\x03\x18\x01\"\x06r\x04\x10\x01\x18@R\tclientIds\x12 \n" +
+	"\fas_care_team\x18\x02 \x01(\bR\n" +
+	"asCareTeam\"^\n" +
+	"\x1dBatchGetCareSummariesResponse\x12=\n" +
+	"\tsummaries\x18\x01 \x03(\v2\x1f.nocontact.plans.v1.CareSummaryR\tsummaries\"\xb1\x02\n" +
+	"\vCareSummary\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12G\n" +
+	"\x0egranted_scopes\x18\x02 \x03(\x0e2 .nocontact.plans.v1.ConsentScopeR\rgrantedScopes\x12<\n" +
+	"\x04plan\x18\x03 \x01(\v2#.nocontact.plans.v1.PlanCareSummaryH\x00R\x04plan\x88\x01\x01\x12@\n" +
+	"\vreview_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampH\x01R\n" +
+	"reviewTime\x88\x01\x01\x12#\n" +
+	"\rassignment_id\x18\x05 \x01(\tR\fassignmentIdB\a\n" +
+	"\x05_planB\x0e\n" +
+	"\f_review_time\"\xd2\x05\n" +
+	"\x0fPlanCareSummary\x12\x17\n" +
+	"\aplan_id\x18\x01 \x01(\tR\x06planId\x126\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1e.nocontact.plans.v1.PlanStatusR\x06status\x12.\n" +
+	"\x13current_streak_days\x18\x03 \x01(\x05R\x11currentStreakDays\x121\n" +
+	"\x12next_milestone_day\x18\x04 \x01(\x05H\x00R\x10nextMilestoneDay\x88\x01\x01\x12O\n" +
+	"\x13next_milestone_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampH\x01R\x11nextMilestoneTime\x88\x01\x01\x12+\n" +
+	"\x12slips_last_14_days\x18\x06 \x01(\x05R\x0fslipsLast14Days\x12E\n" +
+	"\x0elast_slip_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampH\x02R\flastSlipTime\x88\x01\x01\x12K\n" +
+	"\x11last_contact_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampH\x03R\x0flastContactTime\x88\x01\x01\x12Q\n" +
+	"\x0fhard_date_ahead\x18\t \x01(\v2$.nocontact.plans.v1.UpcomingHardDateH\x04R\rhardDateAhead\x88\x01\x01\x12\x1b\n" +
+	"\ttime_zone\x18\n" +
+	" \x01(\tR\btimeZone\x12\x1d\n" +
+	"\n" +
+	"local_date\x18\v \x01(\tR\tlocalDateB\x15\n" +
+	"\x13_next_milestone_dayB\x16\n" +
+	"\x14_next_milestone_timeB\x11\n" +
+	"\x0f_last_slip_timeB\x14\n" +
+	"\x12_last_contact_timeB\x12\n" +
+	"\x10_hard_date_ahead\"}\n" +
+	"\x10UpcomingHardDate\x12 \n" +
+	"\fhard_date_id\x18\x01 \x01(\tR\n" +
+	"hardDateId\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x12\n" +
+	"\x04date\x18\x03 \x01(\tR\x04date\x12\x1d\n" +
+	"\n" +
+	"days_until\x18\x04 \x01(\x05R\tdaysUntil\"b\n" +
+	"\x16GetCareTimelineRequest\x12&\n" +
+	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x12 \n" +
+	"\fas_care_team\x18\x02 \x01(\bR\n" +
+	"asCareTeam\"\xf3\x03\n" +
+	"\x10CareTimelineItem\x128\n" +
+	"\x04kind\x18\x01 \x01(\x0e2$.nocontact.plans.v1.CareTimelineKindR\x04kind\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1d\n" +
+	"\n" +
+	"local_date\x18\x03 \x01(\tR\tlocalDate\x12\x17\n" +
+	"\aplan_id\x18\x04 \x01(\tR\x06planId\x12%\n" +
+	"\x0eattempt_number\x18\x05 \x01(\x05R\rattemptNumber\x12#\n" +
+	"\rmilestone_day\x18\x06 \x01(\x05R\fmilestoneDay\x12B\n" +
+	"\tdirection\x18\a \x01(\x0e2$.nocontact.plans.v1.ContactDirectionR\tdirection\x125\n" +
+	"\achannel\x18\b \x01(\x0e2\x1b.nocontact.plans.v1.ChannelR\achannel\x12C\n" +
+	"\n" +
+	"end_reason\x18\t \x01(\x0e2$.nocontact.plans.v1.AttemptEndReasonR\tendReason\x12\x12\n" +
+	"\x04days\x18\n" +
+	" \x01(\x05R\x04days\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\v \x01(\tR\tcontactId\"\x9f\x03\n" +
+	"\rSlipBreakdown\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x05R\x05total\x12U\n" +
+	"\fby_direction\x18\x02 \x03(\v22.nocontact.plans.v1.SlipBreakdown.ByDirectionEntryR\vbyDirection\x12O\n" +
+	"\n" +
+	"by_channel\x18\x03 \x03(\v20.nocontact.plans.v1.SlipBreakdown.ByChannelEntryR\tbyChannel\x12\x17\n" +
+	"\aby_hour\x18\x04 \x03(\x05R\x06byHour\x129\n" +
+	"\n" +
+	"slip_times\x18\x05 \x03(\v2\x1a.google.protobuf.TimestampR\tslipTimes\x1a>\n" +
+	"\x10ByDirectionEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a<\n" +
+	"\x0eByChannelEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xe5\x03\n" +
+	"\x17GetCareTimelineResponse\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12G\n" +
+	"\x0egranted_scopes\x18\x02 \x03(\x0e2 .nocontact.plans.v1.ConsentScopeR\rgrantedScopes\x12<\n" +
+	"\x04plan\x18\x03 \x01(\v2#.nocontact.plans.v1.PlanCareSummaryH\x00R\x04plan\x88\x01\x01\x12@\n" +
+	"\btimeline\x18\x04 \x03(\v2$.nocontact.plans.v1.CareTimelineItemR\btimeline\x12<\n" +
+	"\x05slips\x18\x05 \x01(\v2!.nocontact.plans.v1.SlipBreakdownH\x01R\x05slips\x88\x01\x01\x12A\n" +
+	"\n" +
+	"access_log\x18\x06 \x03(\v2\".nocontact.plans.v1.AccessLogEntryR\taccessLog\x12@\n" +
+	"\vreview_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampH\x02R\n" +
+	"reviewTime\x88\x01\x01B\a\n" +
+	"\x05_planB\b\n" +
+	"\x06_slipsB\x0e\n" +
+	"\f_review_time\"C\n" +
+	"\x19MarkClientReviewedRequest\x12&\n" +
+	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\"\x87\x01\n" +
+	"\x06Review\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
+	"\rcounsellor_id\x18\x02 \x01(\tR\fcounsellorId\x12;\n" +
+	"\vreview_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\"P\n" +
+	"\x1aMarkClientReviewedResponse\x122\n" +
+	"\x06review\x18\x01 \x01(\v2\x1a.nocontact.plans.v1.ReviewR\x06review*\xa7\x01\n" +
 	"\x14CareAssignmentStatus\x12&\n" +
 	"\"CARE_ASSIGNMENT_STATUS_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eCARE_ASSIGNMENT_STATUS_PENDING\x10\x01\x12!\n" +
@@ -1502,7 +2587,14 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\rAccessOutcome\x12\x1e\n" +
 	"\x1aACCESS_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ACCESS_OUTCOME_ALLOWED\x10\x01\x12\x19\n" +
-	"\x15ACCESS_OUTCOME_DENIED\x10\x022\x95\v\n" +
+	"\x15ACCESS_OUTCOME_DENIED\x10\x02*\xeb\x01\n" +
+	"\x10CareTimelineKind\x12\"\n" +
+	"\x1eCARE_TIMELINE_KIND_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"CARE_TIMELINE_KIND_ATTEMPT_STARTED\x10\x01\x12$\n" +
+	" CARE_TIMELINE_KIND_ATTEMPT_ENDED\x10\x02\x12\x1b\n" +
+	"\x17CARE_TIMELINE_KIND_SLIP\x10\x03\x12(\n" +
+	"$CARE_TIMELINE_KIND_MILESTONE_REACHED\x10\x04\x12\x1e\n" +
+	"\x1aCARE_TIMELINE_KIND_CONTACT\x10\x052\xa9\x0e\n" +
 	"\vCareService\x12\xb9\x01\n" +
 	"\x14CreateCareAssignment\x12/.nocontact.plans.v1.CreateCareAssignmentRequest\x1a0.nocontact.plans.v1.CreateCareAssignmentResponse\">\x82\xd3\xe4\x93\x028:\x0fcare_assignmentb\x0fcare_assignment\"\x14/v1/care-assignments\x12\xc2\x01\n" +
 	"\x14AcceptCareAssignment\x12/.nocontact.plans.v1.AcceptCareAssignmentRequest\x1a0.nocontact.plans.v1.AcceptCareAssignmentResponse\"G\x82\xd3\xe4\x93\x02A:\x01*b\x0fcare_assignment\"+/v1/care-assignments/{assignment_id}:accept\x12\xb6\x01\n" +
@@ -1512,7 +2604,10 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\rRevokeConsent\x12(.nocontact.plans.v1.RevokeConsentRequest\x1a).nocontact.plans.v1.RevokeConsentResponse\"0\x82\xd3\xe4\x93\x02**(/v1/clients/{client_id}/consents/{scope}\x12\x8b\x01\n" +
 	"\fListConsents\x12'.nocontact.plans.v1.ListConsentsRequest\x1a(.nocontact.plans.v1.ListConsentsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/clients/{client_id}/consents\x12\x90\x01\n" +
 	"\rListAccessLog\x12(.nocontact.plans.v1.ListAccessLogRequest\x1a).nocontact.plans.v1.ListAccessLogResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/clients/{client_id}/access-log\x12j\n" +
-	"\x0fCheckCareAccess\x12*.nocontact.plans.v1.CheckCareAccessRequest\x1a+.nocontact.plans.v1.CheckCareAccessResponseBFZDgithub.com/nocontact/backend/proto/gen/go/nocontact/plans/v1;plansv1b\x06proto3"
+	"\x0fCheckCareAccess\x12*.nocontact.plans.v1.CheckCareAccessRequest\x1a+.nocontact.plans.v1.CheckCareAccessResponse\x12|\n" +
+	"\x15BatchGetCareSummaries\x120.nocontact.plans.v1.BatchGetCareSummariesRequest\x1a1.nocontact.plans.v1.BatchGetCareSummariesResponse\x12j\n" +
+	"\x0fGetCareTimeline\x12*.nocontact.plans.v1.GetCareTimelineRequest\x1a+.nocontact.plans.v1.GetCareTimelineResponse\x12\xa7\x01\n" +
+	"\x12MarkClientReviewed\x12-.nocontact.plans.v1.MarkClientReviewedRequest\x1a..nocontact.plans.v1.MarkClientReviewedResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\x06review\"\x1f/v1/clients/{client_id}/reviewsBFZDgithub.com/nocontact/backend/proto/gen/go/nocontact/plans/v1;plansv1b\x06proto3"
 
 var (
 	file_nocontact_plans_v1_care_proto_rawDescOnce sync.Once
@@ -1526,82 +2621,132 @@ func file_nocontact_plans_v1_care_proto_rawDescGZIP() []byte {
 	return file_nocontact_plans_v1_care_proto_rawDescData
 }
 
-var file_nocontact_plans_v1_care_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_nocontact_plans_v1_care_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_nocontact_plans_v1_care_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_nocontact_plans_v1_care_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_nocontact_plans_v1_care_proto_goTypes = []any{
-	(CareAssignmentStatus)(0),            // 0: nocontact.plans.v1.CareAssignmentStatus
-	(AccessOutcome)(0),                   // 1: nocontact.plans.v1.AccessOutcome
-	(*CareAssignment)(nil),               // 2: nocontact.plans.v1.CareAssignment
-	(*CreateCareAssignmentRequest)(nil),  // 3: nocontact.plans.v1.CreateCareAssignmentRequest
-	(*CreateCareAssignmentResponse)(nil), // 4: nocontact.plans.v1.CreateCareAssignmentResponse
-	(*AcceptCareAssignmentRequest)(nil),  // 5: nocontact.plans.v1.AcceptCareAssignmentRequest
-	(*AcceptCareAssignmentResponse)(nil), // 6: nocontact.plans.v1.AcceptCareAssignmentResponse
-	(*EndCareAssignmentRequest)(nil),     // 7: nocontact.plans.v1.EndCareAssignmentRequest
-	(*EndCareAssignmentResponse)(nil),    // 8: nocontact.plans.v1.EndCareAssignmentResponse
-	(*ListCareAssignmentsRequest)(nil),   // 9: nocontact.plans.v1.ListCareAssignmentsRequest
-	(*ListCareAssignmentsResponse)(nil),  // 10: nocontact.plans.v1.ListCareAssignmentsResponse
-	(*Consent)(nil),                      // 11: nocontact.plans.v1.Consent
-	(*GrantConsentRequest)(nil),          // 12: nocontact.plans.v1.GrantConsentRequest
-	(*GrantConsentResponse)(nil),         // 13: nocontact.plans.v1.GrantConsentResponse
-	(*RevokeConsentRequest)(nil),         // 14: nocontact.plans.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),        // 15: nocontact.plans.v1.RevokeConsentResponse
-	(*ListConsentsRequest)(nil),          // 16: nocontact.plans.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),         // 17: nocontact.plans.v1.ListConsentsResponse
-	(*AccessLogEntry)(nil),               // 18: nocontact.plans.v1.AccessLogEntry
-	(*ListAccessLogRequest)(nil),         // 19: nocontact.plans.v1.ListAccessLogRequest
-	(*ListAccessLogResponse)(nil),        // 20: nocontact.plans.v1.ListAccessLogResponse
-	(*CareAccessQuery)(nil),              // 21: nocontact.plans.v1.CareAccessQuery
-	(*CheckCareAccessRequest)(nil),       // 22: nocontact.plans.v1.CheckCareAccessRequest
-	(*CheckCareAccessResponse)(nil),      // 23: nocontact.plans.v1.CheckCareAccessResponse
-	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
-	(ConsentScope)(0),                    // 25: nocontact.plans.v1.ConsentScope
+	(CareAssignmentStatus)(0),             // 0: nocontact.plans.v1.CareAssignmentStatus
+	(AccessOutcome)(0),                    // 1: nocontact.plans.v1.AccessOutcome
+	(CareTimelineKind)(0),                 // 2: nocontact.plans.v1.CareTimelineKind
+	(*CareAssignment)(nil),                // 3: nocontact.plans.v1.CareAssignment
+	(*CreateCareAssignmentRequest)(nil),   // 4: nocontact.plans.v1.CreateCareAssignmentRequest
+	(*CreateCareAssignmentResponse)(nil),  // 5: nocontact.plans.v1.CreateCareAssignmentResponse
+	(*AcceptCareAssignmentRequest)(nil),   // 6: nocontact.plans.v1.AcceptCareAssignmentRequest
+	(*AcceptCareAssignmentResponse)(nil),  // 7: nocontact.plans.v1.AcceptCareAssignmentResponse
+	(*EndCareAssignmentRequest)(nil),      // 8: nocontact.plans.v1.EndCareAssignmentRequest
+	(*EndCareAssignmentResponse)(nil),     // 9: nocontact.plans.v1.EndCareAssignmentResponse
+	(*ListCareAssignmentsRequest)(nil),    // 10: nocontact.plans.v1.ListCareAssignmentsRequest
+	(*ListCareAssignmentsResponse)(nil),   // 11: nocontact.plans.v1.ListCareAssignmentsResponse
+	(*Consent)(nil),                       // 12: nocontact.plans.v1.Consent
+	(*GrantConsentRequest)(nil),           // 13: nocontact.plans.v1.GrantConsentRequest
+	(*GrantConsentResponse)(nil),          // 14: nocontact.plans.v1.GrantConsentResponse
+	(*RevokeConsentRequest)(nil),          // 15: nocontact.plans.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),         // 16: nocontact.plans.v1.RevokeConsentResponse
+	(*ListConsentsRequest)(nil),           // 17: nocontact.plans.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),          // 18: nocontact.plans.v1.ListConsentsResponse
+	(*AccessLogEntry)(nil),                // 19: nocontact.plans.v1.AccessLogEntry
+	(*ListAccessLogRequest)(nil),          // 20: nocontact.plans.v1.ListAccessLogRequest
+	(*ListAccessLogResponse)(nil),         // 21: nocontact.plans.v1.ListAccessLogResponse
+	(*CareAccessQuery)(nil),               // 22: nocontact.plans.v1.CareAccessQuery
+	(*CheckCareAccessRequest)(nil),        // 23: nocontact.plans.v1.CheckCareAccessRequest
+	(*CheckCareAccessResponse)(nil),       // 24: nocontact.plans.v1.CheckCareAccessResponse
+	(*BatchGetCareSummariesRequest)(nil),  // 25: nocontact.plans.v1.BatchGetCareSummariesRequest
+	(*BatchGetCareSummariesResponse)(nil), // 26: nocontact.plans.v1.BatchGetCareSummariesResponse
+	(*CareSummary)(nil),                   // 27: nocontact.plans.v1.CareSummary
+	(*PlanCareSummary)(nil),               // 28: nocontact.plans.v1.PlanCareSummary
+	(*UpcomingHardDate)(nil),              // 29: nocontact.plans.v1.UpcomingHardDate
+	(*GetCareTimelineRequest)(nil),        // 30: nocontact.plans.v1.GetCareTimelineRequest
+	(*CareTimelineItem)(nil),              // 31: nocontact.plans.v1.CareTimelineItem
+	(*SlipBreakdown)(nil),                 // 32: nocontact.plans.v1.SlipBreakdown
+	(*GetCareTimelineResponse)(nil),       // 33: nocontact.plans.v1.GetCareTimelineResponse
+	(*MarkClientReviewedRequest)(nil),     // 34: nocontact.plans.v1.MarkClientReviewedRequest
+	(*Review)(nil),                        // 35: nocontact.plans.v1.Review
+	(*MarkClientReviewedResponse)(nil),    // 36: nocontact.plans.v1.MarkClientReviewedResponse
+	nil,                                   // 37: nocontact.plans.v1.SlipBreakdown.ByDirectionEntry
+	nil,                                   // 38: nocontact.plans.v1.SlipBreakdown.ByChannelEntry
+	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
+	(ConsentScope)(0),                     // 40: nocontact.plans.v1.ConsentScope
+	(PlanStatus)(0),                       // 41: nocontact.plans.v1.PlanStatus
+	(ContactDirection)(0),                 // 42: nocontact.plans.v1.ContactDirection
+	(Channel)(0),                          // 43: nocontact.plans.v1.Channel
+	(AttemptEndReason)(0),                 // 44: nocontact.plans.v1.AttemptEndReason
 }
 var file_nocontact_plans_v1_care_proto_depIdxs = []int32{
 	0,  // 0: nocontact.plans.v1.CareAssignment.status:type_name -> nocontact.plans.v1.CareAssignmentStatus
-	24, // 1: nocontact.plans.v1.CareAssignment.create_time:type_name -> google.protobuf.Timestamp
-	24, // 2: nocontact.plans.v1.CareAssignment.accept_time:type_name -> google.protobuf.Timestamp
-	24, // 3: nocontact.plans.v1.CareAssignment.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 4: nocontact.plans.v1.CreateCareAssignmentRequest.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
-	2,  // 5: nocontact.plans.v1.CreateCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
-	2,  // 6: nocontact.plans.v1.AcceptCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
-	2,  // 7: nocontact.plans.v1.EndCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
-	2,  // 8: nocontact.plans.v1.ListCareAssignmentsResponse.care_assignments:type_name -> nocontact.plans.v1.CareAssignment
-	25, // 9: nocontact.plans.v1.Consent.scope:type_name -> nocontact.plans.v1.ConsentScope
-	24, // 10: nocontact.plans.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	24, // 11: nocontact.plans.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	25, // 12: nocontact.plans.v1.GrantConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
-	11, // 13: nocontact.plans.v1.GrantConsentResponse.consents:type_name -> nocontact.plans.v1.Consent
-	25, // 14: nocontact.plans.v1.RevokeConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
-	11, // 15: nocontact.plans.v1.RevokeConsentResponse.consents:type_name -> nocontact.plans.v1.Consent
-	11, // 16: nocontact.plans.v1.ListConsentsResponse.consents:type_name -> nocontact.plans.v1.Consent
+	39, // 1: nocontact.plans.v1.CareAssignment.create_time:type_name -> google.protobuf.Timestamp
+	39, // 2: nocontact.plans.v1.CareAssignment.accept_time:type_name -> google.protobuf.Timestamp
+	39, // 3: nocontact.plans.v1.CareAssignment.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 4: nocontact.plans.v1.CreateCareAssignmentRequest.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
+	3,  // 5: nocontact.plans.v1.CreateCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
+	3,  // 6: nocontact.plans.v1.AcceptCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
+	3,  // 7: nocontact.plans.v1.EndCareAssignmentResponse.care_assignment:type_name -> nocontact.plans.v1.CareAssignment
+	3,  // 8: nocontact.plans.v1.ListCareAssignmentsResponse.care_assignments:type_name -> nocontact.plans.v1.CareAssignment
+	40, // 9: nocontact.plans.v1.Consent.scope:type_name -> nocontact.plans.v1.ConsentScope
+	39, // 10: nocontact.plans.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	39, // 11: nocontact.plans.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	40, // 12: nocontact.plans.v1.GrantConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
+	12, // 13: nocontact.plans.v1.GrantConsentResponse.consents:type_name -> nocontact.plans.v1.Consent
+	40, // 14: nocontact.plans.v1.RevokeConsentRequest.scope:type_name -> nocontact.plans.v1.ConsentScope
+	12, // 15: nocontact.plans.v1.RevokeConsentResponse.consents:type_name -> nocontact.plans.v1.Consent
+	12, // 16: nocontact.plans.v1.ListConsentsResponse.consents:type_name -> nocontact.plans.v1.Consent
 	1,  // 17: nocontact.plans.v1.AccessLogEntry.outcome:type_name -> nocontact.plans.v1.AccessOutcome
-	24, // 18: nocontact.plans.v1.AccessLogEntry.time:type_name -> google.protobuf.Timestamp
-	18, // 19: nocontact.plans.v1.ListAccessLogResponse.entries:type_name -> nocontact.plans.v1.AccessLogEntry
-	25, // 20: nocontact.plans.v1.CareAccessQuery.scope:type_name -> nocontact.plans.v1.ConsentScope
-	21, // 21: nocontact.plans.v1.CheckCareAccessRequest.queries:type_name -> nocontact.plans.v1.CareAccessQuery
-	3,  // 22: nocontact.plans.v1.CareService.CreateCareAssignment:input_type -> nocontact.plans.v1.CreateCareAssignmentRequest
-	5,  // 23: nocontact.plans.v1.CareService.AcceptCareAssignment:input_type -> nocontact.plans.v1.AcceptCareAssignmentRequest
-	7,  // 24: nocontact.plans.v1.CareService.EndCareAssignment:input_type -> nocontact.plans.v1.EndCareAssignmentRequest
-	9,  // 25: nocontact.plans.v1.CareService.ListCareAssignments:input_type -> nocontact.plans.v1.ListCareAssignmentsRequest
-	12, // 26: nocontact.plans.v1.CareService.GrantConsent:input_type -> nocontact.plans.v1.GrantConsentRequest
-	14, // 27: nocontact.plans.v1.CareService.RevokeConsent:input_type -> nocontact.plans.v1.RevokeConsentRequest
-	16, // 28: nocontact.plans.v1.CareService.ListConsents:input_type -> nocontact.plans.v1.ListConsentsRequest
-	19, // 29: nocontact.plans.v1.CareService.ListAccessLog:input_type -> nocontact.plans.v1.ListAccessLogRequest
-	22, // 30: nocontact.plans.v1.CareService.CheckCareAccess:input_type -> nocontact.plans.v1.CheckCareAccessRequest
-	4,  // 31: nocontact.plans.v1.CareService.CreateCareAssignment:output_type -> nocontact.plans.v1.CreateCareAssignmentResponse
-	6,  // 32: nocontact.plans.v1.CareService.AcceptCareAssignment:output_type -> nocontact.plans.v1.AcceptCareAssignmentResponse
-	8,  // 33: nocontact.plans.v1.CareService.EndCareAssignment:output_type -> nocontact.plans.v1.EndCareAssignmentResponse
-	10, // 34: nocontact.plans.v1.CareService.ListCareAssignments:output_type -> nocontact.plans.v1.ListCareAssignmentsResponse
-	13, // 35: nocontact.plans.v1.CareService.GrantConsent:output_type -> nocontact.plans.v1.GrantConsentResponse
-	15, // 36: nocontact.plans.v1.CareService.RevokeConsent:output_type -> nocontact.plans.v1.RevokeConsentResponse
-	17, // 37: nocontact.plans.v1.CareService.ListConsents:output_type -> nocontact.plans.v1.ListConsentsResponse
-	20, // 38: nocontact.plans.v1.CareService.ListAccessLog:output_type -> nocontact.plans.v1.ListAccessLogResponse
-	23, // 39: nocontact.plans.v1.CareService.CheckCareAccess:output_type -> nocontact.plans.v1.CheckCareAccessResponse
-	31, // [31:40] is the sub-list for method output_type
-	22, // [22:31] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	39, // 18: nocontact.plans.v1.AccessLogEntry.time:type_name -> google.protobuf.Timestamp
+	19, // 19: nocontact.plans.v1.ListAccessLogResponse.entries:type_name -> nocontact.plans.v1.AccessLogEntry
+	40, // 20: nocontact.plans.v1.CareAccessQuery.scope:type_name -> nocontact.plans.v1.ConsentScope
+	22, // 21: nocontact.plans.v1.CheckCareAccessRequest.queries:type_name -> nocontact.plans.v1.CareAccessQuery
+	27, // 22: nocontact.plans.v1.BatchGetCareSummariesResponse.summaries:type_name -> nocontact.plans.v1.CareSummary
+	40, // 23: nocontact.plans.v1.CareSummary.granted_scopes:type_name -> nocontact.plans.v1.ConsentScope
+	28, // 24: nocontact.plans.v1.CareSummary.plan:type_name -> nocontact.plans.v1.PlanCareSummary
+	39, // 25: nocontact.plans.v1.CareSummary.review_time:type_name -> google.protobuf.Timestamp
+	41, // 26: nocontact.plans.v1.PlanCareSummary.status:type_name -> nocontact.plans.v1.PlanStatus
+	39, // 27: nocontact.plans.v1.PlanCareSummary.next_milestone_time:type_name -> google.protobuf.Timestamp
+	39, // 28: nocontact.plans.v1.PlanCareSummary.last_slip_time:type_name -> google.protobuf.Timestamp
+	39, // 29: nocontact.plans.v1.PlanCareSummary.last_contact_time:type_name -> google.protobuf.Timestamp
+	29, // 30: nocontact.plans.v1.PlanCareSummary.hard_date_ahead:type_name -> nocontact.plans.v1.UpcomingHardDate
+	2,  // 31: nocontact.plans.v1.CareTimelineItem.kind:type_name -> nocontact.plans.v1.CareTimelineKind
+	39, // 32: nocontact.plans.v1.CareTimelineItem.time:type_name -> google.protobuf.Timestamp
+	42, // 33: nocontact.plans.v1.CareTimelineItem.direction:type_name -> nocontact.plans.v1.ContactDirection
+	43, // 34: nocontact.plans.v1.CareTimelineItem.channel:type_name -> nocontact.plans.v1.Channel
+	44, // 35: nocontact.plans.v1.CareTimelineItem.end_reason:type_name -> nocontact.plans.v1.AttemptEndReason
+	37, // 36: nocontact.plans.v1.SlipBreakdown.by_direction:type_name -> nocontact.plans.v1.SlipBreakdown.ByDirectionEntry
+	38, // 37: nocontact.plans.v1.SlipBreakdown.by_channel:type_name -> nocontact.plans.v1.SlipBreakdown.ByChannelEntry
+	39, // 38: nocontact.plans.v1.SlipBreakdown.slip_times:type_name -> google.protobuf.Timestamp
+	40, // 39: nocontact.plans.v1.GetCareTimelineResponse.granted_scopes:type_name -> nocontact.plans.v1.ConsentScope
+	28, // 40: nocontact.plans.v1.GetCareTimelineResponse.plan:type_name -> nocontact.plans.v1.PlanCareSummary
+	31, // 41: nocontact.plans.v1.GetCareTimelineResponse.timeline:type_name -> nocontact.plans.v1.CareTimelineItem
+	32, // 42: nocontact.plans.v1.GetCareTimelineResponse.slips:type_name -> nocontact.plans.v1.SlipBreakdown
+	19, // 43: nocontact.plans.v1.GetCareTimelineResponse.access_log:type_name -> nocontact.plans.v1.AccessLogEntry
+	39, // 44: nocontact.plans.v1.GetCareTimelineResponse.review_time:type_name -> google.protobuf.Timestamp
+	39, // 45: nocontact.plans.v1.Review.review_time:type_name -> google.protobuf.Timestamp
+	35, // 46: nocontact.plans.v1.MarkClientReviewedResponse.review:type_name -> nocontact.plans.v1.Review
+	4,  // 47: nocontact.plans.v1.CareService.CreateCareAssignment:input_type -> nocontact.plans.v1.CreateCareAssignmentRequest
+	6,  // 48: nocontact.plans.v1.CareService.AcceptCareAssignment:input_type -> nocontact.plans.v1.AcceptCareAssignmentRequest
+	8,  // 49: nocontact.plans.v1.CareService.EndCareAssignment:input_type -> nocontact.plans.v1.EndCareAssignmentRequest
+	10, // 50: nocontact.plans.v1.CareService.ListCareAssignments:input_type -> nocontact.plans.v1.ListCareAssignmentsRequest
+	13, // 51: nocontact.plans.v1.CareService.GrantConsent:input_type -> nocontact.plans.v1.GrantConsentRequest
+	15, // 52: nocontact.plans.v1.CareService.RevokeConsent:input_type -> nocontact.plans.v1.RevokeConsentRequest
+	17, // 53: nocontact.plans.v1.CareService.ListConsents:input_type -> nocontact.plans.v1.ListConsentsRequest
+	20, // 54: nocontact.plans.v1.CareService.ListAccessLog:input_type -> nocontact.plans.v1.ListAccessLogRequest
+	23, // 55: nocontact.plans.v1.CareService.CheckCareAccess:input_type -> nocontact.plans.v1.CheckCareAccessRequest
+	25, // 56: nocontact.plans.v1.CareService.BatchGetCareSummaries:input_type -> nocontact.plans.v1.BatchGetCareSummariesRequest
+	30, // 57: nocontact.plans.v1.CareService.GetCareTimeline:input_type -> nocontact.plans.v1.GetCareTimelineRequest
+	34, // 58: nocontact.plans.v1.CareService.MarkClientReviewed:input_type -> nocontact.plans.v1.MarkClientReviewedRequest
+	5,  // 59: nocontact.plans.v1.CareService.CreateCareAssignment:output_type -> nocontact.plans.v1.CreateCareAssignmentResponse
+	7,  // 60: nocontact.plans.v1.CareService.AcceptCareAssignment:output_type -> nocontact.plans.v1.AcceptCareAssignmentResponse
+	9,  // 61: nocontact.plans.v1.CareService.EndCareAssignment:output_type -> nocontact.plans.v1.EndCareAssignmentResponse
+	11, // 62: nocontact.plans.v1.CareService.ListCareAssignments:output_type -> nocontact.plans.v1.ListCareAssignmentsResponse
+	14, // 63: nocontact.plans.v1.CareService.GrantConsent:output_type -> nocontact.plans.v1.GrantConsentResponse
+	16, // 64: nocontact.plans.v1.CareService.RevokeConsent:output_type -> nocontact.plans.v1.RevokeConsentResponse
+	18, // 65: nocontact.plans.v1.CareService.ListConsents:output_type -> nocontact.plans.v1.ListConsentsResponse
+	21, // 66: nocontact.plans.v1.CareService.ListAccessLog:output_type -> nocontact.plans.v1.ListAccessLogResponse
+	24, // 67: nocontact.plans.v1.CareService.CheckCareAccess:output_type -> nocontact.plans.v1.CheckCareAccessResponse
+	26, // 68: nocontact.plans.v1.CareService.BatchGetCareSummaries:output_type -> nocontact.plans.v1.BatchGetCareSummariesResponse
+	33, // 69: nocontact.plans.v1.CareService.GetCareTimeline:output_type -> nocontact.plans.v1.GetCareTimelineResponse
+	36, // 70: nocontact.plans.v1.CareService.MarkClientReviewed:output_type -> nocontact.plans.v1.MarkClientReviewedResponse
+	59, // [59:71] is the sub-list for method output_type
+	47, // [47:59] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_plans_v1_care_proto_init() }
@@ -1609,14 +2754,18 @@ func file_nocontact_plans_v1_care_proto_init() {
 	if File_nocontact_plans_v1_care_proto != nil {
 		return
 	}
+	file_nocontact_plans_v1_plans_proto_init()
 	file_nocontact_plans_v1_vocabulary_proto_init()
+	file_nocontact_plans_v1_care_proto_msgTypes[24].OneofWrappers = []any{}
+	file_nocontact_plans_v1_care_proto_msgTypes[25].OneofWrappers = []any{}
+	file_nocontact_plans_v1_care_proto_msgTypes[30].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_plans_v1_care_proto_rawDesc), len(file_nocontact_plans_v1_care_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   22,
+			NumEnums:      3,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -383,6 +383,51 @@ func local_request_CareService_ListAccessLog_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
+func request_CareService_MarkClientReviewed_0(ctx context.Context, marshaler runtime.Marshaler, client CareServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq MarkClientReviewedRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["client_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "client_id")
+	}
+	protoReq.ClientId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "client_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.MarkClientReviewed(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CareService_MarkClientReviewed_0(ctx context.Context, marshaler runtime.Marshaler, server CareServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq MarkClientReviewedRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["client_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "client_id")
+	}
+	protoReq.ClientId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "client_id", err)
+	}
+	msg, err := server.MarkClientReviewed(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterCareServiceHandlerServer registers the http handlers for service CareService to "mux".
 // UnaryRPC     :call CareServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -548,6 +593,26 @@ func RegisterCareServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux
 			return
 		}
 		forward_CareService_ListAccessLog_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_CareService_MarkClientReviewed_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/nocontact.plans.v1.CareService/MarkClientReviewed", runtime.WithHTTPPathPattern("/v1/clients/{client_id}/reviews"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CareService_MarkClientReviewed_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CareService_MarkClientReviewed_0(annotatedContext, mux, outboundMarshaler, w, req, response_CareService_MarkClientReviewed_0{resp.(*MarkClientReviewedResponse)}, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -725,6 +790,23 @@ func RegisterCareServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_CareService_ListAccessLog_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_CareService_MarkClientReviewed_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/nocontact.plans.v1.CareService/MarkClientReviewed", runtime.WithHTTPPathPattern("/v1/clients/{client_id}/reviews"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CareService_MarkClientReviewed_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CareService_MarkClientReviewed_0(annotatedContext, mux, outboundMarshaler, w, req, response_CareService_MarkClientReviewed_0{resp.(*MarkClientReviewedResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -755,6 +837,15 @@ func (m response_CareService_EndCareAssignment_0) XXX_ResponseBody() interface{}
 	return response.CareAssignment
 }
 
+type response_CareService_MarkClientReviewed_0 struct {
+	*MarkClientReviewedResponse
+}
+
+func (m response_CareService_MarkClientReviewed_0) XXX_ResponseBody() interface{} {
+	response := m.MarkClientReviewedResponse
+	return response.Review
+}
+
 var (
 	pattern_CareService_CreateCareAssignment_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "care-assignments"}, ""))
 	pattern_CareService_AcceptCareAssignment_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "care-assignments", "assignment_id"}, "accept"))
@@ -764,6 +855,7 @@ var (
 	pattern_CareService_RevokeConsent_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "clients", "client_id", "consents", "scope"}, ""))
 	pattern_CareService_ListConsents_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "clients", "client_id", "consents"}, ""))
 	pattern_CareService_ListAccessLog_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "clients", "client_id", "access-log"}, ""))
+	pattern_CareService_MarkClientReviewed_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "clients", "client_id", "reviews"}, ""))
 )
 
 var (
@@ -775,4 +867,5 @@ var (
 	forward_CareService_RevokeConsent_0        = runtime.ForwardResponseMessage
 	forward_CareService_ListConsents_0         = runtime.ForwardResponseMessage
 	forward_CareService_ListAccessLog_0        = runtime.ForwardResponseMessage
+	forward_CareService_MarkClientReviewed_0   = runtime.ForwardResponseMessage
 )

@@ -19,15 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CareService_CreateCareAssignment_FullMethodName = "/nocontact.plans.v1.CareService/CreateCareAssignment"
-	CareService_AcceptCareAssignment_FullMethodName = "/nocontact.plans.v1.CareService/AcceptCareAssignment"
-	CareService_EndCareAssignment_FullMethodName    = "/nocontact.plans.v1.CareService/EndCareAssignment"
-	CareService_ListCareAssignments_FullMethodName  = "/nocontact.plans.v1.CareService/ListCareAssignments"
-	CareService_GrantConsent_FullMethodName         = "/nocontact.plans.v1.CareService/GrantConsent"
-	CareService_RevokeConsent_FullMethodName        = "/nocontact.plans.v1.CareService/RevokeConsent"
-	CareService_ListConsents_FullMethodName         = "/nocontact.plans.v1.CareService/ListConsents"
-	CareService_ListAccessLog_FullMethodName        = "/nocontact.plans.v1.CareService/ListAccessLog"
-	CareService_CheckCareAccess_FullMethodName      = "/nocontact.plans.v1.CareService/CheckCareAccess"
+	CareService_CreateCareAssignment_FullMethodName  = "/nocontact.plans.v1.CareService/CreateCareAssignment"
+	CareService_AcceptCareAssignment_FullMethodName  = "/nocontact.plans.v1.CareService/AcceptCareAssignment"
+	CareService_EndCareAssignment_FullMethodName     = "/nocontact.plans.v1.CareService/EndCareAssignment"
+	CareService_ListCareAssignments_FullMethodName   = "/nocontact.plans.v1.CareService/ListCareAssignments"
+	CareService_GrantConsent_FullMethodName          = "/nocontact.plans.v1.CareService/GrantConsent"
+	CareService_RevokeConsent_FullMethodName         = "/nocontact.plans.v1.CareService/RevokeConsent"
+	CareService_ListConsents_FullMethodName          = "/nocontact.plans.v1.CareService/ListConsents"
+	CareService_ListAccessLog_FullMethodName         = "/nocontact.plans.v1.CareService/ListAccessLog"
+	CareService_CheckCareAccess_FullMethodName       = "/nocontact.plans.v1.CareService/CheckCareAccess"
+	CareService_BatchGetCareSummaries_FullMethodName = "/nocontact.plans.v1.CareService/BatchGetCareSummaries"
+	CareService_GetCareTimeline_FullMethodName       = "/nocontact.plans.v1.CareService/GetCareTimeline"
+	CareService_MarkClientReviewed_FullMethodName    = "/nocontact.plans.v1.CareService/MarkClientReviewed"
 )
 
 // CareServiceClient is the client API for CareService service.
@@ -65,6 +68,26 @@ type CareServiceClient interface {
 	// client data and logs nothing (the read it guards is logged by the
 	// service that serves it). gRPC only: no HTTP route.
 	CheckCareAccess(ctx context.Context, in *CheckCareAccessRequest, opts ...grpc.CallOption) (*CheckCareAccessResponse, error)
+	// BatchGetCareSummaries is the plans service's part of the counsellor's
+	// roster: for the caller's clients, in one call, each client's consented
+	// scopes, plan summary (under PLAN_PROGRESS) and the caller's last review
+	// mark. Empty client_ids means every client with an ACTIVE assignment to
+	// the calling counsellor. A named client the caller may not see is left
+	// out of the answer (as NotFound would be) and the attempt is logged as
+	// DENIED; each client answered is logged as ALLOWED in that client's
+	// access log. A client may name only themselves with as_care_team set:
+	// the answer is then what their care team sees under the current
+	// consents. gRPC only: the gateway's DashboardService composes it.
+	BatchGetCareSummaries(ctx context.Context, in *BatchGetCareSummariesRequest, opts ...grpc.CallOption) (*BatchGetCareSummariesResponse, error)
+	// GetCareTimeline is the plans service's part of a client's detail page:
+	// the plan's attempts, slips and milestones as one timeline, the slip
+	// breakdown, upcoming hard dates, and the access log of this client's
+	// data by the caller. Authorized and logged like any read; as_care_team
+	// as in BatchGetCareSummaries. gRPC only.
+	GetCareTimeline(ctx context.Context, in *GetCareTimelineRequest, opts ...grpc.CallOption) (*GetCareTimelineResponse, error)
+	// MarkClientReviewed stores that the calling counsellor has reviewed the
+	// client now (time and counsellor). Needs an ACTIVE assignment; logged.
+	MarkClientReviewed(ctx context.Context, in *MarkClientReviewedRequest, opts ...grpc.CallOption) (*MarkClientReviewedResponse, error)
 }
 
 type careServiceClient struct {
@@ -165,6 +188,36 @@ func (c *careServiceClient) CheckCareAccess(ctx context.Context, in *CheckCareAc
 	return out, nil
 }
 
+func (c *careServiceClient) BatchGetCareSummaries(ctx context.Context, in *BatchGetCareSummariesRequest, opts ...grpc.CallOption) (*BatchGetCareSummariesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetCareSummariesResponse)
+	err := c.cc.Invoke(ctx, CareService_BatchGetCareSummaries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *careServiceClient) GetCareTimeline(ctx context.Context, in *GetCareTimelineRequest, opts ...grpc.CallOption) (*GetCareTimelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCareTimelineResponse)
+	err := c.cc.Invoke(ctx, CareService_GetCareTimeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *careServiceClient) MarkClientReviewed(ctx context.Context, in *MarkClientReviewedRequest, opts ...grpc.CallOption) (*MarkClientReviewedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkClientReviewedResponse)
+	err := c.cc.Invoke(ctx, CareService_MarkClientReviewed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CareServiceServer is the server API for CareService service.
 // All implementations must embed UnimplementedCareServiceServer
 // for forward compatibility.
@@ -200,6 +253,26 @@ type CareServiceServer interface {
 	// client data and logs nothing (the read it guards is logged by the
 	// service that serves it). gRPC only: no HTTP route.
 	CheckCareAccess(context.Context, *CheckCareAccessRequest) (*CheckCareAccessResponse, error)
+	// BatchGetCareSummaries is the plans service's part of the counsellor's
+	// roster: for the caller's clients, in one call, each client's consented
+	// scopes, plan summary (under PLAN_PROGRESS) and the caller's last review
+	// mark. Empty client_ids means every client with an ACTIVE assignment to
+	// the calling counsellor. A named client the caller may not see is left
+	// out of the answer (as NotFound would be) and the attempt is logged as
+	// DENIED; each client answered is logged as ALLOWED in that client's
+	// access log. A client may name only themselves with as_care_team set:
+	// the answer is then what their care team sees under the current
+	// consents. gRPC only: the gateway's DashboardService composes it.
+	BatchGetCareSummaries(context.Context, *BatchGetCareSummariesRequest) (*BatchGetCareSummariesResponse, error)
+	// GetCareTimeline is the plans service's part of a client's detail page:
+	// the plan's attempts, slips and milestones as one timeline, the slip
+	// breakdown, upcoming hard dates, and the access log of this client's
+	// data by the caller. Authorized and logged like any read; as_care_team
+	// as in BatchGetCareSummaries. gRPC only.
+	GetCareTimeline(context.Context, *GetCareTimelineRequest) (*GetCareTimelineResponse, error)
+	// MarkClientReviewed stores that the calling counsellor has reviewed the
+	// client now (time and counsellor). Needs an ACTIVE assignment; logged.
+	MarkClientReviewed(context.Context, *MarkClientReviewedRequest) (*MarkClientReviewedResponse, error)
 	mustEmbedUnimplementedCareServiceServer()
 }
 
@@ -236,6 +309,15 @@ func (UnimplementedCareServiceServer) ListAccessLog(context.Context, *ListAccess
 }
 func (UnimplementedCareServiceServer) CheckCareAccess(context.Context, *CheckCareAccessRequest) (*CheckCareAccessResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckCareAccess not implemented")
+}
+func (UnimplementedCareServiceServer) BatchGetCareSummaries(context.Context, *BatchGetCareSummariesRequest) (*BatchGetCareSummariesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchGetCareSummaries not implemented")
+}
+func (UnimplementedCareServiceServer) GetCareTimeline(context.Context, *GetCareTimelineRequest) (*GetCareTimelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCareTimeline not implemented")
+}
+func (UnimplementedCareServiceServer) MarkClientReviewed(context.Context, *MarkClientReviewedRequest) (*MarkClientReviewedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkClientReviewed not implemented")
 }
 func (UnimplementedCareServiceServer) mustEmbedUnimplementedCareServiceServer() {}
 func (UnimplementedCareServiceServer) testEmbeddedByValue()                     {}
@@ -420,6 +502,60 @@ func _CareService_CheckCareAccess_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CareService_BatchGetCareSummaries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetCareSummariesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CareServiceServer).BatchGetCareSummaries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CareService_BatchGetCareSummaries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CareServiceServer).BatchGetCareSummaries(ctx, req.(*BatchGetCareSummariesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CareService_GetCareTimeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCareTimelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CareServiceServer).GetCareTimeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CareService_GetCareTimeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CareServiceServer).GetCareTimeline(ctx, req.(*GetCareTimelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CareService_MarkClientReviewed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkClientReviewedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CareServiceServer).MarkClientReviewed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CareService_MarkClientReviewed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CareServiceServer).MarkClientReviewed(ctx, req.(*MarkClientReviewedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CareService_ServiceDesc is the grpc.ServiceDesc for CareService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -462,6 +598,18 @@ var CareService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckCareAccess",
 			Handler:    _CareService_CheckCareAccess_Handler,
+		},
+		{
+			MethodName: "BatchGetCareSummaries",
+			Handler:    _CareService_BatchGetCareSummaries_Handler,
+		},
+		{
+			MethodName: "GetCareTimeline",
+			Handler:    _CareService_GetCareTimeline_Handler,
+		},
+		{
+			MethodName: "MarkClientReviewed",
+			Handler:    _CareService_MarkClientReviewed_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
