@@ -206,9 +206,50 @@ func TestAuthentication(t *testing.T) {
 			if code != http.StatusUnauthorized {
 				t.Fatalf("GET /v1/plans with a %s token = %d %v, want 401", name, code, out)
 			}
+			// The error shape's details say which: sign in, or sign in again.
+			want := auth.ReasonTokenInvalid
+			if tok == "" {
+				want = auth.ReasonTokenMissing
+			}
+			if got := errorInfoReasons(out); len(got) != 1 || got[0] != want {
+				t.Errorf("401 with a %s token: details %v, want one ErrorInfo with reason %s", name, out["details"], want)
+			}
 		})
 	}
 	s.mustCall(http.StatusOK, "GET", "/v1/plans", token(t, "c1", auth.RoleClient), nil)
+
+	// The service's answer and the edge's own carry one X-Request-Id: the
+	// caller's when it sent a good one.
+	for _, tok := range []string{token(t, "c1", auth.RoleClient), ""} {
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/v1/plans", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		req.Header.Set("X-Request-Id", "req-once-1")
+		resp, err := s.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != "req-once-1" {
+			t.Errorf("GET /v1/plans (token %t): X-Request-Id = %q, want it once", tok != "", got)
+		}
+	}
+}
+
+// errorInfoReasons lists the reasons of the ErrorInfo details of an error
+// answer.
+func errorInfoReasons(out map[string]any) []string {
+	var reasons []string
+	details, _ := out["details"].([]any)
+	for _, d := range details {
+		dm, _ := d.(map[string]any)
+		if dm["@type"] == "type.googleapis.com/google.rpc.ErrorInfo" {
+			r, _ := dm["reason"].(string)
+			reasons = append(reasons, r)
+		}
+	}
+	return reasons
 }
 
 func TestInvalidInputNamesTheFields(t *testing.T) {

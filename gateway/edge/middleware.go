@@ -225,7 +225,7 @@ func withAuthentication(v auth.Verifier, limiter *ratelimit.Limiter) middleware 
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="nocontact"`)
-				writeStatus(w, http.StatusUnauthorized, status.New(codes.Unauthenticated, "missing bearer token"))
+				writeStatus(w, http.StatusUnauthorized, auth.MissingToken())
 				return
 			}
 			id, err := v.Verify(r.Context(), token)
@@ -235,7 +235,7 @@ func withAuthentication(v auth.Verifier, limiter *ratelimit.Limiter) middleware 
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="nocontact", error="invalid_token"`)
-				writeStatus(w, http.StatusUnauthorized, status.New(codes.Unauthenticated, "invalid or expired token"))
+				writeStatus(w, http.StatusUnauthorized, auth.InvalidToken())
 				return
 			}
 			if !limiter.Allow("sub:" + id.Subject) {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
-	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -363,12 +362,10 @@ func incomingHeader(key string) (string, bool) {
 	return "", false
 }
 
-// outgoingHeader passes the service's request id back to the caller and
-// drops every other piece of response metadata.
+// outgoingHeader drops every piece of response metadata.
 func outgoingHeader(key string) (string, bool) {
-	if strings.EqualFold(key, "x-request-id") {
-		return requestIDHeader, true
-	}
+	// X-Request-Id is set once by withRequestID, with the id the service
+	// was given; passing the service's copy on wrote it twice.
 	return "", false
 }
 
@@ -393,7 +390,9 @@ func openAPIDocument() ([]byte, error) {
 
 // writeStatus writes an error in the same JSON shape grpc-gateway uses.
 func writeStatus(w http.ResponseWriter, httpStatus int, st *status.Status) {
-	body, err := protojson.Marshal(st.Proto())
+	// Unpopulated fields are written as for every other answer: "details"
+	// is always there, as the error shape promises.
+	body, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(st.Proto())
 	if err != nil {
 		body = []byte(`{"code":13,"message":"internal error"}`)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -20,6 +21,30 @@ const (
 	msgMissing = "missing bearer token"
 	msgInvalid = "invalid or expired token"
 )
+
+// Reasons in the ErrorInfo detail of every Unauthenticated answer, so a
+// client can tell "sign in" from "sign in again" without parsing messages.
+const (
+	ReasonTokenMissing = "TOKEN_MISSING"
+	ReasonTokenInvalid = "TOKEN_INVALID"
+	// ErrorDomain is the ErrorInfo domain of authentication failures.
+	ErrorDomain = "auth.nocontact"
+)
+
+// MissingToken is the status of a call without a bearer token.
+func MissingToken() *status.Status { return unauthenticated(ReasonTokenMissing, msgMissing) }
+
+// InvalidToken is the status of a call whose token does not verify
+// (expired, badly signed, another issuer or audience, malformed).
+func InvalidToken() *status.Status { return unauthenticated(ReasonTokenInvalid, msgInvalid) }
+
+func unauthenticated(reason, msg string) *status.Status {
+	st := status.New(codes.Unauthenticated, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}); err == nil {
+		return d
+	}
+	return st
+}
 
 // UnaryServerInterceptor authenticates every call whose full method name is
 // not public, and puts the caller's Identity in the handler's context.
@@ -63,14 +88,14 @@ func (s *contextStream) Context() context.Context { return s.ctx }
 func authenticate(ctx context.Context, v Verifier) (context.Context, error) {
 	token, ok := bearerToken(ctx)
 	if !ok {
-		return nil, status.Error(codes.Unauthenticated, msgMissing)
+		return nil, MissingToken().Err()
 	}
 	if v == nil {
-		return nil, status.Error(codes.Unauthenticated, msgInvalid)
+		return nil, InvalidToken().Err()
 	}
 	id, err := v.Verify(ctx, token)
 	if err != nil {
-		return nil, status.Error(codes.Unauthenticated, msgInvalid)
+		return nil, InvalidToken().Err()
 	}
 	return WithIdentity(ctx, id), nil
 }

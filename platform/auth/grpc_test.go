@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -113,6 +114,16 @@ func checkAuthResult(t *testing.T, kind string, err error, who string, wantCode 
 	// The client learns nothing about why the token failed.
 	if msg := st.Message(); msg != "missing bearer token" && msg != "invalid or expired token" {
 		t.Errorf("%s: message %q is not one of the plain messages", kind, msg)
+	}
+	// An ErrorInfo says which of the two, and nothing more.
+	var reasons []string
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == auth.ErrorDomain {
+			reasons = append(reasons, info.GetReason())
+		}
+	}
+	if len(reasons) != 1 || reasons[0] != auth.ReasonTokenMissing && reasons[0] != auth.ReasonTokenInvalid {
+		t.Errorf("%s: ErrorInfo reasons %v, want exactly one of TOKEN_MISSING, TOKEN_INVALID", kind, reasons)
 	}
 }
 

@@ -149,6 +149,9 @@ type Server struct {
 	observeRPC  func(fullMethod string, code codes.Code, elapsed time.Duration)
 
 	served atomic.Bool
+
+	healthMu sync.Mutex
+	status   healthpb.HealthCheckResponse_ServingStatus
 }
 
 // alwaysPublicServices are callable without a token: probes and tooling
@@ -280,23 +283,55 @@ func (s *Server) isPublic(fullMethod string) bool {
 // isPlatformService reports whether fullMethod belongs to the health or
 // reflection service.
 func isPlatformService(fullMethod string) bool {
-	for _, svc := range alwaysPublicServices {
-		if strings.HasPrefix(fullMethod, "/"+svc+"/") {
-			return true
-		}
-	}
-	return false
+	svc, _, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	return ok && isPlatformServiceName(svc)
 }
 
 // LivenessService is the health service name that is SERVING for as long as
 // the server runs, whatever its dependencies say (the liveness probe's).
 const LivenessService = "liveness"
 
+// setHealth sets the overall status and that of every service registered
+// on the server so far (so a probe or grpcurl asking for any service it
+// serves, CareService as well as PlansService, gets an answer), leaving the
+// platform's own services and liveness alone.
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	s.status = st
+	s.applyHealthLocked()
+}
+
+// refreshHealth applies the current status to every service registered by
+// now (Serve calls it: services register after New).
+func (s *Server) refreshHealth() {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	s.applyHealthLocked()
+}
+
+func (s *Server) applyHealthLocked() {
+	st := s.status
 	s.health.SetServingStatus("", st)
 	if s.serviceName != "" {
 		s.health.SetServingStatus(s.serviceName, st)
 	}
+	for name := range s.grpc.GetServiceInfo() {
+		if !isPlatformServiceName(name) {
+			s.health.SetServingStatus(name, st)
+		}
+	}
+}
+
+// isPlatformServiceName reports whether name is the health or reflection
+// service.
+func isPlatformServiceName(name string) bool {
+	for _, svc := range alwaysPublicServices {
+		if name == svc {
+			return true
+		}
+	}
+	return false
 }
 
 // Serve serves on lis until ctx is done, then shuts down: health turns
@@ -317,6 +352,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, shutdownTimeout ti
 		_ = lis.Close()
 		return errors.New("grpcserver: Serve called more than once")
 	}
+	s.refreshHealth()
 
 	readyCtx, stopReadiness := context.WithCancel(ctx)
 	readinessDone := make(chan struct{})

@@ -528,3 +528,30 @@ func TestStreamsEndWithServe(t *testing.T) {
 		t.Errorf("Serve with an open stream = %v, want ErrForcedStop", err)
 	}
 }
+
+// A process serving several services (plans serves PlansService and
+// CareService) answers health for each of them, not only for the one it is
+// named after, and each follows readiness.
+func TestHealthAnswersForEveryRegisteredService(t *testing.T) {
+	var down atomic.Bool
+	h := start(t, grpcserver.Options{
+		ServiceName:       "nocontact.test.v1.PrimaryService",
+		ReadinessInterval: 20 * time.Millisecond,
+		Readiness: []grpcserver.Check{{Name: "store", Fn: func(context.Context) error {
+			if down.Load() {
+				return errBoom
+			}
+			return nil
+		}}},
+	}, &grpctest.Probe{}, time.Second)
+	for _, want := range []healthpb.HealthCheckResponse_ServingStatus{
+		healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING,
+	} {
+		down.Store(want == healthpb.HealthCheckResponse_NOT_SERVING)
+		for _, svc := range []string{"nocontact.test.v1.PrimaryService", grpctest.Service} {
+			eventually(t, fmt.Sprintf("health(%q) = %v", svc, want), func() bool {
+				return healthStatus(t, h.conn, svc) == want
+			})
+		}
+	}
+}
