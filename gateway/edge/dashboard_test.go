@@ -26,14 +26,14 @@ func mixedRoster(s *dashStack) {
 	for _, c := range []client{
 		{id: "c-rest-b", scopes: allGranted, streak: 9, lastActive: active, trend: journalv1.MoodTrend_MOOD_TREND_RISING},
 		{id: "c-rest-a", scopes: allGranted, streak: 4, lastActive: active, trend: journalv1.MoodTrend_MOOD_TREND_STEADY},
-		{id: "c-silent-8", scopes: allGranted, lastActive: testNow.Add(-day(8))},
-		{id: "c-silent-12", scopes: allGranted, lastActive: testNow.Add(-day(12))},
+		{id: "c-silent-a-8d", scopes: allGranted, lastActive: testNow.Add(-day(8))},
+		{id: "c-silent-b-12d", scopes: allGranted, lastActive: testNow.Add(-day(12))},
 		{id: "c-quiet", scopes: allGranted, lastActive: testNow.Add(-day(4))},
 		{id: "c-falling", scopes: allGranted, lastActive: active, trend: journalv1.MoodTrend_MOOD_TREND_FALLING},
-		{id: "c-slip-old", scopes: allGranted, slips: 1, lastSlip: testNow.Add(-day(6)), lastActive: active},
-		{id: "c-slip-new", scopes: allGranted, slips: 2, lastSlip: testNow.Add(-day(1)), lastActive: active,
+		{id: "c-slip-6d-ago", scopes: allGranted, slips: 1, lastSlip: testNow.Add(-day(6)), lastActive: active},
+		{id: "c-slip-yesterday", scopes: allGranted, slips: 2, lastSlip: testNow.Add(-day(1)), lastActive: active,
 			trend: journalv1.MoodTrend_MOOD_TREND_FALLING},
-		{id: "c-risk-moderate", scopes: allGranted, flags: 1, severity: journalv1.RiskSeverity_RISK_SEVERITY_MODERATE, lastActive: active},
+		{id: "c-risk-moderate", scopes: allGranted, flags: 2, unacked: 2, severity: journalv1.RiskSeverity_RISK_SEVERITY_MODERATE, lastActive: active},
 		{id: "c-risk-high", scopes: allGranted, flags: 2, severity: journalv1.RiskSeverity_RISK_SEVERITY_HIGH, lastActive: active,
 			slips: 1, lastSlip: testNow.Add(-day(1))},
 		{id: "c-risk-imminent", scopes: allGranted, flags: 1, unacked: 1, severity: journalv1.RiskSeverity_RISK_SEVERITY_IMMINENT, lastActive: active},
@@ -54,9 +54,9 @@ func TestDashboardRosterIsOrderedByNeed(t *testing.T) {
 	rows := rowsOf(t, body)
 	want := []string{
 		"c-risk-imminent", "c-risk-high", "c-risk-moderate", // by severity
-		"c-slip-new", "c-slip-old", // latest slip first
+		"c-slip-yesterday", "c-slip-6d-ago", // latest slip first
 		"c-falling",
-		"c-silent-12", "c-silent-8", // longest silence first
+		"c-silent-b-12d", "c-silent-a-8d", // longest silence first
 		"c-progress-only", "c-quiet", "c-rest-a", "c-rest-b", // by client id
 	}
 	if got := ids(rows); !slices.Equal(got, want) {
@@ -69,15 +69,15 @@ func TestDashboardRosterIsOrderedByNeed(t *testing.T) {
 		bands[r["clientId"].(string)] = r["recency"].(string)
 	}
 	for id, want := range map[string]string{
-		"c-risk-high": "NEED_REASON_RISK_FLAG", "c-slip-new": "NEED_REASON_RECENT_SLIP",
-		"c-falling": "NEED_REASON_FALLING_MOOD", "c-silent-8": "NEED_REASON_SILENCE", "c-quiet": "NEED_REASON_UNSPECIFIED",
+		"c-risk-high": "NEED_REASON_RISK_FLAG", "c-slip-yesterday": "NEED_REASON_RECENT_SLIP",
+		"c-falling": "NEED_REASON_FALLING_MOOD", "c-silent-a-8d": "NEED_REASON_SILENCE", "c-quiet": "NEED_REASON_UNSPECIFIED",
 	} {
 		if needs[id] != want {
 			t.Errorf("%s: need %s, want %s", id, needs[id], want)
 		}
 	}
 	for id, want := range map[string]string{
-		"c-rest-a": "RECENCY_BAND_RECENT", "c-quiet": "RECENCY_BAND_QUIET", "c-silent-8": "RECENCY_BAND_SILENT",
+		"c-rest-a": "RECENCY_BAND_RECENT", "c-quiet": "RECENCY_BAND_QUIET", "c-silent-a-8d": "RECENCY_BAND_SILENT",
 	} {
 		if bands[id] != want {
 			t.Errorf("%s: recency %s, want %s", id, bands[id], want)
@@ -181,7 +181,7 @@ func assertJournalLeftOut(t *testing.T, code int, body map[string]any) {
 		}
 	}
 	// Without the journal, the slips still order the roster.
-	if got := ids(rows)[:3]; !slices.Equal(got, []string{"c-risk-high", "c-slip-new", "c-slip-old"}) {
+	if got := ids(rows)[:3]; !slices.Equal(got, []string{"c-risk-high", "c-slip-yesterday", "c-slip-6d-ago"}) {
 		t.Errorf("first rows %v", got)
 	}
 }
@@ -202,8 +202,11 @@ func TestDashboardPlansDownAnswersAnEmptyRoster(t *testing.T) {
 	}
 }
 
+// Up to 500 clients (the services' batch limit) the roster makes exactly
+// one call per service; beyond, journal and notify are asked in chunks of
+// 500 (501 clients: two calls each), plans still once.
 func TestDashboardRosterMakesOneCallPerServiceWhateverItsSize(t *testing.T) {
-	for _, n := range []int{10, 200} {
+	for _, n := range []int{10, 200, 501} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			s := newDashStack(t, stackOpts{})
 			for i := range n {
@@ -213,10 +216,11 @@ func TestDashboardRosterMakesOneCallPerServiceWhateverItsSize(t *testing.T) {
 			if code != http.StatusOK || len(rowsOf(t, body)) != n {
 				t.Fatalf("status %d, %d rows", code, len(rowsOf(t, body)))
 			}
+			chunks := float64((n + 499) / 500)
 			want := map[string]float64{
 				"plans BatchGetCareSummaries":          1,
-				"journal BatchGetJournalSummaries":     1,
-				"notify BatchGetNotificationSummaries": 1,
+				"journal BatchGetJournalSummaries":     chunks,
+				"notify BatchGetNotificationSummaries": chunks,
 			}
 			if got := s.calls(); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("calls for %d clients: %v, want %v", n, got, want)
