@@ -54,6 +54,7 @@ type fakeCare struct {
 	timelines map[string]*plansv1.GetCareTimelineResponse
 	asTeam    []bool
 	testCtx   context.Context
+	requestID []string // the request id each roster call came with
 }
 
 func (f *fakeCare) BatchGetCareSummaries(ctx context.Context, req *plansv1.BatchGetCareSummariesRequest) (*plansv1.BatchGetCareSummariesResponse, error) {
@@ -61,6 +62,9 @@ func (f *fakeCare) BatchGetCareSummaries(ctx context.Context, req *plansv1.Batch
 	if err != nil {
 		return nil, err
 	}
+	f.mu.Lock()
+	f.requestID = append(f.requestID, c.RequestID)
+	f.mu.Unlock()
 	if c.Role != auth.RoleCounsellor {
 		return nil, apperr.PermissionDenied("only a counsellor has a roster")
 	}
@@ -264,12 +268,22 @@ func (s *dashStack) token(sub string, role auth.Role) string {
 // get answers the status and the JSON body of GET path with token.
 func (s *dashStack) get(path, token string) (int, map[string]any) {
 	s.t.Helper()
+	code, _, body := s.getWith(path, token, nil)
+	return code, body
+}
+
+// getWith is get with request headers, answering the response's too.
+func (s *dashStack) getWith(path, token string, headers map[string]string) (int, http.Header, map[string]any) {
+	s.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -284,7 +298,7 @@ func (s *dashStack) get(path, token string) (int, map[string]any) {
 	if err := json.Unmarshal(raw, &body); err != nil {
 		s.t.Fatalf("GET %s: %d, not JSON: %s", path, resp.StatusCode, raw)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, resp.Header, body
 }
 
 // calls is the dashboard's backend call counter, by "backend method"

@@ -418,3 +418,47 @@ func BenchmarkDashboardRoster(b *testing.B) {
 		})
 	}
 }
+
+// The dashboard's routes get what every route gets: the caller's request id
+// goes to the services (with the caller's token: the fakes verify it) and
+// comes back, and the metrics count the route under its own class.
+func TestDashboardRequestIDAndRouteClass(t *testing.T) {
+	s := newDashStack(t, stackOpts{})
+	mixedRoster(s)
+	code, h, _ := s.getWith(rosterPath, s.token("k-1", auth.RoleCounsellor), map[string]string{"X-Request-Id": "req-dash-42"})
+	if code != http.StatusOK || h.Get("X-Request-Id") != "req-dash-42" {
+		t.Fatalf("status %d, X-Request-Id %q", code, h.Get("X-Request-Id"))
+	}
+	if !slices.Equal(s.care.requestID, []string{"req-dash-42"}) {
+		t.Errorf("plans saw request ids %v", s.care.requestID)
+	}
+	classes, err := routeClasses(s.gw.openapi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routeClass(rosterPath, classes); got != "/v1/dashboard" {
+		t.Errorf("route class %q", got)
+	}
+}
+
+// Without plans, the detail still shows what the journal and notify gave
+// (as those services gated it) and names plans.
+func TestDashboardClientDetailWithoutPlans(t *testing.T) {
+	s := newDashStack(t, stackOpts{plansDown: true})
+	detailFixture(s)
+	code, body := s.get("/v1/dashboard/clients/c-1", s.token("k-1", auth.RoleCounsellor))
+	if code != http.StatusOK || fmt.Sprint(body["unavailable"]) != "[SERVICE_PLANS]" {
+		t.Fatalf("status %d: %v", code, body)
+	}
+	d := body["detail"].(map[string]any)
+	row := d["row"].(map[string]any)
+	if _, ok := row["currentStreakDays"]; ok || len(d["timeline"].([]any)) != 0 {
+		t.Errorf("plans' parts without plans: %v", d)
+	}
+	if len(d["days"].([]any)) != 1 || row["latestMood"] != float64(1) || row["unreadNotifications"] != float64(0) {
+		t.Errorf("the journal's and notify's parts are missing: %v", d)
+	}
+	if len(s.journal.slipTimes) != 1 || len(s.journal.slipTimes[0]) != 0 {
+		t.Errorf("slip times sent without plans: %v", s.journal.slipTimes)
+	}
+}
