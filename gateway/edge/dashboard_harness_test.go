@@ -55,6 +55,7 @@ type fakeCare struct {
 	asTeam    []bool
 	testCtx   context.Context
 	requestID []string // the request id each roster call came with
+	mode      mode
 }
 
 func (f *fakeCare) BatchGetCareSummaries(ctx context.Context, req *plansv1.BatchGetCareSummariesRequest) (*plansv1.BatchGetCareSummariesResponse, error) {
@@ -64,7 +65,15 @@ func (f *fakeCare) BatchGetCareSummaries(ctx context.Context, req *plansv1.Batch
 	}
 	f.mu.Lock()
 	f.requestID = append(f.requestID, c.RequestID)
+	m := f.mode
 	f.mu.Unlock()
+	if m == blocked {
+		select {
+		case <-ctx.Done():
+		case <-f.testCtx.Done():
+		}
+		return nil, ctx.Err()
+	}
 	if c.Role != auth.RoleCounsellor {
 		return nil, apperr.PermissionDenied("only a counsellor has a roster")
 	}
@@ -181,8 +190,8 @@ type dashStack struct {
 }
 
 type stackOpts struct {
-	plansDown, journalDown bool
-	journalTimeout         time.Duration
+	plansDown, journalDown, notifyDown bool
+	plansTimeout, journalTimeout       time.Duration
 }
 
 // serveFake serves register's service on a loopback port behind the
@@ -222,7 +231,7 @@ func newDashStack(t testing.TB, o stackOpts) *dashStack {
 	}
 	plansAddr := serveFake(t, verifier, clk, o.plansDown, func(r grpc.ServiceRegistrar) { plansv1.RegisterCareServiceServer(r, s.care) })
 	journalAddr := serveFake(t, verifier, clk, o.journalDown, func(r grpc.ServiceRegistrar) { journalv1.RegisterJournalServiceServer(r, s.journal) })
-	notifyAddr := serveFake(t, verifier, clk, false, func(r grpc.ServiceRegistrar) { notifyv1.RegisterNotifyServiceServer(r, s.notify) })
+	notifyAddr := serveFake(t, verifier, clk, o.notifyDown, func(r grpc.ServiceRegistrar) { notifyv1.RegisterNotifyServiceServer(r, s.notify) })
 	// Registered after the fakes: runs first, so that a blocked fake
 	// returns before its server stops.
 	t.Cleanup(endTest)
@@ -235,6 +244,9 @@ func newDashStack(t testing.TB, o stackOpts) *dashStack {
 		"METRICS_ADDR":          "off",
 		"RATE_LIMIT_PER_SECOND": "100000",
 		"RATE_LIMIT_BURST":      "100000",
+	}
+	if o.plansTimeout > 0 {
+		env["DASHBOARD_PLANS_TIMEOUT"] = o.plansTimeout.String()
 	}
 	if o.journalTimeout > 0 {
 		env["DASHBOARD_JOURNAL_TIMEOUT"] = o.journalTimeout.String()

@@ -205,6 +205,39 @@ func TestDashboardPlansDownAnswersAnEmptyRoster(t *testing.T) {
 // Up to 500 clients (the services' batch limit) the roster makes exactly
 // one call per service; beyond, journal and notify are asked in chunks of
 // 500 (501 clients: two calls each), plans still once.
+// Plans past its own deadline: the same empty roster naming plans, at
+// that deadline (not at the request's, 10s).
+func TestDashboardPlansPastItsDeadlineAnswersAnEmptyRoster(t *testing.T) {
+	s := newDashStack(t, stackOpts{plansTimeout: 200 * time.Millisecond})
+	s.care.mode = blocked
+	mixedRoster(s)
+	code, body := s.get(rosterPath, s.token("k-1", auth.RoleCounsellor))
+	if code != http.StatusOK || fmt.Sprint(body["unavailable"]) != "[SERVICE_PLANS]" || len(rowsOf(t, body)) != 0 {
+		t.Fatalf("status %d: %v, want 200, no rows, unavailable [SERVICE_PLANS]", code, body)
+	}
+}
+
+func TestDashboardNotifyDownAnswersWithoutIt(t *testing.T) {
+	s := newDashStack(t, stackOpts{notifyDown: true})
+	mixedRoster(s)
+	code, body := s.get(rosterPath, s.token("k-1", auth.RoleCounsellor))
+	if code != http.StatusOK || fmt.Sprint(body["unavailable"]) != "[SERVICE_NOTIFY]" {
+		t.Fatalf("status %d: %v", code, body)
+	}
+	rows := rowsOf(t, body)
+	if len(rows) != 12 || ids(rows)[0] != "c-risk-imminent" {
+		t.Fatalf("rows %v", ids(rows))
+	}
+	for _, r := range rows {
+		if _, ok := r["unreadNotifications"]; ok {
+			t.Errorf("%v: notify's field without notify", r["clientId"])
+		}
+		if _, ok := r["latestMood"]; !ok && r["clientId"] != "c-progress-only" {
+			t.Errorf("%v: the journal's field is missing", r["clientId"])
+		}
+	}
+}
+
 func TestDashboardRosterMakesOneCallPerServiceWhateverItsSize(t *testing.T) {
 	for _, n := range []int{10, 200, 501} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
