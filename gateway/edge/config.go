@@ -35,6 +35,18 @@ type Config struct {
 	// BackendTimeout bounds one call to a service (live feeds excepted:
 	// they last as long as the dashboard keeps them open).
 	BackendTimeout time.Duration `env:"BACKEND_TIMEOUT" envDefault:"10s"`
+	// DashboardPlansTimeout bounds the dashboard's call to the plans
+	// service (who the clients are; the journal and notify calls wait for
+	// it). Plans plus the slower of the other two must fit in
+	// BackendTimeout.
+	DashboardPlansTimeout time.Duration `env:"DASHBOARD_PLANS_TIMEOUT" envDefault:"3s"`
+	// DashboardJournalTimeout bounds the dashboard's call to the journal
+	// service; past it the answer comes without the journal's part and
+	// names SERVICE_JOURNAL as unavailable.
+	DashboardJournalTimeout time.Duration `env:"DASHBOARD_JOURNAL_TIMEOUT" envDefault:"3s"`
+	// DashboardNotifyTimeout bounds the dashboard's call to the notify
+	// service, likewise.
+	DashboardNotifyTimeout time.Duration `env:"DASHBOARD_NOTIFY_TIMEOUT" envDefault:"2s"`
 	// ShutdownTimeout bounds the drain of in-flight requests at shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	// MetricsAddr is where Prometheus metrics are served (GET /metrics, a

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	dashboardv1 "github.com/nocontact/backend/proto/gen/go/nocontact/dashboard/v1"
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
@@ -44,6 +45,7 @@ type Server struct {
 	log      *slog.Logger
 	handler  http.Handler
 	backends []backend
+	dash     *dashboardServer
 	openapi  []byte
 	metrics  *metrics.Metrics
 	tracing  *tracing.Provider
@@ -135,6 +137,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	if err := notifyv1.RegisterNotifyServiceHandler(ctx, mux, notifyConn); err != nil {
 		return nil, fmt.Errorf("register notify routes: %w", err)
 	}
+	// The dashboard is served over an in-process gRPC connection, like a
+	// service: see dashboard.go.
+	if s.dash, err = startDashboard(cfg, log, verifier, clk, tp, s.metrics, plansConn, journalConn, notifyConn); err != nil {
+		return nil, err
+	}
+	if err := dashboardv1.RegisterDashboardServiceHandler(ctx, mux, s.dash.conn); err != nil {
+		return nil, fmt.Errorf("register dashboard routes: %w", err)
+	}
 
 	limiter := ratelimit.New(cfg.RateLimitPerSecond, cfg.RateLimitBurst, clk)
 	api := chain(mux,
@@ -173,6 +183,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 // close releases what New acquired: the backend connections and the
 // tracer provider (flushing its spans).
 func (s *Server) close(ctx context.Context) {
+	// The dashboard first: its calls in flight use the backends.
+	s.dash.stop()
 	for _, b := range s.backends {
 		_ = b.conn.Close()
 	}
