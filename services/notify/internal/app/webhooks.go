@@ -380,7 +380,21 @@ func (n *Notify) DisableWebhook(ctx context.Context, c Caller, userID, webhookID
 		bson.D{{Key: "$set", Value: bson.D{{Key: "disabled", Value: true}, {Key: "disable_reason", Value: DisabledByOwner}, {Key: "disable_time", Value: n.now()}}}}); err != nil {
 		return Webhook{}, fmt.Errorf("disable webhook: %w", err)
 	}
+	if err := n.hooks.giveUpPending(ctx, webhookID); err != nil {
+		return Webhook{}, err
+	}
 	return n.hooks.load(ctx, webhookID)
+}
+
+// giveUpPending ends a disabled webhook's waiting deliveries; one in
+// flight ends at its next turn (attempt finds the webhook disabled).
+func (w *Webhooks) giveUpPending(ctx context.Context, webhookID string) error {
+	if _, err := w.deliveries.UpdateMany(ctx, bson.D{{Key: "webhook_id", Value: webhookID}, {Key: "status", Value: DeliveryPending},
+		{Key: "lease", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: "the webhook is disabled"}}}}); err != nil {
+		return fmt.Errorf("give up a disabled webhook's deliveries: %w", err)
+	}
+	return nil
 }
 
 // EnableWebhook resumes deliveries to the user's webhook, for
@@ -774,6 +788,9 @@ func (n *Notify) afterAttempt(ctx context.Context, h Webhook, delivered bool, di
 		return nil // disabled already, or it recovered
 	}
 	n.log.InfoContext(ctx, "a webhook was disabled", "webhook", h.ID, "reason", disable)
+	if err := w.giveUpPending(ctx, h.ID); err != nil {
+		return err
+	}
 	return n.noticeOwners(ctx, bson.D{{Key: "_id", Value: h.ID}})
 }
 
