@@ -413,3 +413,26 @@ func TestFailingForDaysDisablesAndNotifiesTheOwnerOnceOnTwoReplicas(t *testing.T
 		}
 	}
 }
+
+// A replica that stopped between disabling a webhook and telling its
+// owner leaves the notice due: the next pass, on either replica, stores
+// it, once.
+func TestADisableWhoseNoticeWasLostIsToldOnce(t *testing.T) {
+	start := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
+	f := newFixture(t, start)
+	a := f.sender(f.n)
+	b := f.sender(f.replica())
+	if _, err := f.db.Collection(server.CollWebhooks).InsertOne(ctxT(t), app.Webhook{ID: "wh-lost", UserID: clientID,
+		URL: "http://127.0.0.1:9/hook", Secret: webhook.NewSecret(), CreateTime: start, Disabled: true,
+		DisableReason: app.DisabledGone, DisableTime: &start, AutoDisables: 1, NoticeDue: true}); err != nil {
+		t.Fatal(err)
+	}
+	sendPass(t, a)
+	sendPass(t, b)
+	if notices := ofKind(f.inbox(t, clientID), message.WebhookDisabled); len(notices) != 1 {
+		t.Fatalf("the owner has %d webhook notices, want exactly 1", len(notices))
+	}
+	if got := f.hook(t, "wh-lost"); got.NoticeDue {
+		t.Fatal("the notice is still due after it was stored")
+	}
+}
