@@ -144,6 +144,7 @@ func accessLogCases() map[string]rpcCase {
 	}
 	entryRes := func(f *alFixture) string { return "journal/entry/" + f.sharedEntry }
 	flagRes := func(f *alFixture) string { return "journal/risk-flag/" + f.flagID }
+	webhookRes := func(f *alFixture) string { return "notify/webhook/" + f.webhookID }
 
 	return map[string]rpcCase{
 		// PlansService
@@ -345,11 +346,30 @@ func accessLogCases() map[string]rpcCase {
 			return &notifyv1.UpdateNotificationPreferencesRequest{UserId: c, Preferences: &notifyv1.Preferences{DailyCap: 3}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"daily_cap"}}}
 		})),
 		"nocontact.notify.v1.NotifyService.CreateWebhook": ownerOnly(fixed("notify/webhooks"), clientReq(func(c string) proto.Message {
-			return &notifyv1.CreateWebhookRequest{UserId: c, Webhook: &notifyv1.Webhook{Url: "http://127.0.0.1:9/hook", Secret: strings.Repeat("s", 40)}}
+			return &notifyv1.CreateWebhookRequest{UserId: c, Webhook: &notifyv1.Webhook{Url: "http://127.0.0.1:9/hook"}}
 		})),
 		"nocontact.notify.v1.NotifyService.ListWebhooks": ownerOnly(fixed("notify/webhooks"), clientReq(func(c string) proto.Message { return &notifyv1.ListWebhooksRequest{UserId: c} })),
 		"nocontact.notify.v1.NotifyService.ListWebhookDeliveries": ownerOnly(func(f *alFixture) string { return "notify/webhook/" + f.webhookID }, func(f *alFixture) proto.Message {
 			return &notifyv1.ListWebhookDeliveriesRequest{UserId: alClient, WebhookId: f.webhookID}
+		}),
+		"nocontact.notify.v1.NotifyService.GetNotification": {attempts: func() []attempt {
+			res := func(f *alFixture) string { return "notify/notification/" + f.notificationID }
+			req := func(f *alFixture) proto.Message {
+				return &notifyv1.GetNotificationRequest{NotificationId: f.notificationID}
+			}
+			return []attempt{deniedTo(alCounsellor, nf, res, req), deniedTo(alAdmin, nf, res, req), deniedTo(alStranger, nf, res, req)}
+		}()},
+		"nocontact.notify.v1.NotifyService.DeleteWebhook": ownerOnly(webhookRes, func(f *alFixture) proto.Message {
+			return &notifyv1.DeleteWebhookRequest{UserId: alClient, WebhookId: f.webhookID}
+		}),
+		"nocontact.notify.v1.NotifyService.DisableWebhook": ownerOnly(webhookRes, func(f *alFixture) proto.Message {
+			return &notifyv1.DisableWebhookRequest{UserId: alClient, WebhookId: f.webhookID}
+		}),
+		"nocontact.notify.v1.NotifyService.EnableWebhook": ownerOnly(webhookRes, func(f *alFixture) proto.Message {
+			return &notifyv1.EnableWebhookRequest{UserId: alClient, WebhookId: f.webhookID}
+		}),
+		"nocontact.notify.v1.NotifyService.RotateWebhookSecret": ownerOnly(webhookRes, func(f *alFixture) proto.Message {
+			return &notifyv1.RotateWebhookSecretRequest{UserId: alClient, WebhookId: f.webhookID}
 		}),
 	}
 }
@@ -462,7 +482,7 @@ func (f *alFixture) setUp() {
 	f.flagID = flags.GetRiskFlags()[0].GetId()
 	var hook notifyv1.CreateWebhookResponse
 	f.mustCall(alClient, "/nocontact.notify.v1.NotifyService/CreateWebhook", &notifyv1.CreateWebhookRequest{UserId: alClient, Webhook: &notifyv1.Webhook{
-		Url: "http://127.0.0.1:9/hook", Secret: strings.Repeat("k", 40),
+		Url: "http://127.0.0.1:9/hook",
 	}}, &hook)
 	f.webhookID = hook.GetWebhook().GetId()
 

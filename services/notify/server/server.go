@@ -101,6 +101,9 @@ func Indexes() map[string][]mongo.IndexModel {
 		// A user's places (app.MaxWebhooks): the limit holds under any
 		// interleaving. Sparse: webhooks from before places have none.
 		{Keys: bson.D{{Key: "slot", Value: 1}}, Options: options.Index().SetName("slot").SetUnique(true).SetSparse(true)},
+		// Webhooks the server disabled whose owner is still to be told
+		// (app.noticeOwners, every pass); the field exists only for those.
+		{Keys: bson.D{{Key: "notice_due", Value: 1}}, Options: options.Index().SetName("notice_due").SetSparse(true)},
 	}
 	out[CollDeliveries] = []mongo.IndexModel{
 		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),

@@ -51,7 +51,7 @@ func TestAttemptsOnAnotherUsersDataAreRecordedForTheOwner(t *testing.T) {
 	if len(notes) != 1 {
 		t.Fatalf("client has %d milestone notifications, want 1", len(notes))
 	}
-	hook, err := n.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", strings.Repeat("s", 40), app.RequestKey{})
+	hook, err := n.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}

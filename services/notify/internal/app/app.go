@@ -83,6 +83,12 @@ type raceHooks struct {
 	// webhookCounted: the webhook limit was checked for a webhook that is
 	// not stored yet.
 	webhookCounted func(userID string)
+	// secretRead: a webhook's secret was read for a rotation that is not
+	// written yet.
+	secretRead func(webhookID string)
+	// webhookDisabling: a failure was recorded and the webhook is about to
+	// be disabled.
+	webhookDisabling func(webhookID string)
 }
 
 func (h raceHooks) run(f func(string), userID string) {

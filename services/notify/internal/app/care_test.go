@@ -70,7 +70,7 @@ func TestCounsellorSeesAClientsNotificationsOnlyWhilePlansAllows(t *testing.T) {
 	team := &authority{allowed: map[app.CareQuery]bool{}}
 	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
 		WithCareAuthority(team)
-	if _, err := f.n.CreateWebhook(ctxT(t), caller(counsellorID), counsellorID, srv.URL+"/hook", strings.Repeat("s", 32), app.RequestKey{}); err != nil {
+	if _, err := f.n.CreateWebhook(ctxT(t), caller(counsellorID), counsellorID, srv.URL+"/hook", "", app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	f.careTeam(t, clientID, counsellorID, plansv1.ConsentScope_PLAN_PROGRESS, plansv1.ConsentScope_RISK_ALERTS)
@@ -108,7 +108,8 @@ func TestCounsellorSeesAClientsNotificationsOnlyWhilePlansAllows(t *testing.T) {
 		}
 	}
 
-	// The webhook went out thin: no client id, plan or day.
+	// The webhook went out thin: ids, kind, time and a link; no text, no
+	// client, plan or day.
 	f.sendAllWebhooks(t, f.n)
 	mu.Lock()
 	sent := slices.Clone(bodies)
@@ -116,17 +117,28 @@ func TestCounsellorSeesAClientsNotificationsOnlyWhilePlansAllows(t *testing.T) {
 	thin := 0
 	for _, b := range sent {
 		var p struct {
-			Kind, Title, Body, ClientID, PlanID string
+			Type string
+			Data map[string]any
 		}
 		if err := json.Unmarshal([]byte(b), &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.Kind != "milestone_reached" && p.Kind != "risk_flag_raised" {
+		kind, _ := p.Data["kind"].(string)
+		if kind != "NOTIFICATION_KIND_MILESTONE_REACHED" && kind != "NOTIFICATION_KIND_RISK_FLAG_RAISED" {
 			continue // the care relationship itself: who the client is
 		}
 		thin++
-		if p.ClientID != "" || p.PlanID != "" || strings.Contains(p.Title+p.Body, clientID) || strings.ContainsAny(p.Title+p.Body, "0123456789") {
-			t.Errorf("a counsellor's %s webhook carries the client's data: %s", p.Kind, b)
+		id, _ := p.Data["notificationId"].(string)
+		if p.Type != "notification.created" || p.Data["url"] != "/v1/notifications/"+id {
+			t.Errorf("a counsellor's %s webhook lacks its type or link: %s", kind, b)
+		}
+		for _, field := range []string{"title", "body", "clientId", "planId", "milestoneDay"} {
+			if _, ok := p.Data[field]; ok {
+				t.Errorf("a counsellor's %s webhook carries %s: %s", kind, field, b)
+			}
+		}
+		if strings.Contains(b, clientID) {
+			t.Errorf("a counsellor's %s webhook names the client: %s", kind, b)
 		}
 	}
 	if thin != 2 {

@@ -77,6 +77,37 @@ func (n *Notify) List(ctx context.Context, c Caller, unreadOnly bool, pageSize i
 	return page, nil
 }
 
+// Get is one of the caller's delivered notifications: what a webhook
+// receiver reads with the link a delivery carries. A counsellor's
+// notification about a client's data answers only while the consent holds
+// (visible). Someone else's is NotFound, and the attempt goes into its
+// owner's access log.
+func (n *Notify) Get(ctx context.Context, c Caller, id string) (inbox.Notification, error) {
+	notFound := apperr.NotFound("notification %q not found", id)
+	var s stored
+	switch err := n.notes.FindOne(ctx, append(delivered(c.ID), bson.E{Key: "_id", Value: id})).Decode(&s); {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		owner, err := n.ownerOf(ctx, id)
+		if err != nil {
+			return inbox.Notification{}, err
+		}
+		if err := n.recordDenied(ctx, c, owner, "notification/"+id, "GetNotification"); err != nil {
+			return inbox.Notification{}, err
+		}
+		return inbox.Notification{}, notFound
+	case err != nil:
+		return inbox.Notification{}, err
+	}
+	keep, err := n.visible(ctx, c, []inbox.Notification{s.Notification})
+	if err != nil {
+		return inbox.Notification{}, err
+	}
+	if len(keep) == 0 {
+		return inbox.Notification{}, notFound
+	}
+	return keep[0], nil
+}
+
 // MarkRead marks one of the caller's notifications read (once: the first
 // read time stays).
 func (n *Notify) MarkRead(ctx context.Context, c Caller, id string) (inbox.Notification, error) {

@@ -4,10 +4,12 @@ package app
 // on it (see raceHooks).
 type RaceHooks struct {
 	PrefsWrite, CapCounted, WebhookCounted func(userID string)
+	SecretRead, WebhookDisabling           func(webhookID string)
 }
 
 // SetRaceHooks sets the hooks; call it before the replica is used.
 func (n *Notify) SetRaceHooks(h RaceHooks) *Notify {
-	n.race = raceHooks{prefsWrite: h.PrefsWrite, capCounted: h.CapCounted, webhookCounted: h.WebhookCounted}
+	n.race = raceHooks{prefsWrite: h.PrefsWrite, capCounted: h.CapCounted, webhookCounted: h.WebhookCounted,
+		secretRead: h.SecretRead, webhookDisabling: h.WebhookDisabling}
 	return n
 }

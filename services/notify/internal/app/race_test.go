@@ -65,7 +65,7 @@ func TestPreferencesAndWebhookChannelWrittenAtOnceKeepBoth(t *testing.T) {
 				}
 			}
 			create := func(n *app.Notify) {
-				if _, err := n.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, app.RequestKey{}); err != nil {
+				if _, err := n.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", app.RequestKey{}); err != nil {
 					t.Errorf("CreateWebhook: %v", err)
 				}
 			}
@@ -173,15 +173,15 @@ func TestWebhookLimitHoldsWhenTwoReplicasCreateAtOnce(t *testing.T) {
 	f := newFixture(t, time.Date(2026, 6, 10, 10, 0, 0, 0, time.UTC))
 	b := f.webhookReplica()
 	for i := range 4 {
-		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook"+strings.Repeat("x", i), hookSecret, app.RequestKey{}); err != nil {
+		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook"+strings.Repeat("x", i), "", app.RequestKey{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var errB error
 	a := f.webhookReplica().SetRaceHooks(app.RaceHooks{WebhookCounted: once(func() {
-		_, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/b", hookSecret, app.RequestKey{})
+		_, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/b", "", app.RequestKey{})
 	})})
-	_, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/a", hookSecret, app.RequestKey{})
+	_, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/a", "", app.RequestKey{})
 
 	list, err := b.ListWebhooks(ctxT(t), caller(clientID), clientID)
 	if err != nil {
@@ -272,7 +272,7 @@ func TestPreferencesStoredWithoutAVersionStillChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.setPrefs(t, clientID, inbox.Preferences{Discreet: true}, "discreet")
-	if _, err := f.webhookReplica().CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, app.RequestKey{}); err != nil {
+	if _, err := f.webhookReplica().CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", app.RequestKey{}); err != nil {
 		t.Fatal(err)
 	}
 	if p, err = f.n.Preferences(ctxT(t), caller(clientID), clientID); err != nil {
@@ -293,7 +293,7 @@ func TestReminderMovesOnWhenAnotherFieldChangedMeanwhile(t *testing.T) {
 	f.clk.Set(time.Date(2026, 6, 10, 8, 0, 0, 0, loc))
 	b := f.webhookReplica()
 	job := f.replica().SetRaceHooks(app.RaceHooks{PrefsWrite: once(func() {
-		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, app.RequestKey{}); err != nil {
+		if _, err := b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", app.RequestKey{}); err != nil {
 			t.Errorf("CreateWebhook: %v", err)
 		}
 	})})
@@ -321,9 +321,9 @@ func TestWebhookRequestIDRegistersOnceAcrossReplicas(t *testing.T) {
 	var fromB app.Webhook
 	var errB error
 	a := f.webhookReplica().SetRaceHooks(app.RaceHooks{WebhookCounted: once(func() {
-		fromB, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, key)
+		fromB, errB = b.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", key)
 	})})
-	fromA, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, key)
+	fromA, errA := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", key)
 	if errA != nil || errB != nil {
 		t.Fatalf("A: %v, B: %v; want both to succeed", errA, errB)
 	}
@@ -337,11 +337,11 @@ func TestWebhookRequestIDRegistersOnceAcrossReplicas(t *testing.T) {
 	if len(list) != 1 {
 		t.Fatalf("the user has %d webhooks, want 1", len(list))
 	}
-	again, err := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", hookSecret, key)
+	again, err := a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/hook", "", key)
 	if err != nil || again.ID != fromA.ID {
 		t.Fatalf("a later retry = %s, %v; want %s", again.ID, err, fromA.ID)
 	}
-	_, err = a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/other", hookSecret, app.RequestKey{ID: "hook-1", Hash: "another-request"})
+	_, err = a.CreateWebhook(ctxT(t), caller(clientID), clientID, "http://127.0.0.1:9/other", "", app.RequestKey{ID: "hook-1", Hash: "another-request"})
 	var fields []string
 	var ae *apperr.Error
 	if errors.As(err, &ae) {

@@ -12,9 +12,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -24,6 +25,7 @@ import (
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
+	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
 	"github.com/nocontact/backend/services/notify/internal/webhook"
 )
@@ -43,6 +45,44 @@ type Webhook struct {
 	// RequestHash is the fingerprint of the request that created it, when
 	// it came with a request_id.
 	RequestHash string `bson:"request_hash,omitempty"`
+	// PrevSecret still signs deliveries, next to Secret, until
+	// PrevSecretUntil (a rotation's overlap).
+	PrevSecret      string     `bson:"prev_secret,omitempty"`
+	PrevSecretUntil *time.Time `bson:"prev_secret_until,omitempty"`
+	// Disabled stops deliveries; DisableReason is one of the Disabled*
+	// reasons.
+	Disabled      bool       `bson:"disabled,omitempty"`
+	DisableReason string     `bson:"disable_reason,omitempty"`
+	DisableTime   *time.Time `bson:"disable_time,omitempty"`
+	// FailingSince is the first failed attempt since the last delivered
+	// one (unset: none failed since).
+	FailingSince *time.Time `bson:"failing_since,omitempty"`
+	// AutoDisables counts the server's disables; the owner's notice of the
+	// k-th has an id of its own, so it is made once whatever the replicas.
+	AutoDisables int `bson:"auto_disables,omitempty"`
+	// NoticeDue is set by the server's disable, in the same write, and
+	// cleared once the owner's notification is stored: a crash between
+	// the two loses nothing (noticeOwners).
+	NoticeDue bool `bson:"notice_due,omitempty"`
+}
+
+// Why a webhook is disabled.
+const (
+	DisabledByOwner = "owner"
+	DisabledGone    = "gone"
+	DisabledFailing = "failing"
+)
+
+// SecretOverlap is how long a rotated-out secret keeps signing deliveries.
+const SecretOverlap = 24 * time.Hour
+
+// secrets are the secrets that sign an attempt at now: the current one,
+// and the previous one during its overlap.
+func (h Webhook) secrets(now time.Time) []string {
+	if h.PrevSecret != "" && h.PrevSecretUntil != nil && now.Before(*h.PrevSecretUntil) {
+		return []string{h.Secret, h.PrevSecret}
+	}
+	return []string{h.Secret}
 }
 
 // MaxWebhooks is how many webhooks a user may register.
@@ -125,7 +165,10 @@ func (n *Notify) WithWebhooks(w *Webhooks) *Notify {
 
 // CreateWebhook registers an endpoint for the caller and turns the webhook
 // channel on. The URL must be HTTPS to a public address (server-side
-// request forgery guard); the secret 32 to 256 characters.
+// request forgery guard). The server generates the secret (webhook.NewSecret);
+// the answer is the one place it is shown (and a retry of the same
+// request_id). A secret in the request is refused: secrets chosen by hand
+// are weak and get reused.
 func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secret string, key RequestKey) (Webhook, error) {
 	if err := n.ownerOnly(ctx, c, userID, "webhooks", "CreateWebhook", apperr.NotFound("user %q not found", userID)); err != nil {
 		return Webhook{}, err
@@ -137,13 +180,14 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 	if err := webhook.CheckURL(ctx, url, n.hooks.devMode, n.hooks.resolver); err != nil {
 		bad = append(bad, apperr.FieldViolation{Field: "webhook.url", Description: err.Error()})
 	}
-	if l := utf8.RuneCountInString(secret); l < 32 || l > 256 {
-		bad = append(bad, apperr.FieldViolation{Field: "webhook.secret", Description: "must be 32 to 256 characters"})
+	if secret != "" {
+		bad = append(bad, apperr.FieldViolation{Field: "webhook.secret",
+			Description: "must be empty: the server generates the secret and returns it once, in this answer"})
 	}
 	if len(bad) > 0 {
 		return Webhook{}, apperr.InvalidArgument(bad...)
 	}
-	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: secret, CreateTime: n.now(), RequestHash: key.Hash}
+	w := Webhook{ID: "wh-" + uuid.NewString(), UserID: userID, URL: url, Secret: webhook.NewSecret(), CreateTime: n.now(), RequestHash: key.Hash}
 	if key.ID != "" {
 		// With a request_id the webhook's id is the key's: a retry, or a
 		// replica racing the same request, finds the first one.
@@ -268,27 +312,8 @@ func (n *Notify) ListWebhooks(ctx context.Context, c Caller, userID string) ([]W
 
 // ListDeliveries lists a webhook's deliveries, newest first.
 func (n *Notify) ListDeliveries(ctx context.Context, c Caller, userID, webhookID string) ([]Delivery, error) {
-	notFound := apperr.NotFound("webhook %q not found", webhookID)
-	const action = "ListWebhookDeliveries"
-	if err := n.ownerOnly(ctx, c, userID, "webhook/"+webhookID, action, notFound); err != nil {
+	if _, err := n.ownedWebhook(ctx, c, userID, webhookID, "ListWebhookDeliveries"); err != nil {
 		return nil, err
-	}
-	if n.hooks == nil {
-		return nil, notFound
-	}
-	var h Webhook
-	if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: webhookID}}).Decode(&h); errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, notFound
-	} else if err != nil {
-		return nil, err
-	}
-	if h.UserID != userID {
-		// The caller's own route, another user's webhook: the attempt goes
-		// into the webhook owner's access log.
-		if err := n.recordDenied(ctx, c, h.UserID, "webhook/"+webhookID, action); err != nil {
-			return nil, err
-		}
-		return nil, notFound
 	}
 	cur, err := n.hooks.deliveries.Find(ctx, bson.D{{Key: "webhook_id", Value: webhookID}},
 		options.Find().SetSort(bson.D{{Key: "create_time", Value: -1}}).SetLimit(100))
@@ -299,32 +324,170 @@ func (n *Notify) ListDeliveries(ctx context.Context, c Caller, userID, webhookID
 	return out, cur.All(ctx, &out)
 }
 
-// payload is what a receiver gets: the notification, never more.
-type payload struct {
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	Title      string    `json:"title"`
-	Body       string    `json:"body"`
-	Urgent     bool      `json:"urgent"`
-	CreateTime time.Time `json:"createTime"`
-	PlanID     string    `json:"planId,omitempty"`
-	ClientID   string    `json:"clientId,omitempty"`
+// ownedWebhook is the user's webhook webhookID, for the user only: anyone
+// else's attempt, and the user's with another user's webhook id, is
+// recorded as denied (in the webhook owner's log for the latter) and
+// answered NotFound.
+func (n *Notify) ownedWebhook(ctx context.Context, c Caller, userID, webhookID, action string) (Webhook, error) {
+	notFound := apperr.NotFound("webhook %q not found", webhookID)
+	if err := n.ownerOnly(ctx, c, userID, "webhook/"+webhookID, action, notFound); err != nil {
+		return Webhook{}, err
+	}
+	if n.hooks == nil {
+		return Webhook{}, notFound
+	}
+	var h Webhook
+	if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: webhookID}}).Decode(&h); errors.Is(err, mongo.ErrNoDocuments) {
+		return Webhook{}, notFound
+	} else if err != nil {
+		return Webhook{}, fmt.Errorf("load webhook: %w", err)
+	}
+	if h.UserID != userID {
+		// The caller's own route, another user's webhook: the attempt goes
+		// into the webhook owner's access log.
+		if err := n.recordDenied(ctx, c, h.UserID, "webhook/"+webhookID, action); err != nil {
+			return Webhook{}, err
+		}
+		return Webhook{}, notFound
+	}
+	return h, nil
 }
 
-// webhookPayload is what the receiver gets for note. A counsellor's
-// notification that shows a client's data (a consented scope) goes out
-// thin: its id and kind with neutral text, no client, plan or figures. A
-// webhook leaves the platform and is retried for a while, so it cannot be
-// called back when the client revokes consent; the receiver reads the
-// notification through the API with the counsellor's token, where the
-// consent is checked at that moment (care.go).
-func webhookPayload(note inbox.Notification) payload {
-	if aboutClientData(note) {
-		title, body := message.Compose(note.Kind, message.Counsellor, true, message.Data{})
-		return payload{ID: note.ID, Kind: string(note.Kind), Title: title, Body: body, Urgent: note.Urgent, CreateTime: note.CreateTime}
+// DeleteWebhook deletes the user's webhook and its deliveries. An attempt
+// in flight on a replica ends unrecorded; one enqueued meanwhile finds the
+// webhook gone and is given up unsent (attempt).
+func (n *Notify) DeleteWebhook(ctx context.Context, c Caller, userID, webhookID string) error {
+	if _, err := n.ownedWebhook(ctx, c, userID, webhookID, "DeleteWebhook"); err != nil {
+		return err
 	}
-	return payload{ID: note.ID, Kind: string(note.Kind), Title: note.Title, Body: note.Body, Urgent: note.Urgent,
-		CreateTime: note.CreateTime, PlanID: note.PlanID, ClientID: note.ClientID}
+	if _, err := n.hooks.hooks.DeleteOne(ctx, bson.D{{Key: "_id", Value: webhookID}, {Key: "user_id", Value: userID}}); err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	if _, err := n.hooks.deliveries.DeleteMany(ctx, bson.D{{Key: "webhook_id", Value: webhookID}}); err != nil {
+		return fmt.Errorf("delete webhook deliveries: %w", err)
+	}
+	return nil
+}
+
+// DisableWebhook stops deliveries to the user's webhook; its pending
+// deliveries are given up when next due. Disabling a disabled webhook
+// changes nothing (it keeps its reason).
+func (n *Notify) DisableWebhook(ctx context.Context, c Caller, userID, webhookID string) (Webhook, error) {
+	if _, err := n.ownedWebhook(ctx, c, userID, webhookID, "DisableWebhook"); err != nil {
+		return Webhook{}, err
+	}
+	if _, err := n.hooks.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: webhookID}, {Key: "disabled", Value: bson.D{{Key: "$ne", Value: true}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "disabled", Value: true}, {Key: "disable_reason", Value: DisabledByOwner}, {Key: "disable_time", Value: n.now()}}}}); err != nil {
+		return Webhook{}, fmt.Errorf("disable webhook: %w", err)
+	}
+	if err := n.hooks.giveUpPending(ctx, webhookID); err != nil {
+		return Webhook{}, err
+	}
+	return n.hooks.load(ctx, webhookID)
+}
+
+// giveUpPending ends a disabled webhook's waiting deliveries; one in
+// flight ends at its next turn (attempt finds the webhook disabled).
+func (w *Webhooks) giveUpPending(ctx context.Context, webhookID string) error {
+	if _, err := w.deliveries.UpdateMany(ctx, bson.D{{Key: "webhook_id", Value: webhookID}, {Key: "status", Value: DeliveryPending},
+		{Key: "lease", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: "the webhook is disabled"}}}}); err != nil {
+		return fmt.Errorf("give up a disabled webhook's deliveries: %w", err)
+	}
+	return nil
+}
+
+// EnableWebhook resumes deliveries to the user's webhook, for
+// notifications from now on, with a clean failure record.
+func (n *Notify) EnableWebhook(ctx context.Context, c Caller, userID, webhookID string) (Webhook, error) {
+	if _, err := n.ownedWebhook(ctx, c, userID, webhookID, "EnableWebhook"); err != nil {
+		return Webhook{}, err
+	}
+	if _, err := n.hooks.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: webhookID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "disabled", Value: false}}},
+			{Key: "$unset", Value: bson.D{{Key: "disable_reason", Value: ""}, {Key: "disable_time", Value: ""}, {Key: "failing_since", Value: ""}}}}); err != nil {
+		return Webhook{}, fmt.Errorf("enable webhook: %w", err)
+	}
+	return n.hooks.load(ctx, webhookID)
+}
+
+// RotateWebhookSecret gives the user's webhook a new secret, returned
+// this once; the current one keeps signing deliveries, as a second
+// signature, for SecretOverlap. The write is conditioned on the secret it
+// replaces, so of two rotations at once each keeps the secret the other
+// returned as the previous one, or tries again: none is lost unseen.
+func (n *Notify) RotateWebhookSecret(ctx context.Context, c Caller, userID, webhookID string) (Webhook, error) {
+	h, err := n.ownedWebhook(ctx, c, userID, webhookID, "RotateWebhookSecret")
+	if err != nil {
+		return Webhook{}, err
+	}
+	for range 5 {
+		n.race.run(n.race.secretRead, webhookID)
+		fresh, until := webhook.NewSecret(), n.now().Add(SecretOverlap)
+		res, err := n.hooks.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: webhookID}, {Key: "secret", Value: h.Secret}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "secret", Value: fresh}, {Key: "prev_secret", Value: h.Secret}, {Key: "prev_secret_until", Value: until}}}})
+		if err != nil {
+			return Webhook{}, fmt.Errorf("rotate webhook secret: %w", err)
+		}
+		if res.MatchedCount == 1 {
+			h.Secret, h.PrevSecret, h.PrevSecretUntil = fresh, h.Secret, &until
+			return h, nil
+		}
+		// Rotated meanwhile (or deleted): read again.
+		if h, err = n.ownedWebhook(ctx, c, userID, webhookID, "RotateWebhookSecret"); err != nil {
+			return Webhook{}, err
+		}
+	}
+	return Webhook{}, apperr.Aborted("the webhook's secret changed while it was being rotated, please retry")
+}
+
+// load reads one webhook.
+func (w *Webhooks) load(ctx context.Context, id string) (Webhook, error) {
+	var h Webhook
+	if err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&h); errors.Is(err, mongo.ErrNoDocuments) {
+		return Webhook{}, apperr.NotFound("webhook %q not found", id)
+	} else if err != nil {
+		return Webhook{}, fmt.Errorf("load webhook: %w", err)
+	}
+	return h, nil
+}
+
+// EventNotificationCreated is the type of every delivery's payload.
+const EventNotificationCreated = "notification.created"
+
+// payload is what a receiver gets, in the Standard Webhooks shape (type,
+// timestamp, data): ids, the kind as the API spells it, times, and where
+// to read the notification. Never its text: a webhook leaves the platform
+// and is retried for days, so it cannot be called back when a client
+// revokes consent, and its text may name health data. The receiver reads
+// the notification through the API (GetNotification) with the user's
+// token, where consent is checked at that moment (care.go).
+type payload struct {
+	Type      string      `json:"type"`
+	Timestamp time.Time   `json:"timestamp"`
+	Data      payloadData `json:"data"`
+}
+
+type payloadData struct {
+	NotificationID string    `json:"notificationId"`
+	UserID         string    `json:"userId"`
+	Kind           string    `json:"kind"`
+	Urgent         bool      `json:"urgent"`
+	CreateTime     time.Time `json:"createTime"`
+	// URL is the notification's API path, relative to the API's base URL.
+	URL string `json:"url"`
+}
+
+// KindName is how the API spells a kind: "consent_changed" is
+// NOTIFICATION_KIND_CONSENT_CHANGED.
+func KindName(k message.Kind) string { return "NOTIFICATION_KIND_" + strings.ToUpper(string(k)) }
+
+// webhookPayload is what the receiver gets for note.
+func webhookPayload(note inbox.Notification) payload {
+	return payload{Type: EventNotificationCreated, Timestamp: note.CreateTime, Data: payloadData{
+		NotificationID: note.ID, UserID: note.UserID, Kind: KindName(note.Kind), Urgent: note.Urgent,
+		CreateTime: note.CreateTime, URL: "/v1/notifications/" + note.ID,
+	}}
 }
 
 // enqueue creates one delivery per webhook of the user, once (its id is
@@ -347,6 +510,9 @@ func (n *Notify) enqueue(ctx context.Context, note inbox.Notification) error {
 	}
 	now := n.now()
 	for _, h := range hooks {
+		if h.Disabled {
+			continue
+		}
 		sum := sha256.Sum256([]byte(note.ID + "\x00" + h.ID))
 		d := Delivery{ID: "dl-" + hex.EncodeToString(sum[:16]), WebhookID: h.ID, UserID: note.UserID, NotificationID: note.ID,
 			Payload: body, Status: DeliveryPending, NextAttemptAt: now, CreateTime: now}
@@ -372,6 +538,11 @@ func (n *Notify) SendWebhooks(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	w := n.hooks
+	// Notices a replica did not finish (it stopped between a disable and
+	// the owner's notification).
+	if err := n.noticeOwners(ctx, bson.D{}); err != nil {
+		return 0, err
+	}
 	// Each attempt holds one of w.slots, so at most cap(w.slots) are ever
 	// in flight and the sends below never block.
 	results := make(chan attemptResult, cap(w.slots))
@@ -467,14 +638,22 @@ func (w *Webhooks) done(webhookID string) {
 // attempt makes one claimed attempt and records its outcome, if the lease
 // is still this attempt's (the write matches the claim's token): a result
 // that comes back after another replica took the delivery over is dropped.
+//
+// What the receiver answers decides what follows: 2xx, delivered; 410 Gone,
+// the delivery is given up and the webhook disabled; 429, 502, 503 and 504
+// slow the webhook down (this delivery and its others wait at least the
+// receiver's Retry-After, within bounds); anything else waits its turn on
+// webhook.Schedule. A webhook whose every attempt has failed for
+// webhook.FailingFor is disabled. The server's disables tell the owner.
 func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
 	w := n.hooks
 	defer w.done(d.WebhookID)
 	leased := bson.D{{Key: "_id", Value: d.ID}, {Key: "lease", Value: d.Lease}}
 	// The outcome is recorded even when shutdown cancels the pass: a POST
 	// that went out must not be sent again for want of its record.
+	bg := context.WithoutCancel(ctx)
 	record := func(set bson.D) (bool, error) {
-		res, err := w.deliveries.UpdateOne(context.WithoutCancel(ctx), leased,
+		res, err := w.deliveries.UpdateOne(bg, leased,
 			bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "lease", Value: ""}}}})
 		if err != nil {
 			return false, fmt.Errorf("record delivery: %w", err)
@@ -484,6 +663,13 @@ func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
 		}
 		return res.MatchedCount == 1, nil
 	}
+	giveUp := func(reason string) attemptResult {
+		ok, err := record(bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: reason}})
+		if ok && n.observe.WebhookAttempt != nil {
+			n.observe.WebhookAttempt(WebhookFailed, 0)
+		}
+		return attemptResult{err: err}
+	}
 	var h Webhook
 	if err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
 		if !errors.Is(err, mongo.ErrNoDocuments) {
@@ -492,11 +678,10 @@ func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
 		}
 		// The webhook is gone: nothing will ever take this delivery. End
 		// it rather than claim it forever.
-		ok, err := record(bson.D{{Key: "status", Value: DeliveryFailed}, {Key: "last_error", Value: "the webhook no longer exists"}})
-		if ok && n.observe.WebhookAttempt != nil {
-			n.observe.WebhookAttempt(WebhookFailed, 0)
-		}
-		return attemptResult{err: err}
+		return giveUp("the webhook no longer exists")
+	}
+	if h.Disabled {
+		return giveUp("the webhook is disabled")
 	}
 	// The signature carries the time of this attempt, and the POST starts
 	// only with enough lease left to end within it.
@@ -505,19 +690,33 @@ func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
 		return attemptResult{}
 	}
 	started := n.clk.Now()
-	status, sendErr := w.post(ctx, h, d.Payload, now)
+	status, retryAfter, sendErr := w.post(ctx, h, d, now)
 	elapsed := n.clk.Now().Sub(started)
 	set := bson.D{{Key: "last_http_status", Value: status}}
-	var outcome string
+	var (
+		outcome string
+		disable string        // the server disables the webhook, for this reason
+		slow    time.Duration // the webhook's other deliveries wait this long too
+	)
 	switch {
 	case sendErr == nil:
 		set = append(set, bson.E{Key: "status", Value: DeliveryDelivered}, bson.E{Key: "deliver_time", Value: n.now()}, bson.E{Key: "last_error", Value: ""})
 		outcome = WebhookDelivered
+	case status == http.StatusGone:
+		set = append(set, bson.E{Key: "status", Value: DeliveryFailed},
+			bson.E{Key: "last_error", Value: "the receiver answered HTTP 410 Gone; the webhook was disabled"})
+		outcome, disable = WebhookFailed, DisabledGone
 	case d.Attempts >= webhook.MaxAttempts:
 		set = append(set, bson.E{Key: "status", Value: DeliveryFailed}, bson.E{Key: "last_error", Value: sendErr.Error()})
 		outcome = WebhookFailed
 	default:
 		delay := webhook.Backoff(d.Attempts, func(m int64) int64 { return rand.Int64N(max(m, 1)) })
+		if webhook.SlowDown(status) {
+			if ra, ok := webhook.RetryAfter(retryAfter, n.now()); ok && ra > delay {
+				delay = ra
+			}
+			slow = delay
+		}
 		set = append(set, bson.E{Key: "next_attempt_at", Value: n.now().Add(delay)}, bson.E{Key: "last_error", Value: sendErr.Error()})
 		outcome = WebhookRetry
 		if errors.Is(sendErr, webhook.ErrForbiddenAddress) {
@@ -533,33 +732,137 @@ func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
 	if n.observe.WebhookAttempt != nil {
 		n.observe.WebhookAttempt(outcome, elapsed)
 	}
+	if err := n.afterAttempt(bg, h, sendErr == nil, disable, slow); err != nil {
+		return attemptResult{delivered: sendErr == nil, err: err}
+	}
 	return attemptResult{delivered: sendErr == nil}
 }
 
-// post sends one signed attempt; any non-2xx answer is a failure.
-func (w *Webhooks) post(ctx context.Context, h Webhook, body []byte, now time.Time) (int, error) {
+// afterAttempt brings the webhook up to date with a recorded attempt: a
+// success clears its failure record; a failure starts it (the first since
+// a success) and disables the webhook once it has failed for
+// webhook.FailingFor; a slow-down pushes its other waiting deliveries back.
+// Each write is conditioned on what it changes, so replicas recording at
+// once agree: one failure record, one disable, one notice.
+func (n *Notify) afterAttempt(ctx context.Context, h Webhook, delivered bool, disable string, slow time.Duration) error {
+	w := n.hooks
+	now := n.now()
+	if delivered {
+		if h.FailingSince == nil {
+			return nil
+		}
+		_, err := w.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.ID}}, bson.D{{Key: "$unset", Value: bson.D{{Key: "failing_since", Value: ""}}}})
+		return err
+	}
+	if _, err := w.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.ID}, {Key: "failing_since", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "failing_since", Value: now}}}}); err != nil {
+		return fmt.Errorf("record webhook failure: %w", err)
+	}
+	if slow > 0 {
+		// Deliveries in flight keep their lease; the others wait.
+		until := now.Add(slow)
+		if _, err := w.deliveries.UpdateMany(ctx, bson.D{{Key: "webhook_id", Value: h.ID}, {Key: "status", Value: DeliveryPending},
+			{Key: "lease", Value: bson.D{{Key: "$exists", Value: false}}}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lt", Value: until}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: until}}}}); err != nil {
+			return fmt.Errorf("slow webhook down: %w", err)
+		}
+	}
+	filter := bson.D{{Key: "_id", Value: h.ID}, {Key: "disabled", Value: bson.D{{Key: "$ne", Value: true}}}}
+	switch {
+	case disable != "":
+	case h.FailingSince != nil && !now.Before(h.FailingSince.Add(webhook.FailingFor)):
+		// Only while no success came in between (it unsets failing_since).
+		disable = DisabledFailing
+		filter = append(filter, bson.E{Key: "failing_since", Value: bson.D{{Key: "$lte", Value: now.Add(-webhook.FailingFor)}}})
+	default:
+		return nil
+	}
+	n.race.run(n.race.webhookDisabling, h.ID)
+	res, err := w.hooks.UpdateOne(ctx, filter, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "disabled", Value: true}, {Key: "disable_reason", Value: disable}, {Key: "disable_time", Value: now}, {Key: "notice_due", Value: true}}},
+		{Key: "$inc", Value: bson.D{{Key: "auto_disables", Value: 1}}}})
+	if err != nil {
+		return fmt.Errorf("disable webhook: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return nil // disabled already, or it recovered
+	}
+	n.log.InfoContext(ctx, "a webhook was disabled", "webhook", h.ID, "reason", disable)
+	if err := w.giveUpPending(ctx, h.ID); err != nil {
+		return err
+	}
+	return n.noticeOwners(ctx, bson.D{{Key: "_id", Value: h.ID}})
+}
+
+// noticeOwners tells the owner of every webhook the server disabled (in
+// filter, with a notice due) in their inbox, once per disable: the
+// notification's id is the disable's, so replicas and retries store it
+// once; the mark is cleared after, so a crash between the two only repeats
+// the (idempotent) insert on the next pass.
+func (n *Notify) noticeOwners(ctx context.Context, filter bson.D) error {
+	w := n.hooks
+	cur, err := w.hooks.Find(ctx, append(filter, bson.E{Key: "notice_due", Value: true}), options.Find().SetLimit(100))
+	if err != nil {
+		return fmt.Errorf("find webhook notices: %w", err)
+	}
+	var due []Webhook
+	if err := cur.All(ctx, &due); err != nil {
+		return fmt.Errorf("find webhook notices: %w", err)
+	}
+	for _, h := range due {
+		prefs, err := n.preferences(ctx, h.UserID, "")
+		if err != nil {
+			return err
+		}
+		now := n.now()
+		event := "webhook-disabled:" + h.ID + ":" + strconv.Itoa(h.AutoDisables)
+		title, body := message.Compose(message.WebhookDisabled, message.Client, prefs.Discreet, message.Data{})
+		note := inbox.Notification{ID: inbox.ID(event, h.UserID, message.WebhookDisabled), UserID: h.UserID, Kind: message.WebhookDisabled,
+			Title: title, Body: body, EventID: event, CreateTime: now, DeliverAt: now, Delivered: true,
+			DeliverDate: localtime.LocalDate(now, prefs.Location())}
+		created, err := n.insert(ctx, note)
+		if err != nil {
+			return err
+		}
+		if created {
+			n.announce(note.UserID, note.ID)
+		}
+		if err := n.enqueue(ctx, note); err != nil { // to the user's other webhooks
+			return err
+		}
+		if _, err := w.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.ID}, {Key: "auto_disables", Value: h.AutoDisables}},
+			bson.D{{Key: "$unset", Value: bson.D{{Key: "notice_due", Value: ""}}}}); err != nil {
+			return fmt.Errorf("clear webhook notice: %w", err)
+		}
+	}
+	return nil
+}
+
+// post sends one signed attempt of d; any non-2xx answer is a failure. It
+// answers the HTTP status and the receiver's Retry-After.
+func (w *Webhooks) post(ctx context.Context, h Webhook, d Delivery, now time.Time) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, webhook.AttemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(d.Payload))
 	if err != nil {
-		return 0, errors.New("the webhook URL is not valid")
+		return 0, "", errors.New("the webhook URL is not valid")
 	}
+	req.Header = webhook.Headers(d.ID, now, d.Payload, h.secrets(now)...)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "nocontact-webhooks/1")
-	req.Header.Set(webhook.SignatureHeader, webhook.Sign([]byte(h.Secret), now, body))
 	resp, err := w.client.Do(req)
 	if errors.Is(err, webhook.ErrForbiddenAddress) {
 		// The dialer's guard refused the address (DNS may have changed
 		// since registration): say so, without the address.
-		return 0, webhook.ErrForbiddenAddress
+		return 0, "", webhook.ErrForbiddenAddress
 	}
 	if err != nil {
-		return 0, errors.New("the receiver could not be reached")
+		return 0, "", errors.New("the receiver could not be reached")
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("the receiver answered HTTP %d", resp.StatusCode)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), fmt.Errorf("the receiver answered HTTP %d", resp.StatusCode)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, "", nil
 }

@@ -124,7 +124,7 @@ func (f *fixture) sender(n *app.Notify) *app.Notify {
 
 func (f *fixture) webhookFor(t *testing.T, n *app.Notify, user, url string) app.Webhook {
 	t.Helper()
-	h, err := n.CreateWebhook(ctxT(t), caller(user), user, url, strings.Repeat("s", 32), app.RequestKey{})
+	h, err := n.CreateWebhook(ctxT(t), caller(user), user, url, "", app.RequestKey{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,10 @@ const (
 	// HardDateAhead is for the client only: one of the dates they named as
 	// hard is tomorrow. It never shows their label for the date.
 	HardDateAhead Kind = "hard_date_ahead"
+	// WebhookDisabled tells a user the server disabled one of their
+	// webhooks (the receiver said it is gone, or failed for days). Its text
+	// is about settings only, safe on any lock screen.
+	WebhookDisabled Kind = "webhook_disabled"
 )
 
 // Kinds returns every kind, in the order of the proto enum.
@@ -43,7 +47,7 @@ func Kinds() []Kind {
 	return []Kind{
 		MilestoneReached, PlanCompleted, SlipRecorded, ExContacted, HighUrge,
 		RiskFlagRaised, RiskFlagEscalated, ConsentChanged, CareAssignmentChanged,
-		CheckInReminder, PromptOfTheDay, HardDateAhead,
+		CheckInReminder, PromptOfTheDay, HardDateAhead, WebhookDisabled,
 	}
 }
 
@@ -118,6 +122,11 @@ const SeverityImminent = "imminent"
 // empty title or body.
 func Compose(k Kind, a Audience, discreet bool, d Data) (title, body string) {
 	switch {
+	case k == WebhookDisabled && discreet:
+		return "A settings update", neutralBody
+	case k == WebhookDisabled:
+		return "A webhook was turned off",
+			"One of your webhooks stopped accepting deliveries, so nothing more is sent to it. You can check it and turn it back on in your settings."
 	case discreet:
 		return discreetText(k, a)
 	case a == Counsellor:

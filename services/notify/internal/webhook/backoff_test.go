@@ -2,96 +2,74 @@ package webhook
 
 import (
 	"math"
+	"net/http"
 	"testing"
 	"time"
 )
 
-func TestBackoffWithoutJitter(t *testing.T) {
-	tests := []struct {
-		attempt int
-		want    time.Duration
-	}{
-		{0, 2 * time.Second}, // treated as the first attempt
-		{1, 2 * time.Second},
-		{2, 4 * time.Second},
-		{3, 8 * time.Second},
-		{5, 32 * time.Second},
-		{MaxAttempts, 64 * time.Second},
-		{9, 512 * time.Second},
-		{10, MaxDelay}, // 1024s is past the cap
-		{64, MaxDelay},
-		{math.MaxInt, MaxDelay},
-	}
-	for _, tt := range tests {
-		if got := Backoff(tt.attempt, nil); got != tt.want {
-			t.Errorf("Backoff(%d) = %s, want %s", tt.attempt, got, tt.want)
+// The retry schedule is the Standard Webhooks one, stretched to about three
+// days, and every wait stays within its jitter.
+func TestBackoffFollowsTheScheduleOverAboutThreeDays(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+	for i, w := range want {
+		if got := Backoff(i+1, nil); got != w {
+			t.Errorf("wait after attempt %d = %s, want %s", i+1, got, w)
 		}
+	}
+	var total time.Duration
+	for a := 1; a < MaxAttempts; a++ {
+		total += Backoff(a, nil)
+	}
+	if total < 60*time.Hour || total > 84*time.Hour {
+		t.Errorf("the last attempt comes %s after the first, want about three days", total)
+	}
+	if got := Backoff(0, nil); got != 5*time.Second {
+		t.Errorf("Backoff(0) = %s, want the first wait", got)
+	}
+	if got := Backoff(math.MaxInt, nil); got != 10*time.Hour {
+		t.Errorf("Backoff(MaxInt) = %s, want the last wait", got)
 	}
 }
 
 func TestBackoffJitterStaysInBounds(t *testing.T) {
-	lowest := func(int64) int64 { return 0 }
-	highest := func(n int64) int64 { return n - 1 }
-	wild := func(n int64) int64 { return n * 10 } // a broken source is clamped
-	negative := func(int64) int64 { return -5 }
+	for _, j := range []func(int64) int64{
+		func(int64) int64 { return 0 },
+		func(n int64) int64 { return n - 1 },
+		func(n int64) int64 { return n * 10 },
+		func(int64) int64 { return -5 },
+	} {
+		for a := 1; a < MaxAttempts; a++ {
+			d := Backoff(a, nil)
+			got := Backoff(a, j)
+			lo, hi := d-time.Duration(float64(d)*JitterFraction), d+time.Duration(float64(d)*JitterFraction)
+			if got < lo || got > hi {
+				t.Errorf("attempt %d: %s outside [%s, %s]", a, got, lo, hi)
+			}
+		}
+	}
+}
 
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name   string
-		jitter func(int64) int64
-		full   bool // the full exponential delay, or half of it
+		in   string
+		want time.Duration
+		ok   bool
 	}{
-		{"lowest draw is half the delay", lowest, false},
-		{"highest draw is the full delay", highest, true},
-		{"out-of-range draw is clamped", wild, true},
-		{"negative draw is clamped", negative, false},
+		{"120", 2 * time.Minute, true},
+		{"0", 0, true},
+		{" 30 ", 30 * time.Second, true},
+		{"99999999999999", MaxRetryAfter, true},
+		{now.Add(time.Hour).Format(http.TimeFormat), time.Hour, true},
+		{"Wed, 10 Jun 2026 11:00:00 GMT", 0, true}, // in the past
+		{"", 0, false},
+		{"-5", 0, false},
+		{"soon", 0, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			prev := time.Duration(0)
-			for attempt := 1; attempt <= 15; attempt++ {
-				base := Backoff(attempt, nil)
-				got := Backoff(attempt, tt.jitter)
-				want := base / 2
-				if tt.full {
-					want = base
-				}
-				if got != want {
-					t.Errorf("attempt %d: Backoff = %s, want %s", attempt, got, want)
-				}
-				if got > MaxDelay {
-					t.Errorf("attempt %d: Backoff = %s, above the %s cap", attempt, got, MaxDelay)
-				}
-				if got < prev {
-					t.Errorf("attempt %d: Backoff = %s, shorter than the previous %s", attempt, got, prev)
-				}
-				prev = got
-			}
-		})
-	}
-}
-
-func TestBackoffAsksForAPositiveRange(t *testing.T) {
-	for attempt := 1; attempt <= 12; attempt++ {
-		var asked int64
-		got := Backoff(attempt, func(n int64) int64 { asked = n; return n / 2 })
-		if asked <= 0 {
-			t.Fatalf("attempt %d: jitter asked for [0, %d)", attempt, asked)
+		got, ok := RetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("RetryAfter(%q) = %s, %v; want %s, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
-		base := Backoff(attempt, nil)
-		if got < base/2 || got > base {
-			t.Errorf("attempt %d: Backoff = %s, outside [%s, %s]", attempt, got, base/2, base)
-		}
-	}
-}
-
-// The whole retry schedule of one delivery is short enough to show in the
-// app and never waits longer than the cap between attempts.
-func TestRetryScheduleTotal(t *testing.T) {
-	var total time.Duration
-	for attempt := 1; attempt < MaxAttempts; attempt++ {
-		total += Backoff(attempt, func(n int64) int64 { return n - 1 })
-	}
-	if want := 62 * time.Second; total != want {
-		t.Errorf("worst-case wait across %d attempts = %s, want %s", MaxAttempts, total, want)
 	}
 }

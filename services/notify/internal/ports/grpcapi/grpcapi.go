@@ -130,7 +130,71 @@ func (s *Server) CreateWebhook(ctx context.Context, req *notifyv1.CreateWebhookR
 	if err != nil {
 		return nil, err
 	}
-	return &notifyv1.CreateWebhookResponse{Webhook: webhookProto(w)}, nil
+	return &notifyv1.CreateWebhookResponse{Webhook: webhookProto(w, true)}, nil
+}
+
+// GetNotification implements notifyv1.NotifyServiceServer.
+func (s *Server) GetNotification(ctx context.Context, req *notifyv1.GetNotificationRequest) (*notifyv1.GetNotificationResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.n.Get(ctx, c, req.GetNotificationId())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.GetNotificationResponse{Notification: notificationProto(n)}, nil
+}
+
+// DeleteWebhook implements notifyv1.NotifyServiceServer.
+func (s *Server) DeleteWebhook(ctx context.Context, req *notifyv1.DeleteWebhookRequest) (*notifyv1.DeleteWebhookResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.n.DeleteWebhook(ctx, c, req.GetUserId(), req.GetWebhookId()); err != nil {
+		return nil, err
+	}
+	return &notifyv1.DeleteWebhookResponse{}, nil
+}
+
+// DisableWebhook implements notifyv1.NotifyServiceServer.
+func (s *Server) DisableWebhook(ctx context.Context, req *notifyv1.DisableWebhookRequest) (*notifyv1.DisableWebhookResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.n.DisableWebhook(ctx, c, req.GetUserId(), req.GetWebhookId())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.DisableWebhookResponse{Webhook: webhookProto(w, false)}, nil
+}
+
+// EnableWebhook implements notifyv1.NotifyServiceServer.
+func (s *Server) EnableWebhook(ctx context.Context, req *notifyv1.EnableWebhookRequest) (*notifyv1.EnableWebhookResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.n.EnableWebhook(ctx, c, req.GetUserId(), req.GetWebhookId())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.EnableWebhookResponse{Webhook: webhookProto(w, false)}, nil
+}
+
+// RotateWebhookSecret implements notifyv1.NotifyServiceServer.
+func (s *Server) RotateWebhookSecret(ctx context.Context, req *notifyv1.RotateWebhookSecretRequest) (*notifyv1.RotateWebhookSecretResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.n.RotateWebhookSecret(ctx, c, req.GetUserId(), req.GetWebhookId())
+	if err != nil {
+		return nil, err
+	}
+	return &notifyv1.RotateWebhookSecretResponse{Webhook: webhookProto(w, true)}, nil
 }
 
 // ListWebhooks implements notifyv1.NotifyServiceServer.
@@ -145,7 +209,7 @@ func (s *Server) ListWebhooks(ctx context.Context, req *notifyv1.ListWebhooksReq
 	}
 	out := &notifyv1.ListWebhooksResponse{Webhooks: []*notifyv1.Webhook{}}
 	for _, w := range list {
-		out.Webhooks = append(out.Webhooks, webhookProto(w))
+		out.Webhooks = append(out.Webhooks, webhookProto(w, false))
 	}
 	return out, nil
 }
@@ -183,9 +247,31 @@ func (s *Server) ListWebhookDeliveries(ctx context.Context, req *notifyv1.ListWe
 	return out, nil
 }
 
-func webhookProto(w app.Webhook) *notifyv1.Webhook {
-	// The secret is never returned.
-	return &notifyv1.Webhook{Id: w.ID, UserId: w.UserID, Url: w.URL, CreateTime: timestamppb.New(w.CreateTime)}
+// webhookProto is w for its owner; withSecret only in the answers that
+// show the secret once (create, rotate).
+func webhookProto(w app.Webhook, withSecret bool) *notifyv1.Webhook {
+	out := &notifyv1.Webhook{Id: w.ID, UserId: w.UserID, Url: w.URL, CreateTime: timestamppb.New(w.CreateTime),
+		State: notifyv1.WebhookState_WEBHOOK_STATE_ACTIVE}
+	if withSecret {
+		out.Secret = w.Secret
+	}
+	if w.Disabled {
+		out.State = notifyv1.WebhookState_WEBHOOK_STATE_DISABLED
+		out.DisableReason = disableReasons[w.DisableReason]
+		if w.DisableTime != nil {
+			out.DisableTime = timestamppb.New(*w.DisableTime)
+		}
+	}
+	if w.PrevSecret != "" && w.PrevSecretUntil != nil {
+		out.PreviousSecretExpireTime = timestamppb.New(*w.PrevSecretUntil)
+	}
+	return out
+}
+
+var disableReasons = map[string]notifyv1.WebhookDisableReason{
+	app.DisabledByOwner: notifyv1.WebhookDisableReason_WEBHOOK_DISABLE_REASON_OWNER,
+	app.DisabledGone:    notifyv1.WebhookDisableReason_WEBHOOK_DISABLE_REASON_GONE,
+	app.DisabledFailing: notifyv1.WebhookDisableReason_WEBHOOK_DISABLE_REASON_FAILING,
 }
 
 var kinds = map[message.Kind]notifyv1.NotificationKind{
@@ -201,6 +287,7 @@ var kinds = map[message.Kind]notifyv1.NotificationKind{
 	message.CheckInReminder:       notifyv1.NotificationKind_NOTIFICATION_KIND_CHECK_IN_REMINDER,
 	message.PromptOfTheDay:        notifyv1.NotificationKind_NOTIFICATION_KIND_PROMPT_OF_THE_DAY,
 	message.HardDateAhead:         notifyv1.NotificationKind_NOTIFICATION_KIND_HARD_DATE_AHEAD,
+	message.WebhookDisabled:       notifyv1.NotificationKind_NOTIFICATION_KIND_WEBHOOK_DISABLED,
 }
 
 func notificationProto(n inbox.Notification) *notifyv1.Notification {

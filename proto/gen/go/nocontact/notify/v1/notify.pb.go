@@ -55,6 +55,9 @@ const (
 	NotificationKind_NOTIFICATION_KIND_PROMPT_OF_THE_DAY NotificationKind = 11
 	// One of the client's hard dates is tomorrow (clients only).
 	NotificationKind_NOTIFICATION_KIND_HARD_DATE_AHEAD NotificationKind = 12
+	// One of the user's webhooks was disabled by the server (the receiver
+	// answered 410 Gone, or every delivery failed for days).
+	NotificationKind_NOTIFICATION_KIND_WEBHOOK_DISABLED NotificationKind = 13
 )
 
 // Enum value maps for NotificationKind.
@@ -73,6 +76,7 @@ var (
 		10: "NOTIFICATION_KIND_CHECK_IN_REMINDER",
 		11: "NOTIFICATION_KIND_PROMPT_OF_THE_DAY",
 		12: "NOTIFICATION_KIND_HARD_DATE_AHEAD",
+		13: "NOTIFICATION_KIND_WEBHOOK_DISABLED",
 	}
 	NotificationKind_value = map[string]int32{
 		"NOTIFICATION_KIND_UNSPECIFIED":             0,
@@ -88,6 +92,7 @@ var (
 		"NOTIFICATION_KIND_CHECK_IN_REMINDER":       10,
 		"NOTIFICATION_KIND_PROMPT_OF_THE_DAY":       11,
 		"NOTIFICATION_KIND_HARD_DATE_AHEAD":         12,
+		"NOTIFICATION_KIND_WEBHOOK_DISABLED":        13,
 	}
 )
 
@@ -171,6 +176,116 @@ func (Channel) EnumDescriptor() ([]byte, []int) {
 	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{1}
 }
 
+// WebhookState is whether a webhook receives deliveries.
+type WebhookState int32
+
+const (
+	// Never returned.
+	WebhookState_WEBHOOK_STATE_UNSPECIFIED WebhookState = 0
+	// Deliveries are made.
+	WebhookState_WEBHOOK_STATE_ACTIVE WebhookState = 1
+	// No deliveries are made until EnableWebhook.
+	WebhookState_WEBHOOK_STATE_DISABLED WebhookState = 2
+)
+
+// Enum value maps for WebhookState.
+var (
+	WebhookState_name = map[int32]string{
+		0: "WEBHOOK_STATE_UNSPECIFIED",
+		1: "WEBHOOK_STATE_ACTIVE",
+		2: "WEBHOOK_STATE_DISABLED",
+	}
+	WebhookState_value = map[string]int32{
+		"WEBHOOK_STATE_UNSPECIFIED": 0,
+		"WEBHOOK_STATE_ACTIVE":      1,
+		"WEBHOOK_STATE_DISABLED":    2,
+	}
+)
+
+func (x WebhookState) Enum() *WebhookState {
+	p := new(WebhookState)
+	*p = x
+	return p
+}
+
+func (x WebhookState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookState) Descriptor() protoreflect.EnumDescriptor {
+	return file_nocontact_notify_v1_notify_proto_enumTypes[2].Descriptor()
+}
+
+func (WebhookState) Type() protoreflect.EnumType {
+	return &file_nocontact_notify_v1_notify_proto_enumTypes[2]
+}
+
+func (x WebhookState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookState.Descriptor instead.
+func (WebhookState) EnumDescriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{2}
+}
+
+// WebhookDisableReason is why a webhook was disabled.
+type WebhookDisableReason int32
+
+const (
+	// Not disabled.
+	WebhookDisableReason_WEBHOOK_DISABLE_REASON_UNSPECIFIED WebhookDisableReason = 0
+	// Its owner called DisableWebhook.
+	WebhookDisableReason_WEBHOOK_DISABLE_REASON_OWNER WebhookDisableReason = 1
+	// The receiver answered 410 Gone.
+	WebhookDisableReason_WEBHOOK_DISABLE_REASON_GONE WebhookDisableReason = 2
+	// Every delivery failed for days (the owner got a notification).
+	WebhookDisableReason_WEBHOOK_DISABLE_REASON_FAILING WebhookDisableReason = 3
+)
+
+// Enum value maps for WebhookDisableReason.
+var (
+	WebhookDisableReason_name = map[int32]string{
+		0: "WEBHOOK_DISABLE_REASON_UNSPECIFIED",
+		1: "WEBHOOK_DISABLE_REASON_OWNER",
+		2: "WEBHOOK_DISABLE_REASON_GONE",
+		3: "WEBHOOK_DISABLE_REASON_FAILING",
+	}
+	WebhookDisableReason_value = map[string]int32{
+		"WEBHOOK_DISABLE_REASON_UNSPECIFIED": 0,
+		"WEBHOOK_DISABLE_REASON_OWNER":       1,
+		"WEBHOOK_DISABLE_REASON_GONE":        2,
+		"WEBHOOK_DISABLE_REASON_FAILING":     3,
+	}
+)
+
+func (x WebhookDisableReason) Enum() *WebhookDisableReason {
+	p := new(WebhookDisableReason)
+	*p = x
+	return p
+}
+
+func (x WebhookDisableReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookDisableReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_nocontact_notify_v1_notify_proto_enumTypes[3].Descriptor()
+}
+
+func (WebhookDisableReason) Type() protoreflect.EnumType {
+	return &file_nocontact_notify_v1_notify_proto_enumTypes[3]
+}
+
+func (x WebhookDisableReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookDisableReason.Descriptor instead.
+func (WebhookDisableReason) EnumDescriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{3}
+}
+
 // DeliveryStatus is a delivery's state.
 type DeliveryStatus int32
 
@@ -212,11 +327,11 @@ func (x DeliveryStatus) String() string {
 }
 
 func (DeliveryStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_nocontact_notify_v1_notify_proto_enumTypes[2].Descriptor()
+	return file_nocontact_notify_v1_notify_proto_enumTypes[4].Descriptor()
 }
 
 func (DeliveryStatus) Type() protoreflect.EnumType {
-	return &file_nocontact_notify_v1_notify_proto_enumTypes[2]
+	return &file_nocontact_notify_v1_notify_proto_enumTypes[4]
 }
 
 func (x DeliveryStatus) Number() protoreflect.EnumNumber {
@@ -225,7 +340,7 @@ func (x DeliveryStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeliveryStatus.Descriptor instead.
 func (DeliveryStatus) EnumDescriptor() ([]byte, []int) {
-	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{2}
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{4}
 }
 
 // Notification is one message to one user.
@@ -1125,12 +1240,23 @@ type Webhook struct {
 	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// HTTPS URL (plain HTTP to loopback only in development mode).
 	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
-	// The signing secret, 32 to 256 characters. Input only: never returned.
+	// Output only. The signing secret, "whsec_" and base64 (Standard
+	// Webhooks), generated by the server and returned once: by CreateWebhook
+	// and by RotateWebhookSecret. Never set it (INVALID_ARGUMENT).
 	Secret string `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
 	// Output only.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. Whether deliveries are made.
+	State WebhookState `protobuf:"varint,6,opt,name=state,proto3,enum=nocontact.notify.v1.WebhookState" json:"state,omitempty"`
+	// Output only. Why it is disabled (DISABLED only).
+	DisableReason WebhookDisableReason `protobuf:"varint,7,opt,name=disable_reason,json=disableReason,proto3,enum=nocontact.notify.v1.WebhookDisableReason" json:"disable_reason,omitempty"`
+	// Output only. When it was disabled (DISABLED only).
+	DisableTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	// Output only. Until when deliveries are also signed with the previous
+	// secret, after a rotation; unset when there is none.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -1194,6 +1320,34 @@ func (x *Webhook) GetSecret() string {
 func (x *Webhook) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetState() WebhookState {
+	if x != nil {
+		return x.State
+	}
+	return WebhookState_WEBHOOK_STATE_UNSPECIFIED
+}
+
+func (x *Webhook) GetDisableReason() WebhookDisableReason {
+	if x != nil {
+		return x.DisableReason
+	}
+	return WebhookDisableReason_WEBHOOK_DISABLE_REASON_UNSPECIFIED
+}
+
+func (x *Webhook) GetDisableTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisableTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
 	}
 	return nil
 }
@@ -1806,6 +1960,493 @@ func (x *BatchGetNotificationSummariesResponse) GetSummaries() []*NotificationSu
 	return nil
 }
 
+// GetNotificationRequest names a notification.
+type GetNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notification (the caller's own).
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetNotificationRequest) Reset() {
+	*x = GetNotificationRequest{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNotificationRequest) ProtoMessage() {}
+
+func (x *GetNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNotificationRequest.ProtoReflect.Descriptor instead.
+func (*GetNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+// GetNotificationResponse holds the notification.
+type GetNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notification.
+	Notification  *Notification `protobuf:"bytes,1,opt,name=notification,proto3" json:"notification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNotificationResponse) Reset() {
+	*x = GetNotificationResponse{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNotificationResponse) ProtoMessage() {}
+
+func (x *GetNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNotificationResponse.ProtoReflect.Descriptor instead.
+func (*GetNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetNotificationResponse) GetNotification() *Notification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
+// DeleteWebhookRequest names a webhook.
+type DeleteWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user (only themself).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The webhook.
+	WebhookId     string `protobuf:"bytes,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeleteWebhookRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *DeleteWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// DeleteWebhookResponse is empty.
+type DeleteWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookResponse) Reset() {
+	*x = DeleteWebhookResponse{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookResponse) ProtoMessage() {}
+
+func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{28}
+}
+
+// DisableWebhookRequest names a webhook.
+type DisableWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user (only themself).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The webhook.
+	WebhookId     string `protobuf:"bytes,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableWebhookRequest) Reset() {
+	*x = DisableWebhookRequest{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableWebhookRequest) ProtoMessage() {}
+
+func (x *DisableWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DisableWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DisableWebhookRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *DisableWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// DisableWebhookResponse holds the webhook.
+type DisableWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook, DISABLED.
+	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableWebhookResponse) Reset() {
+	*x = DisableWebhookResponse{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableWebhookResponse) ProtoMessage() {}
+
+func (x *DisableWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableWebhookResponse.ProtoReflect.Descriptor instead.
+func (*DisableWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DisableWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+// EnableWebhookRequest names a webhook.
+type EnableWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user (only themself).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The webhook.
+	WebhookId     string `protobuf:"bytes,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableWebhookRequest) Reset() {
+	*x = EnableWebhookRequest{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableWebhookRequest) ProtoMessage() {}
+
+func (x *EnableWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableWebhookRequest.ProtoReflect.Descriptor instead.
+func (*EnableWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *EnableWebhookRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *EnableWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// EnableWebhookResponse holds the webhook.
+type EnableWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook, ACTIVE.
+	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableWebhookResponse) Reset() {
+	*x = EnableWebhookResponse{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableWebhookResponse) ProtoMessage() {}
+
+func (x *EnableWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableWebhookResponse.ProtoReflect.Descriptor instead.
+func (*EnableWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *EnableWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+// RotateWebhookSecretRequest names a webhook.
+type RotateWebhookSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user (only themself).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The webhook.
+	WebhookId     string `protobuf:"bytes,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretRequest) Reset() {
+	*x = RotateWebhookSecretRequest{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretRequest) ProtoMessage() {}
+
+func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RotateWebhookSecretRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RotateWebhookSecretRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// RotateWebhookSecretResponse holds the webhook with its new secret.
+type RotateWebhookSecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook; secret is the new one, shown this once.
+	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretResponse) Reset() {
+	*x = RotateWebhookSecretResponse{}
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretResponse) ProtoMessage() {}
+
+func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_notify_v1_notify_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
+	return file_nocontact_notify_v1_notify_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
 var File_nocontact_notify_v1_notify_proto protoreflect.FileDescriptor
 
 const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
@@ -1875,14 +2516,18 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\"k\n" +
 	"%UpdateNotificationPreferencesResponse\x12B\n" +
-	"\vpreferences\x18\x01 \x01(\v2 .nocontact.notify.v1.PreferencesR\vpreferences\"\xb0\x01\n" +
+	"\vpreferences\x18\x01 \x01(\v2 .nocontact.notify.v1.PreferencesR\vpreferences\"\xd5\x03\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n" +
 	"\x03url\x18\x03 \x01(\tB\v\xbaH\br\x06\x18\xd0\x0f\x88\x01\x01R\x03url\x12 \n" +
 	"\x06secret\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06secret\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xb4\x01\n" +
+	"createTime\x127\n" +
+	"\x05state\x18\x06 \x01(\x0e2!.nocontact.notify.v1.WebhookStateR\x05state\x12P\n" +
+	"\x0edisable_reason\x18\a \x01(\x0e2).nocontact.notify.v1.WebhookDisableReasonR\rdisableReason\x12=\n" +
+	"\fdisable_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\xb4\x01\n" +
 	"\x14CreateWebhookRequest\x12\"\n" +
 	"\auser_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06userId\x12>\n" +
 	"\awebhook\x18\x02 \x01(\v2\x1c.nocontact.notify.v1.WebhookB\x06\xbaH\x03\xc8\x01\x01R\awebhook\x128\n" +
@@ -1930,7 +2575,34 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\rurgent_unread\x18\x05 \x01(\bR\furgentUnreadB\x0e\n" +
 	"\f_latest_time\"o\n" +
 	"%BatchGetNotificationSummariesResponse\x12F\n" +
-	"\tsummaries\x18\x01 \x03(\v2(.nocontact.notify.v1.NotificationSummaryR\tsummaries*\x90\x04\n" +
+	"\tsummaries\x18\x01 \x03(\v2(.nocontact.notify.v1.NotificationSummaryR\tsummaries\"L\n" +
+	"\x16GetNotificationRequest\x122\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0enotificationId\"`\n" +
+	"\x17GetNotificationResponse\x12E\n" +
+	"\fnotification\x18\x01 \x01(\v2!.nocontact.notify.v1.NotificationR\fnotification\"d\n" +
+	"\x14DeleteWebhookRequest\x12\"\n" +
+	"\auser_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06userId\x12(\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\twebhookId\"\x17\n" +
+	"\x15DeleteWebhookResponse\"e\n" +
+	"\x15DisableWebhookRequest\x12\"\n" +
+	"\auser_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06userId\x12(\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\twebhookId\"P\n" +
+	"\x16DisableWebhookResponse\x126\n" +
+	"\awebhook\x18\x01 \x01(\v2\x1c.nocontact.notify.v1.WebhookR\awebhook\"d\n" +
+	"\x14EnableWebhookRequest\x12\"\n" +
+	"\auser_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06userId\x12(\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\twebhookId\"O\n" +
+	"\x15EnableWebhookResponse\x126\n" +
+	"\awebhook\x18\x01 \x01(\v2\x1c.nocontact.notify.v1.WebhookR\awebhook\"j\n" +
+	"\x1aRotateWebhookSecretRequest\x12\"\n" +
+	"\auser_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06userId\x12(\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\twebhookId\"U\n" +
+	"\x1bRotateWebhookSecretResponse\x126\n" +
+	"\awebhook\x18\x01 \x01(\v2\x1c.nocontact.notify.v1.WebhookR\awebhook*\xb8\x04\n" +
 	"\x10NotificationKind\x12!\n" +
 	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12'\n" +
 	"#NOTIFICATION_KIND_MILESTONE_REACHED\x10\x01\x12$\n" +
@@ -1945,16 +2617,26 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"#NOTIFICATION_KIND_CHECK_IN_REMINDER\x10\n" +
 	"\x12'\n" +
 	"#NOTIFICATION_KIND_PROMPT_OF_THE_DAY\x10\v\x12%\n" +
-	"!NOTIFICATION_KIND_HARD_DATE_AHEAD\x10\f*K\n" +
+	"!NOTIFICATION_KIND_HARD_DATE_AHEAD\x10\f\x12&\n" +
+	"\"NOTIFICATION_KIND_WEBHOOK_DISABLED\x10\r*K\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCHANNEL_IN_APP\x10\x01\x12\x13\n" +
-	"\x0fCHANNEL_WEBHOOK\x10\x02*\x89\x01\n" +
+	"\x0fCHANNEL_WEBHOOK\x10\x02*c\n" +
+	"\fWebhookState\x12\x1d\n" +
+	"\x19WEBHOOK_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14WEBHOOK_STATE_ACTIVE\x10\x01\x12\x1a\n" +
+	"\x16WEBHOOK_STATE_DISABLED\x10\x02*\xa5\x01\n" +
+	"\x14WebhookDisableReason\x12&\n" +
+	"\"WEBHOOK_DISABLE_REASON_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cWEBHOOK_DISABLE_REASON_OWNER\x10\x01\x12\x1f\n" +
+	"\x1bWEBHOOK_DISABLE_REASON_GONE\x10\x02\x12\"\n" +
+	"\x1eWEBHOOK_DISABLE_REASON_FAILING\x10\x03*\x89\x01\n" +
 	"\x0eDeliveryStatus\x12\x1f\n" +
 	"\x1bDELIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DELIVERY_STATUS_PENDING\x10\x01\x12\x1d\n" +
 	"\x19DELIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n" +
-	"\x16DELIVERY_STATUS_FAILED\x10\x032\xf8\r\n" +
+	"\x16DELIVERY_STATUS_FAILED\x10\x032\xe7\x14\n" +
 	"\rNotifyService\x12\x8d\x01\n" +
 	"\x11ListNotifications\x12-.nocontact.notify.v1.ListNotificationsRequest\x1a..nocontact.notify.v1.ListNotificationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/notifications\x12\xc2\x01\n" +
 	"\x14MarkNotificationRead\x120.nocontact.notify.v1.MarkNotificationReadRequest\x1a1.nocontact.notify.v1.MarkNotificationReadResponse\"E\x82\xd3\xe4\x93\x02?:\x01*b\fnotification\",/v1/notifications/{notification_id}:markRead\x12\xb1\x01\n" +
@@ -1965,7 +2647,12 @@ const file_nocontact_notify_v1_notify_proto_rawDesc = "" +
 	"\rCreateWebhook\x12).nocontact.notify.v1.CreateWebhookRequest\x1a*.nocontact.notify.v1.CreateWebhookResponse\"6\x82\xd3\xe4\x93\x020:\awebhookb\awebhook\"\x1c/v1/users/{user_id}/webhooks\x12\x89\x01\n" +
 	"\fListWebhooks\x12(.nocontact.notify.v1.ListWebhooksRequest\x1a).nocontact.notify.v1.ListWebhooksResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/users/{user_id}/webhooks\x12\xbc\x01\n" +
 	"\x15ListWebhookDeliveries\x121.nocontact.notify.v1.ListWebhookDeliveriesRequest\x1a2.nocontact.notify.v1.ListWebhookDeliveriesResponse\"<\x82\xd3\xe4\x93\x026\x124/v1/users/{user_id}/webhooks/{webhook_id}/deliveries\x12\x96\x01\n" +
-	"\x1dBatchGetNotificationSummaries\x129.nocontact.notify.v1.BatchGetNotificationSummariesRequest\x1a:.nocontact.notify.v1.BatchGetNotificationSummariesResponseBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/notify/v1;notifyv1b\x06proto3"
+	"\x1dBatchGetNotificationSummaries\x129.nocontact.notify.v1.BatchGetNotificationSummariesRequest\x1a:.nocontact.notify.v1.BatchGetNotificationSummariesResponse\x12\xa7\x01\n" +
+	"\x0fGetNotification\x12+.nocontact.notify.v1.GetNotificationRequest\x1a,.nocontact.notify.v1.GetNotificationResponse\"9\x82\xd3\xe4\x93\x023b\fnotification\x12#/v1/notifications/{notification_id}\x12\x99\x01\n" +
+	"\rDeleteWebhook\x12).nocontact.notify.v1.DeleteWebhookRequest\x1a*.nocontact.notify.v1.DeleteWebhookResponse\"1\x82\xd3\xe4\x93\x02+*)/v1/users/{user_id}/webhooks/{webhook_id}\x12\xb0\x01\n" +
+	"\x0eDisableWebhook\x12*.nocontact.notify.v1.DisableWebhookRequest\x1a+.nocontact.notify.v1.DisableWebhookResponse\"E\x82\xd3\xe4\x93\x02?:\x01*b\awebhook\"1/v1/users/{user_id}/webhooks/{webhook_id}:disable\x12\xac\x01\n" +
+	"\rEnableWebhook\x12).nocontact.notify.v1.EnableWebhookRequest\x1a*.nocontact.notify.v1.EnableWebhookResponse\"D\x82\xd3\xe4\x93\x02>:\x01*b\awebhook\"0/v1/users/{user_id}/webhooks/{webhook_id}:enable\x12\xc4\x01\n" +
+	"\x13RotateWebhookSecret\x12/.nocontact.notify.v1.RotateWebhookSecretRequest\x1a0.nocontact.notify.v1.RotateWebhookSecretResponse\"J\x82\xd3\xe4\x93\x02D:\x01*b\awebhook\"6/v1/users/{user_id}/webhooks/{webhook_id}:rotateSecretBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/notify/v1;notifyv1b\x06proto3"
 
 var (
 	file_nocontact_notify_v1_notify_proto_rawDescOnce sync.Once
@@ -1979,91 +2666,121 @@ func file_nocontact_notify_v1_notify_proto_rawDescGZIP() []byte {
 	return file_nocontact_notify_v1_notify_proto_rawDescData
 }
 
-var file_nocontact_notify_v1_notify_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_nocontact_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_nocontact_notify_v1_notify_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_nocontact_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_nocontact_notify_v1_notify_proto_goTypes = []any{
 	(NotificationKind)(0),                         // 0: nocontact.notify.v1.NotificationKind
 	(Channel)(0),                                  // 1: nocontact.notify.v1.Channel
-	(DeliveryStatus)(0),                           // 2: nocontact.notify.v1.DeliveryStatus
-	(*Notification)(nil),                          // 3: nocontact.notify.v1.Notification
-	(*ListNotificationsRequest)(nil),              // 4: nocontact.notify.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),             // 5: nocontact.notify.v1.ListNotificationsResponse
-	(*MarkNotificationReadRequest)(nil),           // 6: nocontact.notify.v1.MarkNotificationReadRequest
-	(*MarkNotificationReadResponse)(nil),          // 7: nocontact.notify.v1.MarkNotificationReadResponse
-	(*MarkAllNotificationsReadRequest)(nil),       // 8: nocontact.notify.v1.MarkAllNotificationsReadRequest
-	(*MarkAllNotificationsReadResponse)(nil),      // 9: nocontact.notify.v1.MarkAllNotificationsReadResponse
-	(*StreamNotificationsRequest)(nil),            // 10: nocontact.notify.v1.StreamNotificationsRequest
-	(*StreamNotificationsResponse)(nil),           // 11: nocontact.notify.v1.StreamNotificationsResponse
-	(*Preferences)(nil),                           // 12: nocontact.notify.v1.Preferences
-	(*GetNotificationPreferencesRequest)(nil),     // 13: nocontact.notify.v1.GetNotificationPreferencesRequest
-	(*GetNotificationPreferencesResponse)(nil),    // 14: nocontact.notify.v1.GetNotificationPreferencesResponse
-	(*UpdateNotificationPreferencesRequest)(nil),  // 15: nocontact.notify.v1.UpdateNotificationPreferencesRequest
-	(*UpdateNotificationPreferencesResponse)(nil), // 16: nocontact.notify.v1.UpdateNotificationPreferencesResponse
-	(*Webhook)(nil),                               // 17: nocontact.notify.v1.Webhook
-	(*CreateWebhookRequest)(nil),                  // 18: nocontact.notify.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),                 // 19: nocontact.notify.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),                   // 20: nocontact.notify.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),                  // 21: nocontact.notify.v1.ListWebhooksResponse
-	(*WebhookDelivery)(nil),                       // 22: nocontact.notify.v1.WebhookDelivery
-	(*ListWebhookDeliveriesRequest)(nil),          // 23: nocontact.notify.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil),         // 24: nocontact.notify.v1.ListWebhookDeliveriesResponse
-	(*BatchGetNotificationSummariesRequest)(nil),  // 25: nocontact.notify.v1.BatchGetNotificationSummariesRequest
-	(*NotificationSummary)(nil),                   // 26: nocontact.notify.v1.NotificationSummary
-	(*BatchGetNotificationSummariesResponse)(nil), // 27: nocontact.notify.v1.BatchGetNotificationSummariesResponse
-	(*timestamppb.Timestamp)(nil),                 // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),                 // 29: google.protobuf.FieldMask
+	(WebhookState)(0),                             // 2: nocontact.notify.v1.WebhookState
+	(WebhookDisableReason)(0),                     // 3: nocontact.notify.v1.WebhookDisableReason
+	(DeliveryStatus)(0),                           // 4: nocontact.notify.v1.DeliveryStatus
+	(*Notification)(nil),                          // 5: nocontact.notify.v1.Notification
+	(*ListNotificationsRequest)(nil),              // 6: nocontact.notify.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),             // 7: nocontact.notify.v1.ListNotificationsResponse
+	(*MarkNotificationReadRequest)(nil),           // 8: nocontact.notify.v1.MarkNotificationReadRequest
+	(*MarkNotificationReadResponse)(nil),          // 9: nocontact.notify.v1.MarkNotificationReadResponse
+	(*MarkAllNotificationsReadRequest)(nil),       // 10: nocontact.notify.v1.MarkAllNotificationsReadRequest
+	(*MarkAllNotificationsReadResponse)(nil),      // 11: nocontact.notify.v1.MarkAllNotificationsReadResponse
+	(*StreamNotificationsRequest)(nil),            // 12: nocontact.notify.v1.StreamNotificationsRequest
+	(*StreamNotificationsResponse)(nil),           // 13: nocontact.notify.v1.StreamNotificationsResponse
+	(*Preferences)(nil),                           // 14: nocontact.notify.v1.Preferences
+	(*GetNotificationPreferencesRequest)(nil),     // 15: nocontact.notify.v1.GetNotificationPreferencesRequest
+	(*GetNotificationPreferencesResponse)(nil),    // 16: nocontact.notify.v1.GetNotificationPreferencesResponse
+	(*UpdateNotificationPreferencesRequest)(nil),  // 17: nocontact.notify.v1.UpdateNotificationPreferencesRequest
+	(*UpdateNotificationPreferencesResponse)(nil), // 18: nocontact.notify.v1.UpdateNotificationPreferencesResponse
+	(*Webhook)(nil),                               // 19: nocontact.notify.v1.Webhook
+	(*CreateWebhookRequest)(nil),                  // 20: nocontact.notify.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),                 // 21: nocontact.notify.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),                   // 22: nocontact.notify.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),                  // 23: nocontact.notify.v1.ListWebhooksResponse
+	(*WebhookDelivery)(nil),                       // 24: nocontact.notify.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),          // 25: nocontact.notify.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil),         // 26: nocontact.notify.v1.ListWebhookDeliveriesResponse
+	(*BatchGetNotificationSummariesRequest)(nil),  // 27: nocontact.notify.v1.BatchGetNotificationSummariesRequest
+	(*NotificationSummary)(nil),                   // 28: nocontact.notify.v1.NotificationSummary
+	(*BatchGetNotificationSummariesResponse)(nil), // 29: nocontact.notify.v1.BatchGetNotificationSummariesResponse
+	(*GetNotificationRequest)(nil),                // 30: nocontact.notify.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil),               // 31: nocontact.notify.v1.GetNotificationResponse
+	(*DeleteWebhookRequest)(nil),                  // 32: nocontact.notify.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),                 // 33: nocontact.notify.v1.DeleteWebhookResponse
+	(*DisableWebhookRequest)(nil),                 // 34: nocontact.notify.v1.DisableWebhookRequest
+	(*DisableWebhookResponse)(nil),                // 35: nocontact.notify.v1.DisableWebhookResponse
+	(*EnableWebhookRequest)(nil),                  // 36: nocontact.notify.v1.EnableWebhookRequest
+	(*EnableWebhookResponse)(nil),                 // 37: nocontact.notify.v1.EnableWebhookResponse
+	(*RotateWebhookSecretRequest)(nil),            // 38: nocontact.notify.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),           // 39: nocontact.notify.v1.RotateWebhookSecretResponse
+	(*timestamppb.Timestamp)(nil),                 // 40: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),                 // 41: google.protobuf.FieldMask
 }
 var file_nocontact_notify_v1_notify_proto_depIdxs = []int32{
 	0,  // 0: nocontact.notify.v1.Notification.kind:type_name -> nocontact.notify.v1.NotificationKind
-	28, // 1: nocontact.notify.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	28, // 2: nocontact.notify.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
-	28, // 3: nocontact.notify.v1.Notification.deliver_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: nocontact.notify.v1.ListNotificationsResponse.notifications:type_name -> nocontact.notify.v1.Notification
-	3,  // 5: nocontact.notify.v1.MarkNotificationReadResponse.notification:type_name -> nocontact.notify.v1.Notification
-	3,  // 6: nocontact.notify.v1.StreamNotificationsResponse.notification:type_name -> nocontact.notify.v1.Notification
+	40, // 1: nocontact.notify.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	40, // 2: nocontact.notify.v1.Notification.read_time:type_name -> google.protobuf.Timestamp
+	40, // 3: nocontact.notify.v1.Notification.deliver_time:type_name -> google.protobuf.Timestamp
+	5,  // 4: nocontact.notify.v1.ListNotificationsResponse.notifications:type_name -> nocontact.notify.v1.Notification
+	5,  // 5: nocontact.notify.v1.MarkNotificationReadResponse.notification:type_name -> nocontact.notify.v1.Notification
+	5,  // 6: nocontact.notify.v1.StreamNotificationsResponse.notification:type_name -> nocontact.notify.v1.Notification
 	1,  // 7: nocontact.notify.v1.Preferences.channels:type_name -> nocontact.notify.v1.Channel
-	28, // 8: nocontact.notify.v1.Preferences.update_time:type_name -> google.protobuf.Timestamp
-	12, // 9: nocontact.notify.v1.GetNotificationPreferencesResponse.preferences:type_name -> nocontact.notify.v1.Preferences
-	12, // 10: nocontact.notify.v1.UpdateNotificationPreferencesRequest.preferences:type_name -> nocontact.notify.v1.Preferences
-	29, // 11: nocontact.notify.v1.UpdateNotificationPreferencesRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 12: nocontact.notify.v1.UpdateNotificationPreferencesResponse.preferences:type_name -> nocontact.notify.v1.Preferences
-	28, // 13: nocontact.notify.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	17, // 14: nocontact.notify.v1.CreateWebhookRequest.webhook:type_name -> nocontact.notify.v1.Webhook
-	17, // 15: nocontact.notify.v1.CreateWebhookResponse.webhook:type_name -> nocontact.notify.v1.Webhook
-	17, // 16: nocontact.notify.v1.ListWebhooksResponse.webhooks:type_name -> nocontact.notify.v1.Webhook
-	2,  // 17: nocontact.notify.v1.WebhookDelivery.status:type_name -> nocontact.notify.v1.DeliveryStatus
-	28, // 18: nocontact.notify.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	28, // 19: nocontact.notify.v1.WebhookDelivery.deliver_time:type_name -> google.protobuf.Timestamp
-	28, // 20: nocontact.notify.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	22, // 21: nocontact.notify.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> nocontact.notify.v1.WebhookDelivery
-	28, // 22: nocontact.notify.v1.NotificationSummary.latest_time:type_name -> google.protobuf.Timestamp
-	0,  // 23: nocontact.notify.v1.NotificationSummary.latest_kind:type_name -> nocontact.notify.v1.NotificationKind
-	26, // 24: nocontact.notify.v1.BatchGetNotificationSummariesResponse.summaries:type_name -> nocontact.notify.v1.NotificationSummary
-	4,  // 25: nocontact.notify.v1.NotifyService.ListNotifications:input_type -> nocontact.notify.v1.ListNotificationsRequest
-	6,  // 26: nocontact.notify.v1.NotifyService.MarkNotificationRead:input_type -> nocontact.notify.v1.MarkNotificationReadRequest
-	8,  // 27: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:input_type -> nocontact.notify.v1.MarkAllNotificationsReadRequest
-	10, // 28: nocontact.notify.v1.NotifyService.StreamNotifications:input_type -> nocontact.notify.v1.StreamNotificationsRequest
-	13, // 29: nocontact.notify.v1.NotifyService.GetNotificationPreferences:input_type -> nocontact.notify.v1.GetNotificationPreferencesRequest
-	15, // 30: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:input_type -> nocontact.notify.v1.UpdateNotificationPreferencesRequest
-	18, // 31: nocontact.notify.v1.NotifyService.CreateWebhook:input_type -> nocontact.notify.v1.CreateWebhookRequest
-	20, // 32: nocontact.notify.v1.NotifyService.ListWebhooks:input_type -> nocontact.notify.v1.ListWebhooksRequest
-	23, // 33: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:input_type -> nocontact.notify.v1.ListWebhookDeliveriesRequest
-	25, // 34: nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries:input_type -> nocontact.notify.v1.BatchGetNotificationSummariesRequest
-	5,  // 35: nocontact.notify.v1.NotifyService.ListNotifications:output_type -> nocontact.notify.v1.ListNotificationsResponse
-	7,  // 36: nocontact.notify.v1.NotifyService.MarkNotificationRead:output_type -> nocontact.notify.v1.MarkNotificationReadResponse
-	9,  // 37: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:output_type -> nocontact.notify.v1.MarkAllNotificationsReadResponse
-	11, // 38: nocontact.notify.v1.NotifyService.StreamNotifications:output_type -> nocontact.notify.v1.StreamNotificationsResponse
-	14, // 39: nocontact.notify.v1.NotifyService.GetNotificationPreferences:output_type -> nocontact.notify.v1.GetNotificationPreferencesResponse
-	16, // 40: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:output_type -> nocontact.notify.v1.UpdateNotificationPreferencesResponse
-	19, // 41: nocontact.notify.v1.NotifyService.CreateWebhook:output_type -> nocontact.notify.v1.CreateWebhookResponse
-	21, // 42: nocontact.notify.v1.NotifyService.ListWebhooks:output_type -> nocontact.notify.v1.ListWebhooksResponse
-	24, // 43: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:output_type -> nocontact.notify.v1.ListWebhookDeliveriesResponse
-	27, // 44: nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries:output_type -> nocontact.notify.v1.BatchGetNotificationSummariesResponse
-	35, // [35:45] is the sub-list for method output_type
-	25, // [25:35] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	40, // 8: nocontact.notify.v1.Preferences.update_time:type_name -> google.protobuf.Timestamp
+	14, // 9: nocontact.notify.v1.GetNotificationPreferencesResponse.preferences:type_name -> nocontact.notify.v1.Preferences
+	14, // 10: nocontact.notify.v1.UpdateNotificationPreferencesRequest.preferences:type_name -> nocontact.notify.v1.Preferences
+	41, // 11: nocontact.notify.v1.UpdateNotificationPreferencesRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 12: nocontact.notify.v1.UpdateNotificationPreferencesResponse.preferences:type_name -> nocontact.notify.v1.Preferences
+	40, // 13: nocontact.notify.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 14: nocontact.notify.v1.Webhook.state:type_name -> nocontact.notify.v1.WebhookState
+	3,  // 15: nocontact.notify.v1.Webhook.disable_reason:type_name -> nocontact.notify.v1.WebhookDisableReason
+	40, // 16: nocontact.notify.v1.Webhook.disable_time:type_name -> google.protobuf.Timestamp
+	40, // 17: nocontact.notify.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	19, // 18: nocontact.notify.v1.CreateWebhookRequest.webhook:type_name -> nocontact.notify.v1.Webhook
+	19, // 19: nocontact.notify.v1.CreateWebhookResponse.webhook:type_name -> nocontact.notify.v1.Webhook
+	19, // 20: nocontact.notify.v1.ListWebhooksResponse.webhooks:type_name -> nocontact.notify.v1.Webhook
+	4,  // 21: nocontact.notify.v1.WebhookDelivery.status:type_name -> nocontact.notify.v1.DeliveryStatus
+	40, // 22: nocontact.notify.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	40, // 23: nocontact.notify.v1.WebhookDelivery.deliver_time:type_name -> google.protobuf.Timestamp
+	40, // 24: nocontact.notify.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	24, // 25: nocontact.notify.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> nocontact.notify.v1.WebhookDelivery
+	40, // 26: nocontact.notify.v1.NotificationSummary.latest_time:type_name -> google.protobuf.Timestamp
+	0,  // 27: nocontact.notify.v1.NotificationSummary.latest_kind:type_name -> nocontact.notify.v1.NotificationKind
+	28, // 28: nocontact.notify.v1.BatchGetNotificationSummariesResponse.summaries:type_name -> nocontact.notify.v1.NotificationSummary
+	5,  // 29: nocontact.notify.v1.GetNotificationResponse.notification:type_name -> nocontact.notify.v1.Notification
+	19, // 30: nocontact.notify.v1.DisableWebhookResponse.webhook:type_name -> nocontact.notify.v1.Webhook
+	19, // 31: nocontact.notify.v1.EnableWebhookResponse.webhook:type_name -> nocontact.notify.v1.Webhook
+	19, // 32: nocontact.notify.v1.RotateWebhookSecretResponse.webhook:type_name -> nocontact.notify.v1.Webhook
+	6,  // 33: nocontact.notify.v1.NotifyService.ListNotifications:input_type -> nocontact.notify.v1.ListNotificationsRequest
+	8,  // 34: nocontact.notify.v1.NotifyService.MarkNotificationRead:input_type -> nocontact.notify.v1.MarkNotificationReadRequest
+	10, // 35: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:input_type -> nocontact.notify.v1.MarkAllNotificationsReadRequest
+	12, // 36: nocontact.notify.v1.NotifyService.StreamNotifications:input_type -> nocontact.notify.v1.StreamNotificationsRequest
+	15, // 37: nocontact.notify.v1.NotifyService.GetNotificationPreferences:input_type -> nocontact.notify.v1.GetNotificationPreferencesRequest
+	17, // 38: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:input_type -> nocontact.notify.v1.UpdateNotificationPreferencesRequest
+	20, // 39: nocontact.notify.v1.NotifyService.CreateWebhook:input_type -> nocontact.notify.v1.CreateWebhookRequest
+	22, // 40: nocontact.notify.v1.NotifyService.ListWebhooks:input_type -> nocontact.notify.v1.ListWebhooksRequest
+	25, // 41: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:input_type -> nocontact.notify.v1.ListWebhookDeliveriesRequest
+	27, // 42: nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries:input_type -> nocontact.notify.v1.BatchGetNotificationSummariesRequest
+	30, // 43: nocontact.notify.v1.NotifyService.GetNotification:input_type -> nocontact.notify.v1.GetNotificationRequest
+	32, // 44: nocontact.notify.v1.NotifyService.DeleteWebhook:input_type -> nocontact.notify.v1.DeleteWebhookRequest
+	34, // 45: nocontact.notify.v1.NotifyService.DisableWebhook:input_type -> nocontact.notify.v1.DisableWebhookRequest
+	36, // 46: nocontact.notify.v1.NotifyService.EnableWebhook:input_type -> nocontact.notify.v1.EnableWebhookRequest
+	38, // 47: nocontact.notify.v1.NotifyService.RotateWebhookSecret:input_type -> nocontact.notify.v1.RotateWebhookSecretRequest
+	7,  // 48: nocontact.notify.v1.NotifyService.ListNotifications:output_type -> nocontact.notify.v1.ListNotificationsResponse
+	9,  // 49: nocontact.notify.v1.NotifyService.MarkNotificationRead:output_type -> nocontact.notify.v1.MarkNotificationReadResponse
+	11, // 50: nocontact.notify.v1.NotifyService.MarkAllNotificationsRead:output_type -> nocontact.notify.v1.MarkAllNotificationsReadResponse
+	13, // 51: nocontact.notify.v1.NotifyService.StreamNotifications:output_type -> nocontact.notify.v1.StreamNotificationsResponse
+	16, // 52: nocontact.notify.v1.NotifyService.GetNotificationPreferences:output_type -> nocontact.notify.v1.GetNotificationPreferencesResponse
+	18, // 53: nocontact.notify.v1.NotifyService.UpdateNotificationPreferences:output_type -> nocontact.notify.v1.UpdateNotificationPreferencesResponse
+	21, // 54: nocontact.notify.v1.NotifyService.CreateWebhook:output_type -> nocontact.notify.v1.CreateWebhookResponse
+	23, // 55: nocontact.notify.v1.NotifyService.ListWebhooks:output_type -> nocontact.notify.v1.ListWebhooksResponse
+	26, // 56: nocontact.notify.v1.NotifyService.ListWebhookDeliveries:output_type -> nocontact.notify.v1.ListWebhookDeliveriesResponse
+	29, // 57: nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries:output_type -> nocontact.notify.v1.BatchGetNotificationSummariesResponse
+	31, // 58: nocontact.notify.v1.NotifyService.GetNotification:output_type -> nocontact.notify.v1.GetNotificationResponse
+	33, // 59: nocontact.notify.v1.NotifyService.DeleteWebhook:output_type -> nocontact.notify.v1.DeleteWebhookResponse
+	35, // 60: nocontact.notify.v1.NotifyService.DisableWebhook:output_type -> nocontact.notify.v1.DisableWebhookResponse
+	37, // 61: nocontact.notify.v1.NotifyService.EnableWebhook:output_type -> nocontact.notify.v1.EnableWebhookResponse
+	39, // 62: nocontact.notify.v1.NotifyService.RotateWebhookSecret:output_type -> nocontact.notify.v1.RotateWebhookSecretResponse
+	48, // [48:63] is the sub-list for method output_type
+	33, // [33:48] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_notify_v1_notify_proto_init() }
@@ -2077,8 +2794,8 @@ func file_nocontact_notify_v1_notify_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_notify_v1_notify_proto_rawDesc), len(file_nocontact_notify_v1_notify_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   25,
+			NumEnums:      5,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,11 @@ const (
 	NotifyService_ListWebhooks_FullMethodName                  = "/nocontact.notify.v1.NotifyService/ListWebhooks"
 	NotifyService_ListWebhookDeliveries_FullMethodName         = "/nocontact.notify.v1.NotifyService/ListWebhookDeliveries"
 	NotifyService_BatchGetNotificationSummaries_FullMethodName = "/nocontact.notify.v1.NotifyService/BatchGetNotificationSummaries"
+	NotifyService_GetNotification_FullMethodName               = "/nocontact.notify.v1.NotifyService/GetNotification"
+	NotifyService_DeleteWebhook_FullMethodName                 = "/nocontact.notify.v1.NotifyService/DeleteWebhook"
+	NotifyService_DisableWebhook_FullMethodName                = "/nocontact.notify.v1.NotifyService/DisableWebhook"
+	NotifyService_EnableWebhook_FullMethodName                 = "/nocontact.notify.v1.NotifyService/EnableWebhook"
+	NotifyService_RotateWebhookSecret_FullMethodName           = "/nocontact.notify.v1.NotifyService/RotateWebhookSecret"
 )
 
 // NotifyServiceClient is the client API for NotifyService service.
@@ -66,6 +71,24 @@ type NotifyServiceClient interface {
 	// out; each client answered is logged in their access log. gRPC only:
 	// the gateway's DashboardService composes it.
 	BatchGetNotificationSummaries(ctx context.Context, in *BatchGetNotificationSummariesRequest, opts ...grpc.CallOption) (*BatchGetNotificationSummariesResponse, error)
+	// GetNotification returns one of the caller's notifications: what a
+	// webhook receiver fetches with the link a delivery carries.
+	GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error)
+	// DeleteWebhook deletes one of the user's webhooks and its deliveries:
+	// nothing more is sent to it, retries included.
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
+	// DisableWebhook stops deliveries to a webhook until it is enabled again;
+	// its pending deliveries are given up.
+	DisableWebhook(ctx context.Context, in *DisableWebhookRequest, opts ...grpc.CallOption) (*DisableWebhookResponse, error)
+	// EnableWebhook resumes deliveries to a disabled webhook (whoever
+	// disabled it: its owner, a 410 Gone from the receiver, or days of
+	// failures), for notifications from then on.
+	EnableWebhook(ctx context.Context, in *EnableWebhookRequest, opts ...grpc.CallOption) (*EnableWebhookResponse, error)
+	// RotateWebhookSecret replaces a webhook's signing secret with a new one,
+	// returned in this answer only. For 24 hours deliveries carry two
+	// signatures, with the new and the previous secret, so a receiver can
+	// switch without missing one.
+	RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error)
 }
 
 type notifyServiceClient struct {
@@ -185,6 +208,56 @@ func (c *notifyServiceClient) BatchGetNotificationSummaries(ctx context.Context,
 	return out, nil
 }
 
+func (c *notifyServiceClient) GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNotificationResponse)
+	err := c.cc.Invoke(ctx, NotifyService_GetNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWebhookResponse)
+	err := c.cc.Invoke(ctx, NotifyService_DeleteWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) DisableWebhook(ctx context.Context, in *DisableWebhookRequest, opts ...grpc.CallOption) (*DisableWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisableWebhookResponse)
+	err := c.cc.Invoke(ctx, NotifyService_DisableWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) EnableWebhook(ctx context.Context, in *EnableWebhookRequest, opts ...grpc.CallOption) (*EnableWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnableWebhookResponse)
+	err := c.cc.Invoke(ctx, NotifyService_EnableWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateWebhookSecretResponse)
+	err := c.cc.Invoke(ctx, NotifyService_RotateWebhookSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotifyServiceServer is the server API for NotifyService service.
 // All implementations must embed UnimplementedNotifyServiceServer
 // for forward compatibility.
@@ -220,6 +293,24 @@ type NotifyServiceServer interface {
 	// out; each client answered is logged in their access log. gRPC only:
 	// the gateway's DashboardService composes it.
 	BatchGetNotificationSummaries(context.Context, *BatchGetNotificationSummariesRequest) (*BatchGetNotificationSummariesResponse, error)
+	// GetNotification returns one of the caller's notifications: what a
+	// webhook receiver fetches with the link a delivery carries.
+	GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error)
+	// DeleteWebhook deletes one of the user's webhooks and its deliveries:
+	// nothing more is sent to it, retries included.
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
+	// DisableWebhook stops deliveries to a webhook until it is enabled again;
+	// its pending deliveries are given up.
+	DisableWebhook(context.Context, *DisableWebhookRequest) (*DisableWebhookResponse, error)
+	// EnableWebhook resumes deliveries to a disabled webhook (whoever
+	// disabled it: its owner, a 410 Gone from the receiver, or days of
+	// failures), for notifications from then on.
+	EnableWebhook(context.Context, *EnableWebhookRequest) (*EnableWebhookResponse, error)
+	// RotateWebhookSecret replaces a webhook's signing secret with a new one,
+	// returned in this answer only. For 24 hours deliveries carry two
+	// signatures, with the new and the previous secret, so a receiver can
+	// switch without missing one.
+	RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error)
 	mustEmbedUnimplementedNotifyServiceServer()
 }
 
@@ -259,6 +350,21 @@ func (UnimplementedNotifyServiceServer) ListWebhookDeliveries(context.Context, *
 }
 func (UnimplementedNotifyServiceServer) BatchGetNotificationSummaries(context.Context, *BatchGetNotificationSummariesRequest) (*BatchGetNotificationSummariesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetNotificationSummaries not implemented")
+}
+func (UnimplementedNotifyServiceServer) GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNotification not implemented")
+}
+func (UnimplementedNotifyServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
+}
+func (UnimplementedNotifyServiceServer) DisableWebhook(context.Context, *DisableWebhookRequest) (*DisableWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisableWebhook not implemented")
+}
+func (UnimplementedNotifyServiceServer) EnableWebhook(context.Context, *EnableWebhookRequest) (*EnableWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EnableWebhook not implemented")
+}
+func (UnimplementedNotifyServiceServer) RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSecret not implemented")
 }
 func (UnimplementedNotifyServiceServer) mustEmbedUnimplementedNotifyServiceServer() {}
 func (UnimplementedNotifyServiceServer) testEmbeddedByValue()                       {}
@@ -454,6 +560,96 @@ func _NotifyService_BatchGetNotificationSummaries_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotifyService_GetNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).GetNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_GetNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).GetNotification(ctx, req.(*GetNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_DisableWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisableWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).DisableWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_DisableWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).DisableWebhook(ctx, req.(*DisableWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_EnableWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnableWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).EnableWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_EnableWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).EnableWebhook(ctx, req.(*EnableWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_RotateWebhookSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).RotateWebhookSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_RotateWebhookSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).RotateWebhookSecret(ctx, req.(*RotateWebhookSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotifyService_ServiceDesc is the grpc.ServiceDesc for NotifyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -496,6 +692,26 @@ var NotifyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetNotificationSummaries",
 			Handler:    _NotifyService_BatchGetNotificationSummaries_Handler,
+		},
+		{
+			MethodName: "GetNotification",
+			Handler:    _NotifyService_GetNotification_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _NotifyService_DeleteWebhook_Handler,
+		},
+		{
+			MethodName: "DisableWebhook",
+			Handler:    _NotifyService_DisableWebhook_Handler,
+		},
+		{
+			MethodName: "EnableWebhook",
+			Handler:    _NotifyService_EnableWebhook_Handler,
+		},
+		{
+			MethodName: "RotateWebhookSecret",
+			Handler:    _NotifyService_RotateWebhookSecret_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
