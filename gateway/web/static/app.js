@@ -355,7 +355,7 @@
     body.replaceChildren(
       h("p", { id: "client-error", class: "error", role: "alert" }),
       h("div", { class: "toolbar" }, review,
-        h("span", { id: "review-state" }, row.reviewTime ? "Last reviewed " + fmtTime(row.reviewTime) : "Never reviewed"),
+        h("span", { id: "review-state", "data-reviewed": row.reviewTime ? "true" : null }, row.reviewTime ? "Last reviewed " + fmtTime(row.reviewTime) : "Never reviewed"),
         missing.length ? h("span", { class: "notshared" }, "Not shared: " + missing.map((m) => SCOPE_NAMES[m] || m).join(", ")) : null),
       h("h2", {}, "Summary"),
       h("dl", { class: "facts" },
