@@ -154,8 +154,10 @@ func get[T any](b *browser, what string, within time.Duration, a chromedp.Action
 	return v
 }
 
-func visible(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
-func click(sel string) chromedp.Action[chromedp.Void]   { return chromedp.Click(chromedp.CSS(sel)) }
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 
 // checkAxe injects axe-core (once per document) and fails on any violation.
 func (b *browser) checkAxe(name string) {

@@ -51,6 +51,7 @@
   const enumText = (v, prefix) => String(v || "").replace(prefix, "").toLowerCase().replace(/_/g, " ");
   const severity = (v) => enumText(v, "RISK_SEVERITY_");
 
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
   function fmtTime(ts) {
     if (!ts) return "—";
     const d = new Date(ts);
@@ -158,7 +159,7 @@
       h("th", { scope: "row" }, link, row.unreadNotifications ? h("span", { class: "muted" }, " (" + row.unreadNotifications + " unread)") : null),
       h("td", {}, NEED[row.need] || NEED.NEED_REASON_UNSPECIFIED),
       bandCell(row),
-      cell(row, "PLAN_PROGRESS", row.currentStreakDays !== undefined, () => row.currentStreakDays + " days"),
+      cell(row, "PLAN_PROGRESS", row.currentStreakDays !== undefined, () => plural(row.currentStreakDays, "day")),
       cell(row, "PLAN_PROGRESS", row.nextMilestoneDay !== undefined, () => "Day " + row.nextMilestoneDay + (row.nextMilestoneTime ? " · " + fmtTime(row.nextMilestoneTime) : "")),
       cell(row, "MOOD_INSIGHTS", row.latestMood !== undefined || row.moodTrend !== undefined, mood),
       cell(row, "MOOD_INSIGHTS", row.urgesLast7Days !== undefined, () => String(row.urgesLast7Days)),
@@ -361,7 +362,7 @@
       h("dl", { class: "facts" },
         h("dt", {}, "Need"), h("dd", {}, NEED[row.need] || "—"),
         h("dt", {}, "Plan"), h("dd", {}, row.planStatus ? enumText(row.planStatus, "PLAN_STATUS_") : missing.includes("PLAN_PROGRESS") ? "Not shared" : "—"),
-        h("dt", {}, "Streak"), h("dd", {}, row.currentStreakDays !== undefined ? row.currentStreakDays + " days" : "—"),
+        h("dt", {}, "Streak"), h("dd", {}, row.currentStreakDays !== undefined ? plural(row.currentStreakDays, "day") : "—"),
         h("dt", {}, "Time zone"), h("dd", {}, row.timeZone || "—")),
       h("h2", {}, "Mood and urges"),
       notShared(missing, "MOOD_INSIGHTS") || h("div", { class: "grid2" }, chart("mood", days), chart("urges", days)),
