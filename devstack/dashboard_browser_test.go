@@ -297,6 +297,8 @@ func walkRoster(t *testing.T, s *suite, b *browser) {
 	})
 	plan("dash-well", 3)
 	assign("dash-well", "PLAN_PROGRESS")
+	// (client-feed, assigned for the feed above, is on the roster too: the
+	// order is checked among these three.)
 	want := []string{"dash-risk", "dash-slip", "dash-well"}
 
 	// The risk flag is raised from the check-in's event: wait for the API
@@ -308,7 +310,7 @@ func walkRoster(t *testing.T, s *suite, b *browser) {
 		for _, r := range rows {
 			ids = append(ids, r.(map[string]any)["clientId"].(string))
 		}
-		if fmt.Sprint(ids) != fmt.Sprint(want) {
+		if ids = only(ids, want); fmt.Sprint(ids) != fmt.Sprint(want) {
 			return fmt.Sprintf("roster order %v, want %v", ids, want)
 		}
 		return ""
@@ -318,7 +320,7 @@ func walkRoster(t *testing.T, s *suite, b *browser) {
 		click("#refresh"),
 		visible(`#roster-table tbody tr[data-client-id="dash-well"]`))
 	ids := get(b, "read the roster", 5*time.Second, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#roster-table tbody tr")].map((tr) => tr.dataset.clientId)`))
-	if fmt.Sprint(ids) != fmt.Sprint(want) {
+	if ids = only(ids, want); fmt.Sprint(ids) != fmt.Sprint(want) {
 		t.Fatalf("the page lists %v, want the documented order %v", ids, want)
 	}
 	b.checkAxe("roster with clients")
@@ -343,4 +345,15 @@ func walkRoster(t *testing.T, s *suite, b *browser) {
 	b.screenshot("client", 1280, 800)
 	b.screenshot("client-tablet", 768, 1024)
 	b.noCSPViolations()
+}
+
+// only keeps the ids that are in keep, in their order.
+func only(ids, keep []string) []string {
+	var out []string
+	for _, id := range ids {
+		if contains(keep, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
