@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,9 +70,25 @@ func TestDashboardPageRendersTheContract(t *testing.T) {
 		reviewed = true
 		w.Write([]byte(`{"review":{"reviewTime":"2026-12-03T11:00:00Z"}}`))
 	})
+	// The feed: the first connection sends n1 and breaks; the page must
+	// come back with afterId=n1 and get n2.
+	var feedMu sync.Mutex
+	var afterIDs []string
 	mux.HandleFunc("GET /v1/notifications:stream", func(w http.ResponseWriter, r *http.Request) {
+		feedMu.Lock()
+		afterIDs = append(afterIDs, r.URL.Query().Get("afterId"))
+		n := len(afterIDs)
+		feedMu.Unlock()
 		w.WriteHeader(200)
-		w.(http.Flusher).Flush()
+		note := func(id string) {
+			fmt.Fprintf(w, `{"result":{"notification":{"id":%q,"kind":"NOTIFICATION_KIND_HIGH_URGE","title":"A strong urge","clientId":"dash-risk","createTime":"2026-12-03T10:00:00Z"}}}`+"\n", id)
+			w.(http.Flusher).Flush()
+		}
+		if n == 1 {
+			note("n1")
+			return
+		}
+		note(fmt.Sprintf("n%d", n))
 		<-r.Context().Done()
 	})
 	srv := httptest.NewServer(mux)
@@ -85,6 +102,13 @@ func TestDashboardPageRendersTheContract(t *testing.T) {
 	})`))
 	if !strings.Contains(checks["banner"], "notifications") || !strings.Contains(checks["mood"], "Not shared (mood insights)") || !strings.Contains(checks["band"], "Silent") {
 		t.Fatalf("the roster shows %v, want the unavailable service named, the missing scope named and the band in words", checks)
+	}
+	b.run("see the feed come back after a break", 20*time.Second, visible(`#feed-list li[data-notification-id="n2"]`))
+	feedMu.Lock()
+	got := fmt.Sprint(afterIDs)
+	feedMu.Unlock()
+	if got != "[ n1]" {
+		t.Fatalf("the feed connected with afterId %s, want first none, then n1", got)
 	}
 	b.checkAxe("stub roster")
 	b.screenshot("stub-roster", 1280, 800)
