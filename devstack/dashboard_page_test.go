@@ -46,6 +46,7 @@ func stubDetail(status string) string {
 // and marking reviewed, with axe and the CSP watching. The real service is
 // walked by TestDashboardInTheBrowser/roster.
 func TestDashboardPageRendersTheContract(t *testing.T) {
+	var mu sync.Mutex // the handlers run on the server's goroutines
 	status := "RISK_FLAG_STATUS_RAISED"
 	reviewed := false
 	page, err := web.Handler(web.Options{DevToken: func() (string, error) { return "tok", nil }})
@@ -56,6 +57,8 @@ func TestDashboardPageRendersTheContract(t *testing.T) {
 	mux.Handle("/dashboard/", page)
 	mux.HandleFunc("GET /v1/dashboard/roster", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(stubRoster)) })
 	mux.HandleFunc("GET /v1/dashboard/clients/dash-risk", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
 		d := stubDetail(status)
 		if reviewed {
 			d = strings.Replace(d, `"changedSinceReview":true`, `"reviewTime":"2026-12-03T11:00:00Z","changedSinceReview":false`, 1)
@@ -63,11 +66,15 @@ func TestDashboardPageRendersTheContract(t *testing.T) {
 		w.Write([]byte(d))
 	})
 	mux.HandleFunc("POST /v1/clients/dash-risk/risk-flags/{f}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		status = "RISK_FLAG_STATUS_ACKNOWLEDGED"
+		mu.Unlock()
 		w.Write([]byte(`{}`))
 	})
 	mux.HandleFunc("POST /v1/clients/dash-risk/reviews", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		reviewed = true
+		mu.Unlock()
 		w.Write([]byte(`{"review":{"reviewTime":"2026-12-03T11:00:00Z"}}`))
 	})
 	// The feed: the first connection sends n1 and breaks; the page must
