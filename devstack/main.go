@@ -62,6 +62,7 @@ func realMain(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, `no-contact devstack is up
   gateway (HTTP)   http://%s   (OpenAPI: /openapi.json, health: /healthz)
+  dashboard        http://%s/dashboard/
   plans (gRPC)     %s
   journal (gRPC)   %s
   notify (gRPC)    %s
@@ -74,7 +75,7 @@ func realMain(ctx context.Context, out io.Writer) error {
   tracing          %s
   get a token:     go run ./devstack token --sub client-1 --role client
 Press Ctrl-C to stop.
-`, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote, transportNote(s), tracingNote())
+`, st.HTTPAddr, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote, transportNote(s), tracingNote())
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping…")

@@ -68,6 +68,10 @@ type Settings struct {
 	// identity (edge.Config); tests that drive many rounds raise them.
 	RateLimitPerSecond string `env:"NOCONTACT_RATE_LIMIT_PER_SECOND" envDefault:"20"`
 	RateLimitBurst     string `env:"NOCONTACT_RATE_LIMIT_BURST" envDefault:"40"`
+	// DevCounsellorID is who the dashboard's "development counsellor
+	// token" button signs in as (the gateway's DEV_TOKENS, which the
+	// devstack turns on unless tokens come from a JWKS URL).
+	DevCounsellorID string `env:"NOCONTACT_DEV_COUNSELLOR_ID" envDefault:"counsellor-demo"`
 }
 
 // DevJWTSecret is the development HS256 secret used when
@@ -265,6 +269,14 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 	for k, v := range map[string]string{"RATE_LIMIT_PER_SECOND": s.RateLimitPerSecond, "RATE_LIMIT_BURST": s.RateLimitBurst} {
 		if v != "" {
 			gwEnv[k] = v
+		}
+	}
+	// The dashboard's development token button: only here, and only with
+	// the HS256 secret (the gateway refuses it otherwise).
+	if s.JWKSURL == "" {
+		gwEnv["DEV_TOKENS"] = "true"
+		if s.DevCounsellorID != "" {
+			gwEnv["DEV_COUNSELLOR_ID"] = s.DevCounsellorID
 		}
 	}
 	if err := config.LoadFrom(&gwCfg, gwEnv); err != nil {

@@ -53,6 +53,15 @@ type Config struct {
 	// listener of its own); "" or "off" serves none.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9464"`
 
+	// DevTokens makes the dashboard page offer a button that mints a
+	// development counsellor token (POST /dashboard/dev-token), signed
+	// with the HS256 secret. Only the devstack turns it on; the gateway
+	// refuses to start with it when tokens are verified with a JWKS URL
+	// (there is no development secret to sign with then).
+	DevTokens bool `env:"DEV_TOKENS" envDefault:"false"`
+	// DevCounsellorID is the sub of the development counsellor token.
+	DevCounsellorID string `env:"DEV_COUNSELLOR_ID" envDefault:"counsellor-demo"`
+
 	// TLS makes the calls to the services mutual TLS (TLS_CERT_FILE,
 	// TLS_KEY_FILE, TLS_CA_FILE: all or none), as the services require
 	// when theirs is on.

@@ -29,8 +29,11 @@ import (
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
 	"github.com/nocontact/backend/proto/openapi"
 
+	"github.com/nocontact/backend/gateway/web"
+
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/grpcserver"
 	"github.com/nocontact/backend/platform/metrics"
@@ -169,6 +172,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 		_, _ = w.Write(s.openapi)
 	})
 	root.Handle("/v1/", api)
+	page, err := dashboardPage(cfg, clk)
+	if err != nil {
+		return nil, err
+	}
+	root.Handle("/dashboard", chain(page, withRequestID, withRecovery(log), withAccessLog(log, clk)))
+	root.Handle("/dashboard/", chain(page, withRequestID, withRecovery(log), withAccessLog(log, clk), withBodyLimit(cfg.MaxBodyBytes)))
 	root.Handle("/", chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		routingErrorHandler(r.Context(), nil, nil, w, r, http.StatusNotFound)
 	}), withRequestID))
@@ -178,6 +187,31 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	}
 	s.handler = withTracing(tp, classes, chain(root, withMetrics(s.metrics, classes)))
 	return s, nil
+}
+
+// dashboardPage is the counsellor's page at /dashboard/, with the
+// development token button when cfg.DevTokens is on. That needs the HS256
+// secret (a JWKS deployment has none to sign with) and is refused
+// otherwise, so a production configuration cannot turn it on by mistake.
+func dashboardPage(cfg Config, clk clock.Clock) (http.Handler, error) {
+	var opts web.Options
+	if cfg.DevTokens {
+		secret := cfg.Auth.JWTSecret.Reveal()
+		if cfg.Auth.JWKSURL != "" || len(secret) < config.MinJWTSecretLen {
+			return nil, errors.New("config: DEV_TOKENS needs the development HS256 secret (NOCONTACT_JWT_SECRET) and no NOCONTACT_JWT_JWKS_URL")
+		}
+		if cfg.DevCounsellorID == "" {
+			return nil, errors.New("config: DEV_TOKENS needs DEV_COUNSELLOR_ID")
+		}
+		opts.DevToken = func() (string, error) {
+			return auth.IssueHS256([]byte(secret), cfg.Auth.Issuer, cfg.Auth.Audience, cfg.DevCounsellorID, auth.RoleCounsellor, 8*time.Hour, clk)
+		}
+	}
+	h, err := web.Handler(opts)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard page: %w", err)
+	}
+	return h, nil
 }
 
 // close releases what New acquired: the backend connections and the
