@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 
-.PHONY: test vet generate check-generated lint-proto lint-openapi ci
+.PHONY: test vet generate check-generated lint-proto lint-openapi ts-client ci
 
 ## test: every test of every module in go.work, against embedded NATS and FerretDB.
 test:
@@ -34,9 +34,17 @@ lint-proto:
 ## redocly.yaml / .spectral.yaml.
 OPENAPI_DOC := proto/openapi/nocontact.openapi.json
 lint-openapi:
-	@lint=$$(tools/openapi-lint/install tools/openapi-lint) && \
+	@lint=$$(tools/npm-install tools/openapi-lint) && \
 	$$lint/node_modules/.bin/redocly lint --config redocly.yaml $(OPENAPI_DOC) && \
 	$$lint/node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity=warn $(OPENAPI_DOC)
 
+## ts-client: install the TypeScript client's pinned packages (outside the
+## repo, linked as clients/typescript/node_modules), generate its types from
+## the served document and compile it; devstack's TestTypeScriptClientSmoke
+## then runs it against the stack.
+ts-client:
+	@deps=$$(tools/npm-install clients/typescript) && ln -sfn $$deps/node_modules clients/typescript/node_modules
+	cd clients/typescript && node_modules/.bin/openapi-typescript ../../$(OPENAPI_DOC) -o src/schema.d.ts --silent && node_modules/.bin/tsc -p .
+
 ## ci: what .ci/run does.
-ci: lint-proto check-generated lint-openapi vet test
+ci: lint-proto check-generated lint-openapi ts-client vet test

@@ -21,7 +21,7 @@ type obj = map[string]any
 var errorResponses = []struct{ code, name, desc string }{
 	{"400", "BadRequest", "The request is invalid (InvalidArgument, FailedPrecondition, OutOfRange); details carry a google.rpc.BadRequest naming the fields."},
 	{"401", "Unauthorized", "No bearer token, or it is invalid or expired."},
-	{"403", "Forbidden", "The caller may not do this (PermissionDenied), e.g. without the client's consent."},
+	{"403", "Forbidden", "The authenticated caller acts outside its role (PermissionDenied), e.g. a counsellor creating a plan. Data the caller may not see answers 404 instead."},
 	{"404", "NotFound", "The resource does not exist or the caller may not know it does, or no such route."},
 	{"409", "Conflict", "The request conflicts with the current state (AlreadyExists, Aborted): retry with fresh data."},
 	{"413", "PayloadTooLarge", "The request body exceeds the gateway's limit."},
