@@ -277,7 +277,7 @@ func openStream(_ context.Context, w http.ResponseWriter, m proto.Message) error
 	if m != nil {
 		return nil
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/x-ndjson") // as the OpenAPI document says
 	w.WriteHeader(http.StatusOK)
 	return http.NewResponseController(w).Flush()
 }

@@ -61,7 +61,7 @@ func Convert(swagger []byte) ([]byte, error) {
 		newPath, renames := simplePath(p)
 		outItem := obj{}
 		for method, op := range asObj(item) {
-			o, err := operation(asObj(op), renames, schemas)
+			o, err := operation(method, asObj(op), renames, schemas)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", method, p, err)
 			}
@@ -125,7 +125,7 @@ func simplePath(p string) (string, map[string]string) {
 	return out, renames
 }
 
-func operation(op obj, renames map[string]string, schemas obj) (obj, error) {
+func operation(method string, op obj, renames map[string]string, schemas obj) (obj, error) {
 	out := obj{}
 	for _, k := range []string{"summary", "description", "operationId", "tags"} {
 		if v, ok := op[k]; ok {
@@ -184,6 +184,14 @@ func operation(op obj, renames map[string]string, schemas obj) (obj, error) {
 		}
 		np["schema"] = schema(s)
 		params = append(params, np)
+	}
+	if method == "patch" && hasBody && !slices.ContainsFunc(params, func(p any) bool { return asObj(p)["name"] == "updateMask" }) {
+		// grpc-gateway fills update_mask from the body's fields when the
+		// query has none, so protoc-gen-openapiv2 leaves it out; the edge
+		// takes it in the query too (README: ?updateMask=hardDates).
+		params = append(params, obj{"name": "updateMask", "in": "query",
+			"description": "The fields to change, comma-separated, in the JSON (hardDates) or proto (hard_dates) spelling. Without it, the fields present in the body.",
+			"schema": obj{"type": "string"}})
 	}
 	if params != nil {
 		out["parameters"] = params
