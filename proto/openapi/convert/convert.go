@@ -191,7 +191,7 @@ func operation(method string, op obj, renames map[string]string, schemas obj) (o
 		// takes it in the query too (README: ?updateMask=hardDates).
 		params = append(params, obj{"name": "updateMask", "in": "query",
 			"description": "The fields to change, comma-separated, in the JSON (hardDates) or proto (hard_dates) spelling. Without it, the fields present in the body.",
-			"schema": obj{"type": "string"}})
+			"schema":      obj{"type": "string"}})
 	}
 	if params != nil {
 		out["parameters"] = params
