@@ -75,6 +75,9 @@ func TestNotificationsExactlyOnceAndLiveFeed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("stream status %d", resp.StatusCode)
 	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("live feed Content-Type = %q, want application/x-ndjson (as documented)", ct)
+	}
 	got := make(chan map[string]any, 10)
 	go func() {
 		sc := bufio.NewScanner(resp.Body)

@@ -1,10 +1,11 @@
-// Package openapi embeds the OpenAPI (Swagger 2.0) document generated from
-// the service protos, so the gateway can serve it without reading files.
+// Package openapi embeds the OpenAPI 3.1 document generated from the
+// service protos (protoc-gen-openapiv2's Swagger 2.0 output, converted and
+// completed by ./convert), so the gateway can serve it without reading files.
 package openapi
 
 import _ "embed"
 
-// JSON is the merged OpenAPI document of every public HTTP route.
+// JSON is the OpenAPI 3.1 document of every HTTP route the gateway serves.
 //
-//go:embed nocontact.swagger.json
+//go:embed nocontact.openapi.json
 var JSON []byte
