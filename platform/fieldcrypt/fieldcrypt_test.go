@@ -242,9 +242,15 @@ func TestWrappedKeysetCopiedToAnotherClientDoesNotUnwrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := newKeyring(t, db, fieldcrypt.KEKSet{Current: kek}, clock.NewFake(t0))
+	// The keyset itself does not unwrap under another client's id: nothing
+	// can be sealed or opened with it there.
+	if _, err := fresh.Seal(ctx, ref("client-2", "e1", "body"), "x"); err == nil {
+		t.Fatal("client-1's keyset copied under client-2 unwrapped")
+	}
 	if got, err := fresh.Open(ctx, ref("client-2", "e1", "body"), ct); err == nil {
 		t.Fatalf("client-1's keyset under client-2 opened: %q", got)
 	}
+	mustOpen(t, fresh, ref("client-1", "e1", "body"), ct, marker)
 }
 
 func TestDestroyShredsAndRefusesLateSeals(t *testing.T) {
