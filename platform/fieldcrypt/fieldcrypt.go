@@ -186,7 +186,7 @@ func (k *Keyring) Seal(ctx context.Context, ref Ref, plaintext string) ([]byte, 
 	if err := ref.validate(); err != nil {
 		return nil, err
 	}
-	a, err := k.aeadFor(ctx, ref.Client, true)
+	a, _, err := k.aeadFor(ctx, ref.Client, true)
 	if err != nil {
 		return nil, err
 	}
@@ -203,11 +203,20 @@ func (k *Keyring) Open(ctx context.Context, ref Ref, ciphertext []byte) (string,
 	if err := ref.validate(); err != nil {
 		return "", err
 	}
-	a, err := k.aeadFor(ctx, ref.Client, false)
+	a, fromCache, err := k.aeadFor(ctx, ref.Client, false)
 	if err != nil {
 		return "", err
 	}
 	pt, err := a.Decrypt(ciphertext, ref.aad())
+	if err != nil && fromCache {
+		// Another replica may have rotated the keyset (RotateDEK) and
+		// sealed with the new key: read the keyset again, once.
+		k.Forget(ref.Client)
+		if a, _, err = k.aeadFor(ctx, ref.Client, false); err != nil {
+			return "", err
+		}
+		pt, err = a.Decrypt(ciphertext, ref.aad())
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w (%s)", ErrOpen, ref)
 	}
@@ -248,16 +257,16 @@ func (k *Keyring) Destroy(ctx context.Context, client string) error {
 	return nil
 }
 
-// aeadFor returns the client's AEAD from the cache or the store; create
-// makes the keyset when there is none.
-func (k *Keyring) aeadFor(ctx context.Context, client string, create bool) (tink.AEAD, error) {
+// aeadFor returns the client's AEAD from the cache (fromCache) or the
+// store; create makes the keyset when there is none.
+func (k *Keyring) aeadFor(ctx context.Context, client string, create bool) (_ tink.AEAD, fromCache bool, _ error) {
 	now := k.clock.Now()
 	if c, ok := k.cache.Get(client); ok {
 		if now.Sub(c.loaded) < k.ttl {
 			if c.destroyed {
-				return nil, ErrDestroyed
+				return nil, true, ErrDestroyed
 			}
-			return c.aead, nil
+			return c.aead, true, nil
 		}
 		k.cache.Remove(client)
 	}
@@ -266,22 +275,22 @@ func (k *Keyring) aeadFor(ctx context.Context, client string, create bool) (tink
 		doc, err = k.create(ctx, client)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if doc.Destroyed {
 		k.cache.Add(client, cached{destroyed: true, loaded: now})
-		return nil, ErrDestroyed
+		return nil, false, ErrDestroyed
 	}
 	h, err := k.unwrap(doc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	a, err := aead.New(h)
 	if err != nil {
-		return nil, fmt.Errorf("fieldcrypt: keyset of client %s: %w", client, err)
+		return nil, false, fmt.Errorf("fieldcrypt: keyset of client %s: %w", client, err)
 	}
 	k.cache.Add(client, cached{aead: a, loaded: now})
-	return a, nil
+	return a, false, nil
 }
 
 func (k *Keyring) load(ctx context.Context, client string) (keysetDoc, error) {

@@ -294,3 +294,20 @@ func TestKEKFromKMSURI(t *testing.T) {
 	}
 	mustOpen(t, newKeyring(t, db, set, clock.NewFake(t0)), ref("client-1", "e1", "body"), ct, marker)
 }
+
+// Replica B holds the keyset in its cache when replica A rotates it and
+// seals with the new key: B opens that value at once (it reads the keyset
+// again when its cached one does not open it).
+func TestRotatedKeyOpensOnAReplicaWithACachedKeyset(t *testing.T) {
+	db := testenv.Mongo(t)
+	ctx := context.Background()
+	kek := newKEK(t)
+	a := newKeyring(t, db, fieldcrypt.KEKSet{Current: kek}, clock.NewFake(t0))
+	b := newKeyring(t, db, fieldcrypt.KEKSet{Current: kek}, clock.NewFake(t0))
+	r := ref("client-1", "e1", "body")
+	mustOpen(t, b, r, mustSeal(t, a, r, "before"), "before") // B's cache is warm
+	if err := a.RotateDEK(ctx, "client-1"); err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, b, r, mustSeal(t, a, r, "after"), "after")
+}
