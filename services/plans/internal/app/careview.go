@@ -96,8 +96,8 @@ type visible struct {
 
 // resolve decides which of the named clients the caller may see: a
 // counsellor their ACTIVE assignments (all of them when none is named), a
-// client themself (asCareTeam: as their care team would). Admins manage
-// the care team and see no client's dashboard.
+// client themself (asCareTeam: as their care team would). Admins see
+// none.
 func (v *CareView) resolve(ctx context.Context, c Caller, clientIDs []string, asCareTeam bool) (visible, error) {
 	out := visible{assignments: map[string]care.Assignment{}, consents: map[string]care.Consents{}}
 	switch c.Role {
@@ -144,7 +144,12 @@ func (v *CareView) resolve(ctx context.Context, c Caller, clientIDs []string, as
 			return out, apperr.InvalidArgument(apperr.FieldViolation{Field: "client_ids", Description: "a client names their own id"})
 		}
 	default:
-		return out, apperr.PermissionDenied("the care dashboard is for counsellors (and for a client asking what their care team sees)")
+		// An admin manages the care team and sees no client's health
+		// data: every named client is left out, each attempt logged.
+		if asCareTeam {
+			return out, apperr.InvalidArgument(apperr.FieldViolation{Field: "as_care_team", Description: "only a client may ask what their care team sees"})
+		}
+		out.denied = append(out.denied, clientIDs...)
 	}
 	sort.Strings(out.ids)
 	return out, nil
