@@ -267,6 +267,25 @@ func accessLogCases() map[string]rpcCase {
 			deniedTo(alAdmin, nf, fixed("consents"), clientReq(func(c string) proto.Message { return &plansv1.ListConsentsRequest{ClientId: c} })),
 			deniedTo(alStranger, nf, fixed("consents"), clientReq(func(c string) proto.Message { return &plansv1.ListConsentsRequest{ClientId: c} })),
 		}},
+		// The dashboard's plans part: a batch leaves out a client the
+		// caller may not see (OK, no row) and logs the attempt DENIED.
+		"nocontact.plans.v1.CareService.BatchGetCareSummaries": {attempts: func() []attempt {
+			req := clientReq(func(c string) proto.Message {
+				return &plansv1.BatchGetCareSummariesRequest{ClientIds: []string{c}}
+			})
+			res := fixed("care-summary")
+			return []attempt{allowedBy(alCounsellor, ok, res, req), deniedTo(alAdmin, ok, res, req), deniedTo(alStranger, ok, res, req)}
+		}()},
+		"nocontact.plans.v1.CareService.GetCareTimeline": {attempts: func() []attempt {
+			req := clientReq(func(c string) proto.Message { return &plansv1.GetCareTimelineRequest{ClientId: c} })
+			res := fixed("care-timeline")
+			return []attempt{allowedBy(alCounsellor, ok, res, req), deniedTo(alAdmin, nf, res, req), deniedTo(alStranger, nf, res, req)}
+		}()},
+		"nocontact.plans.v1.CareService.MarkClientReviewed": {attempts: func() []attempt {
+			req := clientReq(func(c string) proto.Message { return &plansv1.MarkClientReviewedRequest{ClientId: c} })
+			res := fixed("review")
+			return []attempt{allowedBy(alCounsellor, ok, res, req), deniedTo(alAdmin, nf, res, req), deniedTo(alStranger, nf, res, req)}
+		}()},
 		"nocontact.plans.v1.CareService.ListAccessLog": ownerOnly(fixed("access-log"), clientReq(func(c string) proto.Message { return &plansv1.ListAccessLogRequest{ClientId: c} })),
 
 		// JournalService

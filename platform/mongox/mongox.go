@@ -27,8 +27,10 @@ import (
 // maxPoolSize=1 whatever was asked: with more connections FerretDB loses
 // concurrent updates and lets several version-checked writers win, which
 // would silently break the outbox and every optimistic-concurrency write.
-func Connect(ctx context.Context, uri string, maxPoolSize uint64) (*mongo.Client, error) {
-	client, err := connect(ctx, uri, maxPoolSize)
+//
+// extra options (a command monitor, say) are applied on top.
+func Connect(ctx context.Context, uri string, maxPoolSize uint64, extra ...*options.ClientOptions) (*mongo.Client, error) {
+	client, err := connect(ctx, uri, maxPoolSize, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -38,15 +40,15 @@ func Connect(ctx context.Context, uri string, maxPoolSize uint64) (*mongo.Client
 	if err := client.Disconnect(ctx); err != nil {
 		return nil, fmt.Errorf("mongo disconnect before forcing pool size 1: %w", err)
 	}
-	return connect(ctx, uri, 1)
+	return connect(ctx, uri, 1, extra...)
 }
 
-func connect(ctx context.Context, uri string, maxPoolSize uint64) (*mongo.Client, error) {
+func connect(ctx context.Context, uri string, maxPoolSize uint64, extra ...*options.ClientOptions) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri)
 	if maxPoolSize > 0 {
 		opts.SetMaxPoolSize(maxPoolSize)
 	}
-	client, err := mongo.Connect(opts)
+	client, err := mongo.Connect(append([]*options.ClientOptions{opts}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("mongo connect: %w", err)
 	}

@@ -27,7 +27,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/embedded"
 	"github.com/nocontact/backend/platform/mongox"
@@ -133,7 +135,7 @@ func open() (*mongo.Client, func(), error) {
 	defer cancel()
 
 	if uri := os.Getenv("MONGODB_URI"); uri != "" {
-		client, err := mongox.Connect(ctx, uri, 0)
+		client, err := mongox.Connect(ctx, uri, 0, monitored())
 		if err != nil {
 			return nil, nil, fmt.Errorf("MONGODB_URI: %w", err)
 		}
@@ -157,7 +159,7 @@ func open() (*mongo.Client, func(), error) {
 		stopFerret()
 		_ = os.RemoveAll(dir)
 	}
-	client, err := mongox.Connect(ctx, uri, 1)
+	client, err := mongox.Connect(ctx, uri, 1, monitored())
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -187,4 +189,24 @@ func dbName(t testing.TB) string {
 		name = name[:maxLen-len(suffix)-2]
 	}
 	return "t_" + name + suffix
+}
+
+// counters holds, per database name, the command counter of Commands.
+var counters sync.Map
+
+func monitored() *options.ClientOptions {
+	return options.Client().SetMonitor(&event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if c, ok := counters.Load(e.DatabaseName); ok {
+			c.(*atomic.Int64).Add(1)
+		}
+	}})
+}
+
+// Commands starts counting the commands (reads and writes, each round trip
+// to the database) sent to db, and returns the count so far: a test that a
+// batch read costs the same whatever its size compares two counts.
+func Commands(db *mongo.Database) func() int64 {
+	c := new(atomic.Int64)
+	counters.Store(db.Name(), c)
+	return c.Load
 }

@@ -74,14 +74,16 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
-	plans := app.NewPlans(mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), relay.Kick), assignments, access, d.Clock)
+	planStore := mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), relay.Kick)
+	plans := app.NewPlans(planStore, assignments, access, d.Clock)
 	careApp := app.NewCare(assignments, consents, access, d.Clock)
 	lag, ran := d.Metrics.Scheduler("milestones")
 	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran, Tracer: d.Tracing.Tracer()})
 
 	srv := d.NewServer(plansv1.PlansService_ServiceDesc.ServiceName)
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))
-	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access))
+	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
+	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run},

@@ -63,10 +63,14 @@ func newFixture(t testing.TB, start time.Time) *fixture {
 // replica is one instance of the plans service's app layer, as a separate
 // process would build it; replicas share only the database and JetStream.
 type replica struct {
-	plans *app.Plans
-	store *mongodb.PlanStore
-	relay *outbox.Relay
-	sched *scheduler.Scheduler
+	plans     *app.Plans
+	care      *app.Care
+	view      *app.CareView
+	reviews   *mongodb.ReviewStore
+	accessApp *app.Access
+	store     *mongodb.PlanStore
+	relay     *outbox.Relay
+	sched     *scheduler.Scheduler
 }
 
 func (f *fixture) replica() *replica { return f.replicaWith(mongodb.Hooks{}) }
@@ -82,7 +86,10 @@ func (f *fixture) replicaWith(hooks mongodb.Hooks) *replica {
 	access := app.NewAccess(assignments, consents, f.db.Collection(mongodb.CollAccessLog), f.clk)
 	store := mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), nil).WithHooks(hooks)
 	plans := app.NewPlans(store, assignments, access, f.clk)
-	return &replica{plans: plans, store: store, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour)}
+	reviews := mongodb.NewReviewStore(f.db.Collection(mongodb.CollReviews))
+	return &replica{plans: plans, store: store, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour),
+		care: app.NewCare(assignments, consents, access, f.clk), reviews: reviews, accessApp: access,
+		view: app.NewCareView(store, assignments, access, reviews, f.clk)}
 }
 
 // events reads every event on the PLANS stream with the given subject.

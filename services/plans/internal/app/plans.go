@@ -38,6 +38,11 @@ type PlanRepository interface {
 	// ListContacts lists up to limit contacts of a plan numbered below
 	// beforeSeq (0: from the newest), newest first.
 	ListContacts(ctx context.Context, planID string, beforeSeq int64, limit int) ([]plan.Contact, error)
+	// ListByClients lists the plans of several clients in one query.
+	ListByClients(ctx context.Context, clientIDs []string) ([]plan.Plan, error)
+	// ContactsSince lists the contacts (not voided) of several plans that
+	// occurred at or after since, in one query.
+	ContactsSince(ctx context.Context, planIDs []string, since time.Time) ([]plan.PlanContact, error)
 	// ClaimDue leases one active plan with something due (docstore.Claim);
 	// docstore.ErrNotFound when none is left unclaimed.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (string, error)

@@ -449,3 +449,10 @@ func (p *Plan) rederive(before, after []Attempt, now time.Time) {
 	}
 	p.advance(after, now)
 }
+
+// PlanContact is a contact with the id of the plan whose log holds it (a
+// read across several plans' logs).
+type PlanContact struct {
+	PlanID string
+	Contact
+}

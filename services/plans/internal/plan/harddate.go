@@ -153,3 +153,20 @@ func (p *Plan) advanceHardDates(now time.Time) *time.Time {
 	}
 	return next
 }
+
+// UpcomingHardDate is the plan's next hard date when it falls within days
+// local days of today (0: today only), for the care team's roster: the
+// hard date, the date it falls on and how many days away it is.
+func UpcomingHardDate(p *Plan, now time.Time, days int) (h HardDate, date Date, in int, ok bool) {
+	today := DateOf(now, p.Location())
+	for _, hd := range p.HardDates {
+		d := hd.In(today.Year())
+		if d.Before(today) {
+			d = hd.In(today.Year() + 1)
+		}
+		if n := today.DaysUntil(d); n <= days && (!ok || d.Before(date)) {
+			h, date, in, ok = hd, d, n, true
+		}
+	}
+	return h, date, in, ok
+}

@@ -19,6 +19,7 @@ const (
 	CollConsents    = "consents"
 	CollAccessLog   = "access_log"
 	CollContacts    = "contacts"
+	CollReviews     = "reviews"
 )
 
 // HotQuery names the filter and sort keys of a query the service runs on
@@ -37,10 +38,14 @@ var HotQueries = []HotQuery{
 	{"unpublished events", CollPlans, []string{outbox.FieldPending}},
 	{"assignments of a client", CollAssignments, []string{"client_id", "create_time"}},
 	{"a counsellor's roster", CollAssignments, []string{"counsellor_id", "create_time"}},
+	{"a counsellor's active clients (care summaries)", CollAssignments, []string{"counsellor_id", "status"}},
 	{"unpublished assignment events", CollAssignments, []string{outbox.FieldPending}},
 	{"unpublished consent events", CollConsents, []string{outbox.FieldPending}},
 	{"a client's access log, newest first", CollAccessLog, []string{"client_id", "time", "_id"}},
 	{"contacts of a plan, newest first (ListContacts)", CollContacts, []string{"plan_id", "seq"}},
+	{"recent contacts of the roster's plans (care summaries)", CollContacts, []string{"plan_id", "occurred_at"}},
+	{"a client's access log by one actor (care timeline)", CollAccessLog, []string{"client_id", "actor_id", "time"}},
+	{"a counsellor's review marks", CollReviews, []string{"counsellor_id", "client_id"}},
 }
 
 // Indexes declares every index of the plans database; the service creates
@@ -65,9 +70,11 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollAssignments: append([]mongo.IndexModel{
 			idx("client_created", "client_id", "create_time"),
 			idx("counsellor_created", "counsellor_id", "create_time"),
+			idx("counsellor_status", "counsellor_id", "status"),
 		}, outbox.IndexModels()...),
 		CollConsents:  outbox.IndexModels(),
-		CollAccessLog: {idx("client_time", "client_id", "time", "_id")},
-		CollContacts:  {idx("plan_seq", "plan_id", "seq")},
+		CollAccessLog: {idx("client_time", "client_id", "time", "_id"), idx("client_actor_time", "client_id", "actor_id", "time")},
+		CollContacts:  {idx("plan_seq", "plan_id", "seq"), idx("plan_occurred", "plan_id", "occurred_at")},
+		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id")},
 	}
 }

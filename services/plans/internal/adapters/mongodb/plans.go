@@ -293,6 +293,47 @@ func (s *PlanStore) ListByClient(ctx context.Context, clientID string, skip, lim
 	return list, err
 }
 
+// ListByClients lists the plans of several clients in one query, each
+// client's newest first (the roster's plans part).
+func (s *PlanStore) ListByClients(ctx context.Context, clientIDs []string) ([]plan.Plan, error) {
+	if len(clientIDs) == 0 {
+		return nil, nil
+	}
+	list, err := s.plans.Find(ctx, bson.D{{Key: "client_id", Value: bson.D{{Key: "$in", Value: clientIDs}}}}, options.Find().
+		SetSort(bson.D{{Key: "client_id", Value: 1}, {Key: "create_time", Value: -1}, {Key: "_id", Value: 1}}))
+	for i := range list {
+		list[i].MoveLegacyContacts()
+		list[i].PendingContacts = nil
+	}
+	return list, err
+}
+
+// ContactsSince lists the contacts of several plans that occurred at or
+// after since, in one query (not voided ones only).
+func (s *PlanStore) ContactsSince(ctx context.Context, planIDs []string, since time.Time) ([]plan.PlanContact, error) {
+	if len(planIDs) == 0 {
+		return nil, nil
+	}
+	cur, err := s.contacts.Find(ctx, bson.D{
+		{Key: "plan_id", Value: bson.D{{Key: "$in", Value: planIDs}}},
+		{Key: "occurred_at", Value: bson.D{{Key: "$gte", Value: since}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recent contacts: %w", err)
+	}
+	var docs []contactDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("recent contacts: %w", err)
+	}
+	out := make([]plan.PlanContact, 0, len(docs))
+	for _, d := range docs {
+		if !d.Voided {
+			out = append(out, plan.PlanContact{PlanID: d.PlanID, Contact: d.Contact})
+		}
+	}
+	return out, nil
+}
+
 // ClaimDue leases the longest overdue active plan with something due at
 // or before now that no scheduler holds (docstore.Claim); ErrNotFound when
 // there is none. Served by the status_due_claim index.

@@ -17,11 +17,12 @@ type CareServer struct {
 	plansv1.UnimplementedCareServiceServer
 	care   *app.Care
 	access *app.Access
+	view   *app.CareView
 }
 
 // NewCareServer builds the CareService handlers.
-func NewCareServer(c *app.Care, a *app.Access) *CareServer {
-	return &CareServer{care: c, access: a}
+func NewCareServer(c *app.Care, a *app.Access, v *app.CareView) *CareServer {
+	return &CareServer{care: c, access: a, view: v}
 }
 
 // CreateCareAssignment implements plansv1.CareServiceServer.
@@ -132,23 +133,27 @@ func (s *CareServer) ListAccessLog(ctx context.Context, req *plansv1.ListAccessL
 	}
 	out := &plansv1.ListAccessLogResponse{NextPageToken: page.NextPageToken}
 	for _, e := range page.Entries {
-		outcome := plansv1.AccessOutcome_ACCESS_OUTCOME_ALLOWED
-		if e.Outcome == care.OutcomeDenied {
-			outcome = plansv1.AccessOutcome_ACCESS_OUTCOME_DENIED
-		}
-		out.Entries = append(out.Entries, &plansv1.AccessLogEntry{
-			Id:        e.ID,
-			ActorId:   e.ActorID,
-			ActorRole: string(e.ActorRole),
-			ClientId:  e.ClientID,
-			Resource:  e.Resource,
-			Action:    e.Action,
-			Outcome:   outcome,
-			Time:      timestamppb.New(e.Time),
-			RequestId: e.RequestID,
-		})
+		out.Entries = append(out.Entries, accessEntryProto(e))
 	}
 	return out, nil
+}
+
+func accessEntryProto(e care.AccessEntry) *plansv1.AccessLogEntry {
+	outcome := plansv1.AccessOutcome_ACCESS_OUTCOME_ALLOWED
+	if e.Outcome == care.OutcomeDenied {
+		outcome = plansv1.AccessOutcome_ACCESS_OUTCOME_DENIED
+	}
+	return &plansv1.AccessLogEntry{
+		Id:        e.ID,
+		ActorId:   e.ActorID,
+		ActorRole: string(e.ActorRole),
+		ClientId:  e.ClientID,
+		Resource:  e.Resource,
+		Action:    e.Action,
+		Outcome:   outcome,
+		Time:      timestamppb.New(e.Time),
+		RequestId: e.RequestID,
+	}
 }
 
 func assignmentProto(a care.Assignment) *plansv1.CareAssignment {
@@ -195,7 +200,7 @@ func (s *CareServer) CheckCareAccess(ctx context.Context, req *plansv1.CheckCare
 	for _, q := range req.GetQueries() {
 		queries = append(queries, app.AccessQuery{ClientID: q.GetClientId(), Scope: app.ScopeFromProto(q.GetScope())})
 	}
-	allowed, err := s.access.Allowed(ctx, caller, queries)
+	allowed, err := s.access.Allowed(ctx, caller, queries, req.GetAsCareTeam())
 	if err != nil {
 		return nil, err
 	}
