@@ -1373,11 +1373,14 @@ func (x *CareAccessQuery) GetScope() ConsentScope {
 	return ConsentScope_CONSENT_SCOPE_UNSPECIFIED
 }
 
-// CheckCareAccessRequest asks about up to 100 (client, scope) pairs.
+// CheckCareAccessRequest asks about up to 2000 (client, scope) pairs.
 type CheckCareAccessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The questions.
-	Queries       []*CareAccessQuery `protobuf:"bytes,1,rep,name=queries,proto3" json:"queries,omitempty"`
+	Queries []*CareAccessQuery `protobuf:"bytes,1,rep,name=queries,proto3" json:"queries,omitempty"`
+	// Set by a client naming only themselves: each answer is then whether
+	// their care team may see that scope under the current consents.
+	AsCareTeam    bool `protobuf:"varint,2,opt,name=as_care_team,json=asCareTeam,proto3" json:"as_care_team,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1417,6 +1420,13 @@ func (x *CheckCareAccessRequest) GetQueries() []*CareAccessQuery {
 		return x.Queries
 	}
 	return nil
+}
+
+func (x *CheckCareAccessRequest) GetAsCareTeam() bool {
+	if x != nil {
+		return x.AsCareTeam
+	}
+	return false
 }
 
 // CheckCareAccessResponse answers each question, in the request's order.
@@ -2475,10 +2485,11 @@ const file_nocontact_plans_v1_care_proto_rawDesc = "" +
 	"\tclient_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bclientId\x12B\n" +
 	"\x05scope\x18\x02 \x01(\x0e2 .nocontact.plans.v1.ConsentScopeB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05scope\"c\n" +
-	"\x16CheckCareAccessRequest\x12I\n" +
-	"\aqueries\x18\x01 \x03(\v2#.nocontact.plans.v1.CareAccessQueryB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10dR\aqueries\"3\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05scope\"\x86\x01\n" +
+	"\x16CheckCareAccessRequest\x12J\n" +
+	"\aqueries\x18\x01 \x03(\v2#.nocontact.plans.v1.CareAccessQueryB\v\xbaH\b\x92\x01\x05\b\x01\x10\xd0\x0fR\aqueries\x12 \n" +
+	"\fas_care_team\x18\x02 \x01(\bR\n" +
+	"asCareTeam\"3\n" +
 	"\x17CheckCareAccessResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x03(\bR\aallowed\"t\n" +
 	"\x1cBatchGetCareSummariesRequest\x122\n" +
