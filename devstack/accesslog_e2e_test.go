@@ -346,6 +346,18 @@ func accessLogCases() map[string]rpcCase {
 			}
 			return []attempt{deniedTo(alStranger, nf, flagRes, req), allowedBy(alCounsellor, ok, flagRes, req)}
 		}()},
+		// A batch leaves out a client the caller may not see (OK, no row)
+		// and logs the attempt DENIED; an admin sees no health data.
+		"nocontact.journal.v1.JournalService.BatchGetJournalSummaries": {attempts: func() []attempt {
+			req := clientReq(func(c string) proto.Message {
+				return &journalv1.BatchGetJournalSummariesRequest{ClientIds: []string{c}}
+			})
+			res := fixed("journal/care-summary")
+			return []attempt{allowedBy(alCounsellor, ok, res, req), deniedTo(alAdmin, ok, res, req), deniedTo(alStranger, ok, res, req)}
+		}()},
+		"nocontact.journal.v1.JournalService.GetJournalCareDetail": journalRead("journal/care-detail", func(c string) proto.Message {
+			return &journalv1.GetJournalCareDetailRequest{ClientId: c, SlipTimes: []*timestamppb.Timestamp{timestamppb.Now()}}
+		}),
 
 		// NotifyService
 		"nocontact.notify.v1.NotifyService.ListNotifications":        {noClient: "the caller's own inbox"},

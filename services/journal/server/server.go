@@ -85,6 +85,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Entries:  docstore.New[journal.Entry](d.DB.Collection(mongodb.CollEntries), relay.Kick),
 		Urges:    docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick),
 		Flags:    docstore.New[journal.RiskFlag](d.DB.Collection(mongodb.CollFlags), relay.Kick),
+		Care:     mongodb.NewCareStore(d.DB),
 	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)

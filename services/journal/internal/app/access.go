@@ -18,6 +18,7 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/outbox"
 )
 
 // Caller is who is calling (platform/auth).
@@ -28,6 +29,7 @@ func CallerFrom(ctx context.Context) (Caller, error) { return auth.CallerFrom(ct
 
 // Consent scopes as the plans events name them.
 const (
+	ScopePlanProgress  = careview.ScopePlanProgress
 	ScopeMoodInsights  = careview.ScopeMoodInsights
 	ScopeSharedJournal = careview.ScopeSharedJournal
 	ScopeRiskAlerts    = careview.ScopeRiskAlerts
@@ -52,6 +54,17 @@ type AccessRecord struct {
 // as Unavailable (fail closed).
 type CareAuthority interface {
 	Allowed(ctx context.Context, clientID, counsellorID, scope string) (bool, error)
+	// AllowedAll answers every query for the caller in one question to
+	// plans (one CheckCareAccess call), in order. With asCareTeam the
+	// caller is a client asking about themself and each answer is whether
+	// their care team may see that scope under the current consents.
+	AllowedAll(ctx context.Context, callerID string, queries []CareQuery, asCareTeam bool) ([]bool, error)
+}
+
+// CareQuery is one question of AllowedAll: this scope of this client.
+type CareQuery struct {
+	ClientID string
+	Scope    string
 }
 
 // Access decides who may see a client's journal data.
@@ -156,6 +169,109 @@ func (a *Access) Record(ctx context.Context, c Caller, clientID, resource, actio
 	}
 	rec := AccessRecord{ActorID: c.ID, ClientID: clientID, Action: action, Allowed: allowed, Time: now}
 	if err := a.records.Create(ctx, id, rec, msg); err != nil {
+		return fmt.Errorf("record access: %w", err)
+	}
+	return nil
+}
+
+// Granted is what a caller may see of each named client, decided at once
+// for a batch: the scopes per client, and whether the caller is the client
+// (who sees everything of theirs, unless asking as their care team).
+type Granted struct {
+	Scopes map[string]map[string]bool
+	Owner  bool
+}
+
+// Has reports whether scope of clientID was granted.
+func (g Granted) Has(clientID, scope string) bool { return g.Scopes[clientID][scope] }
+
+// Any reports whether any scope of clientID was granted.
+func (g Granted) Any(clientID string) bool { return len(g.Scopes[clientID]) > 0 }
+
+// DecideAll decides, for many clients and scopes, with at most one
+// question to plans: the client sees all of their own (nothing of anyone
+// else's), a counsellor what plans answers now, an admin nothing (these
+// views are health data). asCareTeam is for a client naming only
+// themselves: plans then answers what their care team sees. A counsellor
+// or admin setting it, or a client naming anyone else with it, is
+// InvalidArgument. It records nothing (see RecordAll).
+func (a *Access) DecideAll(ctx context.Context, c Caller, clientIDs, scopes []string, asCareTeam bool) (Granted, error) {
+	g := Granted{Scopes: map[string]map[string]bool{}}
+	if asCareTeam {
+		if c.Role != auth.RoleClient {
+			return g, apperr.InvalidArgument(apperr.FieldViolation{Field: "as_care_team", Description: "is only for a client asking what their own care team sees"})
+		}
+		if len(clientIDs) != 1 || clientIDs[0] != c.ID {
+			return g, apperr.InvalidArgument(apperr.FieldViolation{Field: "client_ids", Description: "with as_care_team, must name only yourself"})
+		}
+	}
+	var queries []CareQuery
+	switch {
+	case c.Role == auth.RoleClient && !asCareTeam:
+		for _, id := range clientIDs {
+			if id == c.ID {
+				g.Owner = true
+				g.Scopes[id] = map[string]bool{}
+				for _, s := range scopes {
+					g.Scopes[id][s] = true
+				}
+			}
+		}
+		return g, nil
+	case c.Role == auth.RoleCounsellor || asCareTeam:
+		for _, id := range clientIDs {
+			for _, s := range scopes {
+				queries = append(queries, CareQuery{ClientID: id, Scope: s})
+			}
+		}
+	default:
+		return g, nil
+	}
+	if len(queries) == 0 {
+		return g, nil
+	}
+	allowed, err := a.team.AllowedAll(ctx, c.ID, queries, asCareTeam)
+	if err != nil {
+		return g, apperr.Wrap(apperr.KindUnavailable, err, "the care team's access to these clients could not be checked; try again")
+	}
+	for i, q := range queries {
+		if !allowed[i] {
+			continue
+		}
+		if g.Scopes[q.ClientID] == nil {
+			g.Scopes[q.ClientID] = map[string]bool{}
+		}
+		g.Scopes[q.ClientID][q.Scope] = true
+	}
+	return g, nil
+}
+
+// RecordAll stores one access record per client named by someone other
+// than the client (ALLOWED when any scope of theirs was granted, DENIED
+// otherwise), each with its event, in one insert.
+func (a *Access) RecordAll(ctx context.Context, c Caller, g Granted, clientIDs []string, resource, action string) error {
+	now := storedNow(a.clk)
+	var drafts []docstore.Draft[AccessRecord]
+	for _, clientID := range clientIDs {
+		if (c.Role == auth.RoleClient && c.ID == clientID) || clientID == "" {
+			continue
+		}
+		allowed := g.Any(clientID)
+		msg, err := newEvent("journal.access.recorded", clientID, c.RequestID, now, "", "", &eventsv1.Envelope{
+			Payload: &eventsv1.Envelope_AccessRecorded{AccessRecorded: &eventsv1.AccessRecorded{
+				ActorId: c.ID, ActorRole: string(c.Role), Resource: resource, Action: action, Allowed: allowed, RequestId: c.RequestID,
+			}},
+		})
+		if err != nil {
+			return err
+		}
+		drafts = append(drafts, docstore.Draft[AccessRecord]{
+			ID:     uuid.NewString(),
+			Doc:    AccessRecord{ActorID: c.ID, ClientID: clientID, Action: action, Allowed: allowed, Time: now},
+			Events: []outbox.Message{msg},
+		})
+	}
+	if err := a.records.CreateMany(ctx, drafts); err != nil {
 		return fmt.Errorf("record access: %w", err)
 	}
 	return nil

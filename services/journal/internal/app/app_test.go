@@ -66,6 +66,7 @@ type fixture struct {
 	relay   *outbox.Relay
 	access  *app.Access
 	team    *careTeam
+	care    *mongodb.CareStore
 	journal *app.Journal
 	urges   *docstore.Store[journal.Urge]
 	replica func() *app.Journal
@@ -102,6 +103,7 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 	team := &careTeam{scopes: map[[2]string][]string{}}
 	access := app.NewAccess(team, docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
 	urges := docstore.New[journal.Urge](coll(mongodb.CollUrges), nil)
+	care := mongodb.NewCareStore(db)
 	// newReplica is another replica of the service over the same database.
 	newReplica := func() *app.Journal {
 		return app.NewJournal(app.Stores{
@@ -109,9 +111,10 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 			Entries:  docstore.New[journal.Entry](coll(mongodb.CollEntries), nil),
 			Urges:    docstore.New[journal.Urge](coll(mongodb.CollUrges), nil),
 			Flags:    docstore.New[journal.RiskFlag](coll(mongodb.CollFlags), nil),
+			Care:     care,
 		}, access, plansclient.New(conn), clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
 	}
-	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, journal: newReplica(), urges: urges, replica: newReplica}
+	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, care: care, journal: newReplica(), urges: urges, replica: newReplica}
 }
 
 // closedAddr is a loopback address nothing listens on: plans is down.
@@ -263,6 +266,39 @@ type careTeam struct {
 	mu     sync.Mutex
 	scopes map[[2]string][]string
 	err    error
+	// batches counts AllowedAll calls: one CheckCareAccess call each.
+	batches int
+}
+
+// AllowedAll answers as plans' CheckCareAccess does: for a counsellor,
+// their active assignment and the client's consent; with asCareTeam (a
+// client about themself), whether any counsellor of theirs may see it.
+func (c *careTeam) AllowedAll(_ context.Context, callerID string, queries []app.CareQuery, asCareTeam bool) ([]bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches++
+	if c.err != nil {
+		return nil, c.err
+	}
+	out := make([]bool, len(queries))
+	for i, q := range queries {
+		if !asCareTeam {
+			out[i] = slices.Contains(c.scopes[[2]string{q.ClientID, callerID}], q.Scope)
+			continue
+		}
+		for pair, scopes := range c.scopes {
+			if pair[0] == q.ClientID && q.ClientID == callerID && slices.Contains(scopes, q.Scope) {
+				out[i] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+func (c *careTeam) batchCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batches
 }
 
 func (c *careTeam) Allowed(_ context.Context, clientID, counsellorID, scope string) (bool, error) {

@@ -49,6 +49,8 @@ type Stores struct {
 	Entries  *docstore.Store[journal.Entry]
 	Urges    *docstore.Store[journal.Urge]
 	Flags    *docstore.Store[journal.RiskFlag]
+	// Care reads the care team's views (roster rows, detail page).
+	Care CareStore
 }
 
 // Journal is the journal use cases.

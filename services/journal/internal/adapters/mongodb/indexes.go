@@ -36,6 +36,8 @@ var HotQueries = []HotQuery{
 	{"urges of a client's window", CollUrges, []string{"client_id", "local_date"}},
 	{"open flags of a client by reason", CollFlags, []string{"client_id", "reason", "status"}},
 	{"flags of a client, newest first", CollFlags, []string{"client_id", "raise_time"}},
+	{"urges of a client around slips", CollUrges, []string{"client_id", "create_time"}},
+	{"flags of many clients by status (care views)", CollFlags, []string{"client_id", "status", "raise_time"}},
 	{"flags due to escalate, claimed by the escalation job", CollFlags, []string{"status", "escalate_at", docstore.FieldClaimedUntil}},
 }
 
@@ -58,8 +60,8 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollCheckIns: withOutbox(idx("client_occurred", "client_id", "occurred_at"), idx("client_date", "client_id", "local_date")),
 		CollEntries: withOutbox(idx("client_created", "client_id", "create_time"), idx("client_shared", "client_id", "shared", "create_time"),
 			idx("client_date", "client_id", "local_date")),
-		CollUrges:  withOutbox(idx("client_date", "client_id", "local_date")),
-		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("status_escalate_claim", "status", "escalate_at", docstore.FieldClaimedUntil)),
+		CollUrges:  withOutbox(idx("client_date", "client_id", "local_date"), idx("client_created", "client_id", "create_time")),
+		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("client_status_raised", "client_id", "status", "raise_time"), idx("status_escalate_claim", "status", "escalate_at", docstore.FieldClaimedUntil)),
 		CollAccess: withOutbox(),
 	} {
 		out[k] = v

@@ -52,3 +52,31 @@ func (c *Client) Allowed(ctx context.Context, clientID, counsellorID, scope stri
 	}
 	return allowed[0], nil
 }
+
+// MaxQueries is the most CheckCareAccess answers in one call.
+const MaxQueries = 2000
+
+// AllowedAll implements app.CareAuthority: every query in one
+// CheckCareAccess call (with the caller's token forwarded, so plans
+// answers for callerID), as_care_team passed on.
+func (c *Client) AllowedAll(ctx context.Context, callerID string, queries []app.CareQuery, asCareTeam bool) ([]bool, error) {
+	if len(queries) > MaxQueries {
+		return nil, fmt.Errorf("care access of %s: %d questions, at most %d in one call", callerID, len(queries), MaxQueries)
+	}
+	req := &plansv1.CheckCareAccessRequest{AsCareTeam: asCareTeam}
+	for _, q := range queries {
+		s, ok := plansv1.ConsentScope_value[q.Scope]
+		if !ok || s == 0 {
+			return nil, fmt.Errorf("unknown consent scope %q", q.Scope)
+		}
+		req.Queries = append(req.Queries, &plansv1.CareAccessQuery{ClientId: q.ClientID, Scope: plansv1.ConsentScope(s)})
+	}
+	resp, err := c.care.CheckCareAccess(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("care access of %s: %w", callerID, err)
+	}
+	if len(resp.GetAllowed()) != len(queries) {
+		return nil, fmt.Errorf("care access of %s: %d answers to %d questions", callerID, len(resp.GetAllowed()), len(queries))
+	}
+	return resp.GetAllowed(), nil
+}
