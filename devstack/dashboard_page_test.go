@@ -75,7 +75,7 @@ func TestDashboardPageRendersTheContract(t *testing.T) {
 		mu.Lock()
 		reviewed = true
 		mu.Unlock()
-		w.Write([]byte(`{"review":{"reviewTime":"2026-12-03T11:00:00Z"}}`))
+		w.Write([]byte(`{"clientId":"dash-slip","counsellorId":"counsellor-demo","reviewTime":"2026-12-03T11:00:00Z"}`))
 	})
 	// The feed: the first connection sends n1 and breaks; the page must
 	// come back with afterId=n1 and get n2.

@@ -345,7 +345,8 @@
       review.disabled = true;
       try {
         const r = await api("POST", `/v1/clients/${encodeURIComponent(id)}/reviews`, {});
-        flash("Marked reviewed " + fmtTime(r && r.review && r.review.reviewTime) + ".");
+        // The route answers the Review itself (response_body: "review").
+        flash("Marked reviewed " + fmtTime(r && r.reviewTime) + ".");
         await loadClient(id, true);
       } catch (e) {
         review.disabled = false;
