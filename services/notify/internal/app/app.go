@@ -89,8 +89,6 @@ type raceHooks struct {
 	// webhookDisabling: a failure was recorded and the webhook is about to
 	// be disabled.
 	webhookDisabling func(webhookID string)
-	// storeQuery: the batch summary read made a store round trip.
-	storeQuery func()
 }
 
 func (h raceHooks) run(f func(string), userID string) {

@@ -35,7 +35,3 @@ func (n *Notify) StoreHeldForTest(ctx context.Context, notes []inbox.Notificatio
 	_, err := n.notes.InsertMany(ctx, docs)
 	return err
 }
-
-// OnStoreQueryForTest calls f at each store round trip of a batch
-// summary read.
-func (n *Notify) OnStoreQueryForTest(f func()) { n.race.storeQuery = f }

@@ -98,7 +98,6 @@ func (n *Notify) Summaries(ctx context.Context, c Caller, clientIDs []string) ([
 	}
 	out := make([]NotificationSummary, 0, len(shown))
 	if len(shown) > 0 {
-		n.countQuery()
 		filter := append(delivered(c.ID), bson.E{Key: "client_id", Value: bson.D{{Key: "$in", Value: shown}}})
 		cur, err := n.notes.Find(ctx, filter, options.Find().
 			SetProjection(bson.D{{Key: "client_id", Value: 1}, {Key: "kind", Value: 1}, {Key: "urgent", Value: 1}, {Key: "deliver_at", Value: 1}, {Key: "read_time", Value: 1}}).
@@ -175,11 +174,4 @@ func (n *Notify) recordBatch(ctx context.Context, c Caller, ids []string, visibl
 		return apperr.Wrap(apperr.KindUnavailable, fmt.Errorf("record access: %w", err), "the attempt could not be recorded; try again")
 	}
 	return nil
-}
-
-// countQuery tells a test that the batch read made a store round trip.
-func (n *Notify) countQuery() {
-	if n.race.storeQuery != nil {
-		n.race.storeQuery()
-	}
 }
