@@ -256,13 +256,25 @@ func (s *seeder) client(ctx context.Context, admin, id string, c demoClient) err
 		granted[k.Scope] = k.Granted
 		revoked = revoked || k.RevokeTime != ""
 	}
+	grantedNow := false
 	if !(c.revoke && revoked) {
 		for _, scope := range c.scopes {
 			if !granted[scope] {
 				if err := s.call(ctx, "POST", "/v1/clients/"+id+"/consents", tok, map[string]any{"scope": scope}, nil); err != nil {
 					return err
 				}
+				grantedNow = true
 			}
+		}
+	}
+	if grantedNow {
+		// Notify picks a counsellor's recipients from its own projection of
+		// the care team, fed by the plans stream, while the journal's
+		// events come on another stream: a flag raised before notify has
+		// heard of the consent would reach no counsellor. Wait until it has
+		// (the counsellor's consent notifications about this client).
+		if err := s.waitConsentsHeard(ctx, id, len(c.scopes)); err != nil {
+			return err
 		}
 	}
 
@@ -379,6 +391,60 @@ func (s *seeder) client(ctx context.Context, admin, id string, c demoClient) err
 		}
 	}
 	return nil
+}
+
+// waitConsentsHeard waits until the counsellor has at least want consent
+// notifications about client (notify has applied the grants).
+func (s *seeder) waitConsentsHeard(ctx context.Context, client string, want int) error {
+	tok, err := s.token(s.cfg.CounsellorID, auth.RoleCounsellor, time.Hour)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		n, err := s.consentNotices(ctx, tok, client)
+		if err != nil {
+			return err
+		}
+		if n >= want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("notify has not heard of %s's consents (%d of %d): %w", client, n, want, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *seeder) consentNotices(ctx context.Context, tok, client string) (int, error) {
+	n, page := 0, ""
+	for {
+		var out struct {
+			Notifications []struct {
+				Kind     string `json:"kind"`
+				ClientID string `json:"clientId"`
+			} `json:"notifications"`
+			NextPageToken string `json:"nextPageToken"`
+		}
+		q := url.Values{"pageSize": {"100"}}
+		if page != "" {
+			q.Set("pageToken", page)
+		}
+		if err := s.call(ctx, "GET", "/v1/notifications?"+q.Encode(), tok, nil, &out); err != nil {
+			return 0, err
+		}
+		for _, note := range out.Notifications {
+			if note.ClientID == client && note.Kind == "NOTIFICATION_KIND_CONSENT_CHANGED" {
+				n++
+			}
+		}
+		if out.NextPageToken == "" {
+			return n, nil
+		}
+		page = out.NextPageToken
+	}
 }
 
 // seedMain is `go run ./devstack seed`: the demo data against a running

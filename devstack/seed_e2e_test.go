@@ -7,7 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
+
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/grpcclient"
 )
 
 // The demo data goes in through the public API, twice without doubling:
@@ -98,4 +105,27 @@ func TestSeedMakesTheDemoCounsellorOnceThroughThePublicAPI(t *testing.T) {
 	if g := scopes("k-demo-steady"); len(g) != 4 {
 		t.Errorf("the steady client grants %v, want all four", g)
 	}
+
+	// notify's batch summary, over gRPC with the counsellor's token and the
+	// real CheckCareAccess: the crisis client's urgent notification is
+	// unread; the revoked client is left out.
+	target, dial := grpcclient.ListTarget(s.stack.NotifyAddr)
+	conn, err := grpc.NewClient(target, append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultServiceConfig(grpcclient.RoundRobin))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	notify := notifyv1.NewNotifyServiceClient(conn)
+	eventually(t, 20*time.Second, func() string {
+		cctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+counsellor)
+		out, err := notify.BatchGetNotificationSummaries(cctx, &notifyv1.BatchGetNotificationSummariesRequest{ClientIds: []string{"k-demo-crisis", "k-demo-revoked"}})
+		if err != nil {
+			return err.Error()
+		}
+		sums := out.GetSummaries()
+		if len(sums) != 1 || sums[0].GetClientId() != "k-demo-crisis" || !sums[0].GetUrgentUnread() {
+			return fmt.Sprintf("the counsellor's summaries = %v, want the crisis client's urgent unread only", sums)
+		}
+		return ""
+	})
 }
