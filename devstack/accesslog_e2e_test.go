@@ -390,6 +390,14 @@ func accessLogCases() map[string]rpcCase {
 			}
 			return []attempt{deniedTo(alCounsellor, nf, res, req), deniedTo(alAdmin, nf, res, req), deniedTo(alStranger, nf, res, req)}
 		}()},
+		"nocontact.notify.v1.NotifyService.BatchGetNotificationSummaries": {attempts: func() []attempt {
+			res := fixed("notify/notification-summary")
+			req := func(*alFixture) proto.Message {
+				return &notifyv1.BatchGetNotificationSummariesRequest{ClientIds: []string{alClient}}
+			}
+			// Left out of the answer, never an error: the call is OK for all.
+			return []attempt{allowedBy(alCounsellor, ok, res, req), deniedTo(alAdmin, ok, res, req), deniedTo(alStranger, ok, res, req)}
+		}()},
 		"nocontact.notify.v1.NotifyService.DeleteWebhook": ownerOnly(webhookRes, func(f *alFixture) proto.Message {
 			return &notifyv1.DeleteWebhookRequest{UserId: alClient, WebhookId: f.webhookID}
 		}),

@@ -6,6 +6,7 @@
 //
 //	go run ./devstack                                   # run the suite
 //	go run ./devstack token --sub client-1 --role client  # print a dev token
+//	go run ./devstack seed                                # demo data in a running devstack
 package main
 
 import (
@@ -28,9 +29,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "token" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "token":
 		err = tokenMain(os.Args[2:], os.Stdout)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "seed":
+		err = seedMain(ctx, os.Args[2:], os.Stdout)
+	default:
 		err = realMain(ctx, os.Stdout)
 	}
 	if err != nil {

@@ -27,10 +27,14 @@ const AccessSubject = "notify.access.recorded"
 // access log. It holds no content: who, whose, what and the outcome.
 type AccessRecord struct {
 	ActorID string    `bson:"actor_id"`
-	UserID  string    `bson:"user_id"`
+	UserID  string    `bson:"user_id,omitempty"`
 	Action  string    `bson:"action"`
 	Allowed bool      `bson:"allowed"`
 	Time    time.Time `bson:"time"`
+	// Batch holds, for a batch read (one record for many clients, written
+	// at once), each named client's outcome; UserID and Allowed are then
+	// unset.
+	Batch []AccessOutcome `bson:"batch,omitempty"`
 }
 
 // WithAccessLog sets where attempts by someone other than the user are

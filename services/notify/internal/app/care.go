@@ -37,8 +37,8 @@ func (n *Notify) WithCareAuthority(a CareAuthority) *Notify {
 }
 
 // maxCareQueries bounds one question to the authority (CheckCareAccess
-// takes up to 100).
-const maxCareQueries = 100
+// takes up to 2000).
+const maxCareQueries = 2000
 
 // ScopeOf is the consent scope a counsellor's notification of kind k shows
 // data of ("" for the kinds about the care relationship itself, which a

@@ -316,3 +316,25 @@ func prefsProto(p inbox.Preferences) *notifyv1.Preferences {
 	}
 	return out
 }
+
+// BatchGetNotificationSummaries implements notifyv1.NotifyServiceServer.
+func (s *Server) BatchGetNotificationSummaries(ctx context.Context, req *notifyv1.BatchGetNotificationSummariesRequest) (*notifyv1.BatchGetNotificationSummariesResponse, error) {
+	c, err := app.CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := s.n.Summaries(ctx, c, req.GetClientIds())
+	if err != nil {
+		return nil, err
+	}
+	out := &notifyv1.BatchGetNotificationSummariesResponse{Summaries: []*notifyv1.NotificationSummary{}}
+	for _, sum := range sums {
+		p := &notifyv1.NotificationSummary{ClientId: sum.ClientID, Unread: int32(sum.Unread), UrgentUnread: sum.UrgentUnread}
+		if sum.LatestTime != nil {
+			p.LatestTime = timestamppb.New(*sum.LatestTime)
+			p.LatestKind = kinds[sum.LatestKind]
+		}
+		out.Summaries = append(out.Summaries, p)
+	}
+	return out, nil
+}
