@@ -88,3 +88,24 @@ func Percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Serial calls fn b.N times one after another and reports req/s, p50-ms
+// and p99-ms: for a store that serves one command at a time (the embedded
+// FerretDB), where concurrent callers would only queue.
+func Serial(b *testing.B, fn func() error) {
+	b.Helper()
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			b.Fatalf("call %d: %v", len(lat), err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	Report(b, lat, elapsed)
+}
