@@ -62,6 +62,6 @@ bench:
 	cd gateway && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'GatewayVsDirect' -benchtime $(BENCH_RPC) ./edge/ | tee -a $(BENCH_OUT)
 	cd services/journal && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'RecordCheckInVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
 	cd services/plans && go test -count=1 -run '^$$' -bench 'RecordContactVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
-	cd platform && go test -count=1 -run '^$$' -bench 'FerretFindOne' -benchtime $(BENCH_STORE) ./embedded/ | tee -a $(BENCH_OUT)
+	cd platform && go test -count=1 -run '^$$' -bench 'FerretFindOne/docs=1000/' -benchtime 10x -v ./embedded/ | tee -a $(BENCH_OUT)
 	@uptime | tee -a $(BENCH_OUT)
 	@cd tools/benchtable && GOWORK=off go run . < $(BENCH_OUT)

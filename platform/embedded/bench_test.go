@@ -72,9 +72,17 @@ func explain(b *testing.B, db *mongo.Database, find bson.D) string {
 // and a client's list (ListPlans: client_id, newest first, limit 50).
 // With -v it logs FerretDB's explain of each shape (docs/performance.md).
 func BenchmarkFerretFindOne(b *testing.B) {
-	ctx := context.Background()
 	for _, n := range []int{1000, 5000} {
 		for _, ms := range []int{0, 30} {
+			b.Run(fmt.Sprintf("docs=%d/milestones=%d", n, ms), func(b *testing.B) { findShapes(b, n, ms) })
+		}
+	}
+}
+
+func findShapes(b *testing.B, n, ms int) {
+	ctx := context.Background()
+	{
+		{
 			db := testenv.Mongo(b)
 			coll := db.Collection("plans")
 			fill(b, coll, n, ms)
@@ -82,7 +90,7 @@ func BenchmarkFerretFindOne(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			name := fmt.Sprintf("docs=%d/doc=%dB", n, len(raw))
+			name := fmt.Sprintf("doc=%dB", len(raw))
 			id := fmt.Sprintf("plan-%06d", n/2)
 			client := fmt.Sprintf("client-%05d", n/4)
 			b.Logf("%s explain by _id: %s", name, explain(b, db, bson.D{{Key: "find", Value: "plans"}, {Key: "filter", Value: bson.D{{Key: "_id", Value: id}}}, {Key: "limit", Value: 1}}))
