@@ -58,10 +58,10 @@ BENCH_STORE ?= 100x
 BENCH_OUT ?= /tmp/nocontact-bench.txt
 bench:
 	@: > $(BENCH_OUT); uptime | tee -a $(BENCH_OUT)
-	cd platform && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'ChainVsBare|RefusedVsBare' -benchtime $(BENCH_RPC) ./grpcserver/ | tee -a $(BENCH_OUT)
-	cd gateway && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'GatewayVsDirect' -benchtime $(BENCH_RPC) ./edge/ | tee -a $(BENCH_OUT)
-	cd services/journal && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'RecordCheckInVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
-	cd services/plans && go test -count=1 -run '^$$' -bench 'RecordContactVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
-	cd platform && go test -count=1 -run '^$$' -bench 'FerretFindOne/docs=1000/' -benchtime 10x -v ./embedded/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd platform && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'ChainVsBare|RefusedVsBare' -benchtime $(BENCH_RPC) ./grpcserver/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd gateway && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'GatewayVsDirect' -benchtime $(BENCH_RPC) ./edge/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd services/journal && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'RecordCheckInVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd services/plans && go test -count=1 -run '^$$' -bench 'RecordContactVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd platform && go test -count=1 -run '^$$' -bench 'FerretFindOne/docs=1000/' -benchtime 10x -v ./embedded/ | tee -a $(BENCH_OUT)
 	@uptime | tee -a $(BENCH_OUT)
 	@cd tools/benchtable && GOWORK=off go run . < $(BENCH_OUT)
