@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 
-.PHONY: test vet generate check-generated lint-proto lint-openapi ts-client ci
+.PHONY: bench test vet generate check-generated lint-proto lint-openapi ts-client ci
 
 ## test: every test of every module in go.work, against embedded NATS and FerretDB.
 test:
@@ -48,3 +48,20 @@ ts-client:
 
 ## ci: what .ci/run does.
 ci: lint-proto check-generated lint-openapi ts-client vet test
+
+## bench: the ratio benchmarks of docs/performance.md, each measured side by
+## side with its bare baseline in one run (fixed -benchtime, BENCH_COUNT
+## rounds), then the ratio table (tools/benchtable). Not part of `make test`.
+BENCH_COUNT ?= 3
+BENCH_RPC ?= 3000x
+BENCH_STORE ?= 100x
+BENCH_OUT ?= /tmp/nocontact-bench.txt
+bench:
+	@: > $(BENCH_OUT); uptime | tee -a $(BENCH_OUT)
+	set -o pipefail; cd platform && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'ChainVsBare|RefusedVsBare' -benchtime $(BENCH_RPC) ./grpcserver/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd gateway && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'GatewayVsDirect' -benchtime $(BENCH_RPC) ./edge/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd services/journal && go test -count=$(BENCH_COUNT) -run '^$$' -bench 'RecordCheckInVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd services/plans && go test -count=1 -run '^$$' -bench 'RecordContactVsDriver' -benchtime $(BENCH_STORE) ./internal/app/ | tee -a $(BENCH_OUT)
+	set -o pipefail; cd platform && go test -count=1 -run '^$$' -bench 'FerretFindOne/docs=1000/' -benchtime 10x -v ./embedded/ | tee -a $(BENCH_OUT)
+	@uptime | tee -a $(BENCH_OUT)
+	@cd tools/benchtable && GOWORK=off go run . < $(BENCH_OUT)

@@ -7,7 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/nocontact/backend/platform/benchx"
+
+	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/plan"
 )
@@ -111,4 +115,42 @@ func BenchmarkRecordContact(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRecordContactVsDriver is goal 3 of docs/performance.md for
+// plans: RecordContact through the app layer (the plan read with its
+// access check, the domain, the version-guarded plan write with its event,
+// the copy of the contact into the contacts collection and the settling
+// update) against the raw driver writes a contact needs at the least (the
+// plan's update by _id with its version bumped, and the contact's insert),
+// side by side on the same database and the same plan (10 contacts).
+func BenchmarkRecordContactVsDriver(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b, time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	r := f.replica()
+	id := benchPlan(b, f, r, 10)
+	plans, contacts := f.db.Collection(mongodb.CollPlans), f.db.Collection(mongodb.CollContacts)
+	n := 0
+	b.Run("driver", func(b *testing.B) {
+		benchx.Serial(b, func() error {
+			n++
+			if _, err := plans.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}, {Key: "contact_count", Value: 1}, {Key: "contact_seq", Value: 1}}},
+			}); err != nil {
+				return err
+			}
+			_, err := contacts.InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%s/raw-%d", id, n)}, {Key: "plan_id", Value: id},
+				{Key: "seq", Value: 100000 + n}, {Key: "direction", Value: "inbound"}, {Key: "channel", Value: "text"},
+				{Key: "occurred_at", Value: f.clk.Now().Add(-time.Hour)}, {Key: "rev", Value: 1}})
+			return err
+		})
+	})
+	b.Run("app", func(b *testing.B) {
+		benchx.Serial(b, func() error {
+			_, _, err := r.plans.RecordContact(ctx, client, id, plan.ContactParams{
+				Direction: plan.Inbound, Channel: plan.ChannelText, OccurredAt: f.clk.Now().Add(-time.Hour),
+			}, app.RequestKey{})
+			return err
+		})
+	})
 }
