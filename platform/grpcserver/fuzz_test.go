@@ -189,4 +189,3 @@ func TestFuzzRequestRPCs(t *testing.T) {
 		}
 	}
 }
-
