@@ -2,11 +2,29 @@
 SHELL := /bin/bash
 BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 
-.PHONY: bench test vet generate check-generated lint-proto lint-openapi ts-client ci
+.PHONY: bench test vet fuzz generate check-generated lint-proto lint-openapi ts-client ci
 
 ## test: every test of every module in go.work, against embedded NATS and FerretDB.
 test:
 	go test -count=1 work
+
+## fuzz: run each fuzz target for FUZZTIME (5s) past its committed seeds
+## (testdata/fuzz/<Target>/, which plain `go test` runs as regression
+## tests). A failing input is saved beside the seeds: keep it there as a
+## regression seed once the bug is fixed. See docs/decisions.md, "Fuzzing".
+FUZZTIME ?= 5s
+FUZZ_TARGETS := \
+	./platform/grpcserver:FuzzRequestValidation \
+	./platform/auth:FuzzVerifyToken \
+	./platform/auth:FuzzVerifySignedClaims \
+	./platform/events:FuzzEventDecoding \
+	./services/journal/internal/screening:FuzzScreen \
+	./services/notify/internal/webhook:FuzzCheckURL
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+	done
 
 ## vet: go vet over every module of go.work.
 vet:

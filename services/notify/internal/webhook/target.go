@@ -182,6 +182,11 @@ var (
 		netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
 		netip.MustParsePrefix("100::/64"),        // discard
 		netip.MustParsePrefix("2001:db8::/32"),   // documentation
+		netip.MustParsePrefix("2001:2::/48"),     // benchmarking (the IPv6 198.18.0.0/15)
+		netip.MustParsePrefix("2001:10::/28"),    // ORCHID (deprecated)
+		netip.MustParsePrefix("2001:20::/28"),    // ORCHIDv2: identifiers, not routable
+		netip.MustParsePrefix("3fff::/20"),       // documentation (RFC 9637)
+		netip.MustParsePrefix("5f00::/16"),       // SRv6 segment identifiers (RFC 9602)
 		netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 	}
 	// IPv6 ranges that embed an IPv4 address a gateway would forward to.
@@ -207,7 +212,12 @@ func refusal(a netip.Addr, devMode bool) string {
 	if a.Is6() {
 		b := a.As16()
 		switch {
-		case nat64.Contains(a), nat64Local.Contains(a):
+		case nat64Local.Contains(a):
+			// Local-use NAT64 (RFC 8215) is not globally reachable, and its
+			// operator may embed the IPv4 address at any RFC 6052 offset,
+			// so the address cannot be read back: refused whole.
+			return "a local-use NAT64 address (64:ff9b:1::/48)"
+		case nat64.Contains(a):
 			if r := refusal(netip.AddrFrom4([4]byte(b[12:16])), false); r != "" {
 				return r + " (embedded in a NAT64 address)"
 			}
