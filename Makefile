@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 
-.PHONY: bench test vet fuzz generate check-generated lint-proto lint-openapi ts-client ci
+.PHONY: bench screenshot test vet fuzz generate check-generated lint-proto lint-openapi ts-client ci
 
 ## test: every test of every module in go.work, against embedded NATS and FerretDB.
 test:
@@ -83,3 +83,8 @@ bench:
 	set -o pipefail; cd platform && go test -count=1 -run '^$$' -bench 'FerretFindOne/docs=1000/' -benchtime 10x -v ./embedded/ | tee -a $(BENCH_OUT)
 	@uptime | tee -a $(BENCH_OUT)
 	@cd tools/benchtable && GOWORK=off go run . < $(BENCH_OUT)
+
+## screenshot: render docs/dashboard.png (the README's picture) from the seed data in headless Chromium.
+screenshot:
+	NOCONTACT_SCREENSHOT_DIR=$(CURDIR)/.ci/screenshot go test -count=1 -run '^TestReadmeScreenshot$$' ./devstack/
+	cp .ci/screenshot/dashboard-1280x800.png docs/dashboard.png

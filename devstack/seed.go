@@ -25,7 +25,7 @@ type SeedConfig struct {
 	Secret string
 	// Issuer and Audience of the tokens (the suite's defaults when empty).
 	Issuer, Audience string
-	// CounsellorID is the demo counsellor (default demo-counsellor).
+	// CounsellorID is the demo counsellor (default counsellor-demo).
 	CounsellorID string
 	// TokenTTL is how long the printed sign-in token is valid.
 	TokenTTL time.Duration
@@ -183,7 +183,7 @@ func Seed(ctx context.Context, cfg SeedConfig) (SeedResult, error) {
 		cfg.Issuer, cfg.Audience = a.Issuer, a.Audience
 	}
 	if cfg.CounsellorID == "" {
-		cfg.CounsellorID = "demo-counsellor"
+		cfg.CounsellorID = "counsellor-demo"
 	}
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 24 * time.Hour
@@ -452,7 +452,7 @@ func (s *seeder) consentNotices(ctx context.Context, tok, client string) (int, e
 func seedMain(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:8080", "the devstack's gateway")
-	counsellor := fs.String("counsellor", "demo-counsellor", "the demo counsellor's id")
+	counsellor := fs.String("counsellor", "counsellor-demo", "the demo counsellor's id")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the printed sign-in token is valid")
 	if err := fs.Parse(args); err != nil {
 		return err
