@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Entries:  mongodb.Sealed(docstore.New[journal.Entry](d.DB.Collection(mongodb.CollEntries), relay.Kick), keys),
 		Urges:    mongodb.Sealed(docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick), keys),
 		Flags:    docstore.New[journal.RiskFlag](d.DB.Collection(mongodb.CollFlags), relay.Kick),
-		Care:     mongodb.NewCareStore(d.DB),
+		Care:     mongodb.NewCareStore(d.DB, keys),
 	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)

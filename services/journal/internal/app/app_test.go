@@ -123,7 +123,7 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 	access := app.NewAccess(team, docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
 	keys := newKeyring(t, db, clk)
 	urges := mongodb.Sealed(docstore.New[journal.Urge](coll(mongodb.CollUrges), nil), keys)
-	care := mongodb.NewCareStore(db)
+	care := mongodb.NewCareStore(db, keys)
 	// newReplica is another replica of the service over the same database.
 	newReplica := func() *app.Journal {
 		return app.NewJournal(app.Stores{

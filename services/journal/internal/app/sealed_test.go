@@ -138,6 +138,13 @@ func TestNoFreeTextInTheRawDocuments(t *testing.T) {
 	if err != nil || len(cis) != 1 || cis[0].Note != marker+" check-in note" {
 		t.Fatalf("check-ins = %+v, %v", cis, err)
 	}
+	// The care team's detail page reads the shared entry's text, never
+	// its ciphertext.
+	f.careTeam(t, app.ScopeSharedJournal)
+	d, err := f.journal.CareDetailOf(ctx, counsellor, client.ID, nil, false)
+	if err != nil || len(d.SharedEntries) != 1 || d.SharedEntries[0].Body != marker+" body free" || d.SharedEntries[0].Title != marker+" title free" {
+		t.Fatalf("care detail = %+v, %v", d.SharedEntries, err)
+	}
 	urges, err := f.urges.Find(ctx, bson.D{{Key: "_id", Value: u.ID}})
 	if err != nil || len(urges) != 1 || urges[0].Note != marker+" urge note" || urges[0].Outcome != journal.OutcomeResisted {
 		t.Fatalf("urges = %+v, %v", urges, err)

@@ -122,6 +122,28 @@ func mapErr(err error) error {
 	return err
 }
 
+// decode opens raw's sealed fields and decodes it into out; a nil Sealer
+// decodes raw as it is.
+func (s *Sealer) decode(ctx context.Context, raw bson.Raw, out any) error {
+	if s == nil {
+		return bson.Unmarshal(raw, out)
+	}
+	id, _ := raw.Lookup("_id").StringValueOK()
+	var d bson.D
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("decode %s/%s: %w", s.coll, id, err)
+	}
+	d, err := s.Open(ctx, id, d)
+	if err != nil {
+		return err
+	}
+	opened, err := bson.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("decode %s/%s: %w", s.coll, id, err)
+	}
+	return bson.Unmarshal(opened, out)
+}
+
 func index(doc bson.D, key string) int {
 	for i, e := range doc {
 		if e.Key == key {
