@@ -187,12 +187,12 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]out
 			var zero T
 			return zero, fmt.Errorf("load %s/%s: %w", s.coll.Name(), id, err)
 		}
-		// Decoded twice: the second copy is what fn's result is compared
-		// with (comparing encodings would see map order, not changes).
 		if raw, err = s.opened(ctx, raw); err != nil {
 			var zero T
 			return zero, err
 		}
+		// Decoded twice: the second copy is what fn's result is compared
+		// with (comparing encodings would see map order, not changes).
 		var rec, stored record[T]
 		if err := errors.Join(bson.Unmarshal(raw, &rec), bson.Unmarshal(raw, &stored)); err != nil {
 			var zero T
