@@ -64,6 +64,10 @@ func realMain(ctx context.Context, out io.Writer) error {
 	} else if s.JWTSecret == "" {
 		secretNote = fmt.Sprintf("development default %q (set NOCONTACT_JWT_SECRET to change it)", DevJWTSecret)
 	}
+	kekNote := "from NOCONTACT_KEK"
+	if s.KEK == "" {
+		kekNote = fmt.Sprintf("development default %q (set NOCONTACT_KEK to change it; never use it anywhere real)", DevKEK)
+	}
 	fmt.Fprintf(out, `no-contact devstack is up
   gateway (HTTP)   http://%s   (OpenAPI: /openapi.json, health: /healthz)
   dashboard        http://%s/dashboard/
@@ -75,11 +79,12 @@ func realMain(ctx context.Context, out io.Writer) error {
   MongoDB          %s%s
   data dir         %s
   JWT secret       %s
+  journal KEK      %s
   between services %s
   tracing          %s
   get a token:     go run ./devstack token --sub client-1 --role client
 Press Ctrl-C to stop.
-`, st.HTTPAddr, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote, transportNote(s), tracingNote())
+`, st.HTTPAddr, st.HTTPAddr, st.PlansAddr, st.JournalAddr, st.NotifyAddr, metricsLine(st), st.NATSURL, embeddedNote(st.EmbeddedNATS), redactURI(st.MongoURI), embeddedNote(st.EmbeddedMongo), s.DataDir, secretNote, kekNote, transportNote(s), tracingNote())
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping…")

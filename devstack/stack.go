@@ -72,7 +72,16 @@ type Settings struct {
 	// token" button signs in as (the gateway's DEV_TOKENS, which the
 	// devstack turns on unless tokens come from a JWKS URL).
 	DevCounsellorID string `env:"NOCONTACT_DEV_COUNSELLOR_ID" envDefault:"counsellor-demo"`
+	// KEK is the key-encryption key of the journal's per-client keysets
+	// (NOCONTACT_KEK of the services); DevKEK when not set.
+	KEK config.Secret `env:"NOCONTACT_KEK"`
 }
+
+// DevKEK is the development key-encryption key (the base64 of 32 bytes)
+// used when NOCONTACT_KEK is not set. It is printed at start-up: whatever
+// it sealed is readable by anyone who reads this file. Never use it
+// anywhere real.
+const DevKEK = "bm9jb250YWN0LWRldnN0YWNrLWtlay1ub3QtcmVhbCE="
 
 // DevJWTSecret is the development HS256 secret used when
 // NOCONTACT_JWT_SECRET is not set. It is printed at start-up: never use it
@@ -119,6 +128,10 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 	secret := s.JWTSecret.Reveal()
 	if secret == "" {
 		secret = DevJWTSecret
+	}
+	kek := s.KEK.Reveal()
+	if kek == "" {
+		kek = DevKEK
 	}
 	if err := os.MkdirAll(s.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -218,6 +231,7 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			"PLANS_ADDR":               st.PlansAddr,
 			"RISK_ESCALATE_AFTER":      s.RiskEscalateAfter,
 			"ESCALATION_SCAN_INTERVAL": "5s",
+			"NOCONTACT_KEK":            kek,
 		})); err != nil {
 			journal[i:].close()
 			return nil, err

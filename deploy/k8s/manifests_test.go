@@ -135,12 +135,15 @@ func TestSecretsAreReferencedNeverInlined(t *testing.T) {
 				if strings.HasPrefix(s.Name, "nocontact-jwt") {
 					t.Errorf("Secret %s: the token secret is never in git", s.Name)
 				}
+				if strings.HasSuffix(s.Name, "-kek") {
+					t.Errorf("Secret %s: a key-encryption key is never in git", s.Name)
+				}
 			}
 			// Every Secret a pod needs is either built here or one of those
 			// the operator creates (docs/operations.md): a misspelt name would
 			// leave the pods in CreateContainerConfigError (ContainerCreating
 			// for a volume).
-			external := []string{"nocontact-jwt", "plans-mongodb", "journal-mongodb", "notify-mongodb"}
+			external := []string{"nocontact-jwt", "plans-mongodb", "journal-mongodb", "notify-mongodb", "journal-kek"}
 			for _, b := range binaries {
 				external = append(external, tlsSecretFor(b)) // cert-manager's (components/service-tls)
 			}

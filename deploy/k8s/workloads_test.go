@@ -19,7 +19,7 @@ import (
 
 // Environment variables that carry secrets: they must come from a Secret by
 // name, never from a literal or a ConfigMap.
-var secretEnv = []string{"MONGODB_URI", jwtSecretEnv, jwtPreviousSecretEnv}
+var secretEnv = []string{"MONGODB_URI", jwtSecretEnv, jwtPreviousSecretEnv, "NOCONTACT_KEK", "NOCONTACT_KEK_PREVIOUS"}
 
 // Every binary serves Prometheus metrics on a listener of its own
 // (METRICS_ADDR): GET /metrics on 9464, the port the network policies open

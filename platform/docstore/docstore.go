@@ -71,8 +71,9 @@ type record[T any] struct {
 // must not use the field names _id, version, outbox, outbox_pending,
 // claimed_until, request_hash).
 type Store[T any] struct {
-	coll *mongo.Collection
-	kick func()
+	coll  *mongo.Collection
+	kick  func()
+	codec Codec
 }
 
 // New returns a store over coll. kick, when not nil, is called after every
@@ -88,7 +89,7 @@ func (s *Store[T]) Collection() *mongo.Collection { return s.coll }
 // Get returns the aggregate and its version.
 func (s *Store[T]) Get(ctx context.Context, id string) (T, int64, error) {
 	var rec record[T]
-	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
+	raw, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		var zero T
 		return zero, 0, ErrNotFound
@@ -96,6 +97,10 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, int64, error) {
 	if err != nil {
 		var zero T
 		return zero, 0, fmt.Errorf("get %s/%s: %w", s.coll.Name(), id, err)
+	}
+	if err := s.decode(ctx, raw, &rec); err != nil {
+		var zero T
+		return zero, 0, err
 	}
 	return rec.Doc, rec.Version, nil
 }
@@ -108,7 +113,11 @@ func (s *Store[T]) Create(ctx context.Context, id string, doc T, events ...outbo
 	if err := rec.Append(outbox.Traced(ctx, events)...); err != nil {
 		return fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
 	}
-	if _, err := s.coll.InsertOne(ctx, rec); err != nil {
+	w, err := s.sealed(ctx, id, rec)
+	if err != nil {
+		return err
+	}
+	if _, err := s.coll.InsertOne(ctx, w); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return ErrExists
 		}
@@ -134,7 +143,11 @@ func (s *Store[T]) CreateOnce(ctx context.Context, id, requestHash string, doc T
 	if err := rec.Append(outbox.Traced(ctx, events)...); err != nil {
 		return zero, false, fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
 	}
-	_, err := s.coll.InsertOne(ctx, rec)
+	w, err := s.sealed(ctx, id, rec)
+	if err != nil {
+		return zero, false, err
+	}
+	_, err = s.coll.InsertOne(ctx, w)
 	if err == nil {
 		s.kicked(len(events))
 		return doc, true, nil
@@ -143,11 +156,15 @@ func (s *Store[T]) CreateOnce(ctx context.Context, id, requestHash string, doc T
 		return zero, false, fmt.Errorf("create %s/%s: %w", s.coll.Name(), id, err)
 	}
 	var stored record[T]
-	if err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored); err != nil {
+	raw, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if err != nil {
 		return zero, false, fmt.Errorf("load %s/%s after a duplicate create: %w", s.coll.Name(), id, err)
 	}
-	if requestHash == "" || stored.RequestHash != requestHash {
+	if h, _ := raw.Lookup("request_hash").StringValueOK(); requestHash == "" || h != requestHash {
 		return zero, false, idempotency.ErrReused
+	}
+	if err := s.decode(ctx, raw, &stored); err != nil {
+		return zero, false, err
 	}
 	return stored.Doc, false, nil
 }
@@ -170,6 +187,10 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]out
 			var zero T
 			return zero, fmt.Errorf("load %s/%s: %w", s.coll.Name(), id, err)
 		}
+		if raw, err = s.opened(ctx, raw); err != nil {
+			var zero T
+			return zero, err
+		}
 		// Decoded twice: the second copy is what fn's result is compared
 		// with (comparing encodings would see map order, not changes).
 		var rec, stored record[T]
@@ -191,7 +212,12 @@ func (s *Store[T]) Update(ctx context.Context, id string, fn func(doc *T) ([]out
 			var zero T
 			return zero, fmt.Errorf("update %s/%s: %w", s.coll.Name(), id, err)
 		}
-		res, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: outbox.FieldVersion, Value: read}}, rec)
+		w, err := s.sealed(ctx, id, rec)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		res, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: outbox.FieldVersion, Value: read}}, w)
 		if err != nil {
 			var zero T
 			return zero, fmt.Errorf("write %s/%s: %w", s.coll.Name(), id, err)
@@ -257,13 +283,31 @@ func (s *Store[T]) Find(ctx context.Context, filter any, opts ...options.Lister[
 	if err != nil {
 		return nil, fmt.Errorf("find in %s: %w", s.coll.Name(), err)
 	}
-	var recs []record[T]
-	if err := cur.All(ctx, &recs); err != nil {
+	if s.codec == nil {
+		var recs []record[T]
+		if err := cur.All(ctx, &recs); err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.coll.Name(), err)
+		}
+		out := make([]T, len(recs))
+		for i := range recs {
+			out[i] = recs[i].Doc
+		}
+		return out, nil
+	}
+	defer cur.Close(ctx)
+	var out []T
+	for cur.Next(ctx) {
+		var rec record[T]
+		if err := s.decode(ctx, cur.Current, &rec); err != nil {
+			return nil, err
+		}
+		out = append(out, rec.Doc)
+	}
+	if err := cur.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.coll.Name(), err)
 	}
-	out := make([]T, len(recs))
-	for i := range recs {
-		out[i] = recs[i].Doc
+	if out == nil {
+		out = []T{}
 	}
 	return out, nil
 }

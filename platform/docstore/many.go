@@ -34,7 +34,11 @@ func (s *Store[T]) CreateMany(ctx context.Context, docs []Draft[T]) error {
 		if err := rec.Append(outbox.Traced(ctx, d.Events)...); err != nil {
 			return fmt.Errorf("create %s/%s: %w", s.coll.Name(), d.ID, err)
 		}
-		recs = append(recs, rec)
+		w, err := s.sealed(ctx, d.ID, rec)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, w)
 		events += len(d.Events)
 	}
 	if _, err := s.coll.InsertMany(ctx, recs, options.InsertMany().SetOrdered(false)); err != nil {

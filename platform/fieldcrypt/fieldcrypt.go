@@ -174,9 +174,13 @@ func New(db *mongo.Database, keks KEKSet, opts Options) (*Keyring, error) {
 
 // Indexes are the keysets collection's indexes, for mongox.EnsureIndexes
 // at start-up: the Rewrap job's scan (kek_id, then _id order).
-func (k *Keyring) Indexes() map[string][]mongo.IndexModel {
+func (k *Keyring) Indexes() map[string][]mongo.IndexModel { return IndexesOf(k.coll.Name()) }
+
+// IndexesOf are the indexes of a keysets collection named coll, for a
+// service's index declaration (bootstrap.Spec) before any Keyring exists.
+func IndexesOf(coll string) map[string][]mongo.IndexModel {
 	return map[string][]mongo.IndexModel{
-		k.coll.Name(): {{Keys: bson.D{{Key: "kek_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("kek_id_id")}},
+		coll: {{Keys: bson.D{{Key: "kek_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("kek_id_id")}},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
@@ -43,6 +44,12 @@ type Config struct {
 	RiskEscalateAfter time.Duration `env:"RISK_ESCALATE_AFTER" envDefault:"30m"`
 	// EscalationScanInterval is how often unacknowledged flags are checked.
 	EscalationScanInterval time.Duration `env:"ESCALATION_SCAN_INTERVAL" envDefault:"1m"`
+	// Crypto is the key-encryption key of the clients' keysets (free text
+	// is sealed at rest, issue 13): NOCONTACT_KEK or NOCONTACT_KEK_URI.
+	Crypto fieldcrypt.Config
+	// RequireKMS refuses a key-encryption key from the environment (set it
+	// in production once a KMS client is wired: docs/decisions.md).
+	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -61,6 +68,10 @@ type Options struct {
 // Run serves the journal service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
+	if err != nil {
+		return err
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
 		Database: "journal",
@@ -77,15 +88,19 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	defer plansConn.Close()
 
+	keys, err := fieldcrypt.New(d.DB, keks, fieldcrypt.Options{Clock: d.Clock, CacheSize: cfg.Crypto.CacheSize, CacheTTL: cfg.Crypto.CacheTTL})
+	if err != nil {
+		return err
+	}
 	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess)
 	plans := plansclient.New(plansConn)
 	access := app.NewAccess(plans, docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
-		CheckIns: docstore.New[journal.CheckIn](d.DB.Collection(mongodb.CollCheckIns), relay.Kick),
-		Entries:  docstore.New[journal.Entry](d.DB.Collection(mongodb.CollEntries), relay.Kick),
-		Urges:    docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick),
+		CheckIns: mongodb.Sealed(docstore.New[journal.CheckIn](d.DB.Collection(mongodb.CollCheckIns), relay.Kick), keys),
+		Entries:  mongodb.Sealed(docstore.New[journal.Entry](d.DB.Collection(mongodb.CollEntries), relay.Kick), keys),
+		Urges:    mongodb.Sealed(docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick), keys),
 		Flags:    docstore.New[journal.RiskFlag](d.DB.Collection(mongodb.CollFlags), relay.Kick),
-		Care:     mongodb.NewCareStore(d.DB),
+		Care:     mongodb.NewCareStore(d.DB, keys),
 	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)

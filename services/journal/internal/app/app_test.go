@@ -30,6 +30,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
@@ -69,7 +70,25 @@ type fixture struct {
 	care    *mongodb.CareStore
 	journal *app.Journal
 	urges   *docstore.Store[journal.Urge]
+	keys    *fieldcrypt.Keyring
 	replica func() *app.Journal
+}
+
+// testKEK is the fixed key-encryption key of the tests (the base64 of 32
+// bytes): never used anywhere real.
+const testKEK = "dGVzdC1rZWstb2YtdGhlLWpvdXJuYWwtdGVzdHMtMzI="
+
+func newKeyring(t testing.TB, db *mongo.Database, clk clock.Clock) *fieldcrypt.Keyring {
+	t.Helper()
+	keks, err := fieldcrypt.Config{KEK: testKEK}.KEKs(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := fieldcrypt.New(db, keks, fieldcrypt.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // newFixture wires the journal app as server.Run does, over a fresh
@@ -102,19 +121,20 @@ func newFixture(t *testing.T, start time.Time, plansAddr string) *fixture {
 		coll(mongodb.CollCheckIns), coll(mongodb.CollEntries), coll(mongodb.CollUrges), coll(mongodb.CollFlags), coll(mongodb.CollAccess))
 	team := &careTeam{scopes: map[[2]string][]string{}}
 	access := app.NewAccess(team, docstore.New[app.AccessRecord](coll(mongodb.CollAccess), nil), clk)
-	urges := docstore.New[journal.Urge](coll(mongodb.CollUrges), nil)
-	care := mongodb.NewCareStore(db)
+	keys := newKeyring(t, db, clk)
+	urges := mongodb.Sealed(docstore.New[journal.Urge](coll(mongodb.CollUrges), nil), keys)
+	care := mongodb.NewCareStore(db, keys)
 	// newReplica is another replica of the service over the same database.
 	newReplica := func() *app.Journal {
 		return app.NewJournal(app.Stores{
-			CheckIns: docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil),
-			Entries:  docstore.New[journal.Entry](coll(mongodb.CollEntries), nil),
-			Urges:    docstore.New[journal.Urge](coll(mongodb.CollUrges), nil),
+			CheckIns: mongodb.Sealed(docstore.New[journal.CheckIn](coll(mongodb.CollCheckIns), nil), keys),
+			Entries:  mongodb.Sealed(docstore.New[journal.Entry](coll(mongodb.CollEntries), nil), keys),
+			Urges:    mongodb.Sealed(docstore.New[journal.Urge](coll(mongodb.CollUrges), nil), keys),
 			Flags:    docstore.New[journal.RiskFlag](coll(mongodb.CollFlags), nil),
 			Care:     care,
 		}, access, plansclient.New(conn), clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})
 	}
-	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, care: care, journal: newReplica(), urges: urges, replica: newReplica}
+	return &fixture{db: db, js: js, clk: clk, relay: relay, access: access, team: team, care: care, journal: newReplica(), urges: urges, keys: keys, replica: newReplica}
 }
 
 // closedAddr is a loopback address nothing listens on: plans is down.
@@ -723,8 +743,8 @@ func TestCounsellorReadsFailClosedWhenPlansCannotAnswer(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	down := app.NewAccess(plansclient.New(conn), docstore.New[app.AccessRecord](f.db.Collection(mongodb.CollAccess), nil), f.clk)
 	j := app.NewJournal(app.Stores{
-		CheckIns: docstore.New[journal.CheckIn](f.db.Collection(mongodb.CollCheckIns), nil),
-		Entries:  docstore.New[journal.Entry](f.db.Collection(mongodb.CollEntries), nil),
+		CheckIns: mongodb.Sealed(docstore.New[journal.CheckIn](f.db.Collection(mongodb.CollCheckIns), nil), f.keys),
+		Entries:  mongodb.Sealed(docstore.New[journal.Entry](f.db.Collection(mongodb.CollEntries), nil), f.keys),
 		Urges:    f.urges,
 		Flags:    docstore.New[journal.RiskFlag](f.db.Collection(mongodb.CollFlags), nil),
 	}, down, plansclient.New(conn), f.clk, quiet, app.Options{SupportTimeout: supportTimeout, EscalateAfter: escalateAfter})

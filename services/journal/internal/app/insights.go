@@ -47,7 +47,9 @@ func (j *Journal) Insights(ctx context.Context, c Caller, clientID string, days 
 	today := j.clk.Now().In(loc).Format(time.DateOnly)
 	from := shiftDate(today, -(days - 1))
 	window := bson.D{{Key: "client_id", Value: clientID}, {Key: "local_date", Value: bson.D{{Key: "$gte", Value: from}}}}
-	limit := options.Find().SetLimit(windowCap)
+	// Insights count and rate; they read no text, so the sealed text
+	// fields are left in the database (nothing to open per record).
+	limit := options.Find().SetLimit(windowCap).SetProjection(noText)
 
 	checkIns, err := j.st.CheckIns.Find(ctx, window, limit)
 	if err != nil {
@@ -74,11 +76,15 @@ func (j *Journal) Insights(ctx context.Context, c Caller, clientID string, days 
 	return insights.Compute(in)
 }
 
+// noText leaves out the free-text fields (sealed at rest) of a read that
+// needs none of them.
+var noText = bson.D{{Key: "note", Value: 0}, {Key: "title", Value: 0}, {Key: "body", Value: 0}}
+
 // clientLocation is the time zone of the client's latest check-in: their
 // "today" for insights. UTC when they have none yet.
 func (j *Journal) clientLocation(ctx context.Context, clientID string) (*time.Location, error) {
 	latest, err := j.st.CheckIns.Find(ctx, bson.D{{Key: "client_id", Value: clientID}},
-		options.Find().SetSort(bson.D{{Key: "occurred_at", Value: -1}}).SetLimit(1))
+		options.Find().SetSort(bson.D{{Key: "occurred_at", Value: -1}}).SetLimit(1).SetProjection(noText))
 	if err != nil {
 		return nil, err
 	}

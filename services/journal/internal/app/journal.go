@@ -152,7 +152,7 @@ func (j *Journal) lowMoodStreak(ctx context.Context, phase, clientID, today stri
 	list, err := j.st.CheckIns.Find(ctx, bson.D{
 		{Key: "client_id", Value: clientID},
 		{Key: "local_date", Value: bson.D{{Key: "$gte", Value: from}}},
-	}, options.Find().SetLimit(500))
+	}, options.Find().SetLimit(500).SetProjection(noText))
 	if err != nil {
 		return false, err
 	}

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/insights"
 	"github.com/nocontact/backend/services/journal/internal/journal"
@@ -29,12 +30,22 @@ const careRowCap = 100000
 // a record made after a move west can carry an earlier date).
 type CareStore struct {
 	db *mongo.Database
+	// entries opens the sealed fields of the shared entries it reads (nil:
+	// a store without field encryption, in tests of other things).
+	entries *Sealer
 	// OnQuery, when set, is called once per query sent (tests count them).
 	OnQuery func(collection string)
 }
 
-// NewCareStore returns the care views over the journal database.
-func NewCareStore(db *mongo.Database) *CareStore { return &CareStore{db: db} }
+// NewCareStore returns the care views over the journal database; keys
+// opens the entries' sealed fields (the other views read no text).
+func NewCareStore(db *mongo.Database, keys *fieldcrypt.Keyring) *CareStore {
+	s := &CareStore{db: db}
+	if keys != nil {
+		s.entries = NewSealer(keys, CollEntries)
+	}
+	return s
+}
 
 func (s *CareStore) counted(coll string) *mongo.Collection {
 	if s.OnQuery != nil {
@@ -251,8 +262,16 @@ func (s *CareStore) SharedEntries(ctx context.Context, clientID string, limit in
 	if err != nil {
 		return nil, fmt.Errorf("find shared entries: %w", err)
 	}
+	defer cur.Close(ctx)
 	var out []journal.Entry
-	if err := cur.All(ctx, &out); err != nil {
+	for cur.Next(ctx) {
+		var e journal.Entry
+		if err := s.entries.decode(ctx, cur.Current, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := cur.Err(); err != nil {
 		return nil, fmt.Errorf("read shared entries: %w", err)
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -63,6 +64,9 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollUrges:  withOutbox(idx("client_date", "client_id", "local_date"), idx("client_created", "client_id", "create_time")),
 		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("client_status_raised", "client_id", "status", "raise_time"), idx("status_escalate_claim", "status", "escalate_at", docstore.FieldClaimedUntil)),
 		CollAccess: withOutbox(),
+		// The clients' wrapped keysets (field encryption): the Rewrap
+		// job's scan.
+		fieldcrypt.Collection: fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection],
 	} {
 		out[k] = v
 	}
