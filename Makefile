@@ -2,11 +2,16 @@
 SHELL := /bin/bash
 BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 
-.PHONY: test vet generate check-generated lint-proto lint-openapi ts-client ci
+.PHONY: test faults vet generate check-generated lint-proto lint-openapi ts-client ci
 
 ## test: every test of every module in go.work, against embedded NATS and FerretDB.
 test:
 	go test -count=1 work
+
+## faults: the fault-injection tests only (docs/reliability.md); `make test`
+## runs them too, `go test -short` skips them.
+faults:
+	go test -count=1 -run 'TestFault' ./devstack/
 
 ## vet: go vet over every module of go.work.
 vet:

@@ -1,0 +1,171 @@
+package main
+
+// Fault-injection tests (docs/reliability.md): each stops, cuts or kills a
+// part of the running suite at a chosen point and asserts that nothing is
+// lost and nothing doubled, waiting on positive signals only. Skipped with
+// -short; `make faults` runs exactly these (TestFault*).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/outbox"
+)
+
+func skipFaultsIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("fault injection: skipped with -short (make faults runs it)")
+	}
+}
+
+// errInjected is what a fault hook answers in place of the step it stops.
+var errInjected = errors.New("fault injected")
+
+// notificationKeys counts the stored notifications of the given plans by
+// (event, recipient, kind) and by milestone day: what exactly-once means
+// to the people who receive them.
+func notificationKeys(t *testing.T, s *suite, planIDs ...string) (perKey map[string]int, perDay map[string]int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cur, err := s.stack.Mongo.Database("notify").Collection("notifications").Find(ctx,
+		bson.D{{Key: "plan_id", Value: bson.D{{Key: "$in", Value: planIDs}}}, {Key: "kind", Value: "milestone_reached"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []struct {
+		EventID string `bson:"event_id"`
+		UserID  string `bson:"user_id"`
+		Kind    string `bson:"kind"`
+		PlanID  string `bson:"plan_id"`
+		Day     int    `bson:"milestone_day"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	perKey, perDay = map[string]int{}, map[string]int{}
+	for _, d := range docs {
+		perKey[d.EventID+"|"+d.UserID+"|"+d.Kind]++
+		perDay[fmt.Sprintf("%s/%d", d.PlanID, d.Day)]++
+	}
+	return perKey, perDay
+}
+
+// assertMilestonesOnce asserts that each plan (started 8 days ago, active)
+// has exactly one milestone event per day 1, 3 and 7 on the PLANS stream
+// and exactly one notification for each.
+func assertMilestonesOnce(t *testing.T, s *suite, planIDs ...string) {
+	t.Helper()
+	for _, id := range planIDs {
+		if events := countMilestoneEvents(t, s.nats, id); fmt.Sprint(events) != "map[1:1 3:1 7:1]" {
+			t.Fatalf("plan %s: milestone events on the stream = %v, want one each for 1, 3 and 7", id, events)
+		}
+	}
+	perKey, perDay := notificationKeys(t, s, planIDs...)
+	for k, n := range perKey {
+		if n != 1 {
+			t.Errorf("notification %s stored %d times", k, n)
+		}
+	}
+	var bad []string
+	for _, id := range planIDs {
+		for _, day := range []int{1, 3, 7} {
+			if n := perDay[fmt.Sprintf("%s/%d", id, day)]; n != 1 {
+				bad = append(bad, fmt.Sprintf("%s day %d: %d", id, day, n))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		t.Fatalf("milestone notifications not exactly one each (%d of %d wrong): %s", len(bad), 3*len(planIDs), strings.Join(bad[:min(len(bad), 10)], "; "))
+	}
+	if len(perKey) != 3*len(planIDs) {
+		t.Fatalf("%d distinct milestone notifications, want %d", len(perKey), 3*len(planIDs))
+	}
+}
+
+// startedPlan creates and activates a plan that started 8 days ago for
+// client: milestones 1, 3 and 7 are due at once.
+func startedPlan(t *testing.T, s *suite, client string) string {
+	t.Helper()
+	start := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	plan := s.mustCall(http.StatusOK, "POST", "/v1/plans", client, map[string]any{"timeZone": "Europe/Berlin", "startTime": start})
+	id := plan["id"].(string)
+	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+id+":activate", client, map[string]any{})
+	return id
+}
+
+// Fault 1: plans stops between the database write and the publish. While
+// a hook refuses every plans publish, the plan's milestones are recorded
+// with their events in the outbox; the suite stops with them unpublished.
+// Restarted on the same data, each event is published exactly once and
+// notify stores exactly one notification per milestone. The same with the
+// stop between JetStream's ack and the mark-sent write: the restart
+// republishes, and the duplicate window and notify's unique ids absorb it.
+func TestFaultPlansStopBeforePublish(t *testing.T) {
+	skipFaultsIfShort(t)
+	for _, stage := range []struct {
+		name  string
+		stage outbox.Stage
+	}{{"before publish", outbox.BeforePublish}, {"before mark sent", outbox.BeforeMarkSent}} {
+		t.Run(strings.ReplaceAll(stage.name, " ", "_"), func(t *testing.T) {
+			dir := t.TempDir()
+			first := startSuiteIn(t, dir)
+			var mu sync.Mutex
+			stopped := map[string]bool{} // event ids the hook stopped
+			restore := outbox.SetFaultHook(func(_ context.Context, st outbox.Stage, m outbox.Message) error {
+				if st != stage.stage || m.Subject != "plans.milestone.reached" {
+					return nil
+				}
+				mu.Lock()
+				stopped[m.ID] = true
+				mu.Unlock()
+				return errInjected
+			})
+			defer restore()
+			client := token(t, "client-fault1", auth.RoleClient)
+			id := startedPlan(t, first, client)
+			// The positive signal: the three milestone events are stored in
+			// the plan's outbox, and the relay reached the fault point with
+			// the first of them (it stops a document at its first failure;
+			// for the second stage JetStream has acknowledged that one).
+			eventually(t, 20*time.Second, func() string {
+				var doc struct {
+					Outbox map[string]outbox.Message `bson:"outbox"`
+				}
+				if err := first.stack.Mongo.Database("plans").Collection("plans").FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
+					t.Fatal(err)
+				}
+				pending := 0
+				for _, m := range doc.Outbox {
+					if m.Subject == "plans.milestone.reached" {
+						pending++
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if pending < 3 || len(stopped) == 0 {
+					return fmt.Sprintf("%d of 3 milestone events pending in the outbox, %d stopped at the fault point", pending, len(stopped))
+				}
+				return ""
+			})
+			first.stop()
+			restore()
+
+			second := startSuiteIn(t, dir)
+			second.settle()
+			assertMilestonesOnce(t, second, id)
+		})
+	}
+}
