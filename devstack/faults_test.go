@@ -9,16 +9,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/embedded"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -168,4 +173,130 @@ func TestFaultPlansStopBeforePublish(t *testing.T) {
 			assertMilestonesOnce(t, second, id)
 		})
 	}
+}
+
+// restartableNATS is an embedded nats-server (file store) the test owns, so
+// that it can stop and start it again on the same port and store.
+type restartableNATS struct {
+	t    *testing.T
+	dir  string
+	port int
+	srv  *server.Server
+}
+
+func startRestartableNATS(t *testing.T) *restartableNATS {
+	t.Helper()
+	n := &restartableNATS{t: t, dir: t.TempDir(), port: embedded.RandomPort}
+	n.start()
+	n.port = n.srv.Addr().(*net.TCPAddr).Port
+	// Registered before the suite's cleanup, so it runs after it.
+	t.Cleanup(func() {
+		if n.srv != nil {
+			n.srv.Shutdown()
+			n.srv.WaitForShutdown()
+		}
+	})
+	return n
+}
+
+func (n *restartableNATS) start() {
+	n.t.Helper()
+	srv, err := embedded.StartNATS(embedded.NATSOptions{Port: n.port, StoreDir: n.dir})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.srv = srv
+}
+
+func (n *restartableNATS) url() string { return n.srv.ClientURL() }
+
+// restart stops the server (every client connection drops) and starts it
+// again on the same port and store.
+func (n *restartableNATS) restart() {
+	n.t.Helper()
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+	n.start()
+}
+
+// burstPlans creates n started plans, spread over clients, from a few
+// goroutines; after the first `signalAfter` it closes midway. It returns
+// the plan ids.
+func burstPlans(t *testing.T, s *suite, n, signalAfter int, midway chan<- struct{}) []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		ids  []string
+		once sync.Once
+		wg   sync.WaitGroup
+		next = make(chan int)
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				client := token(t, fmt.Sprintf("client-burst-%d", i%10), auth.RoleClient)
+				id := startedPlan(t, s, client)
+				mu.Lock()
+				ids = append(ids, id)
+				done := len(ids)
+				mu.Unlock()
+				if done == signalAfter && midway != nil {
+					once.Do(func() { close(midway) })
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return ids
+}
+
+// Fault 2: nats-server (file store) restarted in the middle of a burst of
+// plans whose milestones are due: the outbox relays retry until it is back,
+// notify's consumers resume, and every milestone event of the burst gives
+// exactly one event on the stream and one notification.
+func TestFaultNATSRestartMidBurst(t *testing.T) {
+	skipFaultsIfShort(t)
+	ns := startRestartableNATS(t)
+	s := startSuiteWith(t, t.TempDir(), func(st *Settings) {
+		st.NATSURL = ns.url()
+		st.RateLimitPerSecond, st.RateLimitBurst = "1000", "1000"
+	})
+	plans := envInt(t, "NOCONTACT_FAULT_PLANS", 12)
+	midway := make(chan struct{})
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		<-midway
+		// Mid-burst for the consumers too: some notifications of the
+		// burst are stored already.
+		ns.restart()
+	}()
+	began := time.Now()
+	ids := burstPlans(t, s, plans, plans/3, midway)
+	<-restarted
+	t.Logf("burst of %d plans created in %v", plans, time.Since(began))
+	s.settle()
+	t.Logf("settled after %v", time.Since(began))
+	assertMilestonesOnce(t, s, ids...)
+}
+
+// envInt is an integer setting of the fault tests (a burst size), def when
+// the variable is unset.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
 }
