@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -299,4 +302,167 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return n
+}
+
+// cutProxy is a TCP proxy in front of the database that a test can cut
+// (every connection closed, new ones closed at once) and restore.
+type cutProxy struct {
+	lis     net.Listener
+	backend string
+	mu      sync.Mutex
+	cut     bool
+	conns   map[net.Conn]bool
+	wg      sync.WaitGroup
+}
+
+func startCutProxy(t *testing.T, backend string) *cutProxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{lis: lis, backend: backend, conns: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		p.Cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) Addr() string { return p.lis.Addr().String() }
+
+func (p *cutProxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.lis.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		b, err := net.Dial("tcp", p.backend)
+		if err != nil {
+			p.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		p.conns[c], p.conns[b] = true, true
+		p.mu.Unlock()
+		p.wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			_, _ = io.Copy(dst, src)
+			_ = dst.Close()
+			_ = src.Close()
+			p.mu.Lock()
+			delete(p.conns, dst)
+			delete(p.conns, src)
+			p.mu.Unlock()
+		}
+		go pipe(b, c)
+		go pipe(c, b)
+	}
+}
+
+// Cut closes every proxied connection and refuses new ones until Restore.
+func (p *cutProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
+// Restore lets connections through again.
+func (p *cutProxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}
+
+// Fault 4: the database unreachable for a while (a proxy in front of
+// FerretDB cut, then restored). Meanwhile a read and a write answer 503
+// (gRPC Unavailable) within the gateway's deadline, never 500, and the
+// gateway's /healthz reports the services not ready; after the restore
+// the events held in the outbox are published, once each, and notified.
+func TestFaultDatabaseUnreachable(t *testing.T) {
+	skipFaultsIfShort(t)
+	if os.Getenv("MONGODB_URI") != "" {
+		t.Skip("runs against the embedded FerretDB only")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri, stopFerret, err := embedded.StartFerretDB(ctx, embedded.FerretOptions{Dir: t.TempDir(), Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopFerret)
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startCutProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	s := startSuiteWith(t, t.TempDir(), func(st *Settings) { st.MongoURI = u.String() })
+
+	// Events stored but held back from the relay until the cut.
+	var held sync.Map
+	restore := outbox.SetFaultHook(func(_ context.Context, st outbox.Stage, m outbox.Message) error {
+		if st == outbox.BeforePublish && m.Subject == "plans.milestone.reached" {
+			held.Store(m.ID, true)
+			return errInjected
+		}
+		return nil
+	})
+	defer restore()
+	client := token(t, "client-db", auth.RoleClient)
+	id := startedPlan(t, s, client)
+	eventually(t, 20*time.Second, func() string {
+		n := 0
+		held.Range(func(any, any) bool { n++; return true })
+		if n == 0 {
+			return "no milestone event reached the relay"
+		}
+		return ""
+	})
+
+	proxy.Cut()
+	restore()
+	// Readiness: the services' database checks fail, the gateway says so.
+	eventually(t, 30*time.Second, func() string {
+		resp, err := s.http.Get(s.base + "/healthz")
+		if err != nil {
+			return err.Error()
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return "/healthz still 200 with the database cut"
+		}
+		return ""
+	})
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1/plans/" + id},
+		{"POST", "/v1/plans/" + id + ":pause"},
+	} {
+		began := time.Now()
+		code, out := s.call(c.method, c.path, client, map[string]any{})
+		took := time.Since(began)
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("%s %s with the database cut = %d %v after %v, want 503", c.method, c.path, code, out, took)
+		}
+		t.Logf("%s %s with the database cut: %d after %v", c.method, c.path, code, took)
+	}
+
+	proxy.Restore()
+	s.waitHealthy()
+	s.settle()
+	assertMilestonesOnce(t, s, id)
 }
