@@ -8,10 +8,11 @@ BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 test:
 	go test -count=1 work
 
-## faults: the fault-injection tests only (docs/reliability.md); `make test`
-## runs them too, `go test -short` skips them.
+## faults: the fault-injection tests only (docs/reliability.md), the slow
+## ones included; `make test` runs the fast ones, `go test -short` none.
+## NOCONTACT_FAULT_BURST=5000 make faults runs the bursts at 5,000 events.
 faults:
-	go test -count=1 -run 'TestFault' ./devstack/
+	NOCONTACT_FAULTS_SLOW=1 go test -count=1 -timeout 20m -run 'TestFault' ./devstack/
 
 ## vet: go vet over every module of go.work.
 vet:

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -90,7 +91,7 @@ func startChild(t *testing.T, dir, natsURL, mongoURI string) *exec.Cmd {
 // NOCONTACT_FAULT_BURST events (default 300), published straight to the
 // PLANS stream as the plans relay would.
 func TestFaultNotifyKilledMidBurst(t *testing.T) {
-	skipFaultsIfShort(t)
+	skipSlowFaultUnlessAsked(t)
 	burst := envInt(t, "NOCONTACT_FAULT_BURST", 300)
 	ns := startRestartableNATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,35 +119,9 @@ func TestFaultNotifyKilledMidBurst(t *testing.T) {
 	dir := t.TempDir()
 	child := startChild(t, dir, ns.url(), uri)
 
-	nc, err := nats.Connect(ns.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, ns.url())
 	began := time.Now()
-	now := time.Now()
-	for i := range burst {
-		id := fmt.Sprintf("evt-burst-%05d", i)
-		env := &eventsv1.Envelope{
-			EventId: id, Type: "plans.milestone.reached", OccurredAt: timestamppb.New(now),
-			ClientId: fmt.Sprintf("client-burst-%d", i%50), LocalDate: now.UTC().Format("2006-01-02"), TimeZone: "UTC", Producer: "plans",
-			Payload: &eventsv1.Envelope_MilestoneReached{MilestoneReached: &eventsv1.MilestoneReached{PlanId: "plan-burst", MilestoneId: id, Day: int32(i + 1)}},
-		}
-		data, err := proto.Marshal(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err = js.Publish(pctx, "plans.milestone.reached", data, jetstream.WithMsgID(id))
-		pcancel()
-		if err != nil {
-			t.Fatalf("publish %d: %v", i, err)
-		}
-	}
+	publishMilestoneBurst(t, js, burst)
 	// Mid-burst: notify has stored some of the burst's notifications
 	// (and holds more in its hands).
 	eventually(t, 60*time.Second, func() string {
@@ -172,6 +147,55 @@ func TestFaultNotifyKilledMidBurst(t *testing.T) {
 	s.waitConsumed("PLANS", "notify-plans")
 	t.Logf("all %d stored after %v", burst, time.Since(began))
 
+	assertBurstOnce(t, notes, burst)
+}
+
+func jetStream(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// publishMilestoneBurst publishes n milestone events of plan "plan-burst"
+// (days 1..n, 50 clients) to the PLANS stream, as the plans relay would:
+// protobuf envelopes, Nats-Msg-Id = event id.
+func publishMilestoneBurst(t *testing.T, js jetstream.JetStream, n int) {
+	t.Helper()
+	now := time.Now()
+	for i := range n {
+		id := fmt.Sprintf("evt-burst-%05d", i)
+		env := &eventsv1.Envelope{
+			EventId: id, Type: "plans.milestone.reached", OccurredAt: timestamppb.New(now),
+			ClientId: fmt.Sprintf("client-burst-%d", i%50), LocalDate: now.UTC().Format("2006-01-02"), TimeZone: "UTC", Producer: "plans",
+			Payload: &eventsv1.Envelope_MilestoneReached{MilestoneReached: &eventsv1.MilestoneReached{PlanId: "plan-burst", MilestoneId: id, Day: int32(i + 1)}},
+		}
+		data, err := proto.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = js.Publish(ctx, "plans.milestone.reached", data, jetstream.WithMsgID(id))
+		cancel()
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+}
+
+// assertBurstOnce asserts one notification per (event, recipient, kind)
+// of the burst, n in all.
+func assertBurstOnce(t *testing.T, notes *mongo.Collection, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	cur, err := notes.Find(ctx, bson.D{{Key: "plan_id", Value: "plan-burst"}})
 	if err != nil {
 		t.Fatal(err)
@@ -188,12 +212,72 @@ func TestFaultNotifyKilledMidBurst(t *testing.T) {
 	for _, d := range docs {
 		seen[d.EventID+"|"+d.UserID+"|"+d.Kind]++
 	}
-	for k, n := range seen {
-		if n != 1 {
-			t.Errorf("notification %s stored %d times", k, n)
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("notification %s stored %d times", k, c)
 		}
 	}
-	if len(seen) != burst || len(docs) != burst {
-		t.Fatalf("%d notifications (%d distinct) for %d events, want one each", len(docs), len(seen), burst)
+	if len(seen) != n || len(docs) != n {
+		t.Fatalf("%d notifications (%d distinct) for %d events, want one each", len(docs), len(seen), n)
 	}
+}
+
+func countBurst(t *testing.T, notes *mongo.Collection) int64 {
+	t.Helper()
+	n, err := notes.CountDocuments(context.Background(), bson.D{{Key: "kind", Value: "milestone_reached"}, {Key: "plan_id", Value: "plan-burst"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Fault 5: two replicas of each service; one notify replica stopped in the
+// middle of a burst of milestone events (NOCONTACT_FAULT_BURST, default
+// 300). The other replica takes over what was left: exactly one
+// notification per (event, recipient, kind).
+func TestFaultReplicaStoppedMidBurst(t *testing.T) {
+	skipSlowFaultUnlessAsked(t)
+	burst := envInt(t, "NOCONTACT_FAULT_BURST", 300)
+	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
+	notes := s.stack.Mongo.Database("notify").Collection("notifications")
+	publishMilestoneBurst(t, jetStream(t, s.nats), burst)
+	eventually(t, 60*time.Second, func() string {
+		if n := countBurst(t, notes); n < int64(burst/5) {
+			return fmt.Sprintf("%d of %d notifications stored before the stop", n, burst)
+		}
+		return ""
+	})
+	if !s.stack.StopReplica("notify-1") {
+		t.Fatal("no replica notify-1")
+	}
+	t.Logf("notify-1 stopped with %d of %d notifications stored", countBurst(t, notes), burst)
+	eventually(t, 90*time.Second, func() string {
+		if n := countBurst(t, notes); n < int64(burst) {
+			return fmt.Sprintf("%d of %d notifications stored with one replica; %s", n, burst, consumerState(t, s.nats))
+		}
+		return ""
+	})
+	s.waitConsumed("PLANS", "notify-plans")
+	assertBurstOnce(t, notes, burst)
+}
+
+// consumerState describes notify's PLANS consumer and the dead letters,
+// for failure messages.
+func consumerState(t *testing.T, url string) string {
+	t.Helper()
+	js := jetStream(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := ""
+	if c, err := js.Consumer(ctx, "PLANS", "notify-plans"); err == nil {
+		i := c.CachedInfo()
+		out = fmt.Sprintf("consumer: %d pending, %d ack pending, %d redelivered, delivered up to %d", i.NumPending, i.NumAckPending, i.NumRedelivered, i.Delivered.Stream)
+	}
+	names := js.StreamNames(ctx)
+	for n := range names.Name() {
+		if st, err := js.Stream(ctx, n); err == nil {
+			out += fmt.Sprintf("; stream %s: %d msgs", n, st.CachedInfo().State.Msgs)
+		}
+	}
+	return out
 }

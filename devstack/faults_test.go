@@ -37,6 +37,18 @@ func skipFaultsIfShort(t *testing.T) {
 	}
 }
 
+// skipSlowFaultUnlessAsked skips a fault test that takes half a minute or
+// more (an AckWait to wait out, a 300-event burst) unless
+// NOCONTACT_FAULTS_SLOW=1, which `make faults` sets: `make test` keeps
+// the fast ones only.
+func skipSlowFaultUnlessAsked(t *testing.T) {
+	t.Helper()
+	skipFaultsIfShort(t)
+	if os.Getenv("NOCONTACT_FAULTS_SLOW") != "1" {
+		t.Skip("slow fault test: set NOCONTACT_FAULTS_SLOW=1 (make faults does)")
+	}
+}
+
 // errInjected is what a fault hook answers in place of the step it stops.
 var errInjected = errors.New("fault injected")
 
