@@ -27,6 +27,7 @@ import (
 
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/embedded"
+	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -296,7 +297,12 @@ func TestFaultNATSRestartMidBurst(t *testing.T) {
 	ids := burstPlans(t, s, plans, plans/3, midway)
 	<-restarted
 	t.Logf("burst of %d plans created in %v", plans, time.Since(began))
-	s.settle()
+	// An ack sent while the server was down is lost: that message comes
+	// back after the consumer's AckWait (natsx.DefaultAckWait, 30 s) and
+	// notify's idempotency absorbs it. So wait longer than that.
+	s.waitScans(time.Now())
+	s.waitPublished("plans", "plans", "care_assignments", "consents")
+	s.waitConsumedWithin("PLANS", "notify-plans", natsx.DefaultAckWait+20*time.Second)
 	t.Logf("settled after %v", time.Since(began))
 	assertMilestonesOnce(t, s, ids...)
 }
