@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 BUF := cd proto && GOWORK=off go tool -modfile=../tools/buf/go.mod buf
 
-.PHONY: bench screenshot test vet fuzz generate check-generated lint-proto lint-openapi ts-client ci
+.PHONY: bench screenshot test faults vet fuzz generate check-generated lint-proto lint-openapi ts-client ci
 
 ## test: every test of every module in go.work, against embedded NATS and FerretDB.
 test:
@@ -25,6 +25,11 @@ fuzz:
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
 	done
+## faults: the fault-injection tests only (docs/reliability.md), the slow
+## ones included; `make test` runs the fast ones, `go test -short` none.
+## NOCONTACT_FAULT_BURST=5000 make faults runs the bursts at 5,000 events.
+faults:
+	NOCONTACT_FAULTS_SLOW=1 go test -count=1 -timeout 20m -run 'TestFault' ./devstack/
 
 ## vet: go vet over every module of go.work.
 vet:

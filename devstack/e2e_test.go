@@ -31,6 +31,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runFaultChild())
+	}
 	goleak.VerifyTestMain(m,
 		// The HTTP client's idle keep-alive connections and FerretDB's
 		// SQLite pool helpers close asynchronously.

@@ -75,6 +75,13 @@ func (s *suite) waitPublished(db string, colls ...string) {
 // waiting for an ack.
 func (s *suite) waitConsumed(stream, durable string) {
 	s.t.Helper()
+	s.waitConsumedWithin(stream, durable, 20*time.Second)
+}
+
+// waitConsumedWithin is waitConsumed with a given patience (a fault test
+// whose acks were lost waits out the consumer's AckWait).
+func (s *suite) waitConsumedWithin(stream, durable string, within time.Duration) {
+	s.t.Helper()
 	nc, err := nats.Connect(s.nats)
 	if err != nil {
 		s.t.Fatal(err)
@@ -84,7 +91,7 @@ func (s *suite) waitConsumed(stream, durable string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	eventually(s.t, 20*time.Second, func() string {
+	eventually(s.t, within, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		c, err := js.Consumer(ctx, stream, durable)

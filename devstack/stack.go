@@ -110,6 +110,11 @@ type Stack struct {
 	// first; empty when metrics are off.
 	PlansMetricsAddrs, JournalMetricsAddrs, NotifyMetricsAddrs []string
 
+	// stops holds each replica's stop (by replicaName), for StopReplica.
+	stopsMu sync.Mutex
+	stops   map[string]func()
+	done    map[string]chan struct{}
+
 	wg      sync.WaitGroup
 	errMu   sync.Mutex
 	errs    []error
@@ -210,8 +215,9 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			plans[i:].close()
 			return nil, err
 		}
+		rctx := st.replicaContext(ctx, replicaName("plans", i, replicas))
 		st.run(replicaName("plans", i, replicas), func() error {
-			return plansserver.Run(ctx, cfg, plansserver.Options{Logger: replicaLog(log, "plans", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
+			return plansserver.Run(rctx, cfg, plansserver.Options{Logger: replicaLog(log, "plans", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
 		})
 	}
 
@@ -236,8 +242,9 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			journal[i:].close()
 			return nil, err
 		}
+		rctx := st.replicaContext(ctx, replicaName("journal", i, replicas))
 		st.run(replicaName("journal", i, replicas), func() error {
-			return journalserver.Run(ctx, cfg, journalserver.Options{Logger: replicaLog(log, "journal", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
+			return journalserver.Run(rctx, cfg, journalserver.Options{Logger: replicaLog(log, "journal", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
 		})
 	}
 
@@ -263,8 +270,9 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			notify[i:].close()
 			return nil, err
 		}
+		rctx := st.replicaContext(ctx, replicaName("notify", i, replicas))
 		st.run(replicaName("notify", i, replicas), func() error {
-			return notifyserver.Run(ctx, cfg, notifyserver.Options{Logger: replicaLog(log, "notify", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
+			return notifyserver.Run(rctx, cfg, notifyserver.Options{Logger: replicaLog(log, "notify", i, replicas), Clock: clk, Listener: r.grpc, MetricsListener: r.metrics, Mongo: mongoClient})
 		})
 	}
 
@@ -459,11 +467,49 @@ func closeAll(listeners ...net.Listener) {
 	}
 }
 
+// replicaContext is ctx for one replica, cancelled by StopReplica(name).
+func (st *Stack) replicaContext(ctx context.Context, name string) context.Context {
+	rctx, cancel := context.WithCancel(ctx)
+	st.stopsMu.Lock()
+	defer st.stopsMu.Unlock()
+	if st.stops == nil {
+		st.stops = map[string]func(){}
+	}
+	st.stops[name] = cancel
+	return rctx
+}
+
+// StopReplica stops one replica of a service ("notify-1", or "notify" when
+// there is one) as its shutdown would, leaving the others running: the
+// fault tests' replica taken away mid-burst. Run's error for it is kept
+// for Wait like any other. It returns once the replica's Run returned,
+// and reports whether name was found.
+func (st *Stack) StopReplica(name string) bool {
+	st.stopsMu.Lock()
+	stop, ok := st.stops[name]
+	done := st.done[name]
+	st.stopsMu.Unlock()
+	if !ok {
+		return false
+	}
+	stop()
+	<-done
+	return true
+}
+
 // run starts one component; its error is kept for Wait.
 func (st *Stack) run(name string, fn func() error) {
+	done := make(chan struct{})
+	st.stopsMu.Lock()
+	if st.done == nil {
+		st.done = map[string]chan struct{}{}
+	}
+	st.done[name] = done
+	st.stopsMu.Unlock()
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
+		defer close(done)
 		if err := fn(); err != nil {
 			st.errMu.Lock()
 			st.errs = append(st.errs, fmt.Errorf("%s: %w", name, err))

@@ -23,6 +23,7 @@ import (
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/logging"
+	"github.com/nocontact/backend/platform/mongox"
 )
 
 // The interceptors below run in this order, outermost first: recovery,
@@ -266,6 +267,12 @@ func (s *Server) streamErrorMapping(srv any, ss grpc.ServerStream, info *grpc.St
 // toStatusError maps err with apperr.ToStatus and logs the real error once
 // when the client only gets "internal error".
 func (s *Server) toStatusError(ctx context.Context, method string, err error) error {
+	if _, typed := apperr.KindOf(err); !typed && ctx.Err() == nil && mongox.IsUnavailable(err) {
+		// The database is unreachable: a transient failure the caller may
+		// retry (HTTP 503), not a bug (docs/reliability.md, fault 4).
+		s.logger.WarnContext(ctx, "rpc failed: database unavailable", "method", method, "error", err.Error())
+		err = apperr.Wrap(apperr.KindUnavailable, err, "database unavailable, try again later")
+	}
 	st := apperr.ToStatus(err)
 	if st.Code() == codes.Internal {
 		s.logger.ErrorContext(ctx, "rpc failed", "method", method, "error", err.Error())

@@ -45,6 +45,9 @@ func Connect(ctx context.Context, uri string, maxPoolSize uint64, extra ...*opti
 
 func connect(ctx context.Context, uri string, maxPoolSize uint64, extra ...*options.ClientOptions) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri)
+	if opts.ServerSelectionTimeout == nil {
+		opts.SetServerSelectionTimeout(DefaultServerSelectionTimeout)
+	}
 	if maxPoolSize > 0 {
 		opts.SetMaxPoolSize(maxPoolSize)
 	}

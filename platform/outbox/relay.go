@@ -242,10 +242,16 @@ func (r *Relay) relayDoc(ctx context.Context, coll *mongo.Collection, d pendingD
 
 	unset := bson.D{}
 	for _, m := range msgs {
+		if err := fault(ctx, BeforePublish, m); err != nil {
+			return len(unset), fmt.Errorf("publish %s from %s: %w", m.ID, coll.Name(), err)
+		}
 		if err := r.publish(ctx, m); err != nil {
 			return len(unset), fmt.Errorf("publish %s from %s: %w", m.ID, coll.Name(), err)
 		}
 		unset = append(unset, bson.E{Key: FieldOutbox + "." + m.ID, Value: ""})
+		if err := fault(ctx, BeforeMarkSent, m); err != nil {
+			return len(unset), fmt.Errorf("mark sent %s in %s: %w", m.ID, coll.Name(), err)
+		}
 	}
 
 	filter := bson.D{{Key: "_id", Value: d.ID}}
