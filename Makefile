@@ -41,7 +41,8 @@ lint-openapi:
 ## ts-client: install the TypeScript client's pinned packages (outside the
 ## repo, linked as clients/typescript/node_modules), generate its types from
 ## the served document and compile it; devstack's TestTypeScriptClientSmoke
-## then runs it against the stack.
+## then runs it against the stack (smoke.js: the walkthrough's first calls;
+## webhook.js: a real delivery verified with the standardwebhooks package).
 ts-client:
 	@deps=$$(tools/npm-install clients/typescript) && ln -sfn $$deps/node_modules clients/typescript/node_modules
 	cd clients/typescript && node_modules/.bin/openapi-typescript ../../$(OPENAPI_DOC) -o src/schema.d.ts --silent && node_modules/.bin/tsc -p .
