@@ -27,7 +27,7 @@ import (
 
 const docURL = "https://nocontact.invalid/openapi.json"
 
-// documentSchema compiles the schema at pointer (under #/components/schemas/)
+// documentSchema compiles the schema name (under #/components/schemas/)
 // of the embedded document, with every object schema in it closed
 // (additionalProperties false) so an undocumented field fails.
 func documentSchema(t *testing.T, name string) *jsonschema.Schema {
