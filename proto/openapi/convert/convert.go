@@ -322,15 +322,24 @@ func addGatewaySchemas(schemas obj) {
 	schemas["Liveness"] = obj{"type": "object", "required": []any{"status"}, "properties": obj{"status": obj{"type": "string", "const": "ALIVE"}}}
 	schemas["WebhookEvent"] = obj{
 		"type":        "object",
-		"description": "A webhook delivery's body: thin and discreet (ids, kind, time and a link), never health text. Fetch the notification through the API with the link.",
-		"required":    []any{"id", "kind", "time", "links"},
+		"description": "A webhook delivery's body, in the Standard Webhooks shape (type, timestamp, data): thin and discreet (ids, the kind, times and a link), never health text. Read the notification through the API at `data.url` with the owner's bearer token; consent is checked then. The delivery's own id is not in the body: it is the `webhook-id` header.",
+		"required":    []any{"type", "timestamp", "data"},
 		"properties": obj{
-			"id":   obj{"type": "string", "description": "The delivery's stable id; the same as the webhook-id header, so a receiver can drop duplicates."},
-			"kind": obj{"$ref": "#/components/schemas/v1NotificationKind"},
-			"time": obj{"type": "string", "format": "date-time", "description": "When the notification was created."},
-			"links": obj{"type": "object", "required": []any{"notification"}, "properties": obj{
-				"notification": obj{"type": "string", "format": "uri-reference", "description": "Where to fetch the notification (GET, with the owner's bearer token)."},
-			}},
+			"type":      obj{"type": "string", "const": "notification.created", "description": "The event type; every delivery is a new notification."},
+			"timestamp": obj{"type": "string", "format": "date-time", "description": "When the notification was created (RFC 3339)."},
+			"data": obj{
+				"type":        "object",
+				"description": "The notification, without its title or body.",
+				"required":    []any{"notificationId", "userId", "kind", "urgent", "createTime", "url"},
+				"properties": obj{
+					"notificationId": obj{"type": "string", "description": "The notification's id, as GET /v1/notifications/{notificationId} takes it."},
+					"userId":         obj{"type": "string", "description": "The notification's owner, who registered the webhook."},
+					"kind":           obj{"$ref": "#/components/schemas/v1NotificationKind"},
+					"urgent":         obj{"type": "boolean", "description": "Whether the notification is urgent (a risk flag raised or escalated)."},
+					"createTime":     obj{"type": "string", "format": "date-time", "description": "When the notification was created (RFC 3339)."},
+					"url":            obj{"type": "string", "format": "uri-reference", "description": "The notification's API path, relative to the API's base URL: GET it with the owner's bearer token.", "example": "/v1/notifications/5f0c"},
+				},
+			},
 		},
 	}
 }
@@ -339,17 +348,20 @@ func webhooks(_ obj) obj {
 	hdr := func(name, desc, example string) obj {
 		return obj{"name": name, "in": "header", "required": true, "description": desc, "schema": obj{"type": "string"}, "example": example}
 	}
+	legacy := hdr("X-Nocontact-Signature", "Deprecated, kept for one release: use the Standard Webhooks headers. `t=<unix seconds>,v1=<hex HMAC-SHA256>` over `<unix seconds>.<body>`, keyed with the secret string as shown (the whole `whsec_...`); one v1 per live secret.", "t=1767225600,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd")
+	legacy["deprecated"] = true
 	return obj{
 		"notification": obj{"post": obj{
 			"operationId": "Webhook_Notification",
 			"summary":     "A notification for the webhook's owner",
-			"description": "Sent to each enabled webhook of the notification's owner, signed as Standard Webhooks specify (https://www.standardwebhooks.com): the signed content is `webhook-id.webhook-timestamp.body`, HMAC-SHA256 with the `whsec_` secret shown once on create or rotation. Answer 2xx quickly; other answers are retried with backoff, 410 disables the webhook.",
+			"description": "Sent to each enabled webhook of the notification's owner, signed as Standard Webhooks specify (https://www.standardwebhooks.com): the signed content is `webhook-id.webhook-timestamp.body`, HMAC-SHA256 keyed with the base64-decoded part of the `whsec_` secret shown once on create or rotation. Answer 2xx quickly; other answers are retried with backoff for about three days, 410 disables the webhook, 429, 502, 503 and 504 and a Retry-After slow it down.",
 			"tags":        []any{"Webhooks"},
 			"security":    []any{},
 			"parameters": []any{
-				hdr("webhook-id", "The delivery's stable id, the same on every retry.", "msg_2b7f"),
+				hdr("webhook-id", "The delivery's stable id, the same on every retry: drop a duplicate by it.", "dl-3f2a9c1b7e6d4a5f8b0c2d1e3f4a5b6c"),
 				hdr("webhook-timestamp", "Unix seconds when this attempt was signed; reject values far from your clock.", "1767225600"),
 				hdr("webhook-signature", "Space-separated `v1,<base64 HMAC-SHA256>` signatures (two during a secret rotation's overlap); one match is enough.", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
+				legacy,
 			},
 			"requestBody": obj{"required": true, "content": obj{"application/json": obj{"schema": obj{"$ref": "#/components/schemas/WebhookEvent"}}}},
 			"responses": obj{

@@ -192,11 +192,14 @@ func TestWebhooksHealthAndNoUnusedSchemas(t *testing.T) {
 	for _, p := range hook["parameters"].([]any) {
 		headers = append(headers, p.(obj)["name"].(string))
 	}
-	if !slices.Equal(headers, []string{"webhook-id", "webhook-timestamp", "webhook-signature"}) {
+	if !slices.Equal(headers, []string{"webhook-id", "webhook-timestamp", "webhook-signature", "X-Nocontact-Signature"}) {
 		t.Errorf("webhook headers = %v", headers)
 	}
-	payload := asObj(get(d, "components", "schemas", "WebhookEvent", "properties"))
-	for _, f := range []string{"id", "kind", "time", "links"} {
+	if legacy := hook["parameters"].([]any)[3].(obj); legacy["deprecated"] != true {
+		t.Errorf("X-Nocontact-Signature is not marked deprecated: %v", legacy)
+	}
+	payload := asObj(get(d, "components", "schemas", "WebhookEvent", "properties", "data", "properties"))
+	for _, f := range []string{"notificationId", "userId", "kind", "urgent", "createTime", "url"} {
 		if payload[f] == nil {
 			t.Errorf("webhook payload lacks %q", f)
 		}
