@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 const testSecret = "e2e-test-secret-that-is-long-enough-0123456789"
 
 type suite struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	nats  string
 	http  *http.Client
@@ -68,7 +68,7 @@ func startSuiteIn(t *testing.T, dir string) *suite {
 }
 
 // startSuiteWith starts the suite with settings changed by adjust.
-func startSuiteWith(t *testing.T, dir string, adjust func(*Settings)) *suite {
+func startSuiteWith(t testing.TB, dir string, adjust func(*Settings)) *suite {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := Settings{
@@ -128,7 +128,7 @@ func (s *suite) waitHealthy() {
 	s.t.Fatalf("gateway never became healthy; last /healthz: %s", last)
 }
 
-func token(t *testing.T, sub string, role auth.Role) string {
+func token(t testing.TB, sub string, role auth.Role) string {
 	t.Helper()
 	tok, err := auth.IssueHS256([]byte(testSecret), "nocontact", "nocontact", sub, role, time.Hour, clock.Real())
 	if err != nil {

@@ -148,7 +148,7 @@ next:
 var labelPair = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
 
 // scrape reads addr's /metrics in the Prometheus text format.
-func scrape(t *testing.T, addr string) exposition {
+func scrape(t testing.TB, addr string) exposition {
 	t.Helper()
 	c := &http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + addr + "/metrics")
@@ -199,7 +199,7 @@ func scrape(t *testing.T, addr string) exposition {
 }
 
 // metricValue sums the samples of name whose labels include labels.
-func metricValue(t *testing.T, e exposition, name string, labels map[string]string) float64 {
+func metricValue(t testing.TB, e exposition, name string, labels map[string]string) float64 {
 	t.Helper()
 	var sum float64
 next:

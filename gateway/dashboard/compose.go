@@ -23,6 +23,8 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 	notifyv1 "github.com/nocontact/backend/proto/gen/go/nocontact/notify/v1"
 	plansv1 "github.com/nocontact/backend/proto/gen/go/nocontact/plans/v1"
+
+	"github.com/nocontact/backend/platform/clock"
 )
 
 // Recency bands, in local calendar days since the last activity.
@@ -107,7 +109,7 @@ func Compose(p Parts, now time.Time) Row {
 			row.HardDateAhead = plan.GetHardDateAhead()
 			if tz := plan.GetTimeZone(); tz != "" {
 				row.TimeZone = ptr(tz)
-				if l, err := time.LoadLocation(tz); err == nil {
+				if l, err := clock.LoadLocation(tz); err == nil {
 					loc = l
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/services/journal/internal/insights"
 	"github.com/nocontact/backend/services/journal/internal/journal"
 	"github.com/nocontact/backend/services/journal/internal/screening"
@@ -157,7 +158,7 @@ func (j *Journal) summaries(ctx context.Context, g Granted, visible []string) (m
 	}
 	for id, a := range act {
 		if a.LatestCheckIn != nil {
-			if loc, err := time.LoadLocation(a.LatestCheckIn.TimeZone); err == nil {
+			if loc, err := clock.LoadLocation(a.LatestCheckIn.TimeZone); err == nil {
 				zones[id] = loc
 			}
 		}
