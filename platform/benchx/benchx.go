@@ -11,7 +11,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nocontact/backend/platform/clock"
 )
+
+// wall is the real clock: a benchmark measures wall time.
+var wall = clock.Real()
 
 // Concurrency is the number of goroutines calling at once in Parallel: a
 // few callers per core, enough to keep a 2-core machine busy without
@@ -29,7 +34,7 @@ func Parallel(b *testing.B, fn func() error) {
 	)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start := wall.Now()
 	var wg sync.WaitGroup
 	next := make(chan struct{}, b.N)
 	for range b.N {
@@ -42,9 +47,9 @@ func Parallel(b *testing.B, fn func() error) {
 			defer wg.Done()
 			local := make([]time.Duration, 0, b.N/Concurrency+1)
 			for range next {
-				t0 := time.Now()
+				t0 := wall.Now()
 				err := fn()
-				local = append(local, time.Since(t0))
+				local = append(local, wall.Now().Sub(t0))
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
@@ -57,7 +62,7 @@ func Parallel(b *testing.B, fn func() error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := wall.Now().Sub(start)
 	b.StopTimer()
 	if len(errs) > 0 {
 		b.Fatalf("%d of %d calls failed, first: %v", len(errs), b.N, errs[0])
@@ -97,15 +102,15 @@ func Serial(b *testing.B, fn func() error) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start := wall.Now()
 	for range b.N {
-		t0 := time.Now()
+		t0 := wall.Now()
 		if err := fn(); err != nil {
 			b.Fatalf("call %d: %v", len(lat), err)
 		}
-		lat = append(lat, time.Since(t0))
+		lat = append(lat, wall.Now().Sub(t0))
 	}
-	elapsed := time.Since(start)
+	elapsed := wall.Now().Sub(start)
 	b.StopTimer()
 	Report(b, lat, elapsed)
 }
