@@ -33,8 +33,6 @@ type CareStore struct {
 	// entries opens the sealed fields of the shared entries it reads (nil:
 	// a store without field encryption, in tests of other things).
 	entries *Sealer
-	// OnQuery, when set, is called once per query sent (tests count them).
-	OnQuery func(collection string)
 }
 
 // NewCareStore returns the care views over the journal database; keys
@@ -47,13 +45,6 @@ func NewCareStore(db *mongo.Database, keys *fieldcrypt.Keyring) *CareStore {
 	return s
 }
 
-func (s *CareStore) counted(coll string) *mongo.Collection {
-	if s.OnQuery != nil {
-		s.OnQuery(coll)
-	}
-	return s.db.Collection(coll)
-}
-
 var (
 	noCheckInText = bson.D{{Key: "note", Value: 0}, {Key: "outbox", Value: 0}}
 	noUrgeText    = bson.D{{Key: "note", Value: 0}, {Key: "outbox", Value: 0}}
@@ -63,7 +54,7 @@ var (
 func in(ids []string) bson.D { return bson.D{{Key: "$in", Value: ids}} }
 
 func find[T any](ctx context.Context, s *CareStore, coll string, filter any, opts *options.FindOptionsBuilder) ([]T, error) {
-	cur, err := s.counted(coll).Find(ctx, filter, opts.SetLimit(careRowCap+1))
+	cur, err := s.db.Collection(coll).Find(ctx, filter, opts.SetLimit(careRowCap+1))
 	if err != nil {
 		return nil, fmt.Errorf("find in %s: %w", coll, err)
 	}
@@ -89,7 +80,7 @@ func (s *CareStore) days(ctx context.Context, coll string, clientIDs []string, b
 	if byKind {
 		key = append(key, bson.E{Key: "k", Value: "$kind"})
 	}
-	cur, err := s.counted(coll).Aggregate(ctx, bson.A{
+	cur, err := s.db.Collection(coll).Aggregate(ctx, bson.A{
 		bson.D{{Key: "$match", Value: bson.D{{Key: "client_id", Value: in(clientIDs)}}}},
 		bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: key}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
 	})
@@ -242,7 +233,7 @@ func (s *CareStore) Flags(ctx context.Context, clientID string, limit int) ([]jo
 	if len(open) >= limit {
 		return open[:limit], nil
 	}
-	closed, err := s.counted(CollFlags).Find(ctx, bson.D{{Key: "client_id", Value: clientID}, {Key: "status", Value: in(closedStatuses)}},
+	closed, err := s.db.Collection(CollFlags).Find(ctx, bson.D{{Key: "client_id", Value: clientID}, {Key: "status", Value: in(closedStatuses)}},
 		newest().SetLimit(int64(limit-len(open))))
 	if err != nil {
 		return nil, fmt.Errorf("find closed flags: %w", err)
@@ -257,7 +248,7 @@ func (s *CareStore) Flags(ctx context.Context, clientID string, limit int) ([]jo
 // SharedEntries implements app.CareStore: shared entries only, newest
 // first; a private entry is never read.
 func (s *CareStore) SharedEntries(ctx context.Context, clientID string, limit int) ([]journal.Entry, error) {
-	cur, err := s.counted(CollEntries).Find(ctx, bson.D{{Key: "client_id", Value: clientID}, {Key: "shared", Value: true}},
+	cur, err := s.db.Collection(CollEntries).Find(ctx, bson.D{{Key: "client_id", Value: clientID}, {Key: "shared", Value: true}},
 		options.Find().SetProjection(bson.D{{Key: "outbox", Value: 0}}).SetSort(bson.D{{Key: "create_time", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("find shared entries: %w", err)
