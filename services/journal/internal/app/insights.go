@@ -7,6 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/services/journal/internal/insights"
 )
 
@@ -91,7 +92,7 @@ func (j *Journal) clientLocation(ctx context.Context, clientID string) (*time.Lo
 	if len(latest) == 0 {
 		return time.UTC, nil
 	}
-	loc, err := time.LoadLocation(latest[0].TimeZone)
+	loc, err := clock.LoadLocation(latest[0].TimeZone)
 	if err != nil {
 		return time.UTC, nil
 	}

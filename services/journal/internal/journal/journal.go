@@ -16,6 +16,8 @@ import (
 
 	// The zone database is compiled in for containers without one.
 	_ "time/tzdata"
+
+	"github.com/nocontact/backend/platform/clock"
 )
 
 // Errors the application layer maps to gRPC codes.
@@ -71,7 +73,7 @@ func location(tz string, field string, vs *violations) (*time.Location, string) 
 		vs.add(field, "must be an IANA time zone such as Europe/Berlin")
 		return time.UTC, "UTC"
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := clock.LoadLocation(tz)
 	if err != nil {
 		vs.add(field, "is not a known IANA time zone")
 		return time.UTC, "UTC"

@@ -10,6 +10,7 @@ import (
 	"time"
 	_ "time/tzdata" // zones without /usr/share/zoneinfo
 
+	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
 )
@@ -82,7 +83,7 @@ func Defaults(userID, tz string) Preferences {
 
 // Location is the preferences' zone (UTC when unknown).
 func (p Preferences) Location() *time.Location {
-	loc, err := time.LoadLocation(p.TimeZone)
+	loc, err := clock.LoadLocation(p.TimeZone)
 	if err != nil || p.TimeZone == "" {
 		return time.UTC
 	}
@@ -94,7 +95,7 @@ func (p Preferences) Validate() []string {
 	var bad []string
 	if p.TimeZone == "Local" {
 		bad = append(bad, "preferences.time_zone: must be an IANA time zone")
-	} else if _, err := time.LoadLocation(p.TimeZone); err != nil {
+	} else if _, err := clock.LoadLocation(p.TimeZone); err != nil {
 		bad = append(bad, "preferences.time_zone: is not a known IANA time zone")
 	}
 	for field, v := range map[string]string{"quiet_start": p.QuietStart, "quiet_end": p.QuietEnd,

@@ -15,9 +15,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nocontact/backend/platform/clock"
 )
 
 // Status is where a plan is in its lifecycle.
@@ -290,26 +291,8 @@ func NewPlan(p NewPlanParams, newID func() string, now time.Time) (*Plan, error)
 	return pl, nil
 }
 
-// locations caches loaded time zones by name. Only names that load are
-// kept, so it is bounded by the zone database (some 600 names).
-var locations sync.Map
-
-// loadLocation is time.LoadLocation, cached: loading parses the zone
-// database each time.
-func loadLocation(name string) (*time.Location, error) {
-	if l, ok := locations.Load(name); ok {
-		return l.(*time.Location), nil
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	locations.Store(name, loc)
-	return loc, nil
-}
-
 func locOrUTC(name string) *time.Location {
-	loc, err := loadLocation(name)
+	loc, err := clock.LoadLocation(name)
 	if err != nil {
 		return time.UTC
 	}
@@ -352,7 +335,7 @@ func (p *Plan) setTimeZone(tz string, vs *violations) {
 		vs.add("time_zone", "must be an IANA time zone such as Europe/Berlin")
 		return
 	}
-	if _, err := loadLocation(tz); err != nil {
+	if _, err := clock.LoadLocation(tz); err != nil {
 		vs.add("time_zone", "is not a known IANA time zone")
 		return
 	}
