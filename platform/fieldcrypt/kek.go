@@ -1,6 +1,7 @@
 package fieldcrypt
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -20,6 +21,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/nocontact/backend/platform/config"
+	"github.com/nocontact/backend/platform/fieldcrypt/kms"
 )
 
 // KEK is a key-encryption key: the AEAD that wraps the clients' keysets,
@@ -113,10 +115,16 @@ func (c Config) KEKs(production bool) (KEKSet, error) {
 	return set, nil
 }
 
-// KEKFromURI asks Tink's registry for the KMS client that supports uri and
-// returns its AEAD. No KMS client is linked into the service binaries yet:
-// see docs/decisions.md ("Field encryption") for how to add one.
+// KEKFromURI registers the KMS client that serves uri (package kms: Google
+// Cloud KMS and Vault transit are wired) and returns its AEAD. It contacts
+// no KMS: a key that is wrong or unreachable shows on the first wrap.
 func KEKFromURI(uri string) (KEK, error) {
+	// A client registered by the binary (or a test's fake KMS) wins.
+	if _, err := registry.GetKMSClient(uri); err != nil {
+		if err := kms.Register(context.Background(), uri); err != nil {
+			return KEK{}, fmt.Errorf("fieldcrypt: %w", err)
+		}
+	}
 	client, err := registry.GetKMSClient(uri)
 	if err != nil {
 		return KEK{}, fmt.Errorf("fieldcrypt: no KMS client registered for the key URI (register one with registry.RegisterKMSClient in main): %w", err)

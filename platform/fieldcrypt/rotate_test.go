@@ -229,7 +229,7 @@ func TestKEKConfig(t *testing.T) {
 		{name: "short key", env: map[string]string{"NOCONTACT_KEK": "c2VjcmV0LXZhbHVlLTEyMw=="}, wantErr: "32 bytes"},
 		{name: "not base64", env: map[string]string{"NOCONTACT_KEK": "secret-value-123!"}, wantErr: "32 bytes"},
 		{name: "bad previous", env: map[string]string{"NOCONTACT_KEK": rawKey, "NOCONTACT_KEK_PREVIOUS": "secret-value-123!"}, wantErr: "NOCONTACT_KEK_PREVIOUS"},
-		{name: "unregistered KMS", env: map[string]string{"NOCONTACT_KEK_URI": "gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}, wantErr: "no KMS client registered"},
+		{name: "unwired KMS", env: map[string]string{"NOCONTACT_KEK_URI": "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/k"}, wantErr: "no KMS client is wired"},
 		{name: "local key", env: map[string]string{"NOCONTACT_KEK": rawKey}},
 	}
 	for _, c := range cases {
