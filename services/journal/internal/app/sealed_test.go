@@ -175,7 +175,7 @@ func TestCiphertextCopiedIntoAnotherEntryDoesNotOpen(t *testing.T) {
 			if got.Body != "" || got.Title != "" {
 				t.Fatalf("partial answer %+v", got)
 			}
-			if st := apperr.ToStatus(err); st.Code().String() != "Internal" || strings.Contains(st.Message(), marker) {
+			if st := apperr.ToStatus(err); st.Code().String() != "DataLoss" || strings.Contains(st.Message(), marker) {
 				t.Fatalf("status = %v", st)
 			}
 			if strings.Contains(err.Error(), marker) {
