@@ -16,6 +16,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
@@ -40,6 +41,13 @@ type Config struct {
 	// milestones. A back-dated activation reaches its milestones in the
 	// activation itself; the scan is for days that pass while nobody calls.
 	MilestoneScanInterval time.Duration `env:"MILESTONE_SCAN_INTERVAL" envDefault:"30s"`
+	// Crypto is the key-encryption key of the clients' keysets (plans'
+	// free text and contact notes are sealed at rest, issue 13):
+	// NOCONTACT_KEK or NOCONTACT_KEK_URI.
+	Crypto fieldcrypt.Config
+	// RequireKMS refuses a key-encryption key from the environment (set it
+	// in production once a KMS client is wired: docs/decisions.md).
+	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -60,6 +68,10 @@ type Options struct {
 // Run serves the plans service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
+	if err != nil {
+		return err
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "plans",
 		Database: "plans",
@@ -70,11 +82,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	keys, err := fieldcrypt.New(d.DB, keks, fieldcrypt.Options{Clock: d.Clock, CacheSize: cfg.Crypto.CacheSize, CacheTTL: cfg.Crypto.CacheTTL})
+	if err != nil {
+		return err
+	}
 	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents)
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
-	planStore := mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), relay.Kick)
+	planStore := mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), keys, relay.Kick)
 	plans := app.NewPlans(planStore, assignments, access, d.Clock)
 	careApp := app.NewCare(assignments, consents, access, d.Clock)
 	lag, ran := d.Metrics.Scheduler("milestones")

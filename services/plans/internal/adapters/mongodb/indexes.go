@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -76,5 +77,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollAccessLog: {idx("client_time", "client_id", "time", "_id"), idx("client_actor_time", "client_id", "actor_id", "time")},
 		CollContacts:  {idx("plan_seq", "plan_id", "seq"), idx("plan_occurred", "plan_id", "occurred_at")},
 		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id")},
+		// The clients' keysets (platform/fieldcrypt): the Rewrap scan.
+		fieldcrypt.Collection: fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection],
 	}
 }
