@@ -23,6 +23,7 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
@@ -66,6 +67,13 @@ type Config struct {
 	// DevMode allows webhooks over plain HTTP to loopback receivers. Never
 	// in production.
 	DevMode bool `env:"NOTIFY_DEV_MODE" envDefault:"false"`
+	// Crypto is the key-encryption key of the users' keysets (webhook
+	// secrets are sealed at rest, issue 13): NOCONTACT_KEK or
+	// NOCONTACT_KEK_URI.
+	Crypto fieldcrypt.Config
+	// RequireKMS refuses a key-encryption key from the environment (set it
+	// in production once a KMS client is wired: docs/decisions.md).
+	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -114,12 +122,18 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
 	out[CollAccess] = outbox.IndexModels()
+	// The users' keysets (platform/fieldcrypt): the Rewrap scan.
+	out[fieldcrypt.Collection] = fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection]
 	return out
 }
 
 // Run serves the notify service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
+	if err != nil {
+		return err
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "notify",
 		Database: "notify",
@@ -135,13 +149,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return fmt.Errorf("dial plans: %w", err)
 	}
 	defer plansConn.Close()
+	keys, err := fieldcrypt.New(d.DB, keks, fieldcrypt.Options{Clock: d.Clock, CacheSize: cfg.Crypto.CacheSize, CacheTTL: cfg.Crypto.CacheTTL})
+	if err != nil {
+		return err
+	}
 	relay := d.Relay(CollAccess)
 	// Preferences from before version-checked writes get their version 1.
 	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
 		return err
 	}
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
-		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode)).
+		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), keys, cfg.DevMode)).
 		WithCareAuthority(plansclient.New(plansConn)).
 		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick))
 	releaseLag, releaseRan := d.Metrics.Scheduler("release")
