@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	"github.com/nocontact/backend/services/notify/server"
@@ -118,5 +119,58 @@ func TestWebhookSecretCopiedIntoAnotherFailsDataLoss(t *testing.T) {
 	}
 	if err := f.n.DeleteWebhook(ctxT(t), caller(counsellorID), counsellorID, b.ID); err != nil {
 		t.Fatalf("delete the damaged webhook: %v", err)
+	}
+}
+
+// After a DEK rotation the re-encryption job re-seals the secrets under
+// the new key; a secret rotation that lands between the job's read and
+// its write is kept (the job's write matches nothing), and a second run
+// finds nothing to do.
+func TestResealWebhooksKeepsARotationInBetween(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC))
+	keys := f.keys()
+	w := app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), keys, true)
+	n := f.n.WithWebhooks(w)
+	_, url := f.receiver(t, http.StatusOK)
+	h := f.webhookFor(t, n, counsellorID, url)
+	other := f.webhookFor(t, n, counsellorID, url)
+	if err := keys.RotateDEK(ctxT(t), counsellorID); err != nil {
+		t.Fatal(err)
+	}
+	var rotated app.Webhook
+	res, err := w.Reseal(ctxT(t), docstore.ResealOptions{BeforeWrite: func(id string) {
+		if id != h.ID {
+			return
+		}
+		var err error
+		if rotated, err = n.RotateWebhookSecret(ctxT(t), caller(counsellorID), counsellorID, h.ID); err != nil {
+			t.Error(err)
+		}
+	}})
+	if err != nil || res != (docstore.ResealResult{Resealed: 1, Skipped: 1}) {
+		t.Fatalf("reseal = %+v, %v", res, err)
+	}
+	if now := f.hook(t, h.ID); now.Secret != rotated.Secret || now.PrevSecret != h.Secret {
+		t.Fatal("the rotation made during the re-encryption was lost")
+	}
+	if now := f.hook(t, other.ID); now.Secret != other.Secret {
+		t.Fatal("the re-sealed secret does not open to the same value")
+	}
+	primary, err := keys.Primary(ctxT(t), counsellorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{h.ID, other.ID} {
+		raw, err := f.db.Collection(server.CollWebhooks).FindOne(ctxT(t), bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ct := raw.Lookup("secret").Binary()
+		if k, _ := fieldcrypt.KeyID(ct); k != primary {
+			t.Fatalf("%s's secret under key %d, want %d", id, k, primary)
+		}
+	}
+	if res, err := w.Reseal(ctxT(t), docstore.ResealOptions{}); err != nil || res != (docstore.ResealResult{Current: 2}) {
+		t.Fatalf("second run = %+v, %v", res, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/platform/sealcodec"
@@ -361,6 +362,14 @@ func (w *Webhooks) decode(ctx context.Context, raw bson.Raw) (Webhook, error) {
 	}
 	h.stored = raw.Lookup("secret")
 	return h, nil
+}
+
+// Reseal re-encrypts, under each owner's current key, every webhook whose
+// secrets are not all under it (after a RotateDEK; docstore.Reseal:
+// idempotent, resumable, and a rotation or any other write in between is
+// never lost: the re-seal's write is conditioned on the values it read).
+func (w *Webhooks) Reseal(ctx context.Context, opts docstore.ResealOptions) (docstore.ResealResult, error) {
+	return docstore.Reseal(ctx, w.hooks, w.sealed, opts)
 }
 
 // sealSecret is plain sealed as field of the webhook h (ids only).

@@ -1,6 +1,10 @@
 package mongodb
 
 import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/sealcodec"
@@ -28,4 +32,20 @@ func NewSealer(keys *fieldcrypt.Keyring, coll string) *sealcodec.Codec {
 // Sealed returns store with its collection's text fields sealed.
 func Sealed[T any](store *docstore.Store[T], keys *fieldcrypt.Keyring) *docstore.Store[T] {
 	return store.WithCodec(NewSealer(keys, store.Collection().Name()))
+}
+
+// Reseal re-encrypts, under each client's current key, every entry,
+// check-in and urge whose sealed fields are not all under it (after a
+// RotateDEK; docstore.Reseal: idempotent, resumable, never losing a
+// concurrent write). It answers the counts per collection.
+func Reseal(ctx context.Context, db *mongo.Database, keys *fieldcrypt.Keyring, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
+	out := map[string]docstore.ResealResult{}
+	for _, coll := range []string{CollEntries, CollCheckIns, CollUrges} {
+		res, err := docstore.Reseal(ctx, db.Collection(coll), NewSealer(keys, coll), opts)
+		out[coll] = res
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
