@@ -286,3 +286,35 @@ func TestResealPlansAndContactsAfterRotation(t *testing.T) {
 		t.Fatalf("second run = %+v %+v, %v", ps, cs, err)
 	}
 }
+
+// A contact stored before notes were sealed (no client id, a plaintext
+// note) still reads, and the re-encryption job gives it its plan's client
+// and seals its note.
+func TestResealSealsContactsFromBeforeSealing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, sealedStart)
+	r := f.replica()
+	id, _ := writeEveryPlanField(t, f, r)
+	if _, err := f.db.Collection(mongodb.CollContacts).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: id + "/legacy-1"}, {Key: "plan_id", Value: id}, {Key: "id", Value: "legacy-1"}, {Key: "direction", Value: "inbound"},
+		{Key: "channel", Value: "text"}, {Key: "occurred_at", Value: sealedStart.Add(-50 * time.Hour)}, {Key: "response", Value: "none"},
+		{Key: "note", Value: "old words"}, {Key: "classification", Value: "not_counted"}, {Key: "time_zone", Value: "Europe/Berlin"},
+		{Key: "local_date", Value: "2026-12-02"}, {Key: "voided", Value: false}, {Key: "create_time", Value: sealedStart}, {Key: "update_time", Value: sealedStart},
+		{Key: "seq", Value: int64(0)}, {Key: "rev", Value: 1},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, err := r.store.Contact(ctx, id, "legacy-1"); err != nil || !ok || c.Note != "old words" {
+		t.Fatalf("legacy contact = %+v, %v, %v", c, ok, err)
+	}
+	_, cs, err := r.store.Reseal(ctx, docstore.ResealOptions{})
+	if err != nil || cs.Resealed != 1 || cs.Failed != 0 {
+		t.Fatalf("contacts reseal = %+v, %v", cs, err)
+	}
+	if hits := rawScan(t, f.db, "old words"); len(hits) > 0 {
+		t.Fatalf("still plaintext: %v", hits)
+	}
+	if c, _, err := r.store.Contact(ctx, id, "legacy-1"); err != nil || c.Note != "old words" {
+		t.Fatalf("after the reseal = %+v, %v", c, err)
+	}
+}

@@ -81,8 +81,73 @@ func (s *PlanStore) Reseal(ctx context.Context, opts docstore.ResealOptions) (pl
 	if plans, err = s.plans.Reseal(ctx, opts); err != nil {
 		return plans, contacts, err
 	}
+	if err := s.ownContacts(ctx, opts.Batch); err != nil {
+		return plans, contacts, err
+	}
 	contacts, err = docstore.Reseal(ctx, s.contacts, s.sealed, opts)
 	return plans, contacts, err
+}
+
+// ownContacts gives every contact stored before notes were sealed (no
+// client_id, a plaintext note) its plan's client id, so that Reseal can
+// seal its note with that client's keyset. Each write is conditioned on
+// the field still missing (idempotent, and a copy written meanwhile,
+// which has the id, is left alone); contacts of a plan that is gone are
+// skipped.
+func (s *PlanStore) ownContacts(ctx context.Context, batch int) error {
+	if batch <= 0 {
+		batch = 100
+	}
+	after := ""
+	for {
+		cur, err := s.contacts.Find(ctx,
+			bson.D{{Key: "client_id", Value: bson.D{{Key: "$exists", Value: false}}}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}},
+			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(batch)).SetProjection(bson.D{{Key: "plan_id", Value: 1}}))
+		if err != nil {
+			return fmt.Errorf("contacts without a client: %w", err)
+		}
+		var docs []struct {
+			ID     string `bson:"_id"`
+			PlanID string `bson:"plan_id"`
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return fmt.Errorf("contacts without a client: %w", err)
+		}
+		ids := make([]string, 0, len(docs))
+		for _, d := range docs {
+			ids = append(ids, d.PlanID)
+		}
+		owners := map[string]string{}
+		if len(ids) > 0 {
+			pc, err := s.plans.Collection().Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find().SetProjection(bson.D{{Key: "client_id", Value: 1}}))
+			if err != nil {
+				return fmt.Errorf("owners of contacts: %w", err)
+			}
+			var ps []struct {
+				ID       string `bson:"_id"`
+				ClientID string `bson:"client_id"`
+			}
+			if err := pc.All(ctx, &ps); err != nil {
+				return fmt.Errorf("owners of contacts: %w", err)
+			}
+			for _, p := range ps {
+				owners[p.ID] = p.ClientID
+			}
+		}
+		for _, d := range docs {
+			after = d.ID
+			if owners[d.PlanID] == "" {
+				continue
+			}
+			if _, err := s.contacts.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "client_id", Value: bson.D{{Key: "$exists", Value: false}}}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "client_id", Value: owners[d.PlanID]}}}}); err != nil {
+				return fmt.Errorf("own contact %s: %w", d.ID, err)
+			}
+		}
+		if len(docs) < batch {
+			return nil
+		}
+	}
 }
 
 // WithHooks sets test hooks.
