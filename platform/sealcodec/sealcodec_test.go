@@ -411,3 +411,60 @@ func TestRotationThenReencryptionLetsTheOldKEKGo(t *testing.T) {
 		}
 	}
 }
+
+// A keyset that unwraps under no configured KEK (the old KEK removed
+// before Rewrap ran) fails reads with DataLoss naming ids only, like a
+// damaged value: the record cannot be read, and the caller is told so.
+func TestKeysetThatDoesNotUnwrapIsDataLoss(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if err := f.store.Create(ctx, "d1", sample("client-1")); err != nil {
+		t.Fatal(err)
+	}
+	wrongKEK := keyring(t, f.db, f.clk, fieldcrypt.Config{KEK: kekB})
+	store := sealcodec.Sealed(docstore.New[doc](f.coll, nil), wrongKEK, spec)
+	got, _, err := store.Get(ctx, "d1")
+	if !errors.Is(err, fieldcrypt.ErrUnwrap) || got.Title != "" {
+		t.Fatalf("get = %+v, %v; want ErrUnwrap", got, err)
+	}
+	if st := apperr.ToStatus(err); st.Code().String() != "DataLoss" || !strings.Contains(st.Message(), "docs/d1") {
+		t.Fatalf("status %v", st)
+	}
+	// The keyset is not replaced by a new one: a write is refused too.
+	if err := store.Create(ctx, "d2", sample("client-1")); !errors.Is(err, fieldcrypt.ErrUnwrap) {
+		t.Fatalf("create = %v", err)
+	}
+}
+
+// A ciphertext names its key in its Tink prefix: the client's primary
+// before a rotation, the new one after.
+func TestKeyIDNamesThePrimary(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ref := fieldcrypt.Ref{Client: "client-1", Collection: "docs", Document: "d1", Field: "title"}
+	ct, err := f.keys.Seal(ctx, ref, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := f.keys.Primary(ctx, "client-1")
+	if id, ok := fieldcrypt.KeyID(ct); err != nil || !ok || id != p1 {
+		t.Fatalf("key id %d, primary %d, %v", id, p1, err)
+	}
+	if err := f.keys.RotateDEK(ctx, "client-1"); err != nil {
+		t.Fatal(err)
+	}
+	ct2, err := f.keys.Seal(ctx, ref, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := f.keys.Primary(ctx, "client-1")
+	if id, _ := fieldcrypt.KeyID(ct2); p2 == p1 || id != p2 {
+		t.Fatalf("after rotation key id %d, primary %d (was %d)", id, p2, p1)
+	}
+	if _, ok := fieldcrypt.KeyID([]byte{0x00, 1, 2, 3, 4, 5}); ok {
+		t.Fatal("a value without the Tink prefix named a key")
+	}
+	if _, err := f.keys.Primary(ctx, "nobody"); !errors.Is(err, fieldcrypt.ErrNoKeyset) {
+		t.Fatalf("primary of a client without a keyset = %v", err)
+	}
+}
