@@ -284,7 +284,14 @@ func (c *Codec) Open(ctx context.Context, id string, doc bson.D) (bson.D, error)
 		case string: // written before encryption
 			return nil, nil
 		case bson.Binary:
-			plain, err := c.keys.Open(ctx, c.ref(client, id, field), s.Data)
+			ref := c.ref(client, id, field)
+			plain, err := c.keys.Open(ctx, ref, s.Data)
+			if errors.Is(err, fieldcrypt.ErrNoKeyset) {
+				// A ciphertext in the record of an owner who has no
+				// keys: moved from another owner's record (or the
+				// keyset document is gone). It does not open here.
+				err = fmt.Errorf("%w (%s): %w", fieldcrypt.ErrOpen, ref, err)
+			}
 			if err != nil {
 				return nil, c.mapErr(err, id)
 			}
@@ -318,6 +325,17 @@ func (c *Codec) Decode(ctx context.Context, raw bson.Raw, out any) error {
 	return bson.Unmarshal(opened, out)
 }
 
+// SealValue seals one value of the document id owned by client at path
+// (a concrete path, as the associated data names it: "secret",
+// "reasons[1]"), for an update that sets one field without the store.
+func (c *Codec) SealValue(ctx context.Context, client, id, path, plain string) (bson.Binary, error) {
+	ct, err := c.keys.Seal(ctx, c.ref(client, id, path), plain)
+	if err != nil {
+		return bson.Binary{}, c.mapErr(err, id)
+	}
+	return bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: ct}, nil
+}
+
 // Encode is v (a struct with bson tags, or a bson.D) in its stored form
 // with its sealed fields sealed under _id id, for a write made without
 // the store.
@@ -336,8 +354,9 @@ func (c *Codec) Encode(ctx context.Context, id string, v any) (bson.D, error) {
 // mapErr gives the keyring's failures their status, with ids only:
 //   - an erased client: FailedPrecondition (nothing more will ever open);
 //   - a value that does not open for where it is (tampered, truncated,
-//     copied from another document, field or element) or a keyset that
-//     unwraps under no configured KEK: DataLoss, so that the caller sees
+//     copied from another document, field or element, or into the record
+//     of an owner who has no keyset) or a keyset that unwraps under no
+//     configured KEK: DataLoss, so that the caller sees
 //     the record is damaged rather than a passing fault, and never a part
 //     of it.
 //

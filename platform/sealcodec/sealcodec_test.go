@@ -158,6 +158,11 @@ func TestMovedOrTamperedValueFailsTheWholeRead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// d3 is a document of a client with no keyset (as if written before
+	// sealing: plain strings).
+	if _, err := f.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "d3"}, {Key: "version", Value: int64(1)}, {Key: "client_id", Value: "client-9"}, {Key: "title", Value: "plain"}}); err != nil {
+		t.Fatal(err)
+	}
 	src := f.raw(t, "d1")
 	tampered := func() bson.Binary {
 		_, data := src.Lookup("title").Binary()
@@ -175,6 +180,7 @@ func TestMovedOrTamperedValueFailsTheWholeRead(t *testing.T) {
 		{"another field", "d1", bson.D{{Key: "inner.text", Value: src.Lookup("title")}}},
 		{"another document", "d2", bson.D{{Key: "title", Value: src.Lookup("title")}}},
 		{"tampered", "d1", bson.D{{Key: "title", Value: tampered()}}},
+		{"another client's document, that client without keys", "d3", bson.D{{Key: "title", Value: src.Lookup("title")}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

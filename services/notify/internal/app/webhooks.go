@@ -374,11 +374,7 @@ func (w *Webhooks) Reseal(ctx context.Context, opts docstore.ResealOptions) (doc
 
 // sealSecret is plain sealed as field of the webhook h (ids only).
 func (w *Webhooks) sealSecret(ctx context.Context, h Webhook, field, plain string) (bson.Binary, error) {
-	d, err := w.sealed.Seal(ctx, h.ID, bson.D{{Key: "user_id", Value: h.UserID}, {Key: field, Value: plain}})
-	if err != nil {
-		return bson.Binary{}, err
-	}
-	return d[1].Value.(bson.Binary), nil
+	return w.sealed.SealValue(ctx, h.UserID, h.ID, field, plain)
 }
 
 // ListDeliveries lists a webhook's deliveries, newest first.
