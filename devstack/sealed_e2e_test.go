@@ -165,6 +165,17 @@ func TestSealedTextAtRestAndDataLossOverGRPC(t *testing.T) {
 	if _, err := notify.RotateWebhookSecret(authed(t, counsellor), &notifyv1.RotateWebhookSecretRequest{UserId: "counsellor-seal", WebhookId: w1}); err != nil {
 		t.Fatalf("rotating the source webhook: %v", err)
 	}
+	// The list decrypts no secret: both webhooks are listed, the damaged
+	// one included, and the rotated one shows its overlap's end.
+	list, err := notify.ListWebhooks(authed(t, counsellor), &notifyv1.ListWebhooksRequest{UserId: "counsellor-seal"})
+	if err != nil || len(list.GetWebhooks()) != 2 {
+		t.Fatalf("list = %v, %v", list, err)
+	}
+	for _, w := range list.GetWebhooks() {
+		if w.GetSecret() != "" || (w.GetId() == w1) != (w.GetPreviousSecretExpireTime() != nil) {
+			t.Fatalf("listed %v", w)
+		}
+	}
 }
 
 // nilIfEmpty is nil for a nil message (what a failed gRPC call answers),

@@ -41,7 +41,7 @@ type PlanRepository interface {
 	// ListByClients lists the plans of several clients in one query.
 	ListByClients(ctx context.Context, clientIDs []string) ([]plan.Plan, error)
 	// ContactsSince lists the contacts (not voided) of several plans that
-	// occurred at or after since, in one query.
+	// occurred at or after since, in one query, without their notes.
 	ContactsSince(ctx context.Context, planIDs []string, since time.Time) ([]plan.PlanContact, error)
 	// ClaimDue leases one active plan with something due (docstore.Claim);
 	// docstore.ErrNotFound when none is left unclaimed.

@@ -424,7 +424,9 @@ func (s *PlanStore) ListByClients(ctx context.Context, clientIDs []string) ([]pl
 }
 
 // ContactsSince lists the contacts of several plans that occurred at or
-// after since, in one query (not voided ones only).
+// after since, in one query (not voided ones only), without their notes:
+// the roster reads when and what, never the client's words, so nothing is
+// decrypted for it.
 func (s *PlanStore) ContactsSince(ctx context.Context, planIDs []string, since time.Time) ([]plan.PlanContact, error) {
 	if len(planIDs) == 0 {
 		return nil, nil
@@ -432,7 +434,7 @@ func (s *PlanStore) ContactsSince(ctx context.Context, planIDs []string, since t
 	cur, err := s.contacts.Find(ctx, bson.D{
 		{Key: "plan_id", Value: bson.D{{Key: "$in", Value: planIDs}}},
 		{Key: "occurred_at", Value: bson.D{{Key: "$gte", Value: since}}},
-	})
+	}, options.Find().SetProjection(bson.D{{Key: "note", Value: 0}}))
 	if err != nil {
 		return nil, fmt.Errorf("recent contacts: %w", err)
 	}
