@@ -42,12 +42,19 @@ type ResealResult struct {
 	// Failed documents do not open (damaged, or their owner was erased);
 	// they are left as they are.
 	Failed int
+	// Last is the _id of the last document examined: a job stopped
+	// half-way (by its lease or an error) can pass it as After to go on
+	// from there instead of reading the done part again.
+	Last string
 }
 
 // ResealOptions tune Reseal; zero values take the defaults.
 type ResealOptions struct {
 	// Batch is the documents read per query (default 100).
 	Batch int
+	// After starts the scan after this _id (a previous run's Last); ""
+	// starts at the beginning.
+	After string
 	// BeforeWrite, when set, runs between a document's read and its
 	// write (tests use it to interleave a concurrent update).
 	BeforeWrite func(id string)
@@ -82,8 +89,11 @@ func Reseal(ctx context.Context, coll *mongo.Collection, r Resealer, opts Reseal
 	if opts.Batch <= 0 {
 		opts.Batch = 100
 	}
-	var res ResealResult
+	res := ResealResult{Last: opts.After}
 	var after any
+	if opts.After != "" {
+		after = opts.After
+	}
 	for {
 		filter := bson.D{}
 		if after != nil {
@@ -101,6 +111,9 @@ func Reseal(ctx context.Context, coll *mongo.Collection, r Resealer, opts Reseal
 			after = raw.Lookup("_id")
 			if err := resealOne(ctx, coll, r, raw, opts, &res); err != nil {
 				return res, err
+			}
+			if id, ok := after.(bson.RawValue).StringValueOK(); ok {
+				res.Last = id
 			}
 		}
 		if len(docs) < opts.Batch {

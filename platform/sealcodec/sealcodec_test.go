@@ -262,8 +262,13 @@ func TestResealAfterRotation(t *testing.T) {
 	if err := f.keys.RotateDEK(ctx, "client-d1"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.store.Reseal(ctx, docstore.ResealOptions{Batch: 2})
-	if err != nil || res != (docstore.ResealResult{Resealed: 1, Current: 2}) {
+	// A run resumed after d1 (a previous run's Last) does not see it.
+	res, err := f.store.Reseal(ctx, docstore.ResealOptions{Batch: 2, After: "d1"})
+	if err != nil || res != (docstore.ResealResult{Current: 2, Last: "d3"}) {
+		t.Fatalf("resumed reseal = %+v, %v", res, err)
+	}
+	res, err = f.store.Reseal(ctx, docstore.ResealOptions{Batch: 2})
+	if err != nil || res != (docstore.ResealResult{Resealed: 1, Current: 2, Last: "d3"}) {
 		t.Fatalf("reseal = %+v, %v", res, err)
 	}
 	raw := f.raw(t, "d1")
@@ -283,7 +288,7 @@ func TestResealAfterRotation(t *testing.T) {
 	if err != nil || got.Items[1].Label != marker+" label 1" {
 		t.Fatalf("after reseal %+v, %v", got, err)
 	}
-	if res, err := f.store.Reseal(ctx, docstore.ResealOptions{}); err != nil || res != (docstore.ResealResult{Current: 3}) {
+	if res, err := f.store.Reseal(ctx, docstore.ResealOptions{}); err != nil || res != (docstore.ResealResult{Current: 3, Last: "d3"}) {
 		t.Fatalf("second run = %+v, %v", res, err)
 	}
 }
@@ -310,7 +315,7 @@ func TestResealNeverLosesAConcurrentUpdate(t *testing.T) {
 			}
 		},
 	})
-	if err != nil || res != (docstore.ResealResult{Skipped: 1}) {
+	if err != nil || res != (docstore.ResealResult{Skipped: 1, Last: "d1"}) {
 		t.Fatalf("reseal = %+v, %v", res, err)
 	}
 	got, v, err := f.store.Get(ctx, "d1")
@@ -318,7 +323,7 @@ func TestResealNeverLosesAConcurrentUpdate(t *testing.T) {
 		t.Fatalf("after the race %+v v%d, %v", got.Reasons, v, err)
 	}
 	// The update sealed under the current key: nothing left to do.
-	if res, err := f.store.Reseal(ctx, docstore.ResealOptions{}); err != nil || res != (docstore.ResealResult{Current: 1}) {
+	if res, err := f.store.Reseal(ctx, docstore.ResealOptions{}); err != nil || res != (docstore.ResealResult{Current: 1, Last: "d1"}) {
 		t.Fatalf("next run = %+v, %v", res, err)
 	}
 }
@@ -342,7 +347,7 @@ func TestResealSealsLegacyPlaintextAndSkipsDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := f.store.Reseal(ctx, docstore.ResealOptions{})
-	if err != nil || res != (docstore.ResealResult{Resealed: 1, Failed: 1}) {
+	if err != nil || res != (docstore.ResealResult{Resealed: 1, Failed: 1, Last: "b-damaged"}) {
 		t.Fatalf("reseal = %+v, %v", res, err)
 	}
 	if raw := f.raw(t, "a-legacy"); bytes.Contains(raw, []byte("old words")) || bytes.Contains(raw, []byte("old reason")) {

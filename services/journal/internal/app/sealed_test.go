@@ -311,6 +311,10 @@ func TestResealJournalAfterRotation(t *testing.T) {
 		}
 	}
 	res, err = mongodb.Reseal(ctx, f.db, f.keys, docstore.ResealOptions{})
+	for coll, r := range res {
+		r.Last = ""
+		res[coll] = r
+	}
 	if err != nil || res[mongodb.CollEntries] != (docstore.ResealResult{Current: 3}) || res[mongodb.CollUrges] != (docstore.ResealResult{Current: 1}) {
 		t.Fatalf("second run = %+v, %v", res, err)
 	}

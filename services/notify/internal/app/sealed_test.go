@@ -147,7 +147,7 @@ func TestResealWebhooksKeepsARotationInBetween(t *testing.T) {
 			t.Error(err)
 		}
 	}})
-	if err != nil || res != (docstore.ResealResult{Resealed: 1, Skipped: 1}) {
+	if res.Last = ""; err != nil || res != (docstore.ResealResult{Resealed: 1, Skipped: 1}) {
 		t.Fatalf("reseal = %+v, %v", res, err)
 	}
 	if now := f.hook(t, h.ID); now.Secret != rotated.Secret || now.PrevSecret != h.Secret {
@@ -170,7 +170,7 @@ func TestResealWebhooksKeepsARotationInBetween(t *testing.T) {
 			t.Fatalf("%s's secret under key %d, want %d", id, k, primary)
 		}
 	}
-	if res, err := w.Reseal(ctxT(t), docstore.ResealOptions{}); err != nil || res != (docstore.ResealResult{Current: 2}) {
+	if res, err := w.Reseal(ctxT(t), docstore.ResealOptions{}); err != nil || res.Current != 2 || res.Resealed+res.Skipped+res.Failed != 0 {
 		t.Fatalf("second run = %+v, %v", res, err)
 	}
 }

@@ -76,7 +76,9 @@ func NewPlanStore(plans, contacts *mongo.Collection, keys *fieldcrypt.Keyring, k
 
 // Reseal re-encrypts the plans and contacts not all under their client's
 // current key (docstore.Reseal: idempotent, resumable, safe beside every
-// other write); run it after a RotateDEK. opts.BeforeWrite is for tests.
+// other write); run it after a RotateDEK. opts.After resumes the plans'
+// scan only (contacts' ids are of another form); opts.BeforeWrite is for
+// tests.
 func (s *PlanStore) Reseal(ctx context.Context, opts docstore.ResealOptions) (plans, contacts docstore.ResealResult, err error) {
 	if plans, err = s.plans.Reseal(ctx, opts); err != nil {
 		return plans, contacts, err
@@ -84,6 +86,7 @@ func (s *PlanStore) Reseal(ctx context.Context, opts docstore.ResealOptions) (pl
 	if err := s.ownContacts(ctx, opts.Batch); err != nil {
 		return plans, contacts, err
 	}
+	opts.After = ""
 	contacts, err = docstore.Reseal(ctx, s.contacts, s.sealed, opts)
 	return plans, contacts, err
 }
