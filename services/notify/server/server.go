@@ -24,6 +24,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/notify/internal/app"
@@ -66,6 +67,8 @@ type Config struct {
 	// DevMode allows webhooks over plain HTTP to loopback receivers. Never
 	// in production.
 	DevMode bool `env:"NOTIFY_DEV_MODE" envDefault:"false"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -120,6 +123,9 @@ func Indexes() map[string][]mongo.IndexModel {
 // Run serves the notify service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "notify",
 		Database: "notify",
@@ -204,8 +210,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
+	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
+			func(ctx context.Context) { _ = runner.Run(ctx) },
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),
