@@ -98,6 +98,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		// Released notifications whose webhooks are still to be enqueued
 		// (app.ReleaseDue); the field exists only for those.
 		{Keys: bson.D{{Key: "webhooks_due", Value: 1}}, Options: options.Index().SetName("webhooks_due").SetSparse(true)},
+		idx("create_time", bson.E{Key: "create_time", Value: 1}), // retention sweep
 	}
 	out[CollWebhooks] = []mongo.IndexModel{
 		idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1}),
@@ -111,12 +112,13 @@ func Indexes() map[string][]mongo.IndexModel {
 	out[CollDeliveries] = []mongo.IndexModel{
 		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),
 		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
+		idx("status_created", bson.E{Key: "status", Value: 1}, bson.E{Key: "create_time", Value: 1}), // retention sweeps
 	}
 	out[CollPreferences] = []mongo.IndexModel{
 		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
-	out[CollAccess] = outbox.IndexModels()
+	out[CollAccess] = append(outbox.IndexModels(), idx("sent_time", bson.E{Key: outbox.FieldPending, Value: 1}, bson.E{Key: "time", Value: 1})) // retention sweep
 	return out
 }
 
