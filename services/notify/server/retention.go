@@ -50,14 +50,22 @@ func (r Retention) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DailyCapsMargin is how long, beyond the event streams' age, the daily
+// cap's counter of a day is kept: an event can arrive (a consumer catching
+// up) as long as its stream keeps it, and a local day is up to 14 hours off
+// its UTC date.
+const DailyCapsMargin = 48 * time.Hour
+
 // RetentionJobs are notify's retention sweeps on db, one platform/jobs job
-// per kind.
-func RetentionJobs(r Retention, db *mongo.Database, clk clock.Clock, log *slog.Logger) []jobs.Job {
-	s := mongodb.NewRetention(db.Collection(CollNotifications), db.Collection(CollDeliveries), db.Collection(CollAccess))
+// per kind. streamMaxAge is NATS_STREAM_MAX_AGE: the daily caps' counters
+// are kept that long plus DailyCapsMargin.
+func RetentionJobs(r Retention, streamMaxAge time.Duration, db *mongo.Database, clk clock.Clock, log *slog.Logger) []jobs.Job {
+	s := mongodb.NewRetention(db.Collection(CollNotifications), db.Collection(CollDeliveries), db.Collection(CollAccess), db.Collection(CollDailyCaps))
 	return retention.Jobs(r.Config, clk, log, nil,
 		retention.Kind{Name: "notifications", Period: r.Notifications, Sweep: s.Notifications},
 		retention.Kind{Name: "webhook_payloads", Period: r.WebhookPayloads, Sweep: s.DeliveryPayloads},
 		retention.Kind{Name: "webhook_deliveries", Period: r.WebhookDeliveries, Sweep: s.Deliveries},
 		retention.Kind{Name: "sent_access_records", Period: r.SentAccessRecords, Sweep: s.SentAccessRecords},
+		retention.Kind{Name: "daily_caps", Period: streamMaxAge + DailyCapsMargin, Sweep: s.DailyCaps},
 	)
 }

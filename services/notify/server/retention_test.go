@@ -62,18 +62,23 @@ func TestRetentionSweepsRemoveWhatIsPastOnce(t *testing.T) {
 		return bson.D{{Key: "_id", Value: id}, {Key: "time", Value: ago(age)}, {Key: "outbox_pending", Value: pending}, {Key: "version", Value: int64(1)}}
 	}
 	put(server.CollAccess, record("a-31-sent", false, 31*day), record("a-31-pending", true, 31*day), record("a-29-sent", false, 29*day))
+	// Streams keep 30 days: counters of days up to 32 days back stay.
+	capOf := func(id string, age time.Duration) bson.D {
+		return bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: "u1"}, {Key: "date", Value: ago(age).Format(time.DateOnly)}, {Key: "count", Value: 1}}
+	}
+	put(server.CollDailyCaps, capOf("cap-34d", 34*day), capOf("cap-31d", 31*day), capOf("cap-today", 0))
 
 	clk := clock.NewFake(now)
 	quiet := slog.New(slog.DiscardHandler)
-	a := jobs.New(db, clk, quiet, jobs.Options{Holder: "a"}, server.RetentionJobs(r, db, clk, quiet)...)
-	b := jobs.New(db, clk, quiet, jobs.Options{Holder: "b"}, server.RetentionJobs(r, db, clk, quiet)...)
+	a := jobs.New(db, clk, quiet, jobs.Options{Holder: "a"}, server.RetentionJobs(r, 720*time.Hour, db, clk, quiet)...)
+	b := jobs.New(db, clk, quiet, jobs.Options{Holder: "b"}, server.RetentionJobs(r, 720*time.Hour, db, clk, quiet)...)
 	ranA, errA := a.RunDue(ctx)
 	ranB, errB := b.RunDue(ctx)
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
 	}
-	if len(ranA) != 4 || len(ranB) != 0 {
-		t.Errorf("a ran %v, b ran %v; want each of the 4 sweeps once", ranA, ranB)
+	if len(ranA) != 5 || len(ranB) != 0 {
+		t.Errorf("a ran %v, b ran %v; want each of the 5 sweeps once", ranA, ranB)
 	}
 
 	ids := func(coll string, filter bson.D) []string {
@@ -116,6 +121,7 @@ func TestRetentionSweepsRemoveWhatIsPastOnce(t *testing.T) {
 	check("deliveries with a payload", ids(server.CollDeliveries, bson.D{{Key: "payload", Value: bson.D{{Key: "$exists", Value: true}}}}),
 		"d-91-pending", "d-8-pending", "d-6-delivered")
 	check("access records", ids(server.CollAccess, bson.D{}), "a-31-pending", "a-29-sent")
+	check("daily caps", ids(server.CollDailyCaps, bson.D{}), "cap-31d", "cap-today")
 }
 
 func TestRetentionRefusesPayloadsKeptLongerThanDeliveries(t *testing.T) {

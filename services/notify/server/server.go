@@ -114,6 +114,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
 		idx("status_created", bson.E{Key: "status", Value: 1}, bson.E{Key: "create_time", Value: 1}), // retention sweeps
 	}
+	out[CollDailyCaps] = []mongo.IndexModel{idx("date", bson.E{Key: "date", Value: 1})} // retention sweep
 	out[CollPreferences] = []mongo.IndexModel{
 		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
@@ -212,7 +213,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			func(ctx context.Context) { _ = runner.Run(ctx) },

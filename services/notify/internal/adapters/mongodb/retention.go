@@ -16,13 +16,13 @@ import (
 // Retention removes notify's data past its retention period, a bounded
 // batch per call (platform/retention turns each into a job).
 type Retention struct {
-	notifications, deliveries, access *mongo.Collection
+	notifications, deliveries, access, caps *mongo.Collection
 }
 
 // NewRetention returns the sweeps over the notifications, webhook
-// deliveries and access records collections.
-func NewRetention(notifications, deliveries, access *mongo.Collection) *Retention {
-	return &Retention{notifications: notifications, deliveries: deliveries, access: access}
+// deliveries, access records and daily caps collections.
+func NewRetention(notifications, deliveries, access, caps *mongo.Collection) *Retention {
+	return &Retention{notifications: notifications, deliveries: deliveries, access: access, caps: caps}
 }
 
 func before(t time.Time) bson.D { return bson.D{{Key: "$lt", Value: t}} }
@@ -67,5 +67,15 @@ func (r *Retention) SentAccessRecords(ctx context.Context, cutoff time.Time, lim
 	return retention.DeleteBatch(ctx, r.access, bson.D{
 		{Key: "time", Value: before(cutoff)},
 		{Key: outbox.FieldPending, Value: false},
+	}, limit)
+}
+
+// DailyCaps deletes the daily cap's counters of local days before
+// cutoff's UTC date. A local date is at most 14 hours off its UTC one; the
+// caller's period leaves room for that and for any event still to arrive
+// about such a day.
+func (r *Retention) DailyCaps(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	return retention.DeleteBatch(ctx, r.caps, bson.D{
+		{Key: "date", Value: bson.D{{Key: "$lt", Value: cutoff.UTC().Format(time.DateOnly)}}},
 	}, limit)
 }
