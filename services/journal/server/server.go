@@ -20,7 +20,6 @@ import (
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
-	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -112,11 +111,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
-	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },
-			func(ctx context.Context) { _ = runner.Run(ctx) },
+			runJobs,
 		},
 		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j))})
 }

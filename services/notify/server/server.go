@@ -24,7 +24,6 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/grpcclient"
-	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/notify/internal/app"
@@ -213,10 +212,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log)...)
+	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
-			func(ctx context.Context) { _ = runner.Run(ctx) },
+			runJobs,
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),

@@ -17,7 +17,6 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
@@ -92,9 +91,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 
-	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{sched.Run, func(ctx context.Context) { _ = runner.Run(ctx) }},
+		[]bootstrap.Work{sched.Run, runJobs},
 		[]bootstrap.Consumer{
 			d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access)),
 			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),
