@@ -189,11 +189,15 @@ const (
 	// and before its conditional claim: another replica claiming here must
 	// make this claim lose.
 	BeforeClaim Stage = iota + 1
+	// BeforeRelease is after a job's period returned and before its holder
+	// releases the lease: a crash here leaves the lease to expire.
+	BeforeRelease
 )
 
 // Hook is called by every runner of the process at each Stage with the
-// job's name and the runner's holder.
-type Hook func(stage Stage, job, holder string)
+// job's name and the runner's holder. A non-nil error stops the runner
+// there as a crash would: nothing after it reaches the database.
+type Hook func(stage Stage, job, holder string) error
 
 var hook atomic.Pointer[Hook]
 
@@ -209,10 +213,11 @@ func SetHook(h Hook) (restore func()) {
 	return func() { hook.Store(prev) }
 }
 
-func callHook(stage Stage, job, holder string) {
+func callHook(stage Stage, job, holder string) error {
 	if h := hook.Load(); h != nil {
-		(*h)(stage, job, holder)
+		return (*h)(stage, job, holder)
 	}
+	return nil
 }
 
 // RunDue runs, one after another, every job that is due and that this
@@ -260,14 +265,9 @@ func (r *Runner) Run(ctx context.Context) error {
 // the job is not due or another replica holds or won it.
 func (r *Runner) claim(ctx context.Context, j Job) (*Lease, error) {
 	now := r.clock.Now()
-	// First start of this job anywhere: its first period is due now. A
-	// duplicate key means another replica (or an earlier start) created it.
-	if _, err := r.coll.InsertOne(ctx, state{Name: j.Name, NextRun: now}); err != nil && !mongox.IsDuplicateKey(err) {
-		return nil, fmt.Errorf("create job %s: %w", j.Name, err)
-	}
-	var s state
-	if err := r.coll.FindOne(ctx, bson.D{{Key: "_id", Value: j.Name}}).Decode(&s); err != nil {
-		return nil, fmt.Errorf("read job %s: %w", j.Name, err)
+	s, err := r.read(ctx, j.Name, now)
+	if err != nil {
+		return nil, err
 	}
 	leased := s.Running && now.Before(s.LeaseUntil)
 	due := !now.Before(s.NextRun)
@@ -275,7 +275,9 @@ func (r *Runner) claim(ctx context.Context, j Job) (*Lease, error) {
 	if leased || (!due && !takeover) {
 		return nil, nil
 	}
-	callHook(BeforeClaim, j.Name, r.opts.Holder)
+	if err := callHook(BeforeClaim, j.Name, r.opts.Holder); err != nil {
+		return nil, err
+	}
 
 	until := now.Add(j.Lease)
 	res, err := r.coll.UpdateOne(ctx,
@@ -303,7 +305,37 @@ func (r *Runner) claim(ctx context.Context, j Job) (*Lease, error) {
 	return &Lease{r: r, job: j, version: s.Version + 1, until: until}, nil
 }
 
-// runClaimed runs the job under its lease and releases the lease after.
+// read returns the job's document, creating it due at now on the job's
+// first start anywhere (a duplicate key: another replica just did).
+func (r *Runner) read(ctx context.Context, name string, now time.Time) (state, error) {
+	var s state
+	err := r.coll.FindOne(ctx, bson.D{{Key: "_id", Value: name}}).Decode(&s)
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		if err != nil {
+			return s, fmt.Errorf("read job %s: %w", name, err)
+		}
+		return s, nil
+	}
+	s = state{Name: name, NextRun: now}
+	if _, err := r.coll.InsertOne(ctx, s); err == nil {
+		return s, nil
+	} else if !mongox.IsDuplicateKey(err) {
+		return s, fmt.Errorf("create job %s: %w", name, err)
+	}
+	if err := r.coll.FindOne(ctx, bson.D{{Key: "_id", Value: name}}).Decode(&s); err != nil {
+		return s, fmt.Errorf("read job %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// releaseTimeout bounds the release of a lease after the runner's context
+// ended (shutdown).
+const releaseTimeout = 5 * time.Second
+
+// runClaimed runs the job under its lease and releases the lease after. A
+// period cut short by the end of ctx (shutdown) is not finished: its lease
+// is made to expire at once, so another replica takes the job over now and
+// runs the period again, instead of waiting for the next one.
 func (r *Runner) runClaimed(ctx context.Context, l *Lease) error {
 	start := r.clock.Now()
 	jobErr := l.job.Run(ctx, l)
@@ -311,20 +343,30 @@ func (r *Runner) runClaimed(ctx context.Context, l *Lease) error {
 	if r.opts.Observe != nil {
 		r.opts.Observe(l.job.Name, end.Sub(start), jobErr)
 	}
-	if jobErr != nil {
+	if jobErr != nil && ctx.Err() == nil {
 		r.log.Warn("job failed", "job", l.job.Name, "err", jobErr)
 	}
 	if errors.Is(jobErr, ErrLeaseLost) {
 		return nil // the new holder owns the document now
 	}
+	if err := callHook(BeforeRelease, l.job.Name, r.opts.Holder); err != nil {
+		return err
+	}
+	release := bson.D{
+		{Key: "version", Value: l.version + 1},
+		{Key: "running", Value: false},
+		{Key: "last_finished", Value: end},
+		{Key: "last_ok", Value: jobErr == nil},
+	}
+	if ctx.Err() != nil {
+		release = bson.D{{Key: "version", Value: l.version + 1}, {Key: "lease_until", Value: end}}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+	}
 	res, err := r.coll.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: l.job.Name}, {Key: "version", Value: l.version}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "version", Value: l.version + 1},
-			{Key: "running", Value: false},
-			{Key: "last_finished", Value: end},
-			{Key: "last_ok", Value: jobErr == nil},
-		}}})
+		bson.D{{Key: "$set", Value: release}})
 	if err != nil {
 		return fmt.Errorf("release job %s: %w", l.job.Name, err)
 	}

@@ -126,10 +126,11 @@ func TestClaimBetweenReadAndClaimLoses(t *testing.T) {
 	var once sync.Once
 	var bRan []string
 	var bErr error
-	defer jobs.SetHook(func(stage jobs.Stage, job, holder string) {
+	defer jobs.SetHook(func(stage jobs.Stage, job, holder string) error {
 		if stage == jobs.BeforeClaim && holder == "a" {
 			once.Do(func() { bRan, bErr = b.RunDue(ctx) })
 		}
+		return nil
 	})()
 
 	aRan := runDue(t, ctx, a)
@@ -152,15 +153,19 @@ func TestCrashedHolderIsTakenOverAfterItsLease(t *testing.T) {
 	db := testenv.Mongo(t)
 	clk := clock.NewFake(start)
 	var c counter
-	crashCtx, crash := context.WithCancel(ctx)
-	a := replica(db, clk, "a", &c, func(context.Context, *jobs.Lease) error {
-		crash() // the process dies: nothing it does after this reaches the database
+	a := replica(db, clk, "a", &c, nil)
+	b := replica(db, clk, "b", &c, nil)
+	errCrash := errors.New("crash")
+	restore := jobs.SetHook(func(stage jobs.Stage, _, holder string) error {
+		if stage == jobs.BeforeRelease && holder == "a" {
+			return errCrash // the process dies: nothing it does after this reaches the database
+		}
 		return nil
 	})
-	b := replica(db, clk, "b", &c, nil)
+	defer restore()
 
-	if _, err := a.RunDue(crashCtx); err == nil {
-		t.Fatal("the crashed replica's release succeeded; the test did not simulate a crash")
+	if _, err := a.RunDue(ctx); !errors.Is(err, errCrash) {
+		t.Fatalf("RunDue = %v, want the crash", err)
 	}
 	st, _ := jobs.Statuses(ctx, db)
 	if s := st["cleanup"]; !s.Running || s.Holder != "a" {
@@ -181,6 +186,36 @@ func TestCrashedHolderIsTakenOverAfterItsLease(t *testing.T) {
 	st, _ = jobs.Statuses(ctx, db)
 	if s := st["cleanup"]; s.Running || !s.LastOK {
 		t.Errorf("after the takeover status = %+v, want released and ok", s)
+	}
+}
+
+// A replica shut down mid-period (its context ends) gives the lease up at
+// once: another replica takes the period over without waiting for the
+// lease to run out, and the next period is still an interval away.
+func TestShutdownMidPeriodHandsTheJobOverAtOnce(t *testing.T) {
+	ctx := ctxT(t)
+	db := testenv.Mongo(t)
+	clk := clock.NewFake(start)
+	var c counter
+	runCtx, shutdown := context.WithCancel(ctx)
+	a := replica(db, clk, "a", &c, func(ctx context.Context, _ *jobs.Lease) error {
+		shutdown()
+		return ctx.Err()
+	})
+	b := replica(db, clk, "b", &c, nil)
+
+	if _, err := a.RunDue(runCtx); err != nil {
+		t.Fatalf("RunDue at shutdown = %v, want the lease given up", err)
+	}
+	if ran := runDue(t, ctx, b); len(ran) != 1 {
+		t.Fatalf("b ran %v right after a's shutdown, want the period taken over", ran)
+	}
+	clk.Advance(59 * time.Minute)
+	if ran := runDue(t, ctx, b); len(ran) != 0 {
+		t.Errorf("b ran %v again before the interval", ran)
+	}
+	if got := c.get(); len(got) != 2 {
+		t.Errorf("runs = %v, want a (cut short) then b", got)
 	}
 }
 
