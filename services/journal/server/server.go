@@ -50,6 +50,8 @@ type Config struct {
 	// RequireKMS refuses a key-encryption key from the environment (set it
 	// in production once a KMS client is wired: docs/decisions.md).
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -71,6 +73,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
 	if err != nil {
 		return err
+	}
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
@@ -106,8 +111,12 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
+	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
+		[]bootstrap.Work{
+			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },
+			runJobs,
+		},
 		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j))})
 }
 

@@ -74,6 +74,8 @@ type Config struct {
 	// RequireKMS refuses a key-encryption key from the environment (set it
 	// in production once a KMS client is wired: docs/decisions.md).
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -103,6 +105,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		// Released notifications whose webhooks are still to be enqueued
 		// (app.ReleaseDue); the field exists only for those.
 		{Keys: bson.D{{Key: "webhooks_due", Value: 1}}, Options: options.Index().SetName("webhooks_due").SetSparse(true)},
+		idx("create_time", bson.E{Key: "create_time", Value: 1}), // retention sweep
 	}
 	out[CollWebhooks] = []mongo.IndexModel{
 		idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1}),
@@ -116,12 +119,14 @@ func Indexes() map[string][]mongo.IndexModel {
 	out[CollDeliveries] = []mongo.IndexModel{
 		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),
 		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
+		idx("status_created", bson.E{Key: "status", Value: 1}, bson.E{Key: "create_time", Value: 1}), // retention sweeps
 	}
+	out[CollDailyCaps] = []mongo.IndexModel{idx("date", bson.E{Key: "date", Value: 1})} // retention sweep
 	out[CollPreferences] = []mongo.IndexModel{
 		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
-	out[CollAccess] = outbox.IndexModels()
+	out[CollAccess] = append(outbox.IndexModels(), idx("sent_time", bson.E{Key: outbox.FieldPending, Value: 1}, bson.E{Key: "time", Value: 1})) // retention sweep
 	// The users' keysets (platform/fieldcrypt): the Rewrap scan.
 	out[fieldcrypt.Collection] = fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection]
 	return out
@@ -130,6 +135,9 @@ func Indexes() map[string][]mongo.IndexModel {
 // Run serves the notify service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
 	if err != nil {
 		return err
@@ -222,8 +230,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
+	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
+			runJobs,
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -48,6 +49,8 @@ type Config struct {
 	// RequireKMS refuses a key-encryption key from the environment (set it
 	// in production once a KMS client is wired: docs/decisions.md).
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -68,6 +71,9 @@ type Options struct {
 // Run serves the plans service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
 	if err != nil {
 		return err
@@ -101,8 +107,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 
+	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{sched.Run},
+		[]bootstrap.Work{sched.Run, runJobs},
 		[]bootstrap.Consumer{
 			d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access)),
 			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),
