@@ -20,8 +20,25 @@ import (
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
+	"github.com/nocontact/backend/services/plans/internal/care"
 	"github.com/nocontact/backend/services/plans/internal/plan"
 )
+
+// newKEK is the key-encryption key a rotation moves to.
+const newKEK = "bmV3LWtlay1vZi10aGUtcGxhbnMtc2VydmljZS10ZXM="
+
+// keyringWith is a keyring over the fixture's database with cfg's KEKs.
+func keyringWith(f *fixture, cfg fieldcrypt.Config) *fieldcrypt.Keyring {
+	keks, err := cfg.KEKs(false)
+	if err != nil {
+		panic(err)
+	}
+	k, err := fieldcrypt.New(f.db, keks, fieldcrypt.Options{Clock: f.clk})
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
 
 // marker is written into every free-text field, followed by the field's
 // name, so a leak names the field.
@@ -247,20 +264,33 @@ func TestTamperedOrMovedPlanTextFailsTheRead(t *testing.T) {
 	}
 }
 
-// After a DEK rotation the re-encryption job brings every plan and contact
-// under the new key, answers the same text, and a second run does nothing.
+// The whole rotation on plans: a new KEK (the old one previous), a new DEK
+// for one client and Rewrap for the other, then the re-encryption job
+// brings every plan and contact under the new DEK; a replica configured
+// with the new KEK alone reads everything, and a second run does nothing.
 func TestResealPlansAndContactsAfterRotation(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, sealedStart)
 	r := f.replica()
 	id, _ := writeEveryPlanField(t, f, r)
-	keys := newKeyring(f, f.db)
+	// A second client, whose keyset only gets re-wrapped.
+	other := app.Caller{ID: "client-2", Role: client.Role, RequestID: "req-2"}
+	theirs, err := r.plans.Create(ctx, other, plan.NewPlanParams{TimeZone: "Europe/Berlin", Reasons: []string{marker + " theirs"}}, app.RequestKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new KEK, the old one kept as previous: a new DEK for client-1,
+	// Rewrap for the rest.
+	keys := keyringWith(f, fieldcrypt.Config{KEK: newKEK, KEKPrevious: testKEK})
 	if err := keys.RotateDEK(ctx, client.ID); err != nil {
 		t.Fatal(err)
 	}
+	if rw, err := keys.Rewrap(ctx, 10); err != nil || rw.Rewrapped != 1 {
+		t.Fatalf("rewrap = %+v, %v", rw, err)
+	}
 	store := mongodb.NewPlanStore(f.db.Collection(mongodb.CollPlans), f.db.Collection(mongodb.CollContacts), keys, nil)
 	ps, cs, err := store.Reseal(ctx, docstore.ResealOptions{Batch: 1})
-	if err != nil || ps.Resealed != 1 || cs.Resealed != 2 {
+	if err != nil || ps.Resealed != 1 || ps.Current != 1 || cs.Resealed != 2 {
 		t.Fatalf("reseal = %+v %+v, %v", ps, cs, err)
 	}
 	primary, err := keys.Primary(ctx, client.ID)
@@ -277,12 +307,22 @@ func TestResealPlansAndContactsAfterRotation(t *testing.T) {
 			t.Fatalf("%v under key %d, want %d", p, k, primary)
 		}
 	}
-	got, err := f.replica().plans.Get(ctx, client, id, "GetPlan")
+	// The old KEK removed: a replica with the new one alone reads it all.
+	newOnly := keyringWith(f, fieldcrypt.Config{KEK: newKEK})
+	reader := app.NewPlans(mongodb.NewPlanStore(f.db.Collection(mongodb.CollPlans), f.db.Collection(mongodb.CollContacts), newOnly, nil),
+		docstore.New[care.Assignment](f.db.Collection(mongodb.CollAssignments), nil), r.accessApp, f.clk)
+	got, err := reader.Get(ctx, client, id, "GetPlan")
 	if err != nil || got.Plan.Goals[0].Text != marker+" goals.text" {
 		t.Fatalf("after reseal %+v, %v", got.Plan.Goals, err)
 	}
+	if list, _, _, err := reader.ListContacts(ctx, client, id, 10, ""); err != nil || len(list) != 3 {
+		t.Fatalf("contacts with the new KEK only = %d, %v", len(list), err)
+	}
+	if got, err := reader.Get(ctx, other, theirs.Plan.ID, "GetPlan"); err != nil || got.Plan.Reasons[0] != marker+" theirs" {
+		t.Fatalf("the re-wrapped client's plan = %+v, %v", got.Plan.Reasons, err)
+	}
 	ps, cs, err = store.Reseal(ctx, docstore.ResealOptions{})
-	if err != nil || ps.Resealed+cs.Resealed != 0 || ps.Current != 1 || cs.Current != 3 {
+	if err != nil || ps.Resealed+cs.Resealed != 0 || ps.Current != 2 || cs.Current != 3 {
 		t.Fatalf("second run = %+v %+v, %v", ps, cs, err)
 	}
 }
