@@ -19,6 +19,7 @@ import (
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
+	"github.com/nocontact/backend/services/plans/internal/erasure"
 	planevents "github.com/nocontact/backend/services/plans/internal/ports/events"
 	"github.com/nocontact/backend/services/plans/internal/ports/grpcapi"
 	"github.com/nocontact/backend/services/plans/internal/scheduler"
@@ -32,6 +33,11 @@ const (
 	// live-feed signals are core NATS and stay outside every stream).
 	NotifyStream = "NOTIFY"
 )
+
+// NotifySubjects are the NOTIFY stream's subjects: notify's access records
+// and its erasure confirmations. Plans and notify both ensure the stream
+// and must give the same list.
+var NotifySubjects = []string{"notify.access.recorded", "notify.erasure.confirmed"}
 
 // Config is the plans service's configuration.
 type Config struct {
@@ -64,18 +70,22 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "plans",
 		Database: "plans",
 		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: {"notify.access.recorded"}},
+		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: NotifySubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents)
+	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents, mongodb.CollErasures)
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
 	planStore := mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), relay.Kick)
-	plans := app.NewPlans(planStore, assignments, access, d.Clock)
+	erasures := mongodb.NewErasureStore(d.DB.Collection(mongodb.CollErasures), relay.Kick)
+	clientData := mongodb.NewClientData(d.DB)
+	// No keyset yet: plans seals no field of its own (nil Shredder).
+	erasureApp := app.NewErasure(erasures, clientData, nil, access, d.Clock)
+	plans := app.NewPlans(planStore, assignments, access, d.Clock).WithErasures(erasures, clientData)
 	careApp := app.NewCare(assignments, consents, access, d.Clock)
 	lag, ran := d.Metrics.Scheduler("milestones")
 	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran, Tracer: d.Tracing.Tracer()})
@@ -84,11 +94,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))
 	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
+	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run},
 		[]bootstrap.Consumer{
-			d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access)),
+			d.Consumer(planevents.JournalSpec, planevents.DropErased(erasureApp, planevents.JournalHandler(plans, access))),
 			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),
+			d.Consumer(planevents.ErasureSpec, planevents.ErasureHandler(erasureApp)),
+			d.Consumer(planevents.JournalConfirmSpec, planevents.ConfirmHandler(erasureApp, erasure.ServiceJournal)),
+			d.Consumer(planevents.NotifyConfirmSpec, planevents.ConfirmHandler(erasureApp, erasure.ServiceNotify)),
 		})
 }

@@ -46,6 +46,8 @@ var HotQueries = []HotQuery{
 	{"recent contacts of the roster's plans (care summaries)", CollContacts, []string{"plan_id", "occurred_at"}},
 	{"a client's access log by one actor (care timeline)", CollAccessLog, []string{"client_id", "actor_id", "time"}},
 	{"a counsellor's review marks", CollReviews, []string{"counsellor_id", "client_id"}},
+	{"unpublished erasure events", CollErasures, []string{outbox.FieldPending}},
+	{"a client's review marks (erasure)", CollReviews, []string{"client_id"}},
 }
 
 // Indexes declares every index of the plans database; the service creates
@@ -75,6 +77,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollConsents:  outbox.IndexModels(),
 		CollAccessLog: {idx("client_time", "client_id", "time", "_id"), idx("client_actor_time", "client_id", "actor_id", "time")},
 		CollContacts:  {idx("plan_seq", "plan_id", "seq"), idx("plan_occurred", "plan_id", "occurred_at")},
-		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id")},
+		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id"), idx("client", "client_id")},
+		CollErasures:  outbox.IndexModels(),
 	}
 }
