@@ -58,7 +58,7 @@ func seedClient(t *testing.T, s *suite, client, counsellor, hookURL string) {
 	s.mustCall(http.StatusOK, "POST", "/v1/clients/"+client+"/entries", tok, map[string]any{"kind": "UNSENT_LETTER", "body": text, "title": text})
 	s.mustCall(http.StatusOK, "POST", "/v1/clients/"+client+"/urges", tok, map[string]any{"intensity": 10, "note": text})
 	s.mustCall(http.StatusOK, "POST", "/v1/plans/"+planID+"/contacts", tok, map[string]any{
-		"direction": "OUTBOUND", "channel": "TEXT", "occurredAt": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)})
+		"direction": "OUTBOUND", "channel": "TEXT", "occurredAt": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "note": text})
 	couns := token(t, counsellor, auth.RoleCounsellor)
 	eventually(t, 30*time.Second, func() string {
 		out := s.mustCall(http.StatusOK, "GET", "/v1/notifications?pageSize=100", couns, nil)
@@ -97,7 +97,8 @@ var erasureKeeps = map[string]bool{
 
 // rawLeftovers reads every document of the three databases with the
 // driver and names those that hold the client's id, or the text mark,
-// outside erasureKeeps.
+// outside erasureKeeps; ofClient counts the client's documents (by id or
+// text) per collection.
 func rawLeftovers(t *testing.T, s *suite, client string) (leftovers []string, ofClient map[string]int) {
 	t.Helper()
 	ctx := context.Background()
@@ -115,7 +116,7 @@ func rawLeftovers(t *testing.T, s *suite, client string) (leftovers []string, of
 			}
 			for cur.Next(ctx) {
 				raw := []byte(cur.Current)
-				if bytes.Contains(raw, []byte(client)) {
+				if bytes.Contains(raw, []byte(client)) || bytes.Contains(raw, []byte(eraseMark+" of "+client)) {
 					ofClient[dbName+"."+name]++
 					if !erasureKeeps[dbName+"."+name] {
 						leftovers = append(leftovers, fmt.Sprintf("%s.%s %v", dbName, name, cur.Current.Lookup("_id")))
@@ -144,10 +145,12 @@ func progressOf(erasure map[string]any) map[string]bool {
 }
 
 // startJournal runs a journal like the devstack's, on the suite's NATS and
-// MongoDB, until the test ends: the journal coming back after downtime.
+// MongoDB and the address of the journal it replaces, until the test ends:
+// the journal coming back after downtime.
 func startJournal(t *testing.T, s *suite) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	// On the stopped journal's address, where the gateway dials it.
+	lis, err := net.Listen("tcp", s.stack.JournalAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,11 +224,15 @@ func caughtUp(t *testing.T, js jetstream.JetStream, stream string) {
 		if err != nil {
 			return err.Error()
 		}
-		for names := st.ConsumerNames(ctx); ; {
-			name, ok := <-names.Name()
-			if !ok {
-				return ""
-			}
+		var names []string
+		lister := st.ConsumerNames(ctx)
+		for name := range lister.Name() {
+			names = append(names, name)
+		}
+		if err := lister.Err(); err != nil {
+			return err.Error()
+		}
+		for _, name := range names {
 			c, err := st.Consumer(ctx, name)
 			if err != nil {
 				return err.Error()
@@ -238,6 +245,7 @@ func caughtUp(t *testing.T, js jetstream.JetStream, stream string) {
 				return fmt.Sprintf("%s/%s: %d pending, %d unacked", stream, name, info.NumPending, info.NumAckPending)
 			}
 		}
+		return ""
 	})
 }
 
@@ -376,7 +384,14 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 		t.Fatalf("no record of the erasure in the access log: %v", logged)
 	}
 
-	// The erased id is retired: nothing new is stored for it.
+	// The erased id is retired: nothing new is stored for it. (First, the
+	// gateway reconnects to the journal that came back.)
+	eventually(t, 30*time.Second, func() string {
+		if code, _ := s.call("GET", "/v1/clients/"+keeper+"/entries", token(t, keeper, auth.RoleClient), nil); code != http.StatusOK {
+			return fmt.Sprintf("the gateway reaches the journal again: %d", code)
+		}
+		return ""
+	})
 	if code, out := s.call("POST", "/v1/plans", client, map[string]any{"timeZone": "Europe/Berlin"}); code != http.StatusBadRequest ||
 		!strings.Contains(fmt.Sprint(out["message"]), "erased") {
 		t.Fatalf("a new plan for the erased id = %d %v, want refused", code, out)
