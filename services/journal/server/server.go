@@ -111,7 +111,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
+		[]bootstrap.Work{
+			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },
+			erasure.ForgetEverywhere(d.JS, Stream, "journal", keys.Forget, d.Log),
+		},
 		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)), d.Consumer(jevents.ErasureSpec, jevents.ErasureHandler(j))})
 }
 
