@@ -322,6 +322,16 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 		t.Fatalf("completed without a time: %v", er)
 	}
 
+	// The journal's keyset is shredded: a tombstone without the wrapped
+	// key, so any copy of the ciphertexts (a backup) stays unreadable.
+	var keyset bson.M
+	if err := s.stack.Mongo.Database("journal").Collection("keysets").FindOne(context.Background(), bson.D{{Key: "_id", Value: erasee}}).Decode(&keyset); err != nil {
+		t.Fatalf("the journal's keyset of the erased client: %v", err)
+	}
+	if keyset["destroyed"] != true || keyset["wrapped"] != nil {
+		t.Fatalf("the keyset was not destroyed: destroyed=%v, wrapped present=%v", keyset["destroyed"], keyset["wrapped"] != nil)
+	}
+
 	left, _ := rawLeftovers(t, s, erasee)
 	if len(left) > 0 {
 		t.Fatalf("after the erasure, the databases still hold:\n%s", strings.Join(left, "\n"))
