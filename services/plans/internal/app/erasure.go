@@ -103,6 +103,11 @@ func (e *Erasure) Get(ctx context.Context, c Caller, clientID string) (erasure.R
 		return erasure.Request{}, e.access.RecordDenied(ctx, c, clientID, erasureResource, "GetErasure",
 			apperr.PermissionDenied("only the client or an admin may see an erasure"))
 	}
+	// An admin's look is logged like any read by someone else (the
+	// client's own is not).
+	if err := e.access.Record(ctx, c, clientID, erasureResource, "GetErasure", care.OutcomeAllowed); err != nil {
+		return erasure.Request{}, err
+	}
 	r, err := e.repo.Get(ctx, clientID)
 	if errors.Is(err, docstore.ErrNotFound) {
 		return erasure.Request{}, apperr.NotFound("no erasure was requested for client %q", clientID)
