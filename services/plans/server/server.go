@@ -86,7 +86,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	// No keyset yet: plans seals no field of its own (nil Shredder).
 	erasureApp := app.NewErasure(erasures, clientData, nil, access, d.Clock)
 	plans := app.NewPlans(planStore, assignments, access, d.Clock).WithErasures(erasures, clientData)
-	careApp := app.NewCare(assignments, consents, access, d.Clock)
+	careApp := app.NewCare(assignments, consents, access, d.Clock).WithErasures(erasures, clientData)
 	lag, ran := d.Metrics.Scheduler("milestones")
 	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran, Tracer: d.Tracing.Tracer()})
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -162,7 +163,7 @@ func refuseErased(ctx context.Context, marks ErasureMarks, clientID string) erro
 		return err
 	}
 	if erased {
-		return apperr.FailedPrecondition("this account was erased: sign up again for a new account")
+		return errErased()
 	}
 	return nil
 }
@@ -200,7 +201,7 @@ func (s *Plans) undoIfErased(ctx context.Context, clientID, planID string) error
 	if err := s.erasedData.DeletePlan(ctx, planID); err != nil {
 		return err
 	}
-	return apperr.FailedPrecondition("this account was erased: sign up again for a new account")
+	return errErased()
 }
 
 // PlanHooks run in Create, for tests that force an interleaving.
@@ -223,4 +224,63 @@ func (planHooks) run(f func()) {
 func (s *Plans) WithHooks(h PlanHooks) *Plans {
 	s.hooks = planHooks{afterCheck: h.AfterCheck, afterCreate: h.AfterCreate}
 	return s
+}
+
+// errErased is the answer to a create for an erased client.
+func errErased() error {
+	return apperr.FailedPrecondition("this account was erased: sign up again for a new account")
+}
+
+// guardErased runs create for clientID between two reads of the erasure
+// marker, as Plans.Create does (see undoIfErased): nothing is created for
+// an erased client, and what a create raced into the erasure is deleted
+// again with the rest of the client's data.
+func guardErased(ctx context.Context, marks ErasureMarks, data ClientEraser, clientID string, create func() error) error {
+	if marks == nil {
+		return create()
+	}
+	if err := refuseErased(ctx, marks, clientID); err != nil {
+		return err
+	}
+	if err := create(); err != nil {
+		return err
+	}
+	erased, err := marks.Erased(ctx, clientID)
+	if err != nil || !erased {
+		return err
+	}
+	if _, err := data.Delete(ctx, clientID); err != nil {
+		return err
+	}
+	return errErased()
+}
+
+// WithErasures makes the care commands refuse erased clients.
+func (c *Care) WithErasures(marks ErasureMarks, data ClientEraser) *Care {
+	c.erasures, c.erasedData = marks, data
+	return c
+}
+
+// CreateAssignment assigns a counsellor to a client (createAssignment),
+// never to an erased one.
+func (c *Care) CreateAssignment(ctx context.Context, caller Caller, clientID, counsellorID string) (care.Assignment, error) {
+	var out care.Assignment
+	err := guardErased(ctx, c.erasures, c.erasedData, strings.TrimSpace(clientID), func() error {
+		var err error
+		out, err = c.createAssignment(ctx, caller, clientID, counsellorID)
+		return err
+	})
+	return out, err
+}
+
+// SetConsent grants or revokes a scope (setConsent); an erased client has
+// none to change.
+func (c *Care) SetConsent(ctx context.Context, caller Caller, clientID string, scope care.Scope, grant bool) (care.Consents, error) {
+	var out care.Consents
+	err := guardErased(ctx, c.erasures, c.erasedData, clientID, func() error {
+		var err error
+		out, err = c.setConsent(ctx, caller, clientID, scope, grant)
+		return err
+	})
+	return out, err
 }

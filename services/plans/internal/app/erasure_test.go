@@ -24,6 +24,7 @@ func (f *fixture) erasureOf(r *replica) *app.Erasure {
 	store := mongodb.NewErasureStore(f.db.Collection(mongodb.CollErasures), nil)
 	data := mongodb.NewClientData(f.db)
 	r.plans.WithErasures(store, data)
+	r.care.WithErasures(store, data)
 	return app.NewErasure(store, data, nil, r.accessApp, f.clk)
 }
 
@@ -165,6 +166,15 @@ func TestErasureDeletesOneClientsPlansData(t *testing.T) {
 	_, err = r.plans.Create(ctx, client, plan.NewPlanParams{TimeZone: "Europe/Berlin"}, app.RequestKey{})
 	if kindOf(err) != apperr.KindFailedPrecondition {
 		t.Fatalf("a plan for the erased client: %v, want FailedPrecondition", err)
+	}
+	if _, err := r.care.CreateAssignment(ctx, admin, client.ID, "counsellor-2"); kindOf(err) != apperr.KindFailedPrecondition {
+		t.Fatalf("an assignment to the erased client: %v, want FailedPrecondition", err)
+	}
+	if _, err := r.care.SetConsent(ctx, client, client.ID, care.ScopeRiskAlerts, true); kindOf(err) != apperr.KindFailedPrecondition {
+		t.Fatalf("a consent of the erased client: %v, want FailedPrecondition", err)
+	}
+	if n := f.count(t, mongodb.CollAssignments, bson.D{{Key: "client_id", Value: client.ID}}) + f.count(t, mongodb.CollConsents, bson.D{{Key: "_id", Value: client.ID}}); n != 0 {
+		t.Fatalf("%d care documents were created for the erased client", n)
 	}
 }
 
