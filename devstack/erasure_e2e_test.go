@@ -147,10 +147,10 @@ func progressOf(erasure map[string]any) map[string]bool {
 // startJournal runs a journal like the devstack's, on the suite's NATS and
 // MongoDB and the address of the journal it replaces, until the test ends:
 // the journal coming back after downtime.
-func startJournal(t *testing.T, s *suite) {
+func startJournal(t *testing.T, s *suite, addr string) {
 	t.Helper()
 	// On the stopped journal's address, where the gateway dials it.
-	lis, err := net.Listen("tcp", s.stack.JournalAddr)
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,8 @@ func caughtUp(t *testing.T, js jetstream.JetStream, stream string) {
 // events re-creating nothing, a redelivered confirmation changing nothing,
 // the access log's record, and a new sign-up that sees none of it.
 func TestErasureAcrossTheSuite(t *testing.T) {
-	s := startSuite(t)
+	// Two replicas of every service, as production runs them.
+	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer receiver.Close()
 	seedClient(t, s, erasee, "counsellor-er", receiver.URL+"/hook")
@@ -279,9 +280,13 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 		t.Fatalf("an erasure never asked for = %d, want 404", code)
 	}
 
-	// The journal is down while the client asks, twice at once.
-	if !s.stack.StopReplica("journal") {
-		t.Fatal("no journal replica to stop")
+	// The journal is down (both replicas) while the client asks, twice at
+	// once.
+	journals := strings.Split(s.stack.JournalAddr, ",")
+	for i := range journals {
+		if !s.stack.StopReplica(replicaName("journal", i, len(journals))) {
+			t.Fatalf("no journal replica %d to stop", i)
+		}
 	}
 	var wg sync.WaitGroup
 	ids := make([]string, 2)
@@ -310,7 +315,9 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 	}
 
 	// The journal comes back and catches up.
-	startJournal(t, s)
+	for _, addr := range journals {
+		startJournal(t, s, addr)
+	}
 	eventually(t, 60*time.Second, func() string {
 		er = s.mustCall(http.StatusOK, "GET", path, client, nil)
 		if er["state"] != "ERASURE_STATE_COMPLETED" {
