@@ -276,6 +276,10 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 			t.Fatalf("%s asked for the erasure: %d %v, want 403", who, code, out)
 		}
 	}
+	if code, out := s.call("POST", path, token(t, "admin-er", auth.RoleAdmin), map[string]any{"supportTicket": "not a ticket!"}); code != http.StatusBadRequest ||
+		!contains(fieldViolations(out), "support_ticket") {
+		t.Fatalf("a malformed ticket = %d %v, want 400 naming support_ticket", code, out)
+	}
 	if code, _ := s.call("GET", path, client, nil); code != http.StatusNotFound {
 		t.Fatalf("an erasure never asked for = %d, want 404", code)
 	}
@@ -416,6 +420,19 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 	if code, _ := s.call("POST", "/v1/clients/"+erasee+"/checkins", client, map[string]any{"mood": 1}); code != http.StatusBadRequest {
 		t.Fatalf("a check-in for the erased id = %d, want refused", code)
 	}
+
+	// An admin on a client's recorded request: the ticket is kept with
+	// the erasure, and the erasure completes (a client with no data).
+	byAdmin := s.mustCall(http.StatusOK, "POST", "/v1/clients/ghost/erasure", token(t, "admin-er", auth.RoleAdmin), map[string]any{"supportTicket": "ZD-4711"})
+	if byAdmin["supportTicket"] != "ZD-4711" || byAdmin["requestedBy"] != "admin-er" || byAdmin["requesterRole"] != "admin" {
+		t.Fatalf("the admin's erasure = %v", byAdmin)
+	}
+	eventually(t, 30*time.Second, func() string {
+		if got := s.mustCall(http.StatusOK, "GET", "/v1/clients/ghost/erasure", token(t, "ghost", auth.RoleClient), nil); got["state"] != "ERASURE_STATE_COMPLETED" {
+			return fmt.Sprintf("the admin's erasure: %v", progressOf(got))
+		}
+		return ""
+	})
 
 	// Signing up again (a new subject from the identity provider) starts
 	// empty.
