@@ -36,10 +36,11 @@ func NewCare(assignments *docstore.Store[care.Assignment], consents *docstore.St
 	return &Care{assignments: assignments, consents: consents, access: access, clk: clk}
 }
 
-// createAssignment is CreateAssignment without the erasure guard: it assigns a counsellor to a client: an admin's assignment
-// is active at once; a counsellor may ask to join a client's care team
-// (counsellorID empty or their own), which waits for the client to accept.
-// Creating an assignment that already exists answers it unchanged.
+// createAssignment is CreateAssignment without the erasure guard. It
+// assigns a counsellor to a client: an admin's assignment is active at
+// once; a counsellor may ask to join a client's care team (counsellorID
+// empty or their own), which waits for the client to accept. Creating an
+// assignment that already exists answers it unchanged.
 func (c *Care) createAssignment(ctx context.Context, caller Caller, clientID, counsellorID string) (care.Assignment, error) {
 	clientID, counsellorID = strings.TrimSpace(clientID), strings.TrimSpace(counsellorID)
 	if caller.Role == auth.RoleCounsellor && counsellorID == "" {
@@ -220,8 +221,9 @@ func (c *Care) Consents(ctx context.Context, caller Caller, clientID string) (ca
 	return cs, err
 }
 
-// setConsent is SetConsent without the erasure guard: it grants or revokes a scope. Only the client may; the change
-// holds from the next query on.
+// setConsent is SetConsent without the erasure guard. It grants or
+// revokes a scope. Only the client may; the change holds from the next
+// query on.
 func (c *Care) setConsent(ctx context.Context, caller Caller, clientID string, scope care.Scope, grant bool) (care.Consents, error) {
 	if caller.Role != auth.RoleClient || caller.ID != clientID {
 		action := "RevokeConsent"
