@@ -21,6 +21,7 @@ import (
 	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -51,6 +52,8 @@ type Config struct {
 	// RequireKMS refuses a key-encryption key from the environment (set it
 	// in production once a KMS client is wired: docs/decisions.md).
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -73,10 +76,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
 		Database: "journal",
-		Indexes:  mongodb.Indexes(),
+		Indexes:  withErasureIndexes(mongodb.Indexes()),
 		// PLANS: the erasure requests (plans owns the stream; every
 		// service that reads it ensures it the same way).
 		Streams: map[string][]string{Stream: {"journal.>"}, "PLANS": {"plans.>"}},
@@ -110,10 +116,12 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
+	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },
 			erasure.ForgetEverywhere(d.JS, Stream, "journal", keys.Forget, d.Log),
+			func(ctx context.Context) { _ = runner.Run(ctx) },
 		},
 		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)), d.Consumer(jevents.ErasureSpec, jevents.ErasureHandler(j))})
 }

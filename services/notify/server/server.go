@@ -25,6 +25,7 @@ import (
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/outbox"
 	notifymongo "github.com/nocontact/backend/services/notify/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
@@ -72,6 +73,8 @@ type Config struct {
 	// DevMode allows webhooks over plain HTTP to loopback receivers. Never
 	// in production.
 	DevMode bool `env:"NOTIFY_DEV_MODE" envDefault:"false"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -101,6 +104,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		// Released notifications whose webhooks are still to be enqueued
 		// (app.ReleaseDue); the field exists only for those.
 		{Keys: bson.D{{Key: "webhooks_due", Value: 1}}, Options: options.Index().SetName("webhooks_due").SetSparse(true)},
+		idx("create_time", bson.E{Key: "create_time", Value: 1}), // retention sweep
 	}
 	out[CollWebhooks] = []mongo.IndexModel{
 		idx("user", bson.E{Key: "user_id", Value: 1}, bson.E{Key: "create_time", Value: 1}),
@@ -114,12 +118,13 @@ func Indexes() map[string][]mongo.IndexModel {
 	out[CollDeliveries] = []mongo.IndexModel{
 		idx("due", bson.E{Key: "status", Value: 1}, bson.E{Key: "next_attempt_at", Value: 1}),
 		idx("webhook", bson.E{Key: "webhook_id", Value: 1}, bson.E{Key: "create_time", Value: -1}),
+		idx("status_created", bson.E{Key: "status", Value: 1}, bson.E{Key: "create_time", Value: 1}), // retention sweeps
 	}
 	out[CollPreferences] = []mongo.IndexModel{
 		idx("next_check_in", bson.E{Key: "next_check_in_at", Value: 1}),
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
-	out[CollAccess] = outbox.IndexModels()
+	out[CollAccess] = append(outbox.IndexModels(), idx("sent_time", bson.E{Key: outbox.FieldPending, Value: 1}, bson.E{Key: "time", Value: 1})) // retention sweep
 	out[erasure.Collection] = erasure.Indexes()[erasure.Collection]
 	// The erasure's deletions of a user's data.
 	out[CollDailyCaps] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1})}
@@ -131,6 +136,9 @@ func Indexes() map[string][]mongo.IndexModel {
 // Run serves the notify service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "notify",
 		Database: "notify",
@@ -220,8 +228,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
+	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
+			func(ctx context.Context) { _ = runner.Run(ctx) },
 			every(cfg.ReleaseInterval, "release held notifications", n.ReleaseDue),
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),

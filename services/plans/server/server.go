@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
@@ -46,6 +48,8 @@ type Config struct {
 	// milestones. A back-dated activation reaches its milestones in the
 	// activation itself; the scan is for days that pass while nobody calls.
 	MilestoneScanInterval time.Duration `env:"MILESTONE_SCAN_INTERVAL" envDefault:"30s"`
+	// Retention periods and their sweeps (retention.go).
+	Retention Retention
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -66,6 +70,9 @@ type Options struct {
 // Run serves the plans service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := cfg.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "plans",
 		Database: "plans",
@@ -96,8 +103,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
 
+	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
-		[]bootstrap.Work{sched.Run},
+		[]bootstrap.Work{sched.Run, func(ctx context.Context) { _ = runner.Run(ctx) }},
 		[]bootstrap.Consumer{
 			d.Consumer(planevents.JournalSpec, planevents.DropErased(erasureApp, planevents.JournalHandler(plans, access))),
 			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),

@@ -48,6 +48,8 @@ var HotQueries = []HotQuery{
 	{"a counsellor's review marks", CollReviews, []string{"counsellor_id", "client_id"}},
 	{"unpublished erasure events", CollErasures, []string{outbox.FieldPending}},
 	{"a client's review marks (erasure)", CollReviews, []string{"client_id"}},
+	{"stopped plans past retention (Retention.EndedPlans)", CollPlans, []string{"status", "end_time"}},
+	{"access log past retention (Retention.AccessLog)", CollAccessLog, []string{"time"}},
 }
 
 // Indexes declares every index of the plans database; the service creates
@@ -68,6 +70,7 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollPlans: append([]mongo.IndexModel{
 			idx("client_created", "client_id", "create_time"),
 			idx("status_due_claim", "status", "next_due_time", docstore.FieldClaimedUntil),
+			idx("status_end", "status", "end_time"),
 		}, outbox.IndexModels()...),
 		CollAssignments: append([]mongo.IndexModel{
 			idx("client_created", "client_id", "create_time"),
@@ -75,7 +78,7 @@ func Indexes() map[string][]mongo.IndexModel {
 			idx("counsellor_status", "counsellor_id", "status"),
 		}, outbox.IndexModels()...),
 		CollConsents:  outbox.IndexModels(),
-		CollAccessLog: {idx("client_time", "client_id", "time", "_id"), idx("client_actor_time", "client_id", "actor_id", "time")},
+		CollAccessLog: {idx("client_time", "client_id", "time", "_id"), idx("client_actor_time", "client_id", "actor_id", "time"), idx("time", "time")},
 		CollContacts:  {idx("plan_seq", "plan_id", "seq"), idx("plan_occurred", "plan_id", "occurred_at")},
 		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id"), idx("client", "client_id")},
 		CollErasures:  outbox.IndexModels(),
