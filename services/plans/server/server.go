@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -50,6 +51,8 @@ type Config struct {
 	MilestoneScanInterval time.Duration `env:"MILESTONE_SCAN_INTERVAL" envDefault:"30s"`
 	// Retention periods and their sweeps (retention.go).
 	Retention Retention
+	// Erasure drives erasures to completion (erasure.go).
+	Erasure Erasure
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -70,7 +73,7 @@ type Options struct {
 // Run serves the plans service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := cfg.Retention.Validate(); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.Erasure.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
@@ -103,7 +106,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
 
-	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	runner := jobs.New(d.DB, d.Clock, d.Log, jobs.Options{}, append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), ErasureJobs(cfg.Erasure, erasureApp)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run, func(ctx context.Context) { _ = runner.Run(ctx) }},
 		[]bootstrap.Consumer{

@@ -28,6 +28,8 @@ type ErasureRepository interface {
 	Get(ctx context.Context, clientID string) (erasure.Request, error)
 	Erased(ctx context.Context, clientID string) (bool, error)
 	Confirm(ctx context.Context, clientID, service string, at time.Time) error
+	Unconfirmed(ctx context.Context, before time.Time, limit int) ([]erasure.Request, error)
+	Resend(ctx context.Context, clientID string, now time.Time, event func(erasure.Request) (outbox.Message, error)) (bool, error)
 }
 
 // ClientEraser deletes what the plans database holds of a client
@@ -75,10 +77,7 @@ func (e *Erasure) Request(ctx context.Context, c Caller, clientID, supportTicket
 	if err != nil {
 		return erasure.Request{}, e.access.RecordDenied(ctx, c, clientID, erasureResource, erasureAction, err)
 	}
-	event, err := newEventWithID(r.ID, SubjectErasureRequested, clientID, c.RequestID, r.RequestTime, nil,
-		&eventsv1.Envelope{Payload: &eventsv1.Envelope_ErasureRequested{ErasureRequested: &eventsv1.ErasureRequested{
-			ErasureId: r.ID, RequestTime: timestamppb.New(r.RequestTime),
-		}}})
+	event, err := requestEvent(r, c.RequestID, r.RequestTime)
 	if err != nil {
 		return erasure.Request{}, err
 	}
@@ -96,6 +95,46 @@ func (e *Erasure) Request(ctx context.Context, c Caller, clientID, supportTicket
 		return erasure.Request{}, err
 	}
 	return stored, nil
+}
+
+// requestEvent is the request's publication number r.Sends.
+func requestEvent(r erasure.Request, correlationID string, at time.Time) (outbox.Message, error) {
+	return newEventWithID(r.EventID(r.Sends), SubjectErasureRequested, r.ClientID, correlationID, at, nil,
+		&eventsv1.Envelope{Payload: &eventsv1.Envelope_ErasureRequested{ErasureRequested: &eventsv1.ErasureRequested{
+			ErasureId: r.ID, RequestTime: timestamppb.New(r.RequestTime),
+		}}})
+}
+
+// resendBatch bounds one pass of ResendUnconfirmed.
+const resendBatch = 100
+
+// ResendUnconfirmed publishes again every request that a service has not
+// confirmed within after of its last publication, so that an erasure
+// completes even when its event never reached a service: the stream aged
+// it out (NATS_STREAM_MAX_AGE) while the service was down, or the
+// service's consumer dead-lettered it after too many failures. Services
+// that have confirmed get it again and change nothing (each part is
+// idempotent). It answers how many were sent; the periodic job
+// (ERASURE_RESEND_INTERVAL) runs it once across replicas.
+func (e *Erasure) ResendUnconfirmed(ctx context.Context, after time.Duration) (int, error) {
+	now := storedNow(e.clk)
+	due, err := e.repo.Unconfirmed(ctx, now.Add(-after), resendBatch)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, r := range due {
+		ok, err := e.repo.Resend(ctx, r.ClientID, now, func(r erasure.Request) (outbox.Message, error) {
+			return requestEvent(r, "", now)
+		})
+		if err != nil {
+			return sent, fmt.Errorf("resend erasure %s: %w", r.ID, err)
+		}
+		if ok {
+			sent++
+		}
+	}
+	return sent, nil
 }
 
 // Get returns clientID's erasure to the client or an admin.

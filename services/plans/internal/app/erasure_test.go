@@ -20,12 +20,17 @@ import (
 // erasureOf builds the erasure use cases over the replica's database and
 // makes the replica's plan creation check them.
 func (f *fixture) erasureOf(r *replica) *app.Erasure {
+	e, _ := f.erasureAndStore(r)
+	return e
+}
+
+func (f *fixture) erasureAndStore(r *replica) (*app.Erasure, *mongodb.ErasureStore) {
 	r.erasureRelay = outbox.NewRelay(f.js, quiet, outbox.Options{Interval: time.Hour}, f.db.Collection(mongodb.CollErasures))
 	store := mongodb.NewErasureStore(f.db.Collection(mongodb.CollErasures), nil)
 	data := mongodb.NewClientData(f.db)
 	r.plans.WithErasures(store, data)
 	r.care.WithErasures(store, data)
-	return app.NewErasure(store, data, nil, r.accessApp, f.clk)
+	return app.NewErasure(store, data, nil, r.accessApp, f.clk), store
 }
 
 func (f *fixture) count(t *testing.T, coll string, filter bson.D) int64 {
@@ -205,5 +210,88 @@ func TestPlanCreatedDuringTheErasureIsUndone(t *testing.T) {
 	}
 	if _, err := e.Get(ctx, client, "nobody"); kindOf(err) != apperr.KindPermissionDenied {
 		t.Fatalf("another id's erasure: %v", err)
+	}
+}
+
+// A request that a service has not confirmed within the resend period is
+// published again (a new message id, the same erasure), until every
+// service has confirmed; the confirmations already made are kept.
+func TestAnUnconfirmedErasureIsSentAgain(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	f := newFixture(t, t0)
+	r := f.replica()
+	e := f.erasureOf(r)
+	if _, err := e.Request(ctx, client, client.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.EraseHere(ctx, client.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Confirm(ctx, client.ID, erasure.ServiceNotify, t0); err != nil {
+		t.Fatal(err)
+	}
+	resend := func(want int) {
+		t.Helper()
+		n, err := e.ResendUnconfirmed(ctx, time.Hour)
+		if err != nil || n != want {
+			t.Fatalf("resent %d (%v), want %d", n, err, want)
+		}
+		if _, err := r.erasureRelay.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resend(0) // not due yet
+	f.clk.Advance(2 * time.Hour)
+	resend(1) // the journal never confirmed
+	resend(0) // sent just now
+	sent := f.events(t, app.SubjectErasureRequested)
+	if len(sent) != 2 || sent[0].GetEventId() == sent[1].GetEventId() || sent[1].GetErasureRequested().GetErasureId() != sent[0].GetErasureRequested().GetErasureId() {
+		t.Fatalf("published %v, want the request twice under two message ids", sent)
+	}
+	if err := e.Confirm(ctx, client.ID, erasure.ServiceJournal, f.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(2 * time.Hour)
+	resend(0) // complete
+	got, err := e.Get(ctx, client, client.ID)
+	if err != nil || !got.Complete() || !got.Confirmed[erasure.ServiceNotify].Equal(t0) || got.Sends != 2 {
+		t.Fatalf("after the resend: %+v, %v", got, err)
+	}
+}
+
+// A confirmation that lands between a resend's read and its write is not
+// written away: the confirmation bumps the version, the resend reads
+// again, finds the erasure complete and sends nothing. The interleaving is
+// forced from inside the resend's read-modify-write.
+func TestAConfirmationDuringAResendIsKept(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	f := newFixture(t, t0)
+	e, store := f.erasureAndStore(f.replica())
+	if _, err := e.Request(ctx, client, client.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{erasure.ServicePlans, erasure.ServiceNotify} {
+		if err := e.Confirm(ctx, client.ID, svc, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := 0
+	sent, err := store.Resend(ctx, client.ID, t0.Add(time.Hour), func(r erasure.Request) (outbox.Message, error) {
+		calls++
+		if calls == 1 { // between the read and the write
+			if err := store.Confirm(ctx, client.ID, erasure.ServiceJournal, t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return outbox.Message{ID: r.EventID(r.Sends), Subject: app.SubjectErasureRequested, Data: []byte{1}, CreateTime: t0}, nil
+	})
+	if err != nil || sent {
+		t.Fatalf("resend = %v, %v; want nothing sent once complete", sent, err)
+	}
+	got, err := store.Get(ctx, client.ID)
+	if err != nil || !got.Complete() || !got.Confirmed[erasure.ServiceJournal].Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after the race: %+v, %v; want the journal's confirmation kept", got, err)
 	}
 }

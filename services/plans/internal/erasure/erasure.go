@@ -6,6 +6,7 @@
 package erasure
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,6 +65,21 @@ type Request struct {
 	RequestTime   time.Time `bson:"request_time"`
 	// Confirmed holds each service's confirmation time, keyed by service.
 	Confirmed map[string]time.Time `bson:"confirmed,omitempty"`
+	// Sends counts how often the request was published (the first time
+	// and each resend to services that have not confirmed); SentTime is
+	// the last.
+	Sends    int       `bson:"sends"`
+	SentTime time.Time `bson:"sent_time"`
+}
+
+// EventID is the id of the request's n-th publication (1 is the first):
+// each resend is a new message, which JetStream does not drop as a
+// duplicate.
+func (r Request) EventID(n int) string {
+	if n <= 1 {
+		return r.ID
+	}
+	return fmt.Sprintf("%s-%d", r.ID, n)
 }
 
 // New is the request of caller c for clientID's erasure, or the refusal:
@@ -80,7 +96,7 @@ func New(c auth.Caller, clientID, supportTicket string, now time.Time) (Request,
 		return Request{}, apperr.PermissionDenied("only the client, or an admin on the client's recorded request, may ask for an erasure")
 	}
 	return Request{ID: ID(clientID), ClientID: clientID, RequestedBy: c.ID, RequesterRole: c.Role,
-		SupportTicket: supportTicket, RequestTime: now}, nil
+		SupportTicket: supportTicket, RequestTime: now, Sends: 1, SentTime: now}, nil
 }
 
 // MayView reports whether c may see clientID's erasure: the client, or an

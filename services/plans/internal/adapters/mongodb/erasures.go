@@ -69,9 +69,11 @@ func (s *ErasureStore) Erased(ctx context.Context, clientID string) (bool, error
 
 // Confirm records a service's confirmation once: a redelivered
 // confirmation matches nothing and keeps the first time. It is a $set of
-// that service's field alone, so confirmations in any order, and the
-// relay's clearing of the outbox, never overwrite each other. It answers
-// docstore.ErrNotFound when the client has no request.
+// that service's field alone, so confirmations in any order never
+// overwrite each other, and it bumps the version, so that a resend's
+// read-modify-write that read the document before it (Resend) fails its
+// version check and reads again instead of writing the confirmation away.
+// It answers docstore.ErrNotFound when the client has no request.
 func (s *ErasureStore) Confirm(ctx context.Context, clientID, service string, at time.Time) error {
 	if !erasure.Known(service) {
 		return fmt.Errorf("confirm erasure: unknown service %q", service)
@@ -79,7 +81,7 @@ func (s *ErasureStore) Confirm(ctx context.Context, clientID, service string, at
 	field := "confirmed." + service
 	res, err := s.docs.Collection().UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: clientID}, {Key: field, Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: at}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: at}}}, {Key: "$inc", Value: bson.D{{Key: outbox.FieldVersion, Value: int64(1)}}}})
 	if err != nil {
 		return fmt.Errorf("confirm erasure by %s: %w", service, err)
 	}
@@ -91,6 +93,40 @@ func (s *ErasureStore) Confirm(ctx context.Context, clientID, service string, at
 		}
 	}
 	return nil
+}
+
+// Unconfirmed lists, oldest first, at most limit requests that some
+// service has not confirmed and that were last sent before before.
+func (s *ErasureStore) Unconfirmed(ctx context.Context, before time.Time, limit int) ([]erasure.Request, error) {
+	var missing bson.A
+	for _, svc := range erasure.Services {
+		missing = append(missing, bson.D{{Key: "confirmed." + svc, Value: bson.D{{Key: "$exists", Value: false}}}})
+	}
+	return s.docs.Find(ctx, bson.D{{Key: "sent_time", Value: bson.D{{Key: "$lt", Value: before}}}, {Key: "$or", Value: missing}},
+		options.Find().SetSort(bson.D{{Key: "sent_time", Value: 1}}).SetLimit(int64(limit)))
+}
+
+// Resend queues the request's next publication (event builds it from the
+// request with its new send count) and stamps the send, unless every
+// service has confirmed meanwhile. Under a version check: a confirmation
+// that lands in between makes it read again.
+func (s *ErasureStore) Resend(ctx context.Context, clientID string, now time.Time, event func(erasure.Request) (outbox.Message, error)) (bool, error) {
+	sent := false
+	_, err := s.docs.Update(ctx, clientID, func(r *erasure.Request) ([]outbox.Message, error) {
+		sent = false
+		if r.Complete() {
+			return nil, nil
+		}
+		r.Sends++
+		r.SentTime = now
+		msg, err := event(*r)
+		if err != nil {
+			return nil, err
+		}
+		sent = true
+		return []outbox.Message{msg}, nil
+	})
+	return sent, err
 }
 
 // ClientData deletes everything the plans database holds of one client:
