@@ -18,6 +18,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
@@ -80,9 +81,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
 		Database: "journal",
-		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"journal.>"}},
-		Mongo:    opts.Mongo,
+		Indexes:  withErasureIndexes(mongodb.Indexes()),
+		// PLANS: the erasure requests (plans owns the stream; every
+		// service that reads it ensures it the same way).
+		Streams: map[string][]string{Stream: {"journal.>"}, "PLANS": {"plans.>"}},
+		Mongo:   opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err
@@ -97,7 +100,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess)
+	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess, erasure.Collection)
 	plans := plansclient.New(plansConn)
 	access := app.NewAccess(plans, docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
@@ -106,7 +109,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Urges:    mongodb.Sealed(docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick), keys),
 		Flags:    docstore.New[journal.RiskFlag](d.DB.Collection(mongodb.CollFlags), relay.Kick),
 		Care:     mongodb.NewCareStore(d.DB, keys),
-	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
+	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter}).
+		WithErasure(erasure.NewMarks(d.DB, "journal", relay.Kick), mongodb.NewClientData(d.DB), keys)
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
@@ -116,8 +120,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		[]bootstrap.Work{
 			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },
 			runJobs,
+			erasure.ForgetEverywhere(d.JS, Stream, "journal", keys.Forget, d.Log),
 		},
-		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j))})
+		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)), d.Consumer(jevents.ErasureSpec, jevents.ErasureHandler(j))})
+}
+
+// withErasureIndexes adds the erasure markers' indexes.
+func withErasureIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for k, v := range erasure.Indexes() {
+		idx[k] = v
+	}
+	return idx
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.

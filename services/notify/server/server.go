@@ -23,9 +23,11 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/outbox"
+	notifymongo "github.com/nocontact/backend/services/notify/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
@@ -50,6 +52,10 @@ const (
 // Stream is where notify publishes: only its access records (the live feed's
 // core NATS signals, notify.live.*, stay outside every stream).
 const Stream = "NOTIFY"
+
+// StreamSubjects are the NOTIFY stream's subjects: the access records and
+// the erasure confirmations. The plans service ensures the same list.
+var StreamSubjects = []string{app.AccessSubject, erasure.ConfirmedSubject("notify")}
 
 // Config is the notify service's configuration.
 type Config struct {
@@ -129,6 +135,11 @@ func Indexes() map[string][]mongo.IndexModel {
 	out[CollAccess] = append(outbox.IndexModels(), idx("sent_time", bson.E{Key: outbox.FieldPending, Value: 1}, bson.E{Key: "time", Value: 1})) // retention sweep
 	// The users' keysets (platform/fieldcrypt): the Rewrap scan.
 	out[fieldcrypt.Collection] = fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection]
+	out[erasure.Collection] = erasure.Indexes()[erasure.Collection]
+	// The erasure's deletions of a user's data.
+	out[CollDailyCaps] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1})}
+	out[CollNotifications] = append(out[CollNotifications], idx("client", bson.E{Key: "client_id", Value: 1}))
+	out[CollDeliveries] = append(out[CollDeliveries], idx("user", bson.E{Key: "user_id", Value: 1}), idx("notification", bson.E{Key: "notification_id", Value: 1}))
 	return out
 }
 
@@ -146,7 +157,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "notify",
 		Database: "notify",
 		Indexes:  Indexes(),
-		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: {app.AccessSubject}},
+		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: StreamSubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -161,7 +172,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(CollAccess)
+	relay := d.Relay(CollAccess, erasure.Collection)
 	// Preferences from before version-checked writes get their version 1.
 	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
 		return err
@@ -169,7 +180,12 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
 		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), keys, cfg.DevMode)).
 		WithCareAuthority(plansclient.New(plansConn)).
-		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick))
+		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick)).
+		// No keyset yet: notify seals nothing of its own (nil Shredder).
+		WithErasure(erasure.NewMarks(d.DB, "notify", relay.Kick), notifymongo.NewClientData(notifymongo.Collections{
+			Notifications: d.DB.Collection(CollNotifications), Preferences: d.DB.Collection(CollPreferences),
+			Webhooks: d.DB.Collection(CollWebhooks), Deliveries: d.DB.Collection(CollDeliveries), DailyCaps: d.DB.Collection(CollDailyCaps),
+		}), keys)
 	releaseLag, releaseRan := d.Metrics.Scheduler("release")
 	reminderLag, reminderRan := d.Metrics.Scheduler("reminders")
 	n.WithObservers(app.Observers{

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
+	"github.com/nocontact/backend/services/plans/internal/erasure"
 	planevents "github.com/nocontact/backend/services/plans/internal/ports/events"
 	"github.com/nocontact/backend/services/plans/internal/ports/grpcapi"
 	"github.com/nocontact/backend/services/plans/internal/scheduler"
@@ -34,6 +36,11 @@ const (
 	// live-feed signals are core NATS and stay outside every stream).
 	NotifyStream = "NOTIFY"
 )
+
+// NotifySubjects are the NOTIFY stream's subjects: notify's access records
+// and its erasure confirmations. Plans and notify both ensure the stream
+// and must give the same list.
+var NotifySubjects = []string{"notify.access.recorded", "notify.erasure.confirmed"}
 
 // Config is the plans service's configuration.
 type Config struct {
@@ -51,6 +58,8 @@ type Config struct {
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 	// Retention periods and their sweeps (retention.go).
 	Retention Retention
+	// Erasure drives erasures to completion (erasure.go).
+	Erasure Erasure
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -71,7 +80,7 @@ type Options struct {
 // Run serves the plans service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := cfg.Retention.Validate(); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.Erasure.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
@@ -82,7 +91,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "plans",
 		Database: "plans",
 		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: {"notify.access.recorded"}},
+		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: NotifySubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -92,13 +101,16 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents)
+	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents, mongodb.CollErasures)
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
 	planStore := mongodb.NewPlanStore(d.DB.Collection(mongodb.CollPlans), d.DB.Collection(mongodb.CollContacts), keys, relay.Kick)
-	plans := app.NewPlans(planStore, assignments, access, d.Clock)
-	careApp := app.NewCare(assignments, consents, access, d.Clock)
+	erasures := mongodb.NewErasureStore(d.DB.Collection(mongodb.CollErasures), relay.Kick)
+	clientData := mongodb.NewClientData(d.DB)
+	erasureApp := app.NewErasure(erasures, clientData, keys, access, d.Clock)
+	plans := app.NewPlans(planStore, assignments, access, d.Clock).WithErasures(erasures, clientData)
+	careApp := app.NewCare(assignments, consents, access, d.Clock).WithErasures(erasures, clientData)
 	lag, ran := d.Metrics.Scheduler("milestones")
 	sched := scheduler.New(plans, d.Clock, d.Log, cfg.MilestoneScanInterval).WithHooks(scheduler.Hooks{Lag: lag, Ran: ran, Tracer: d.Tracing.Tracer()})
 
@@ -106,12 +118,16 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))
 	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
+	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
 
-	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), ErasureJobs(cfg.Erasure, erasureApp)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run, runJobs},
 		[]bootstrap.Consumer{
-			d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access)),
+			d.Consumer(planevents.JournalSpec, planevents.DropErased(erasureApp, planevents.JournalHandler(plans, access))),
 			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),
+			d.Consumer(planevents.ErasureSpec, planevents.ErasureHandler(erasureApp)),
+			d.Consumer(planevents.JournalConfirmSpec, planevents.ConfirmHandler(erasureApp, erasure.ServiceJournal)),
+			d.Consumer(planevents.NotifyConfirmSpec, planevents.ConfirmHandler(erasureApp, erasure.ServiceNotify)),
 		})
 }

@@ -89,6 +89,8 @@ type replica struct {
 	store     *mongodb.PlanStore
 	relay     *outbox.Relay
 	sched     *scheduler.Scheduler
+	// erasureRelay publishes the erasure requests (erasure_test.go).
+	erasureRelay *outbox.Relay
 }
 
 func (f *fixture) replica() *replica { return f.replicaWith(mongodb.Hooks{}) }
