@@ -146,9 +146,13 @@ type keysetDoc struct {
 	// KEKID names the KEK that wrapped Wrapped.
 	KEKID string `bson:"kek_id,omitempty"`
 	// Wrapped is the Tink EncryptedKeyset (binary protobuf).
-	Wrapped     []byte     `bson:"wrapped,omitempty"`
-	CreatedAt   time.Time  `bson:"created_at,omitempty"`
-	UpdatedAt   time.Time  `bson:"updated_at"`
+	Wrapped   []byte    `bson:"wrapped,omitempty"`
+	CreatedAt time.Time `bson:"created_at,omitempty"`
+	UpdatedAt time.Time `bson:"updated_at"`
+	// DEKTime is when the keyset's primary data key was made (at
+	// creation, then by each RotateDEK); absent on keysets written
+	// before it was recorded.
+	DEKTime     *time.Time `bson:"dek_time,omitempty"`
 	Destroyed   bool       `bson:"destroyed,omitempty"`
 	DestroyedAt *time.Time `bson:"destroyed_at,omitempty"`
 }
@@ -371,7 +375,7 @@ func (k *Keyring) create(ctx context.Context, client string) (keysetDoc, error) 
 		return keysetDoc{}, err
 	}
 	now := k.clock.Now().UTC()
-	doc := keysetDoc{Client: client, Version: 1, KEKID: k.keks.Current.ID, Wrapped: wrapped, CreatedAt: now, UpdatedAt: now}
+	doc := keysetDoc{Client: client, Version: 1, KEKID: k.keks.Current.ID, Wrapped: wrapped, CreatedAt: now, UpdatedAt: now, DEKTime: &now}
 	if k.hooks.beforeInsert != nil {
 		k.hooks.beforeInsert(client)
 	}

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/keyjobs"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -53,6 +55,9 @@ type Config struct {
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 	// Retention periods and their sweeps (retention.go).
 	Retention Retention
+	// KeyJobs re-wrap keysets under the current KEK and, when asked,
+	// re-encrypt stored values (platform/keyjobs, docs/operations.md).
+	KeyJobs keyjobs.Config
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -75,7 +80,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Retention.Validate(); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.KeyJobs.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
@@ -115,7 +120,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
 
-	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
+		return mongodb.Reseal(ctx, d.DB, keys, opts)
+	}
+	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), keyjobs.Jobs(cfg.KeyJobs, keys, reseal, d.Log)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },

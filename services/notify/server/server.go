@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/keyjobs"
 	"github.com/nocontact/backend/platform/outbox"
 	notifymongo "github.com/nocontact/backend/services/notify/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
@@ -82,6 +84,9 @@ type Config struct {
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 	// Retention periods and their sweeps (retention.go).
 	Retention Retention
+	// KeyJobs re-wrap keysets under the current KEK and, when asked,
+	// re-encrypt stored values (platform/keyjobs, docs/operations.md).
+	KeyJobs keyjobs.Config
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -146,7 +151,7 @@ func Indexes() map[string][]mongo.IndexModel {
 // Run serves the notify service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := cfg.Retention.Validate(); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.KeyJobs.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
@@ -177,8 +182,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
 		return err
 	}
+	webhooks := app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), keys, cfg.DevMode)
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
-		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), keys, cfg.DevMode)).
+		WithWebhooks(webhooks).
 		WithCareAuthority(plansclient.New(plansConn)).
 		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick)).
 		// No keyset yet: notify seals nothing of its own (nil Shredder).
@@ -246,7 +252,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log)...)
+	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
+		r, err := webhooks.Reseal(ctx, opts)
+		return map[string]docstore.ResealResult{CollWebhooks: r}, err
+	}
+	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log), keyjobs.Jobs(cfg.KeyJobs, keys, reseal, d.Log)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			runJobs,

@@ -19,6 +19,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/fieldcrypt"
+	"github.com/nocontact/backend/platform/keyjobs"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
@@ -60,6 +61,9 @@ type Config struct {
 	Retention Retention
 	// Erasure drives erasures to completion (erasure.go).
 	Erasure Erasure
+	// KeyJobs re-wrap keysets under the current KEK and, when asked,
+	// re-encrypt stored values (platform/keyjobs, docs/operations.md).
+	KeyJobs keyjobs.Config
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -80,7 +84,7 @@ type Options struct {
 // Run serves the plans service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := errors.Join(cfg.Retention.Validate(), cfg.Erasure.Validate()); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.Erasure.Validate(), cfg.KeyJobs.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
@@ -120,7 +124,12 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
 
-	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), ErasureJobs(cfg.Erasure, erasureApp)...)...)
+	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
+		p, c, err := planStore.Reseal(ctx, opts)
+		return map[string]docstore.ResealResult{mongodb.CollPlans: p, mongodb.CollContacts: c}, err
+	}
+	js := append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), ErasureJobs(cfg.Erasure, erasureApp)...)
+	_, runJobs := d.Jobs(append(js, keyjobs.Jobs(cfg.KeyJobs, keys, reseal, d.Log)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run, runJobs},
 		[]bootstrap.Consumer{
