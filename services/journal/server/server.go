@@ -18,6 +18,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
@@ -75,8 +76,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
 		Database: "journal",
-		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"journal.>"}},
+		Indexes:  withExportIndexes(mongodb.Indexes()),
+		Streams:  map[string][]string{Stream: {"journal.>"}, "PLANS": {"plans.>"}},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -92,7 +93,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess)
+	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess, exportpart.Collection)
 	plans := plansclient.New(plansConn)
 	access := app.NewAccess(plans, docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
@@ -105,10 +106,23 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
+	exports := app.NewExports(j, docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), d.Clock)
+	journalv1.RegisterJournalExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) }},
-		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j))})
+		[]bootstrap.Consumer{
+			d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)),
+			d.Consumer(jevents.ExportSpec, jevents.ExportHandler(exports)),
+		})
+}
+
+// withExportIndexes adds the export parts' indexes.
+func withExportIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for coll, models := range exportpart.Indexes() {
+		idx[coll] = models
+	}
+	return idx
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.

@@ -23,6 +23,7 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
@@ -49,6 +50,11 @@ const (
 // Stream is where notify publishes: only its access records (the live feed's
 // core NATS signals, notify.live.*, stay outside every stream).
 const Stream = "NOTIFY"
+
+// StreamSubjects are the NOTIFY stream's subjects: the access records and
+// the export parts' readiness. The plans service ensures the stream with
+// the same list (its server.NotifySubjects).
+var StreamSubjects = []string{app.AccessSubject, exportpart.ReadySubject(app.ExportService)}
 
 // Config is the notify service's configuration.
 type Config struct {
@@ -114,6 +120,9 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
 	out[CollAccess] = outbox.IndexModels()
+	for coll, models := range exportpart.Indexes() {
+		out[coll] = models
+	}
 	return out
 }
 
@@ -124,7 +133,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Name:     "notify",
 		Database: "notify",
 		Indexes:  Indexes(),
-		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: {app.AccessSubject}},
+		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: StreamSubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -135,7 +144,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return fmt.Errorf("dial plans: %w", err)
 	}
 	defer plansConn.Close()
-	relay := d.Relay(CollAccess)
+	relay := d.Relay(CollAccess, exportpart.Collection)
 	// Preferences from before version-checked writes get their version 1.
 	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
 		return err
@@ -154,6 +163,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	srv := d.NewServer(notifyv1.NotifyService_ServiceDesc.ServiceName)
 	notifyv1.RegisterNotifyServiceServer(srv.GRPC(), grpcapi.New(n))
+	exports := n.NewExports(docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick))
+	notifyv1.RegisterNotifyExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	every := func(interval time.Duration, name string, fn func(context.Context) (int, error)) bootstrap.Work {
 		return func(ctx context.Context) {
@@ -210,5 +221,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),
 		},
-		[]bootstrap.Consumer{d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n))})
+		[]bootstrap.Consumer{
+			d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n)),
+			d.Consumer(nevents.ExportSpec, nevents.ExportHandler(exports)),
+		})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/plans/internal/app"
 	"github.com/nocontact/backend/services/plans/internal/care"
@@ -33,6 +34,20 @@ const (
 	NotifyStream = "NOTIFY"
 )
 
+// NotifySubjects are the NOTIFY stream's subjects: notify's access records
+// and its export parts' readiness (notify's live-feed signals are core NATS
+// and stay outside every stream). Notify ensures the stream with the same
+// list.
+var NotifySubjects = []string{"notify.access.recorded", exportpart.ReadySubject("notify")}
+
+// withExportIndexes adds the export collections' indexes.
+func withExportIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for coll, models := range mongodb.ExportIndexes() {
+		idx[coll] = models
+	}
+	return idx
+}
+
 // Config is the plans service's configuration.
 type Config struct {
 	bootstrap.Base
@@ -40,6 +55,9 @@ type Config struct {
 	// milestones. A back-dated activation reaches its milestones in the
 	// activation itself; the scan is for days that pass while nobody calls.
 	MilestoneScanInterval time.Duration `env:"MILESTONE_SCAN_INTERVAL" envDefault:"30s"`
+	// ExportRetention is how long an export request and every service's
+	// part are served after the request (issue 13).
+	ExportRetention time.Duration `env:"EXPORT_RETENTION" envDefault:"168h"`
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -63,14 +81,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "plans",
 		Database: "plans",
-		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: {"notify.access.recorded"}},
+		Indexes:  withExportIndexes(mongodb.Indexes()),
+		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: NotifySubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents)
+	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents, mongodb.CollExports, exportpart.Collection)
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
@@ -84,11 +102,18 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterPlansServiceServer(srv.GRPC(), grpcapi.NewPlansServer(plans))
 	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
+	exports := app.NewExports(mongodb.NewExportStore(d.DB.Collection(mongodb.CollExports), relay.Kick),
+		docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), plans, careApp, access, d.Clock, cfg.ExportRetention)
+	plansv1.RegisterExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{sched.Run},
 		[]bootstrap.Consumer{
 			d.Consumer(planevents.JournalSpec, planevents.JournalHandler(plans, access)),
 			d.Consumer(planevents.NotifySpec, planevents.NotifyHandler(access)),
+			d.Consumer(planevents.ExportSpec, planevents.ExportHandler(exports)),
+			d.Consumer(planevents.PlansPartsSpec, planevents.PartsHandler(exports)),
+			d.Consumer(planevents.JournalPartsSpec, planevents.PartsHandler(exports)),
+			d.Consumer(planevents.NotifyPartsSpec, planevents.PartsHandler(exports)),
 		})
 }

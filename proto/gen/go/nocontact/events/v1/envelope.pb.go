@@ -69,6 +69,8 @@ type Envelope struct {
 	//	*Envelope_RiskFlagRaised
 	//	*Envelope_RiskFlagUpdated
 	//	*Envelope_AccessRecorded
+	//	*Envelope_ExportRequested
+	//	*Envelope_ExportPartReady
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -374,6 +376,24 @@ func (x *Envelope) GetAccessRecorded() *AccessRecorded {
 	return nil
 }
 
+func (x *Envelope) GetExportRequested() *ExportRequested {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ExportRequested); ok {
+			return x.ExportRequested
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetExportPartReady() *ExportPartReady {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ExportPartReady); ok {
+			return x.ExportPartReady
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -494,6 +514,17 @@ type Envelope_AccessRecorded struct {
 	AccessRecorded *AccessRecorded `protobuf:"bytes,48,opt,name=access_recorded,json=accessRecorded,proto3,oneof"`
 }
 
+type Envelope_ExportRequested struct {
+	// plans.export.requested
+	ExportRequested *ExportRequested `protobuf:"bytes,70,opt,name=export_requested,json=exportRequested,proto3,oneof"`
+}
+
+type Envelope_ExportPartReady struct {
+	// plans.export.part_ready, journal.export.part_ready,
+	// notify.export.part_ready
+	ExportPartReady *ExportPartReady `protobuf:"bytes,71,opt,name=export_part_ready,json=exportPartReady,proto3,oneof"`
+}
+
 func (*Envelope_PlanCreated) isEnvelope_Payload() {}
 
 func (*Envelope_PlanUpdated) isEnvelope_Payload() {}
@@ -540,11 +571,15 @@ func (*Envelope_RiskFlagUpdated) isEnvelope_Payload() {}
 
 func (*Envelope_AccessRecorded) isEnvelope_Payload() {}
 
+func (*Envelope_ExportRequested) isEnvelope_Payload() {}
+
+func (*Envelope_ExportPartReady) isEnvelope_Payload() {}
+
 var File_nocontact_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xf1\x10\n" +
+	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a nocontact/events/v1/export.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\x98\x12\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -579,7 +614,9 @@ const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\rurge_resolved\x18- \x01(\v2!.nocontact.events.v1.UrgeResolvedH\x00R\furgeResolved\x12O\n" +
 	"\x10risk_flag_raised\x18. \x01(\v2#.nocontact.events.v1.RiskFlagRaisedH\x00R\x0eriskFlagRaised\x12R\n" +
 	"\x11risk_flag_updated\x18/ \x01(\v2$.nocontact.events.v1.RiskFlagUpdatedH\x00R\x0friskFlagUpdated\x12N\n" +
-	"\x0faccess_recorded\x180 \x01(\v2#.nocontact.events.v1.AccessRecordedH\x00R\x0eaccessRecordedB\t\n" +
+	"\x0faccess_recorded\x180 \x01(\v2#.nocontact.events.v1.AccessRecordedH\x00R\x0eaccessRecorded\x12Q\n" +
+	"\x10export_requested\x18F \x01(\v2$.nocontact.events.v1.ExportRequestedH\x00R\x0fexportRequested\x12R\n" +
+	"\x11export_part_ready\x18G \x01(\v2$.nocontact.events.v1.ExportPartReadyH\x00R\x0fexportPartReadyB\t\n" +
 	"\apayloadBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
 
 var (
@@ -621,6 +658,8 @@ var file_nocontact_events_v1_envelope_proto_goTypes = []any{
 	(*RiskFlagRaised)(nil),        // 22: nocontact.events.v1.RiskFlagRaised
 	(*RiskFlagUpdated)(nil),       // 23: nocontact.events.v1.RiskFlagUpdated
 	(*AccessRecorded)(nil),        // 24: nocontact.events.v1.AccessRecorded
+	(*ExportRequested)(nil),       // 25: nocontact.events.v1.ExportRequested
+	(*ExportPartReady)(nil),       // 26: nocontact.events.v1.ExportPartReady
 }
 var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: nocontact.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -647,11 +686,13 @@ var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	22, // 21: nocontact.events.v1.Envelope.risk_flag_raised:type_name -> nocontact.events.v1.RiskFlagRaised
 	23, // 22: nocontact.events.v1.Envelope.risk_flag_updated:type_name -> nocontact.events.v1.RiskFlagUpdated
 	24, // 23: nocontact.events.v1.Envelope.access_recorded:type_name -> nocontact.events.v1.AccessRecorded
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	25, // 24: nocontact.events.v1.Envelope.export_requested:type_name -> nocontact.events.v1.ExportRequested
+	26, // 25: nocontact.events.v1.Envelope.export_part_ready:type_name -> nocontact.events.v1.ExportPartReady
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_events_v1_envelope_proto_init() }
@@ -659,6 +700,7 @@ func file_nocontact_events_v1_envelope_proto_init() {
 	if File_nocontact_events_v1_envelope_proto != nil {
 		return
 	}
+	file_nocontact_events_v1_export_proto_init()
 	file_nocontact_events_v1_journal_proto_init()
 	file_nocontact_events_v1_plans_proto_init()
 	file_nocontact_events_v1_envelope_proto_msgTypes[0].OneofWrappers = []any{
@@ -685,6 +727,8 @@ func file_nocontact_events_v1_envelope_proto_init() {
 		(*Envelope_RiskFlagRaised)(nil),
 		(*Envelope_RiskFlagUpdated)(nil),
 		(*Envelope_AccessRecorded)(nil),
+		(*Envelope_ExportRequested)(nil),
+		(*Envelope_ExportPartReady)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
