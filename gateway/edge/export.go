@@ -2,7 +2,9 @@ package edge
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +157,21 @@ func exportHandler(mux *runtime.ServeMux, plans plansv1.ExportServiceClient, par
 // archiveJSON is how records are written: the public API's JSON (the
 // gateway's own marshalling options), so the archive's format is the
 // documented API's.
-var archiveJSON = protojson.MarshalOptions{EmitUnpopulated: true, Multiline: true, Indent: "  "}
+var archiveJSON = protojson.MarshalOptions{EmitUnpopulated: true}
+
+// marshalRecord is m in the archive's JSON, indented at depth (protojson's
+// own output varies its spacing on purpose; json.Indent makes it stable).
+func marshalRecord(m proto.Message, prefix string) ([]byte, error) {
+	b, err := archiveJSON.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, prefix, "  "); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
 
 // writeArchive writes the zip: README.md, export.json, then each service's
 // files, one per field of its part message, each a JSON array of records.
@@ -176,7 +192,7 @@ func writeArchive(w io.Writer, ex *plansv1.Export, streams []partStream, now tim
 	if err != nil {
 		return err
 	}
-	b, err := archiveJSON.Marshal(ex)
+	b, err := marshalRecord(ex, "")
 	if err != nil {
 		return err
 	}
@@ -203,7 +219,11 @@ func writePart(zw *zip.Writer, st partStream, now time.Time) error {
 		if cur == nil {
 			return nil
 		}
-		_, err := io.WriteString(cur, "\n]\n")
+		end := "\n]\n"
+		if written == 0 {
+			end = "]\n"
+		}
+		_, err := io.WriteString(cur, end)
 		cur = nil
 		return err
 	}
@@ -254,15 +274,15 @@ func writePart(zw *zip.Writer, st partStream, now time.Time) error {
 				next = i + 1
 			}
 			for j := 0; j < list.Len(); j++ {
-				b, err := archiveJSON.Marshal(list.Get(j).Message().Interface())
+				b, err := marshalRecord(list.Get(j).Message().Interface(), "  ")
 				if err != nil {
 					return err
 				}
-				sep := ",\n"
+				sep := ",\n  "
 				if written == 0 {
-					sep = "\n"
+					sep = "\n  "
 				}
-				if _, err := io.WriteString(cur, sep+indent(string(b))); err != nil {
+				if _, err := io.WriteString(cur, sep+string(b)); err != nil {
 					return err
 				}
 				written++
@@ -280,9 +300,6 @@ func writePart(zw *zip.Writer, st partStream, now time.Time) error {
 	}
 	return emptyUpTo(st.fields.Len())
 }
-
-// indent indents a multi-line JSON value as an array element.
-func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
 
 // archiveFiles lists every file of the archive with the service that wrote
 // it.

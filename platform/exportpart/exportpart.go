@@ -59,7 +59,7 @@ type Part struct {
 	Service  string `bson:"service"`
 	// Counts are the records counted when the part was built, by file
 	// name without ".json".
-	Counts     map[string]int64 `bson:"counts"`
+	Counts     map[string]int32 `bson:"counts"`
 	BuildTime  time.Time        `bson:"build_time"`
 	ExpireTime time.Time        `bson:"expire_time"`
 }
@@ -79,7 +79,7 @@ type Builder struct {
 	service string
 	parts   *docstore.Store[Part]
 	clk     clock.Clock
-	count   func(ctx context.Context, clientID string) (map[string]int64, error)
+	count   func(ctx context.Context, clientID string) (map[string]int32, error)
 	// beforeCreate, set by tests only, runs between the count and the
 	// part's insert.
 	beforeCreate func(exportID string)
@@ -87,7 +87,7 @@ type Builder struct {
 
 // NewBuilder returns the builder of service's parts, kept in parts (with
 // the service's relay kick), counting with count.
-func NewBuilder(service string, parts *docstore.Store[Part], clk clock.Clock, count func(ctx context.Context, clientID string) (map[string]int64, error)) *Builder {
+func NewBuilder(service string, parts *docstore.Store[Part], clk clock.Clock, count func(ctx context.Context, clientID string) (map[string]int32, error)) *Builder {
 	return &Builder{service: service, parts: parts, clk: clk, count: count}
 }
 

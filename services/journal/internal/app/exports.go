@@ -71,8 +71,8 @@ func (e *Exports) Part(ctx context.Context, c Caller, clientID, exportID string,
 	return e.walk(ctx, clientID, sink)
 }
 
-func (e *Exports) count(ctx context.Context, clientID string) (map[string]int64, error) {
-	n := exportCounter{}
+func (e *Exports) count(ctx context.Context, clientID string) (map[string]int32, error) {
+	n := exportCounter{ExportEntries: 0, ExportCheckIns: 0, ExportUrges: 0, ExportRiskFlags: 0}
 	if err := e.walk(ctx, clientID, n); err != nil {
 		return nil, err
 	}
@@ -96,18 +96,18 @@ func (e *Exports) walk(ctx context.Context, clientID string, sink ExportSink) er
 }
 
 // exportCounter counts what walk reads.
-type exportCounter map[string]int64
+type exportCounter map[string]int32
 
 func (n exportCounter) Entries(x []journal.Entry) error {
-	n[ExportEntries] += int64(len(x))
+	n[ExportEntries] += int32(len(x))
 	return nil
 }
 func (n exportCounter) CheckIns(x []journal.CheckIn) error {
-	n[ExportCheckIns] += int64(len(x))
+	n[ExportCheckIns] += int32(len(x))
 	return nil
 }
-func (n exportCounter) Urges(x []journal.Urge) error { n[ExportUrges] += int64(len(x)); return nil }
+func (n exportCounter) Urges(x []journal.Urge) error { n[ExportUrges] += int32(len(x)); return nil }
 func (n exportCounter) RiskFlags(x []journal.RiskFlag) error {
-	n[ExportRiskFlags] += int64(len(x))
+	n[ExportRiskFlags] += int32(len(x))
 	return nil
 }

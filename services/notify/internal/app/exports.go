@@ -68,8 +68,8 @@ func (e *Exports) Part(ctx context.Context, c Caller, clientID, exportID string,
 	return e.walk(ctx, clientID, sink)
 }
 
-func (e *Exports) count(ctx context.Context, clientID string) (map[string]int64, error) {
-	n := notifyCounter{}
+func (e *Exports) count(ctx context.Context, clientID string) (map[string]int32, error) {
+	n := notifyCounter{ExportNotifications: 0, ExportPreferences: 0, ExportWebhooks: 0}
 	if err := e.walk(ctx, clientID, n); err != nil {
 		return nil, err
 	}
@@ -128,19 +128,19 @@ func (e *Exports) walk(ctx context.Context, userID string, sink ExportSink) erro
 }
 
 // notifyCounter counts what walk reads.
-type notifyCounter map[string]int64
+type notifyCounter map[string]int32
 
 func (n notifyCounter) Notifications(x []inbox.Notification) error {
-	n[ExportNotifications] += int64(len(x))
+	n[ExportNotifications] += int32(len(x))
 	return nil
 }
 
 func (n notifyCounter) Preferences(x []inbox.Preferences) error {
-	n[ExportPreferences] += int64(len(x))
+	n[ExportPreferences] += int32(len(x))
 	return nil
 }
 
 func (n notifyCounter) Webhooks(x []Webhook) error {
-	n[ExportWebhooks] += int64(len(x))
+	n[ExportWebhooks] += int32(len(x))
 	return nil
 }

@@ -159,8 +159,11 @@ func (e *Exports) Part(ctx context.Context, c Caller, clientID, exportID string,
 }
 
 // count is what the part holds, read the way it is served.
-func (e *Exports) count(ctx context.Context, clientID string) (map[string]int64, error) {
-	n := &countingSink{counts: map[string]int64{}}
+func (e *Exports) count(ctx context.Context, clientID string) (map[string]int32, error) {
+	n := &countingSink{counts: map[string]int32{}}
+	for _, k := range []string{ExportPlans, ExportContacts, ExportMilestones, ExportAttempts, ExportAssignments, ExportConsents, ExportAccessLog} {
+		n.counts[k] = 0
+	}
 	if err := e.walk(ctx, Caller{ID: clientID, Role: auth.RoleClient}, clientID, n); err != nil {
 		return nil, err
 	}
@@ -258,9 +261,9 @@ func (e *Exports) walk(ctx context.Context, c Caller, clientID string, sink Expo
 }
 
 // countingSink counts what walk reads.
-type countingSink struct{ counts map[string]int64 }
+type countingSink struct{ counts map[string]int32 }
 
-func (n *countingSink) add(kind string, k int) error { n.counts[kind] += int64(k); return nil }
+func (n *countingSink) add(kind string, k int) error { n.counts[kind] += int32(k); return nil }
 
 func (n *countingSink) Plans(v []View) error { return n.add(ExportPlans, len(v)) }
 func (n *countingSink) Contacts(_ View, cs []plan.Contact) error {

@@ -40,7 +40,7 @@ const (
 // Part is one service's progress.
 type Part struct {
 	ReadyTime time.Time        `bson:"ready_time"`
-	Counts    map[string]int64 `bson:"counts"`
+	Counts    map[string]int32 `bson:"counts"`
 }
 
 // Request is one export request. Parts is keyed by service and written one

@@ -88,7 +88,7 @@ type ExportPartReady struct {
 	// The service whose part this is ("plans", "journal", "notify").
 	Service string `protobuf:"bytes,2,opt,name=service,proto3" json:"service,omitempty"`
 	// Records in the part, by file name without ".json" ("entries": 365).
-	Counts        map[string]int64 `protobuf:"bytes,3,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Counts        map[string]int32 `protobuf:"bytes,3,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -137,7 +137,7 @@ func (x *ExportPartReady) GetService() string {
 	return ""
 }
 
-func (x *ExportPartReady) GetCounts() map[string]int64 {
+func (x *ExportPartReady) GetCounts() map[string]int32 {
 	if x != nil {
 		return x.Counts
 	}
@@ -159,7 +159,7 @@ const file_nocontact_events_v1_export_proto_rawDesc = "" +
 	"\x06counts\x18\x03 \x03(\v20.nocontact.events.v1.ExportPartReady.CountsEntryR\x06counts\x1a9\n" +
 	"\vCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01BHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01BHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_nocontact_events_v1_export_proto_rawDescOnce sync.Once

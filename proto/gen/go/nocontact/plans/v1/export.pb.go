@@ -182,7 +182,7 @@ type ExportPart struct {
 	// When it was built.
 	ReadyTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=ready_time,json=readyTime,proto3" json:"ready_time,omitempty"`
 	// Records in the part, by file name without ".json" ("entries": 365).
-	Counts        map[string]int64 `protobuf:"bytes,4,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Counts        map[string]int32 `protobuf:"bytes,4,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -238,7 +238,7 @@ func (x *ExportPart) GetReadyTime() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *ExportPart) GetCounts() map[string]int64 {
+func (x *ExportPart) GetCounts() map[string]int32 {
 	if x != nil {
 		return x.Counts
 	}
@@ -738,7 +738,7 @@ const file_nocontact_plans_v1_export_proto_rawDesc = "" +
 	"\x06counts\x18\x04 \x03(\v2*.nocontact.plans.v1.ExportPart.CountsEntryR\x06counts\x1a9\n" +
 	"\vCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"x\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"x\n" +
 	"\x14RequestExportRequest\x12&\n" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\x128\n" +
 	"\n" +
