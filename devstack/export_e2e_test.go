@@ -7,6 +7,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
 	"github.com/nocontact/backend/platform/auth"
 )
@@ -348,4 +355,144 @@ func sortedCopy(in []string) []string {
 	out := append([]string{}, in...)
 	sort.Strings(out)
 	return out
+}
+
+// partEvents counts, on each service's stream, the ExportPartReady events
+// of one export.
+func partEvents(t *testing.T, url, exportID string) map[string]int {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, svc := range []string{"plans", "journal", "notify"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cons, err := js.OrderedConsumer(ctx, strings.ToUpper(svc), jetstream.OrderedConsumerConfig{FilterSubjects: []string{svc + ".export.part_ready"}})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		info, err := cons.Info(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < int(info.NumPending); i++ {
+			msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+			if err != nil {
+				t.Fatalf("read %s event %d: %v", svc, i+1, err)
+			}
+			var env eventsv1.Envelope
+			if err := proto.Unmarshal(msg.Data(), &env); err != nil {
+				t.Fatal(err)
+			}
+			if env.GetExportPartReady().GetExportId() == exportID {
+				got[svc]++
+			}
+		}
+	}
+	return got
+}
+
+// A redelivered (or replayed) ExportRequested builds no second part: each
+// service, on every replica, publishes one ExportPartReady per export.
+func TestExportRequestRedeliveredBuildsOnePart(t *testing.T) {
+	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
+	a := seedExportClient(t, s, "export-r")
+	ex, _ := requestExport(t, s, a, 30*time.Second)
+	id := ex["id"].(string)
+
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, "PLANS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := stream.GetLastMsgForSubject(ctx, "plans.export.requested")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same event again, past the duplicate window (a new message id):
+	// twice, so that both replicas of each consumer may take one.
+	for i := range 2 {
+		if _, err := js.Publish(ctx, "plans.export.requested", orig.Data, jetstream.WithMsgID(fmt.Sprintf("replay-%d-%s", i, id))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, durable := range []string{"plans-export", "journal-export", "notify-export"} {
+		s.waitConsumed("PLANS", durable)
+	}
+	s.waitPublished("plans", "export_parts")
+	s.waitPublished("journal", "export_parts")
+	s.waitPublished("notify", "export_parts")
+	if got := partEvents(t, s.nats, id); fmt.Sprint(got) != "map[journal:1 notify:1 plans:1]" {
+		t.Errorf("ExportPartReady events after a replayed request = %v, want one per service", got)
+	}
+	after := s.mustCall(http.StatusOK, "GET", "/v1/clients/"+a.id+"/exports/"+id, a.tok, nil)
+	if fmt.Sprint(after) != fmt.Sprint(map[string]any{"export": ex}) && fmt.Sprint(after) != fmt.Sprint(ex) {
+		t.Errorf("the export changed after a replayed request:\n%v\nwas\n%v", after, ex)
+	}
+}
+
+// A service that is down when the export is asked for builds its part
+// when it is back: the export shows the parts that arrived, refuses the
+// download meanwhile, and completes after the restart.
+func TestExportCompletesAfterAServiceThatWasDown(t *testing.T) {
+	dir := t.TempDir()
+	first := startSuiteIn(t, dir)
+	a := seedExportClient(t, first, "export-d")
+	if !first.stack.StopReplica("journal") {
+		t.Fatal("no journal replica to stop")
+	}
+	out := first.mustCall(http.StatusOK, "POST", "/v1/clients/"+a.id+"/exports", a.tok, map[string]any{})
+	ex := out
+	if e, ok := out["export"].(map[string]any); ok {
+		ex = e
+	}
+	id := ex["id"].(string)
+	partial, progress := waitExport(t, first, a, id, 30*time.Second, func(ex map[string]any) bool {
+		n := 0
+		for _, p := range ex["parts"].([]any) {
+			if p.(map[string]any)["ready"] == true {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if fmt.Sprint(sortedCopy(progress)) != "[notify plans]" || partial["state"] != "EXPORT_STATE_RUNNING" {
+		t.Fatalf("with the journal down: parts %v, state %v; want plans and notify, running", progress, partial["state"])
+	}
+	if code, files := download(t, first, a.id, id, a.tok); code != http.StatusBadRequest {
+		t.Errorf("download before every part is ready = %d %s, want 400 (FAILED_PRECONDITION)", code, files["error"])
+	}
+	first.waitConsumed("PLANS", "notify-export")
+	first.stop()
+
+	second := startSuiteIn(t, dir)
+	done, _ := waitExport(t, second, a, id, 30*time.Second, func(ex map[string]any) bool { return ex["state"] == "EXPORT_STATE_READY" })
+	if done["id"] != id {
+		t.Fatalf("export after the restart = %v", done)
+	}
+	code, files := download(t, second, a.id, id, a.tok)
+	if code != http.StatusOK {
+		t.Fatalf("download after the restart = %d %s", code, files["error"])
+	}
+	if got := records(t, files, "entries.json"); len(got) != 2 {
+		t.Errorf("entries.json after the journal came back has %d records, want 2", len(got))
+	}
 }

@@ -278,6 +278,7 @@ func (n *countingSink) Attempts(_ string, as []plan.Attempt) error {
 func (n *countingSink) Assignments(as []care.Assignment) error {
 	return n.add(ExportAssignments, len(as))
 }
+
 // Consents counts one record per scope, granted or not, as served.
 func (n *countingSink) Consents(care.Consents) error {
 	return n.add(ExportConsents, len(care.AllScopes))

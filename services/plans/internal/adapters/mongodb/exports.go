@@ -79,4 +79,3 @@ func (s *ExportStore) MarkPartReady(ctx context.Context, id, clientID, service s
 	}
 	return res.ModifiedCount == 1, nil
 }
-
