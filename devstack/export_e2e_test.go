@@ -88,7 +88,7 @@ func seedExportClient(t *testing.T, s *suite, id string) *exportClient {
 
 // requestExport asks for an export and waits until every part is ready,
 // returning the export and each service's readiness as it was first seen.
-func requestExport(t *testing.T, s *suite, c *exportClient, within time.Duration) (map[string]any, []string) {
+func requestExport(t testing.TB, s *suite, c *exportClient, within time.Duration) (map[string]any, []string) {
 	t.Helper()
 	ex := s.mustCall(http.StatusOK, "POST", "/v1/clients/"+c.id+"/exports", c.tok, map[string]any{})
 	if e, ok := ex["export"].(map[string]any); ok {
@@ -104,7 +104,7 @@ func requestExport(t *testing.T, s *suite, c *exportClient, within time.Duration
 
 // waitExport polls the export until done holds (or the deadline passes),
 // recording the order the parts became ready in.
-func waitExport(t *testing.T, s *suite, c *exportClient, id string, within time.Duration, done func(map[string]any) bool) (map[string]any, []string) {
+func waitExport(t testing.TB, s *suite, c *exportClient, id string, within time.Duration, done func(map[string]any) bool) (map[string]any, []string) {
 	t.Helper()
 	var progress []string
 	seen := map[string]bool{}
@@ -133,7 +133,7 @@ func waitExport(t *testing.T, s *suite, c *exportClient, id string, within time.
 }
 
 // download fetches the archive and answers its files by name.
-func download(t *testing.T, s *suite, clientID, exportID, tok string) (int, map[string][]byte) {
+func download(t testing.TB, s *suite, clientID, exportID, tok string) (int, map[string][]byte) {
 	t.Helper()
 	req, err := http.NewRequest("GET", s.base+"/v1/clients/"+clientID+"/exports/"+exportID+":download", nil)
 	if err != nil {
@@ -177,7 +177,7 @@ func download(t *testing.T, s *suite, clientID, exportID, tok string) (int, map[
 }
 
 // records parses one of the archive's JSON files.
-func records(t *testing.T, files map[string][]byte, name string) []map[string]any {
+func records(t testing.TB, files map[string][]byte, name string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	if err := json.Unmarshal(files[name], &out); err != nil {
