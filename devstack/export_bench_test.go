@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/outbox"
 )
 
 // BenchmarkExportAYearOfData times an export of one client with a year of
@@ -27,6 +33,9 @@ func BenchmarkExportAYearOfData(b *testing.B) {
 		st.RateLimitPerSecond = "100000"
 		st.RateLimitBurst = "100000"
 		st.MilestoneScanInterval = "1m"
+		if lvl := os.Getenv("NOCONTACT_BENCH_LOG"); lvl != "" {
+			st.LogLevel = lvl
+		}
 	})
 	s.http.Timeout = time.Minute
 	c := &exportClient{id: "bench-year", tok: token(b, "bench-year", auth.RoleClient)}
@@ -43,7 +52,11 @@ func BenchmarkExportAYearOfData(b *testing.B) {
 	}
 	// Contacts in time order (a slip's recommit follows it).
 	step := 364 * 24 * time.Hour / 366
-	for d := range 365 {
+	days := 365
+	if n, err := strconv.Atoi(os.Getenv("NOCONTACT_EXPORT_DAYS")); err == nil && n > 0 {
+		days = n
+	}
+	for d := range days {
 		body := map[string]any{"direction": "INBOUND", "channel": "TEXT", "response": "NONE",
 			"occurredAt": now.Add(-364*24*time.Hour + time.Duration(d+1)*step).Format(time.RFC3339), "note": "they wrote again; I did not answer"}
 		if d%30 == 29 {
@@ -70,7 +83,7 @@ func BenchmarkExportAYearOfData(b *testing.B) {
 			}
 		})
 	}
-	for i := range 365 {
+	for i := range days {
 		jobs <- func() error {
 			_, err := r.post("/v1/clients/"+c.id+"/checkins", c.tok, map[string]any{"kind": "MOMENTARY", "timeZone": "Europe/Berlin",
 				"mood": i%7 - 3, "note": fmt.Sprintf("check-in %d", i), "occurredAt": now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339)})
@@ -99,8 +112,20 @@ func BenchmarkExportAYearOfData(b *testing.B) {
 	// (notifications made, risk screening done, everything published):
 	// FerretDB runs one command at a time, so a backlog would be timed too.
 	start = time.Now()
-	s.waitPublished("plans", "plans")
-	s.waitPublished("journal", "checkins", "entries", "urges", "risk_flags")
+	for db, colls := range map[string][]string{"plans": {"plans"}, "journal": {"checkins", "entries", "urges", "risk_flags"}} {
+		eventually(b, 5*time.Minute, func() string {
+			for _, c := range colls {
+				n, err := s.stack.Mongo.Database(db).Collection(c).CountDocuments(context.Background(), bson.D{{Key: outbox.FieldPending, Value: true}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n > 0 {
+					return fmt.Sprintf("%d documents in %s.%s still hold unpublished events", n, db, c)
+				}
+			}
+			return ""
+		})
+	}
 	for _, c := range [][2]string{{"PLANS", "notify-plans"}, {"JOURNAL", "notify-journal"}, {"JOURNAL", "journal-risk-flags"}, {"JOURNAL", "plans-journal"}} {
 		s.waitConsumedWithin(c[0], c[1], 5*time.Minute)
 	}
@@ -127,8 +152,8 @@ func BenchmarkExportAYearOfData(b *testing.B) {
 				recs += len(records(b, files, name))
 			}
 		}
-		if n := len(records(b, files, "entries.json")); n != 365 {
-			b.Fatalf("entries.json has %d entries, want 365", n)
+		if n := len(records(b, files, "entries.json")); n != days {
+			b.Fatalf("entries.json has %d entries, want %d", n, days)
 		}
 	}
 	b.ReportMetric(float64(wait.Milliseconds())/float64(b.N), "ready-ms/op")

@@ -178,31 +178,10 @@ func OnlyTheClient(c auth.Caller, clientID string) error {
 }
 
 // Each reads every document of store that matches filter, in _id order,
-// size at a time (keyset paging: a page costs the same wherever it
-// falls), and passes each non-empty page to fn. id returns a document's
-// _id.
-func Each[T any](ctx context.Context, store *docstore.Store[T], filter bson.D, size int, id func(T) string, fn func([]T) error) error {
-	last := ""
-	for {
-		f := append(bson.D{}, filter...)
-		if last != "" {
-			f = append(f, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: last}}})
-		}
-		page, err := store.Find(ctx, f, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(size)))
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if len(page) < size {
-			return nil
-		}
-		last = id(page[len(page)-1])
-	}
+// with one query, and passes them to fn size at a time as they arrive
+// (docstore.Store.Each).
+func Each[T any](ctx context.Context, store *docstore.Store[T], filter bson.D, size int, fn func([]T) error) error {
+	return store.Each(ctx, filter, size, fn, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 }
 
 // Pages passes items to fn PageSize at a time.

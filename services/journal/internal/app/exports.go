@@ -83,16 +83,16 @@ func (e *Exports) count(ctx context.Context, clientID string) (map[string]int32,
 func (e *Exports) walk(ctx context.Context, clientID string, sink ExportSink) error {
 	mine := bson.D{{Key: "client_id", Value: clientID}}
 	st := e.j.st
-	if err := exportpart.Each(ctx, st.Entries, mine, exportpart.LargePageSize, func(x journal.Entry) string { return x.ID }, sink.Entries); err != nil {
+	if err := exportpart.Each(ctx, st.Entries, mine, exportpart.LargePageSize, sink.Entries); err != nil {
 		return err
 	}
-	if err := exportpart.Each(ctx, st.CheckIns, mine, exportpart.PageSize, func(x journal.CheckIn) string { return x.ID }, sink.CheckIns); err != nil {
+	if err := exportpart.Each(ctx, st.CheckIns, mine, exportpart.PageSize, sink.CheckIns); err != nil {
 		return err
 	}
-	if err := exportpart.Each(ctx, st.Urges, mine, exportpart.PageSize, func(x journal.Urge) string { return x.ID }, sink.Urges); err != nil {
+	if err := exportpart.Each(ctx, st.Urges, mine, exportpart.PageSize, sink.Urges); err != nil {
 		return err
 	}
-	return exportpart.Each(ctx, st.Flags, mine, exportpart.PageSize, func(x journal.RiskFlag) string { return x.ID }, sink.RiskFlags)
+	return exportpart.Each(ctx, st.Flags, mine, exportpart.PageSize, sink.RiskFlags)
 }
 
 // exportCounter counts what walk reads.

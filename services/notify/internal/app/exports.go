@@ -80,37 +80,37 @@ func (e *Exports) count(ctx context.Context, clientID string) (map[string]int32,
 // notification addressed to them (held ones too), the preferences they
 // saved (none when they never changed the defaults) and their webhooks.
 func (e *Exports) walk(ctx context.Context, userID string, sink ExportSink) error {
-	last := ""
-	for {
-		filter := bson.D{{Key: "user_id", Value: userID}}
-		if last != "" {
-			filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: last}}})
-		}
-		cur, err := e.n.notes.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(exportpart.PageSize))
-		if err != nil {
+	// One query for every notification (the cursor fetches in batches),
+	// passed on a page at a time.
+	cur, err := e.n.notes.Find(ctx, bson.D{{Key: "user_id", Value: userID}},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(exportpart.PageSize))
+	if err != nil {
+		return fmt.Errorf("export notifications: %w", err)
+	}
+	defer cur.Close(ctx)
+	page := make([]inbox.Notification, 0, exportpart.PageSize)
+	for cur.Next(ctx) {
+		var row stored
+		if err := cur.Decode(&row); err != nil {
 			return fmt.Errorf("export notifications: %w", err)
 		}
-		var rows []stored
-		if err := cur.All(ctx, &rows); err != nil {
-			return fmt.Errorf("export notifications: %w", err)
+		if page = append(page, row.Notification); len(page) == exportpart.PageSize {
+			if err := sink.Notifications(page); err != nil {
+				return err
+			}
+			page = make([]inbox.Notification, 0, exportpart.PageSize)
 		}
-		if len(rows) == 0 {
-			break
-		}
-		page := make([]inbox.Notification, len(rows))
-		for i, r := range rows {
-			page[i] = r.Notification
-		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("export notifications: %w", err)
+	}
+	if len(page) > 0 {
 		if err := sink.Notifications(page); err != nil {
 			return err
 		}
-		if len(rows) < exportpart.PageSize {
-			break
-		}
-		last = rows[len(rows)-1].ID
 	}
 	var p inbox.Preferences
-	err := e.n.prefs.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&p)
+	err = e.n.prefs.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&p)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 	case err != nil:
