@@ -72,6 +72,18 @@ func seedExportClient(t *testing.T, s *suite, id string) *exportClient {
 		"intensity": 4, "trigger": "loneliness", "note": "urge " + c.marker, "timeZone": "Europe/Berlin",
 	})
 	c.ids["urges"] = append(c.ids["urges"], ur["urge"].(map[string]any)["id"].(string))
+	// A high urge raises a risk flag (the journal's consumer of its own
+	// events, a moment later).
+	high := s.mustCall(http.StatusOK, "POST", "/v1/clients/"+id+"/urges", c.tok, map[string]any{"intensity": 9, "trigger": "loneliness", "timeZone": "Europe/Berlin"})
+	c.ids["urges"] = append(c.ids["urges"], high["urge"].(map[string]any)["id"].(string))
+	eventually(t, 20*time.Second, func() string {
+		flags, _ := s.mustCall(http.StatusOK, "GET", "/v1/clients/"+id+"/risk-flags", c.tok, nil)["riskFlags"].([]any)
+		if len(flags) == 0 {
+			return "no risk flag raised for the high urge yet"
+		}
+		c.ids["risk_flags"] = []string{flags[0].(map[string]any)["id"].(string)}
+		return ""
+	})
 	s.mustCall(http.StatusOK, "PATCH", "/v1/users/"+id+"/notification-preferences", c.tok, map[string]any{"dailyCap": 4})
 	c.ids["preferences"] = append(c.ids["preferences"], id)
 	hook := s.mustCall(http.StatusOK, "POST", "/v1/users/"+id+"/webhooks", c.tok, map[string]any{"url": "http://127.0.0.1:9/hook-" + id})
@@ -231,8 +243,8 @@ func TestExportArchiveHoldsEverythingOfTheClientsAndNothingElse(t *testing.T) {
 			counts[k], _ = v.(float64)
 		}
 	}
-	if counts["entries"] != 2 || counts["check_ins"] != 2 || counts["contacts"] != 2 || counts["urges"] != 1 || counts["webhooks"] != 1 {
-		t.Errorf("counts = %v, want 2 entries, 2 check-ins, 2 contacts, 1 urge, 1 webhook", counts)
+	if counts["entries"] != 2 || counts["check_ins"] != 2 || counts["contacts"] != 2 || counts["urges"] != 2 || counts["risk_flags"] != 1 || counts["webhooks"] != 1 {
+		t.Errorf("counts = %v, want 2 entries, 2 check-ins, 2 contacts, 2 urges, 1 risk flag, 1 webhook", counts)
 	}
 
 	// Nobody else gets the export, its parts or its archive.
@@ -319,7 +331,18 @@ func TestExportArchiveHoldsEverythingOfTheClientsAndNothingElse(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"plans", "contacts", "entries", "check_ins", "urges"} {
+	// The client's own notifications only: the counsellor's about the
+	// client are the counsellor's.
+	notes := records(t, files, "notifications.json")
+	if len(notes) == 0 {
+		t.Errorf("notifications.json is empty")
+	}
+	for _, n := range notes {
+		if n["userId"] != a.id {
+			t.Errorf("notifications.json has a notification for %v", n["userId"])
+		}
+	}
+	for _, kind := range []string{"plans", "contacts", "entries", "check_ins", "urges", "risk_flags"} {
 		for _, r := range records(t, files, kind+".json") {
 			if cid, ok := r["clientId"]; ok && cid != a.id {
 				t.Errorf("%s.json has a record of %v", kind, cid)
