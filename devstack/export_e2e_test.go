@@ -466,6 +466,12 @@ func TestExportRequestRedeliveredBuildsOnePart(t *testing.T) {
 	if got := partEvents(t, s.nats, id); fmt.Sprint(got) != "map[journal:1 notify:1 plans:1]" {
 		t.Errorf("ExportPartReady events after a replayed request = %v, want one per service", got)
 	}
+	// A retried request under the same request id answers the same export.
+	first := s.mustCall(http.StatusOK, "POST", "/v1/clients/"+a.id+"/exports?requestId=again", a.tok, map[string]any{})
+	second := s.mustCall(http.StatusOK, "POST", "/v1/clients/"+a.id+"/exports?requestId=again", a.tok, map[string]any{})
+	if fmt.Sprint(first["export"].(map[string]any)["id"]) != fmt.Sprint(second["export"].(map[string]any)["id"]) {
+		t.Errorf("a retried request made a second export: %v, %v", first, second)
+	}
 	after := s.mustCall(http.StatusOK, "GET", "/v1/clients/"+a.id+"/exports/"+id, a.tok, nil)
 	if fmt.Sprint(after) != fmt.Sprint(map[string]any{"export": ex}) && fmt.Sprint(after) != fmt.Sprint(ex) {
 		t.Errorf("the export changed after a replayed request:\n%v\nwas\n%v", after, ex)

@@ -774,9 +774,9 @@ const file_nocontact_plans_v1_export_proto_rawDesc = "" +
 	"\x18EXPORT_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14EXPORT_STATE_RUNNING\x10\x01\x12\x16\n" +
 	"\x12EXPORT_STATE_READY\x10\x02\x12\x18\n" +
-	"\x14EXPORT_STATE_EXPIRED\x10\x032\xeb\x03\n" +
-	"\rExportService\x12\x90\x01\n" +
-	"\rRequestExport\x12(.nocontact.plans.v1.RequestExportRequest\x1a).nocontact.plans.v1.RequestExportResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/clients/{client_id}/exports\x12\x8d\x01\n" +
+	"\x14EXPORT_STATE_EXPIRED\x10\x032\xe8\x03\n" +
+	"\rExportService\x12\x8d\x01\n" +
+	"\rRequestExport\x12(.nocontact.plans.v1.RequestExportRequest\x1a).nocontact.plans.v1.RequestExportResponse\"'\x82\xd3\xe4\x93\x02!\"\x1f/v1/clients/{client_id}/exports\x12\x8d\x01\n" +
 	"\tGetExport\x12$.nocontact.plans.v1.GetExportRequest\x1a%.nocontact.plans.v1.GetExportResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/clients/{client_id}/exports/{export_id}\x12\xb6\x01\n" +
 	"\x12GetPlansExportPart\x12-.nocontact.plans.v1.GetPlansExportPartRequest\x1a..nocontact.plans.v1.GetPlansExportPartResponse\"?\x82\xd3\xe4\x93\x029\x127/v1/clients/{client_id}/exports/{export_id}/parts/plans0\x01BFZDgithub.com/nocontact/backend/proto/gen/go/nocontact/plans/v1;plansv1b\x06proto3"
 

@@ -35,7 +35,8 @@ const (
 // counsellors and admins are refused (PermissionDenied).
 type ExportServiceClient interface {
 	// RequestExport starts an export of the caller's data. With a request
-	// id, a retry answers the export started the first time.
+	// id (a query parameter, as on every create), a retry answers the export
+	// started the first time.
 	RequestExport(ctx context.Context, in *RequestExportRequest, opts ...grpc.CallOption) (*RequestExportResponse, error)
 	// GetExport returns an export with each service's progress.
 	GetExport(ctx context.Context, in *GetExportRequest, opts ...grpc.CallOption) (*GetExportResponse, error)
@@ -103,7 +104,8 @@ type ExportService_GetPlansExportPartClient = grpc.ServerStreamingClient[GetPlan
 // counsellors and admins are refused (PermissionDenied).
 type ExportServiceServer interface {
 	// RequestExport starts an export of the caller's data. With a request
-	// id, a retry answers the export started the first time.
+	// id (a query parameter, as on every create), a retry answers the export
+	// started the first time.
 	RequestExport(context.Context, *RequestExportRequest) (*RequestExportResponse, error)
 	// GetExport returns an export with each service's progress.
 	GetExport(context.Context, *GetExportRequest) (*GetExportResponse, error)
