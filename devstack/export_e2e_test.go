@@ -485,7 +485,12 @@ func TestExportCompletesAfterAServiceThatWasDown(t *testing.T) {
 	dir := t.TempDir()
 	first := startSuiteIn(t, dir)
 	a := seedExportClient(t, first, "export-d")
-	if !first.stack.StopReplica("journal") {
+	// Every journal replica (one, or NOCONTACT_REPLICAS of them).
+	stopped := first.stack.StopReplica("journal")
+	for i := 0; first.stack.StopReplica(fmt.Sprintf("journal-%d", i)); i++ {
+		stopped = true
+	}
+	if !stopped {
 		t.Fatal("no journal replica to stop")
 	}
 	out := first.mustCall(http.StatusOK, "POST", "/v1/clients/"+a.id+"/exports", a.tok, map[string]any{})
