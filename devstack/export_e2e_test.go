@@ -530,3 +530,33 @@ func TestExportCompletesAfterAServiceThatWasDown(t *testing.T) {
 		t.Errorf("entries.json after the journal came back has %d records, want 2", len(got))
 	}
 }
+
+// Entries at their largest (20,000 four-byte characters and a 200-character
+// title) travel in pages that stay under gRPC's 4 MB message limit: more
+// of them than fit in one message reach the archive whole.
+func TestExportOfTheLargestEntriesStaysUnderTheMessageLimit(t *testing.T) {
+	s := startSuite(t)
+	c := &exportClient{id: "export-big", tok: token(t, "export-big", auth.RoleClient)}
+	body := strings.Repeat("😀", 20000) // 80,000 bytes
+	title := strings.Repeat("😀", 200)
+	const n = 60 // 4.8 MB of bodies: more than one message may hold
+	for range n {
+		s.mustCall(http.StatusOK, "POST", "/v1/clients/"+c.id+"/entries", c.tok, map[string]any{
+			"kind": "FREE", "title": title, "body": body, "timeZone": "UTC",
+		})
+	}
+	ex, _ := requestExport(t, s, c, time.Minute)
+	code, files := download(t, s, c.id, ex["id"].(string), c.tok)
+	if code != http.StatusOK {
+		t.Fatalf("download = %d %s", code, files["error"])
+	}
+	got := records(t, files, "entries.json")
+	if len(got) != n {
+		t.Fatalf("entries.json has %d entries, want %d", len(got), n)
+	}
+	for _, e := range got {
+		if e["body"] != body || e["title"] != title {
+			t.Fatalf("an entry did not arrive whole (%d bytes of body)", len(e["body"].(string)))
+		}
+	}
+}
