@@ -290,6 +290,22 @@ func accessLogCases() map[string]rpcCase {
 		}()},
 		"nocontact.plans.v1.CareService.ListAccessLog": ownerOnly(fixed("access-log"), clientReq(func(c string) proto.Message { return &plansv1.ListAccessLogRequest{ClientId: c} })),
 
+		// ErasureService: an admin's request with a ticket would erase this
+		// fixture's client, so it is tried in TestErasureWhoMayAsk and
+		// TestErasureAcrossTheSuite instead.
+		"nocontact.plans.v1.ErasureService.RequestErasure": {attempts: []attempt{
+			deniedTo(alCounsellor, pd, fixed("erasure"), clientReq(func(c string) proto.Message {
+				return &plansv1.RequestErasureRequest{ClientId: c, SupportTicket: "ZD-1"}
+			})),
+			deniedTo(alAdmin, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.RequestErasureRequest{ClientId: c} })),
+			deniedTo(alStranger, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.RequestErasureRequest{ClientId: c} })),
+		}},
+		"nocontact.plans.v1.ErasureService.GetErasure": {attempts: []attempt{
+			deniedTo(alCounsellor, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.GetErasureRequest{ClientId: c} })),
+			allowedBy(alAdmin, nf, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.GetErasureRequest{ClientId: c} })),
+			deniedTo(alStranger, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.GetErasureRequest{ClientId: c} })),
+		}},
+
 		// JournalService
 		"nocontact.journal.v1.JournalService.RecordCheckIn": ownerOnly(fixed("journal/checkins"), clientReq(func(c string) proto.Message {
 			return &journalv1.RecordCheckInRequest{ClientId: c, CheckIn: &journalv1.CheckIn{TimeZone: "Europe/Berlin", Mood: 1, Difficulty: 2}}
@@ -445,7 +461,7 @@ func exportOnly(res func(*alFixture) string, req func(*alFixture) proto.Message)
 func suiteServices() []protoreflect.ServiceDescriptor {
 	var out []protoreflect.ServiceDescriptor
 	for _, fd := range []protoreflect.FileDescriptor{
-		plansv1.File_nocontact_plans_v1_plans_proto, plansv1.File_nocontact_plans_v1_care_proto,
+		plansv1.File_nocontact_plans_v1_plans_proto, plansv1.File_nocontact_plans_v1_care_proto, plansv1.File_nocontact_plans_v1_erasure_proto,
 		journalv1.File_nocontact_journal_v1_journal_proto, notifyv1.File_nocontact_notify_v1_notify_proto,
 		plansv1.File_nocontact_plans_v1_export_proto, journalv1.File_nocontact_journal_v1_export_proto,
 		notifyv1.File_nocontact_notify_v1_export_proto,
@@ -629,6 +645,7 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 	for svc, addr := range map[string]string{
 		"nocontact.plans.v1.PlansService":           s.stack.PlansAddr,
 		"nocontact.plans.v1.CareService":            s.stack.PlansAddr,
+		"nocontact.plans.v1.ErasureService":         s.stack.PlansAddr,
 		"nocontact.journal.v1.JournalService":       s.stack.JournalAddr,
 		"nocontact.notify.v1.NotifyService":         s.stack.NotifyAddr,
 		"nocontact.plans.v1.ExportService":          s.stack.PlansAddr,

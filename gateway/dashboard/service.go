@@ -96,6 +96,7 @@ func (s *Service) Roster(ctx context.Context, changedOnly bool) (*dashboardv1.Ge
 		}
 		resp.Unavailable = down.list()
 		resp.ComposeTime = timestamppb.New(s.clk.Now())
+		resp.Caseload = Caseload(nil)
 		return resp, nil
 	}
 	ids := make([]string, 0, len(care.GetSummaries()))
@@ -133,14 +134,17 @@ func (s *Service) Roster(ctx context.Context, changedOnly bool) (*dashboardv1.Ge
 	byNotify := index(notify, (*notifyv1.NotificationSummary).GetClientId)
 	now := s.clk.Now()
 	rows := make([]Row, 0, len(ids))
+	all := make([]Row, 0, len(ids))
 	for _, c := range care.GetSummaries() {
 		id := c.GetClientId()
 		row := Compose(Parts{ClientID: id, Care: c, Journal: byJournal[id], Notify: byNotify[id]}, now)
+		all = append(all, row)
 		if changedOnly && !row.Proto.ChangedSinceReview {
 			continue
 		}
 		rows = append(rows, row)
 	}
+	resp.Caseload = Caseload(all)
 	Order(rows)
 	for _, r := range rows {
 		resp.Rows = append(resp.Rows, r.Proto)

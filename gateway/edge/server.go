@@ -134,6 +134,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	if err := plansv1.RegisterCareServiceHandler(ctx, mux, plansConn); err != nil {
 		return nil, fmt.Errorf("register care routes: %w", err)
 	}
+	if err := plansv1.RegisterErasureServiceHandler(ctx, mux, plansConn); err != nil {
+		return nil, fmt.Errorf("register erasure routes: %w", err)
+	}
 	if err := journalv1.RegisterJournalServiceHandler(ctx, mux, journalConn); err != nil {
 		return nil, fmt.Errorf("register journal routes: %w", err)
 	}

@@ -110,7 +110,7 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 	if base.Mongo.Database == "" {
 		base.Mongo.Database = spec.Database
 	}
-	if err := errors.Join(base.GRPC.Validate(), base.Auth.Validate(), base.TLS.Validate()); err != nil {
+	if err := errors.Join(base.GRPC.Validate(), base.Auth.Validate(), base.TLS.Validate(), base.NATS.Validate()); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	var certs *tlsx.Source
@@ -149,7 +149,8 @@ func Start(ctx context.Context, base Base, spec Spec, log *slog.Logger, clk cloc
 		return nil, err
 	}
 	for name, subjects := range spec.Streams {
-		if _, err := natsx.EnsureStreamReplicated(startCtx, d.JS, name, subjects, base.NATS.StreamReplicas); err != nil {
+		limits := natsx.StreamLimits{MaxAge: base.NATS.StreamMaxAge, MaxBytes: base.NATS.StreamMaxBytes}
+		if _, err := natsx.EnsureStreamLimited(startCtx, d.JS, name, subjects, base.NATS.StreamReplicas, limits); err != nil {
 			d.NC.Close()
 			d.closeMongoAndTraces(ctx)
 			return nil, err
@@ -215,6 +216,7 @@ type Consumer func(ctx context.Context) (stop func(), err error)
 // outcomes counted in Metrics (unless spec has an Observe hook of its own).
 func (d *Deps) Consumer(spec natsx.ConsumerSpec, handler natsx.Handler) Consumer {
 	spec.DeadLetterReplicas = d.base.NATS.StreamReplicas
+	spec.DeadLetterLimits = natsx.StreamLimits{MaxAge: d.base.NATS.DeadLetterMaxAge, MaxBytes: d.base.NATS.DeadLetterMaxBytes}
 	spec.Tracing = d.Tracing
 	if spec.Observe == nil {
 		spec.Observe = d.Metrics.ConsumerObserver(spec.Durable)

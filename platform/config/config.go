@@ -119,6 +119,50 @@ type NATS struct {
 	// keeps: 3 in production, 1 on a single server. Every service must use
 	// the same value (they all ensure the streams they touch at start-up).
 	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+	// StreamMaxAge is how long the services' event streams (PLANS,
+	// JOURNAL, NOTIFY) keep a message: a consumer down for longer misses
+	// what aged out. Every service must use the same value. At least 1h,
+	// the streams' duplicate window.
+	StreamMaxAge time.Duration `env:"NATS_STREAM_MAX_AGE" envDefault:"720h"`
+	// StreamMaxBytes bounds each event stream's size; a full stream
+	// refuses new messages (they wait in the outboxes) rather than drop
+	// unconsumed ones.
+	StreamMaxBytes int64 `env:"NATS_STREAM_MAX_BYTES" envDefault:"1073741824"`
+	// DeadLetterMaxAge is how long the DEADLETTER stream keeps a message
+	// given up on. Dead letters are copies of the journal's events (mood,
+	// triggers, urges), so it may not exceed StreamMaxAge: no health text
+	// outlives the journal's own stream in a dead letter.
+	DeadLetterMaxAge time.Duration `env:"NATS_DEADLETTER_MAX_AGE" envDefault:"168h"`
+	// DeadLetterMaxBytes bounds the DEADLETTER stream; when full, its
+	// oldest messages go first.
+	DeadLetterMaxBytes int64 `env:"NATS_DEADLETTER_MAX_BYTES" envDefault:"268435456"`
+}
+
+// minStreamMaxAge is the streams' duplicate window (natsx.DuplicateWindow):
+// JetStream refuses a stream that keeps messages for less.
+const minStreamMaxAge = time.Hour
+
+// Validate checks the stream limits: every age at least the duplicate
+// window, every size positive, and a dead letter never kept longer than
+// the stream it came from.
+func (n NATS) Validate() error {
+	var errs []error
+	if n.StreamMaxAge < minStreamMaxAge {
+		errs = append(errs, fmt.Errorf("NATS_STREAM_MAX_AGE must be at least %s", minStreamMaxAge))
+	}
+	if n.DeadLetterMaxAge < minStreamMaxAge {
+		errs = append(errs, fmt.Errorf("NATS_DEADLETTER_MAX_AGE must be at least %s", minStreamMaxAge))
+	}
+	if n.DeadLetterMaxAge > n.StreamMaxAge {
+		errs = append(errs, fmt.Errorf("NATS_DEADLETTER_MAX_AGE (%s) must not exceed NATS_STREAM_MAX_AGE (%s): a dead letter would keep the journal's health text longer than the journal's stream", n.DeadLetterMaxAge, n.StreamMaxAge))
+	}
+	if n.StreamMaxBytes <= 0 {
+		errs = append(errs, errors.New("NATS_STREAM_MAX_BYTES must be positive"))
+	}
+	if n.DeadLetterMaxBytes <= 0 {
+		errs = append(errs, errors.New("NATS_DEADLETTER_MAX_BYTES must be positive"))
+	}
+	return errors.Join(errs...)
 }
 
 // Auth configures JWT verification (HS256 in development and tests).

@@ -29,9 +29,10 @@ func TestLoadFromDefaults(t *testing.T) {
 	want := binaryConfig{
 		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second, MaxConnectionAge: 5 * time.Minute, RateLimitPerSecond: 100, RateLimitBurst: 200},
 		Mongo: config.Mongo{},
-		NATS:  config.NATS{URL: "nats://127.0.0.1:4222", StreamReplicas: 1},
-		Auth:  config.Auth{Issuer: "nocontact", Audience: "nocontact"},
-		Log:   config.Log{Format: config.LogJSON, Level: slog.LevelInfo},
+		NATS: config.NATS{URL: "nats://127.0.0.1:4222", StreamReplicas: 1, StreamMaxAge: 720 * time.Hour, StreamMaxBytes: 1 << 30,
+			DeadLetterMaxAge: 168 * time.Hour, DeadLetterMaxBytes: 256 << 20},
+		Auth: config.Auth{Issuer: "nocontact", Audience: "nocontact"},
+		Log:  config.Log{Format: config.LogJSON, Level: slog.LevelInfo},
 	}
 	if cfg != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -41,20 +42,24 @@ func TestLoadFromDefaults(t *testing.T) {
 func TestLoadFromOverrides(t *testing.T) {
 	var cfg binaryConfig
 	environ := map[string]string{
-		"GRPC_ADDR":               "127.0.0.1:7000",
-		"SHUTDOWN_TIMEOUT":        "30s",
-		"READINESS_INTERVAL":      "500ms",
-		"GRPC_MAX_CONNECTION_AGE": "90s",
-		"MONGODB_URI":             "mongodb://db:27017",
-		"MONGODB_DATABASE":        "plans",
-		"MONGODB_MAX_POOL_SIZE":   "1",
-		"NATS_URL":                "nats://nats:4222",
-		"NATS_STREAM_REPLICAS":    "3",
-		"NOCONTACT_JWT_SECRET":    "s3cret",
-		"NOCONTACT_JWT_ISSUER":    "iss",
-		"NOCONTACT_JWT_AUDIENCE":  "aud",
-		"LOG_FORMAT":              "TEXT",
-		"LOG_LEVEL":               "debug",
+		"GRPC_ADDR":                 "127.0.0.1:7000",
+		"SHUTDOWN_TIMEOUT":          "30s",
+		"READINESS_INTERVAL":        "500ms",
+		"GRPC_MAX_CONNECTION_AGE":   "90s",
+		"MONGODB_URI":               "mongodb://db:27017",
+		"MONGODB_DATABASE":          "plans",
+		"MONGODB_MAX_POOL_SIZE":     "1",
+		"NATS_URL":                  "nats://nats:4222",
+		"NATS_STREAM_REPLICAS":      "3",
+		"NATS_STREAM_MAX_AGE":       "72h",
+		"NATS_STREAM_MAX_BYTES":     "1048576",
+		"NATS_DEADLETTER_MAX_AGE":   "48h",
+		"NATS_DEADLETTER_MAX_BYTES": "1024",
+		"NOCONTACT_JWT_SECRET":      "s3cret",
+		"NOCONTACT_JWT_ISSUER":      "iss",
+		"NOCONTACT_JWT_AUDIENCE":    "aud",
+		"LOG_FORMAT":                "TEXT",
+		"LOG_LEVEL":                 "debug",
 	}
 	if err := config.LoadFrom(&cfg, environ); err != nil {
 		t.Fatalf("LoadFrom: %v", err)
@@ -62,9 +67,10 @@ func TestLoadFromOverrides(t *testing.T) {
 	want := binaryConfig{
 		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond, MaxConnectionAge: 90 * time.Second, RateLimitPerSecond: 100, RateLimitBurst: 200},
 		Mongo: config.Mongo{URI: "mongodb://db:27017", Database: "plans", MaxPoolSize: 1},
-		NATS:  config.NATS{URL: "nats://nats:4222", StreamReplicas: 3},
-		Auth:  config.Auth{JWTSecret: "s3cret", Issuer: "iss", Audience: "aud"},
-		Log:   config.Log{Format: config.LogText, Level: slog.LevelDebug},
+		NATS: config.NATS{URL: "nats://nats:4222", StreamReplicas: 3, StreamMaxAge: 72 * time.Hour, StreamMaxBytes: 1 << 20,
+			DeadLetterMaxAge: 48 * time.Hour, DeadLetterMaxBytes: 1 << 10},
+		Auth: config.Auth{JWTSecret: "s3cret", Issuer: "iss", Audience: "aud"},
+		Log:  config.Log{Format: config.LogText, Level: slog.LevelDebug},
 	}
 	if cfg != want {
 		t.Errorf("overrides:\n got %#v\nwant %#v", cfg, want)

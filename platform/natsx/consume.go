@@ -94,6 +94,10 @@ type ConsumerSpec struct {
 	// DeadLetterReplicas is the replica count of the DEADLETTER stream the
 	// consumer ensures (1 when 0); use the same as every other stream.
 	DeadLetterReplicas int
+	// DeadLetterLimits bound the DEADLETTER stream the consumer ensures
+	// (DefaultDeadLetterLimits for a zero field); use the same in every
+	// service.
+	DeadLetterLimits StreamLimits
 	// DeadLetterSubject receives messages given up on; it must be under
 	// "deadletter." (default "deadletter.<Stream>.<Durable>").
 	DeadLetterSubject string
@@ -181,7 +185,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, han
 	}
 	log = log.With("stream", spec.Stream, "consumer", spec.Durable)
 
-	if _, err := EnsureStreamReplicated(ctx, js, DeadLetterStream, []string{DeadLetterSubjectPrefix + ">"}, spec.DeadLetterReplicas); err != nil {
+	if _, err := EnsureStreamLimited(ctx, js, DeadLetterStream, []string{DeadLetterSubjectPrefix + ">"}, spec.DeadLetterReplicas, spec.DeadLetterLimits); err != nil {
 		return nil, err
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, jetstream.ConsumerConfig{

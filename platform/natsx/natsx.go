@@ -71,9 +71,36 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStrea
 	return nc, js, nil
 }
 
+// StreamLimits bound how long and how much a stream keeps.
+type StreamLimits struct {
+	// MaxAge is how long a message is kept (at least DuplicateWindow).
+	MaxAge time.Duration
+	// MaxBytes bounds the stream's size.
+	MaxBytes int64
+}
+
+// Defaults of the limits, the same as config.NATS's: a stream ensured
+// without limits of its own (tests, tools) is bounded too, never kept
+// forever.
+var (
+	DefaultStreamLimits     = StreamLimits{MaxAge: 30 * 24 * time.Hour, MaxBytes: 1 << 30}
+	DefaultDeadLetterLimits = StreamLimits{MaxAge: 7 * 24 * time.Hour, MaxBytes: 256 << 20}
+)
+
+func (l StreamLimits) orDefault(def StreamLimits) StreamLimits {
+	if l.MaxAge <= 0 {
+		l.MaxAge = def.MaxAge
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = def.MaxBytes
+	}
+	return l
+}
+
 // EnsureStream creates the stream name on subjects, or updates it to this
-// configuration: file storage (events survive a server restart) and the
-// DuplicateWindow. It is idempotent, so every replica calls it at start-up.
+// configuration: file storage (events survive a server restart), the
+// DuplicateWindow and DefaultStreamLimits. It is idempotent, so every
+// replica calls it at start-up.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, name string, subjects []string) (jetstream.Stream, error) {
 	return EnsureStreamReplicated(ctx, js, name, subjects, 1)
 }
@@ -83,15 +110,34 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name string, subj
 // Every service that ensures a stream must pass the same number, or each
 // start would undo the other's setting.
 func EnsureStreamReplicated(ctx context.Context, js jetstream.JetStream, name string, subjects []string, replicas int) (jetstream.Stream, error) {
+	return EnsureStreamLimited(ctx, js, name, subjects, replicas, StreamLimits{})
+}
+
+// EnsureStreamLimited is EnsureStreamReplicated with the given limits (a
+// zero field takes the default: DefaultDeadLetterLimits for the
+// DeadLetterStream, DefaultStreamLimits for any other). An event stream
+// that is full refuses new messages (DiscardNew): they wait in the
+// producers' outboxes, and no unconsumed event is dropped. The dead-letter
+// stream drops its oldest instead (DiscardOld): its messages are for
+// diagnosis, and a flood of new ones must still be kept.
+func EnsureStreamLimited(ctx context.Context, js jetstream.JetStream, name string, subjects []string, replicas int, limits StreamLimits) (jetstream.Stream, error) {
 	if replicas < 1 {
 		replicas = 1
 	}
+	discard, def := jetstream.DiscardNew, DefaultStreamLimits
+	if name == DeadLetterStream {
+		discard, def = jetstream.DiscardOld, DefaultDeadLetterLimits
+	}
+	limits = limits.orDefault(def)
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       name,
 		Subjects:   subjects,
 		Storage:    jetstream.FileStorage,
 		Duplicates: DuplicateWindow,
 		Replicas:   replicas,
+		MaxAge:     limits.MaxAge,
+		MaxBytes:   limits.MaxBytes,
+		Discard:    discard,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", name, err)

@@ -187,6 +187,14 @@
       showBanner(data.unavailable);
       tbody.replaceChildren(...rows.map(rosterRow));
       $("compose-time").textContent = data.composeTime ? "As of " + fmtTime(data.composeTime) : "";
+      // Minimum counts: a hidden group has no count. It has fewer than 10
+      // clients, or is hidden so that such a group cannot be worked out
+      // from the others (the answer does not say which).
+      const groups = (data.caseload && data.caseload.groups) || [];
+      $("caseload").textContent = groups.length ? "Caseload: " + groups.map((g) =>
+        (g.need === "NEED_REASON_UNSPECIFIED" ? "No need" : NEED[g.need] || g.need) + " " +
+        (g.hidden || g.clients === undefined ? "not counted" : String(g.clients))).join(" · ") +
+        " (groups of fewer than 10 clients are not counted)" : "";
       state.textContent = rows.length ? rows.length + " client" + (rows.length > 1 ? "s" : "") :
         ($("changed-only").checked ? "Nothing changed since your last reviews." : "No clients are assigned to you yet.");
       state.dataset.state = "loaded";

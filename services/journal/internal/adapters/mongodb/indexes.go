@@ -40,6 +40,7 @@ var HotQueries = []HotQuery{
 	{"urges of a client around slips", CollUrges, []string{"client_id", "create_time"}},
 	{"flags of many clients by status (care views)", CollFlags, []string{"client_id", "status", "raise_time"}},
 	{"flags due to escalate, claimed by the escalation job", CollFlags, []string{"status", "escalate_at", docstore.FieldClaimedUntil}},
+	{"sent access records past retention (Retention.SentAccessRecords)", CollAccess, []string{outbox.FieldPending, "time"}},
 }
 
 // Indexes declares every index of the journal database.
@@ -63,7 +64,7 @@ func Indexes() map[string][]mongo.IndexModel {
 			idx("client_date", "client_id", "local_date")),
 		CollUrges:  withOutbox(idx("client_date", "client_id", "local_date"), idx("client_created", "client_id", "create_time")),
 		CollFlags:  withOutbox(idx("client_reason_status", "client_id", "reason", "status"), idx("client_raised", "client_id", "raise_time"), idx("client_status_raised", "client_id", "status", "raise_time"), idx("status_escalate_claim", "status", "escalate_at", docstore.FieldClaimedUntil)),
-		CollAccess: withOutbox(),
+		CollAccess: withOutbox(idx("sent_time", outbox.FieldPending, "time")),
 		// The clients' wrapped keysets (field encryption): the Rewrap
 		// job's scan.
 		fieldcrypt.Collection: fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection],

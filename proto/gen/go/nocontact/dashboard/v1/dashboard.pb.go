@@ -513,7 +513,10 @@ type GetRosterResponse struct {
 	// Services that did not answer in time; their fields are unset.
 	Unavailable []Service `protobuf:"varint,2,rep,packed,name=unavailable,proto3,enum=nocontact.dashboard.v1.Service" json:"unavailable,omitempty"`
 	// When the answer was composed.
-	ComposeTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=compose_time,json=composeTime,proto3" json:"compose_time,omitempty"`
+	ComposeTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=compose_time,json=composeTime,proto3" json:"compose_time,omitempty"`
+	// The caller's caseload counted by need group, over every client on the
+	// roster (changed_since_review does not filter it).
+	Caseload      *CaseloadStatistics `protobuf:"bytes,4,opt,name=caseload,proto3" json:"caseload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -569,6 +572,128 @@ func (x *GetRosterResponse) GetComposeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetRosterResponse) GetCaseload() *CaseloadStatistics {
+	if x != nil {
+		return x.Caseload
+	}
+	return nil
+}
+
+// CaseloadStatistics counts clients by need group. It is an aggregate
+// across clients, so no group of fewer than 10 clients is counted
+// (minimum counts): such a group is hidden, and when exactly one group is
+// hidden the next smallest is hidden too, so that it cannot be worked out
+// from the others and the roster's size.
+type CaseloadStatistics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per need group in need order: RISK_FLAG, RECENT_SLIP,
+	// FALLING_MOOD, SILENCE, then UNSPECIFIED (no need).
+	Groups        []*NeedGroupCount `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseloadStatistics) Reset() {
+	*x = CaseloadStatistics{}
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseloadStatistics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseloadStatistics) ProtoMessage() {}
+
+func (x *CaseloadStatistics) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseloadStatistics.ProtoReflect.Descriptor instead.
+func (*CaseloadStatistics) Descriptor() ([]byte, []int) {
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CaseloadStatistics) GetGroups() []*NeedGroupCount {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// NeedGroupCount is one need group's size, as far as it may be shown.
+type NeedGroupCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group.
+	Need NeedReason `protobuf:"varint,1,opt,name=need,proto3,enum=nocontact.dashboard.v1.NeedReason" json:"need,omitempty"`
+	// How many clients are in it; unset when hidden.
+	Clients *int32 `protobuf:"varint,2,opt,name=clients,proto3,oneof" json:"clients,omitempty"`
+	// The count is hidden (the page shows "fewer than 10").
+	Hidden        bool `protobuf:"varint,3,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NeedGroupCount) Reset() {
+	*x = NeedGroupCount{}
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NeedGroupCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NeedGroupCount) ProtoMessage() {}
+
+func (x *NeedGroupCount) ProtoReflect() protoreflect.Message {
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NeedGroupCount.ProtoReflect.Descriptor instead.
+func (*NeedGroupCount) Descriptor() ([]byte, []int) {
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NeedGroupCount) GetNeed() NeedReason {
+	if x != nil {
+		return x.Need
+	}
+	return NeedReason_NEED_REASON_UNSPECIFIED
+}
+
+func (x *NeedGroupCount) GetClients() int32 {
+	if x != nil && x.Clients != nil {
+		return *x.Clients
+	}
+	return 0
+}
+
+func (x *NeedGroupCount) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
 // GetClientDetailRequest names the client.
 type GetClientDetailRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -580,7 +705,7 @@ type GetClientDetailRequest struct {
 
 func (x *GetClientDetailRequest) Reset() {
 	*x = GetClientDetailRequest{}
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[3]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +717,7 @@ func (x *GetClientDetailRequest) String() string {
 func (*GetClientDetailRequest) ProtoMessage() {}
 
 func (x *GetClientDetailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[3]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +730,7 @@ func (x *GetClientDetailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientDetailRequest.ProtoReflect.Descriptor instead.
 func (*GetClientDetailRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{3}
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetClientDetailRequest) GetClientId() string {
@@ -641,7 +766,7 @@ type ClientDetail struct {
 
 func (x *ClientDetail) Reset() {
 	*x = ClientDetail{}
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[4]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +778,7 @@ func (x *ClientDetail) String() string {
 func (*ClientDetail) ProtoMessage() {}
 
 func (x *ClientDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[4]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +791,7 @@ func (x *ClientDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientDetail.ProtoReflect.Descriptor instead.
 func (*ClientDetail) Descriptor() ([]byte, []int) {
-	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{4}
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ClientDetail) GetRow() *RosterRow {
@@ -740,7 +865,7 @@ type GetClientDetailResponse struct {
 
 func (x *GetClientDetailResponse) Reset() {
 	*x = GetClientDetailResponse{}
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[5]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +877,7 @@ func (x *GetClientDetailResponse) String() string {
 func (*GetClientDetailResponse) ProtoMessage() {}
 
 func (x *GetClientDetailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[5]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +890,7 @@ func (x *GetClientDetailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientDetailResponse.ProtoReflect.Descriptor instead.
 func (*GetClientDetailResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{5}
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetClientDetailResponse) GetDetail() *ClientDetail {
@@ -800,7 +925,7 @@ type GetCareTeamViewRequest struct {
 
 func (x *GetCareTeamViewRequest) Reset() {
 	*x = GetCareTeamViewRequest{}
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[6]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +937,7 @@ func (x *GetCareTeamViewRequest) String() string {
 func (*GetCareTeamViewRequest) ProtoMessage() {}
 
 func (x *GetCareTeamViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[6]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +950,7 @@ func (x *GetCareTeamViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCareTeamViewRequest.ProtoReflect.Descriptor instead.
 func (*GetCareTeamViewRequest) Descriptor() ([]byte, []int) {
-	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{6}
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetCareTeamViewRequest) GetClientId() string {
@@ -849,7 +974,7 @@ type GetCareTeamViewResponse struct {
 
 func (x *GetCareTeamViewResponse) Reset() {
 	*x = GetCareTeamViewResponse{}
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[7]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +986,7 @@ func (x *GetCareTeamViewResponse) String() string {
 func (*GetCareTeamViewResponse) ProtoMessage() {}
 
 func (x *GetCareTeamViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[7]
+	mi := &file_nocontact_dashboard_v1_dashboard_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +999,7 @@ func (x *GetCareTeamViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCareTeamViewResponse.ProtoReflect.Descriptor instead.
 func (*GetCareTeamViewResponse) Descriptor() ([]byte, []int) {
-	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{7}
+	return file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCareTeamViewResponse) GetDetail() *ClientDetail {
@@ -947,11 +1072,20 @@ const file_nocontact_dashboard_v1_dashboard_proto_rawDesc = "" +
 	"\f_review_timeB\x17\n" +
 	"\x15_unread_notificationsB\f\n" +
 	"\n" +
-	"_time_zone\"\xcc\x01\n" +
+	"_time_zone\"\x94\x02\n" +
 	"\x11GetRosterResponse\x125\n" +
 	"\x04rows\x18\x01 \x03(\v2!.nocontact.dashboard.v1.RosterRowR\x04rows\x12A\n" +
 	"\vunavailable\x18\x02 \x03(\x0e2\x1f.nocontact.dashboard.v1.ServiceR\vunavailable\x12=\n" +
-	"\fcompose_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vcomposeTime\"@\n" +
+	"\fcompose_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vcomposeTime\x12F\n" +
+	"\bcaseload\x18\x04 \x01(\v2*.nocontact.dashboard.v1.CaseloadStatisticsR\bcaseload\"T\n" +
+	"\x12CaseloadStatistics\x12>\n" +
+	"\x06groups\x18\x01 \x03(\v2&.nocontact.dashboard.v1.NeedGroupCountR\x06groups\"\x8b\x01\n" +
+	"\x0eNeedGroupCount\x126\n" +
+	"\x04need\x18\x01 \x01(\x0e2\".nocontact.dashboard.v1.NeedReasonR\x04need\x12\x1d\n" +
+	"\aclients\x18\x02 \x01(\x05H\x00R\aclients\x88\x01\x01\x12\x16\n" +
+	"\x06hidden\x18\x03 \x01(\bR\x06hiddenB\n" +
+	"\n" +
+	"\b_clients\"@\n" +
 	"\x16GetClientDetailRequest\x12&\n" +
 	"\tclient_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bclientId\"\x8f\x04\n" +
 	"\fClientDetail\x123\n" +
@@ -1010,7 +1144,7 @@ func file_nocontact_dashboard_v1_dashboard_proto_rawDescGZIP() []byte {
 }
 
 var file_nocontact_dashboard_v1_dashboard_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_nocontact_dashboard_v1_dashboard_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_nocontact_dashboard_v1_dashboard_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_nocontact_dashboard_v1_dashboard_proto_goTypes = []any{
 	(Service)(0),                    // 0: nocontact.dashboard.v1.Service
 	(RecencyBand)(0),                // 1: nocontact.dashboard.v1.RecencyBand
@@ -1018,64 +1152,69 @@ var file_nocontact_dashboard_v1_dashboard_proto_goTypes = []any{
 	(*GetRosterRequest)(nil),        // 3: nocontact.dashboard.v1.GetRosterRequest
 	(*RosterRow)(nil),               // 4: nocontact.dashboard.v1.RosterRow
 	(*GetRosterResponse)(nil),       // 5: nocontact.dashboard.v1.GetRosterResponse
-	(*GetClientDetailRequest)(nil),  // 6: nocontact.dashboard.v1.GetClientDetailRequest
-	(*ClientDetail)(nil),            // 7: nocontact.dashboard.v1.ClientDetail
-	(*GetClientDetailResponse)(nil), // 8: nocontact.dashboard.v1.GetClientDetailResponse
-	(*GetCareTeamViewRequest)(nil),  // 9: nocontact.dashboard.v1.GetCareTeamViewRequest
-	(*GetCareTeamViewResponse)(nil), // 10: nocontact.dashboard.v1.GetCareTeamViewResponse
-	(v1.ConsentScope)(0),            // 11: nocontact.plans.v1.ConsentScope
-	(v1.PlanStatus)(0),              // 12: nocontact.plans.v1.PlanStatus
-	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
-	(*v1.UpcomingHardDate)(nil),     // 14: nocontact.plans.v1.UpcomingHardDate
-	(v11.MoodTrend)(0),              // 15: nocontact.journal.v1.MoodTrend
-	(v11.RiskSeverity)(0),           // 16: nocontact.journal.v1.RiskSeverity
-	(*v1.CareTimelineItem)(nil),     // 17: nocontact.plans.v1.CareTimelineItem
-	(*v1.SlipBreakdown)(nil),        // 18: nocontact.plans.v1.SlipBreakdown
-	(*v11.TriggerCount)(nil),        // 19: nocontact.journal.v1.TriggerCount
-	(*v11.CareDay)(nil),             // 20: nocontact.journal.v1.CareDay
-	(*v11.Entry)(nil),               // 21: nocontact.journal.v1.Entry
-	(*v11.RiskFlag)(nil),            // 22: nocontact.journal.v1.RiskFlag
-	(*v1.AccessLogEntry)(nil),       // 23: nocontact.plans.v1.AccessLogEntry
+	(*CaseloadStatistics)(nil),      // 6: nocontact.dashboard.v1.CaseloadStatistics
+	(*NeedGroupCount)(nil),          // 7: nocontact.dashboard.v1.NeedGroupCount
+	(*GetClientDetailRequest)(nil),  // 8: nocontact.dashboard.v1.GetClientDetailRequest
+	(*ClientDetail)(nil),            // 9: nocontact.dashboard.v1.ClientDetail
+	(*GetClientDetailResponse)(nil), // 10: nocontact.dashboard.v1.GetClientDetailResponse
+	(*GetCareTeamViewRequest)(nil),  // 11: nocontact.dashboard.v1.GetCareTeamViewRequest
+	(*GetCareTeamViewResponse)(nil), // 12: nocontact.dashboard.v1.GetCareTeamViewResponse
+	(v1.ConsentScope)(0),            // 13: nocontact.plans.v1.ConsentScope
+	(v1.PlanStatus)(0),              // 14: nocontact.plans.v1.PlanStatus
+	(*timestamppb.Timestamp)(nil),   // 15: google.protobuf.Timestamp
+	(*v1.UpcomingHardDate)(nil),     // 16: nocontact.plans.v1.UpcomingHardDate
+	(v11.MoodTrend)(0),              // 17: nocontact.journal.v1.MoodTrend
+	(v11.RiskSeverity)(0),           // 18: nocontact.journal.v1.RiskSeverity
+	(*v1.CareTimelineItem)(nil),     // 19: nocontact.plans.v1.CareTimelineItem
+	(*v1.SlipBreakdown)(nil),        // 20: nocontact.plans.v1.SlipBreakdown
+	(*v11.TriggerCount)(nil),        // 21: nocontact.journal.v1.TriggerCount
+	(*v11.CareDay)(nil),             // 22: nocontact.journal.v1.CareDay
+	(*v11.Entry)(nil),               // 23: nocontact.journal.v1.Entry
+	(*v11.RiskFlag)(nil),            // 24: nocontact.journal.v1.RiskFlag
+	(*v1.AccessLogEntry)(nil),       // 25: nocontact.plans.v1.AccessLogEntry
 }
 var file_nocontact_dashboard_v1_dashboard_proto_depIdxs = []int32{
-	11, // 0: nocontact.dashboard.v1.RosterRow.granted_scopes:type_name -> nocontact.plans.v1.ConsentScope
-	11, // 1: nocontact.dashboard.v1.RosterRow.missing_scopes:type_name -> nocontact.plans.v1.ConsentScope
+	13, // 0: nocontact.dashboard.v1.RosterRow.granted_scopes:type_name -> nocontact.plans.v1.ConsentScope
+	13, // 1: nocontact.dashboard.v1.RosterRow.missing_scopes:type_name -> nocontact.plans.v1.ConsentScope
 	2,  // 2: nocontact.dashboard.v1.RosterRow.need:type_name -> nocontact.dashboard.v1.NeedReason
-	12, // 3: nocontact.dashboard.v1.RosterRow.plan_status:type_name -> nocontact.plans.v1.PlanStatus
-	13, // 4: nocontact.dashboard.v1.RosterRow.next_milestone_time:type_name -> google.protobuf.Timestamp
-	14, // 5: nocontact.dashboard.v1.RosterRow.hard_date_ahead:type_name -> nocontact.plans.v1.UpcomingHardDate
-	13, // 6: nocontact.dashboard.v1.RosterRow.last_activity_time:type_name -> google.protobuf.Timestamp
+	14, // 3: nocontact.dashboard.v1.RosterRow.plan_status:type_name -> nocontact.plans.v1.PlanStatus
+	15, // 4: nocontact.dashboard.v1.RosterRow.next_milestone_time:type_name -> google.protobuf.Timestamp
+	16, // 5: nocontact.dashboard.v1.RosterRow.hard_date_ahead:type_name -> nocontact.plans.v1.UpcomingHardDate
+	15, // 6: nocontact.dashboard.v1.RosterRow.last_activity_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: nocontact.dashboard.v1.RosterRow.recency:type_name -> nocontact.dashboard.v1.RecencyBand
-	15, // 8: nocontact.dashboard.v1.RosterRow.mood_trend:type_name -> nocontact.journal.v1.MoodTrend
-	16, // 9: nocontact.dashboard.v1.RosterRow.highest_risk_severity:type_name -> nocontact.journal.v1.RiskSeverity
-	13, // 10: nocontact.dashboard.v1.RosterRow.review_time:type_name -> google.protobuf.Timestamp
+	17, // 8: nocontact.dashboard.v1.RosterRow.mood_trend:type_name -> nocontact.journal.v1.MoodTrend
+	18, // 9: nocontact.dashboard.v1.RosterRow.highest_risk_severity:type_name -> nocontact.journal.v1.RiskSeverity
+	15, // 10: nocontact.dashboard.v1.RosterRow.review_time:type_name -> google.protobuf.Timestamp
 	4,  // 11: nocontact.dashboard.v1.GetRosterResponse.rows:type_name -> nocontact.dashboard.v1.RosterRow
 	0,  // 12: nocontact.dashboard.v1.GetRosterResponse.unavailable:type_name -> nocontact.dashboard.v1.Service
-	13, // 13: nocontact.dashboard.v1.GetRosterResponse.compose_time:type_name -> google.protobuf.Timestamp
-	4,  // 14: nocontact.dashboard.v1.ClientDetail.row:type_name -> nocontact.dashboard.v1.RosterRow
-	17, // 15: nocontact.dashboard.v1.ClientDetail.timeline:type_name -> nocontact.plans.v1.CareTimelineItem
-	18, // 16: nocontact.dashboard.v1.ClientDetail.slips:type_name -> nocontact.plans.v1.SlipBreakdown
-	19, // 17: nocontact.dashboard.v1.ClientDetail.slip_triggers:type_name -> nocontact.journal.v1.TriggerCount
-	20, // 18: nocontact.dashboard.v1.ClientDetail.days:type_name -> nocontact.journal.v1.CareDay
-	21, // 19: nocontact.dashboard.v1.ClientDetail.shared_entries:type_name -> nocontact.journal.v1.Entry
-	22, // 20: nocontact.dashboard.v1.ClientDetail.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
-	23, // 21: nocontact.dashboard.v1.ClientDetail.access_log:type_name -> nocontact.plans.v1.AccessLogEntry
-	7,  // 22: nocontact.dashboard.v1.GetClientDetailResponse.detail:type_name -> nocontact.dashboard.v1.ClientDetail
-	0,  // 23: nocontact.dashboard.v1.GetClientDetailResponse.unavailable:type_name -> nocontact.dashboard.v1.Service
-	13, // 24: nocontact.dashboard.v1.GetClientDetailResponse.compose_time:type_name -> google.protobuf.Timestamp
-	7,  // 25: nocontact.dashboard.v1.GetCareTeamViewResponse.detail:type_name -> nocontact.dashboard.v1.ClientDetail
-	0,  // 26: nocontact.dashboard.v1.GetCareTeamViewResponse.unavailable:type_name -> nocontact.dashboard.v1.Service
-	3,  // 27: nocontact.dashboard.v1.DashboardService.GetRoster:input_type -> nocontact.dashboard.v1.GetRosterRequest
-	6,  // 28: nocontact.dashboard.v1.DashboardService.GetClientDetail:input_type -> nocontact.dashboard.v1.GetClientDetailRequest
-	9,  // 29: nocontact.dashboard.v1.DashboardService.GetCareTeamView:input_type -> nocontact.dashboard.v1.GetCareTeamViewRequest
-	5,  // 30: nocontact.dashboard.v1.DashboardService.GetRoster:output_type -> nocontact.dashboard.v1.GetRosterResponse
-	8,  // 31: nocontact.dashboard.v1.DashboardService.GetClientDetail:output_type -> nocontact.dashboard.v1.GetClientDetailResponse
-	10, // 32: nocontact.dashboard.v1.DashboardService.GetCareTeamView:output_type -> nocontact.dashboard.v1.GetCareTeamViewResponse
-	30, // [30:33] is the sub-list for method output_type
-	27, // [27:30] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	15, // 13: nocontact.dashboard.v1.GetRosterResponse.compose_time:type_name -> google.protobuf.Timestamp
+	6,  // 14: nocontact.dashboard.v1.GetRosterResponse.caseload:type_name -> nocontact.dashboard.v1.CaseloadStatistics
+	7,  // 15: nocontact.dashboard.v1.CaseloadStatistics.groups:type_name -> nocontact.dashboard.v1.NeedGroupCount
+	2,  // 16: nocontact.dashboard.v1.NeedGroupCount.need:type_name -> nocontact.dashboard.v1.NeedReason
+	4,  // 17: nocontact.dashboard.v1.ClientDetail.row:type_name -> nocontact.dashboard.v1.RosterRow
+	19, // 18: nocontact.dashboard.v1.ClientDetail.timeline:type_name -> nocontact.plans.v1.CareTimelineItem
+	20, // 19: nocontact.dashboard.v1.ClientDetail.slips:type_name -> nocontact.plans.v1.SlipBreakdown
+	21, // 20: nocontact.dashboard.v1.ClientDetail.slip_triggers:type_name -> nocontact.journal.v1.TriggerCount
+	22, // 21: nocontact.dashboard.v1.ClientDetail.days:type_name -> nocontact.journal.v1.CareDay
+	23, // 22: nocontact.dashboard.v1.ClientDetail.shared_entries:type_name -> nocontact.journal.v1.Entry
+	24, // 23: nocontact.dashboard.v1.ClientDetail.risk_flags:type_name -> nocontact.journal.v1.RiskFlag
+	25, // 24: nocontact.dashboard.v1.ClientDetail.access_log:type_name -> nocontact.plans.v1.AccessLogEntry
+	9,  // 25: nocontact.dashboard.v1.GetClientDetailResponse.detail:type_name -> nocontact.dashboard.v1.ClientDetail
+	0,  // 26: nocontact.dashboard.v1.GetClientDetailResponse.unavailable:type_name -> nocontact.dashboard.v1.Service
+	15, // 27: nocontact.dashboard.v1.GetClientDetailResponse.compose_time:type_name -> google.protobuf.Timestamp
+	9,  // 28: nocontact.dashboard.v1.GetCareTeamViewResponse.detail:type_name -> nocontact.dashboard.v1.ClientDetail
+	0,  // 29: nocontact.dashboard.v1.GetCareTeamViewResponse.unavailable:type_name -> nocontact.dashboard.v1.Service
+	3,  // 30: nocontact.dashboard.v1.DashboardService.GetRoster:input_type -> nocontact.dashboard.v1.GetRosterRequest
+	8,  // 31: nocontact.dashboard.v1.DashboardService.GetClientDetail:input_type -> nocontact.dashboard.v1.GetClientDetailRequest
+	11, // 32: nocontact.dashboard.v1.DashboardService.GetCareTeamView:input_type -> nocontact.dashboard.v1.GetCareTeamViewRequest
+	5,  // 33: nocontact.dashboard.v1.DashboardService.GetRoster:output_type -> nocontact.dashboard.v1.GetRosterResponse
+	10, // 34: nocontact.dashboard.v1.DashboardService.GetClientDetail:output_type -> nocontact.dashboard.v1.GetClientDetailResponse
+	12, // 35: nocontact.dashboard.v1.DashboardService.GetCareTeamView:output_type -> nocontact.dashboard.v1.GetCareTeamViewResponse
+	33, // [33:36] is the sub-list for method output_type
+	30, // [30:33] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_dashboard_v1_dashboard_proto_init() }
@@ -1085,13 +1224,14 @@ func file_nocontact_dashboard_v1_dashboard_proto_init() {
 	}
 	file_nocontact_dashboard_v1_dashboard_proto_msgTypes[1].OneofWrappers = []any{}
 	file_nocontact_dashboard_v1_dashboard_proto_msgTypes[4].OneofWrappers = []any{}
+	file_nocontact_dashboard_v1_dashboard_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nocontact_dashboard_v1_dashboard_proto_rawDesc), len(file_nocontact_dashboard_v1_dashboard_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
