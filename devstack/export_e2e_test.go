@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"google.golang.org/protobuf/proto"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
@@ -558,5 +559,71 @@ func TestExportOfTheLargestEntriesStaysUnderTheMessageLimit(t *testing.T) {
 		if e["body"] != body || e["title"] != title {
 			t.Fatalf("an entry did not arrive whole (%d bytes of body)", len(e["body"].(string)))
 		}
+	}
+}
+
+// An erasure takes the client's exports with it, a replayed request of an
+// erased client builds no part again, and an erased client cannot ask for
+// a new export.
+func TestExportOfAnErasedClientBuildsNothing(t *testing.T) {
+	s := startSuite(t)
+	a := seedExportClient(t, s, "export-e")
+	requestExport(t, s, a, 30*time.Second)
+	s.mustCall(http.StatusOK, "POST", "/v1/clients/"+a.id+"/erasure", a.tok, map[string]any{})
+	eventually(t, 30*time.Second, func() string {
+		if er := s.mustCall(http.StatusOK, "GET", "/v1/clients/"+a.id+"/erasure", a.tok, nil); er["state"] != "ERASURE_STATE_COMPLETED" {
+			return fmt.Sprintf("erasure %v", er["state"])
+		}
+		return ""
+	})
+	parts := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, db := range []string{"plans", "journal", "notify"} {
+			for _, coll := range []string{"export_parts", "exports"} {
+				n, err := s.stack.Mongo.Database(db).Collection(coll).CountDocuments(context.Background(), bson.D{{Key: "client_id", Value: a.id}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					out[db+"."+coll] = n
+				}
+			}
+		}
+		return out
+	}
+	if got := parts(); len(got) > 0 {
+		t.Fatalf("after the erasure the client still has export documents: %v", got)
+	}
+
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, "PLANS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := stream.GetLastMsgForSubject(ctx, "plans.export.requested")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "plans.export.requested", orig.Data, jetstream.WithMsgID("replay-after-erasure")); err != nil {
+		t.Fatal(err)
+	}
+	for _, durable := range []string{"plans-export", "journal-export", "notify-export"} {
+		s.waitConsumed("PLANS", durable)
+	}
+	if got := parts(); len(got) > 0 {
+		t.Fatalf("a replayed request re-created export documents of an erased client: %v", got)
+	}
+	if code, out := s.call("POST", "/v1/clients/"+a.id+"/exports", a.tok, map[string]any{}); code != http.StatusBadRequest {
+		t.Fatalf("an erased client's export request = %d %v, want 400 (FAILED_PRECONDITION)", code, out)
 	}
 }

@@ -80,6 +80,9 @@ type Builder struct {
 	parts   *docstore.Store[Part]
 	clk     clock.Clock
 	count   func(ctx context.Context, clientID string) (map[string]int32, error)
+	// guard, when set, runs the part's insert for a client under the
+	// service's erasure check (see WithGuard).
+	guard func(ctx context.Context, clientID string, create func() error) (skipped bool, err error)
 	// beforeCreate, set by tests only, runs between the count and the
 	// part's insert.
 	beforeCreate func(exportID string)
@@ -89,6 +92,16 @@ type Builder struct {
 // the service's relay kick), counting with count.
 func NewBuilder(service string, parts *docstore.Store[Part], clk clock.Clock, count func(ctx context.Context, clientID string) (map[string]int32, error)) *Builder {
 	return &Builder{service: service, parts: parts, clk: clk, count: count}
+}
+
+// WithGuard makes every part's insert run through guard, which answers
+// skipped=true (and no error) when the client is erased: before the insert
+// (nothing is built), or meanwhile (guard deletes what was inserted). A
+// replayed request of an erased client then builds nothing, under any
+// interleaving with the erasure (erasure.Marks.Guard's two checks).
+func (b *Builder) WithGuard(guard func(ctx context.Context, clientID string, create func() error) (skipped bool, err error)) *Builder {
+	b.guard = guard
+	return b
 }
 
 // Handle builds the part an ExportRequested asks for; other events are
@@ -132,11 +145,28 @@ func (b *Builder) Handle(ctx context.Context, env *eventsv1.Envelope) error {
 	if b.beforeCreate != nil {
 		b.beforeCreate(id)
 	}
-	err = b.parts.Create(ctx, id, Part{ClientID: clientID, Service: b.service, Counts: counts, BuildTime: now, ExpireTime: expire}, ev)
-	if errors.Is(err, docstore.ErrExists) {
-		return nil
+	create := func() error {
+		err := b.parts.Create(ctx, id, Part{ClientID: clientID, Service: b.service, Counts: counts, BuildTime: now, ExpireTime: expire}, ev)
+		if errors.Is(err, docstore.ErrExists) {
+			return nil
+		}
+		return err
 	}
+	if b.guard == nil {
+		return create()
+	}
+	_, err = b.guard(ctx, clientID, create)
 	return err
+}
+
+// DeleteParts removes every part of the client's in parts (an erasure; a
+// second run deletes nothing).
+func DeleteParts(ctx context.Context, parts *mongo.Collection, clientID string) (int64, error) {
+	res, err := parts.DeleteMany(ctx, bson.D{{Key: "client_id", Value: clientID}})
+	if err != nil {
+		return 0, fmt.Errorf("erase the export parts of a client: %w", err)
+	}
+	return res.DeletedCount, nil
 }
 
 // Open returns the part a caller may read: only the client whose data it

@@ -132,7 +132,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
 	exports := app.NewExports(mongodb.NewExportStore(d.DB.Collection(mongodb.CollExports), relay.Kick),
-		docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), plans, careApp, access, d.Clock, cfg.ExportRetention)
+		docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), plans, careApp, access, d.Clock, cfg.ExportRetention).
+		WithErasures(erasures)
 	plansv1.RegisterExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), ErasureJobs(cfg.Erasure, erasureApp)...)...)

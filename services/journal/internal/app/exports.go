@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/services/journal/internal/journal"
 )
@@ -46,7 +48,14 @@ type Exports struct {
 // parts.
 func NewExports(j *Journal, parts *docstore.Store[exportpart.Part], clk clock.Clock) *Exports {
 	e := &Exports{j: j}
-	e.parts = exportpart.NewBuilder(ExportService, parts, clk, e.count)
+	e.parts = exportpart.NewBuilder(ExportService, parts, clk, e.count).WithGuard(func(ctx context.Context, clientID string, create func() error) (bool, error) {
+		// An erased client's part is never built (a replayed request).
+		err := j.guardErased(ctx, clientID, create)
+		if errors.Is(err, erasure.ErrErased) {
+			return true, nil
+		}
+		return false, err
+	})
 	return e
 }
 

@@ -12,6 +12,7 @@ import (
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 )
@@ -43,7 +44,14 @@ type Exports struct {
 // NewExports returns notify's export use cases; parts are kept in parts.
 func (n *Notify) NewExports(parts *docstore.Store[exportpart.Part]) *Exports {
 	e := &Exports{n: n}
-	e.parts = exportpart.NewBuilder(ExportService, parts, n.clk, e.count)
+	e.parts = exportpart.NewBuilder(ExportService, parts, n.clk, e.count).WithGuard(func(ctx context.Context, clientID string, create func() error) (bool, error) {
+		// An erased client's part is never built (a replayed request).
+		err := n.guardErased(ctx, clientID, create)
+		if errors.Is(err, erasure.ErrErased) {
+			return true, nil
+		}
+		return false, err
+	})
 	return e
 }
 

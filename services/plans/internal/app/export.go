@@ -62,15 +62,47 @@ type Exports struct {
 	parts     *exportpart.Builder
 	clk       clock.Clock
 	retention time.Duration
+	// erasures, when set, refuses erased clients (WithErasures).
+	erasures ErasureMarks
+	partsRaw *docstore.Store[exportpart.Part]
 }
 
 // NewExports builds the export use cases; the plans part is kept in parts.
 // retention is how long an export is served (export.DefaultRetention when
 // 0).
 func NewExports(repo ExportRepository, parts *docstore.Store[exportpart.Part], plans *Plans, care *Care, access *Access, clk clock.Clock, retention time.Duration) *Exports {
-	e := &Exports{repo: repo, plans: plans, care: care, access: access, clk: clk, retention: retention}
-	e.parts = exportpart.NewBuilder(export.Plans, parts, clk, e.count)
+	e := &Exports{repo: repo, plans: plans, care: care, access: access, clk: clk, retention: retention, partsRaw: parts}
+	e.parts = exportpart.NewBuilder(export.Plans, parts, clk, e.count).WithGuard(e.guardErased)
 	return e
+}
+
+// WithErasures makes a request of an erased client refused and a replayed
+// request of one build nothing.
+func (e *Exports) WithErasures(marks ErasureMarks) *Exports {
+	e.erasures = marks
+	return e
+}
+
+// guardErased runs the plans part's insert between two checks of the
+// client's erasure, as Plans.Create does: nothing for an erased client, and
+// a part inserted while the erasure was requested deleted again (the eraser
+// records the request, then deletes; the builder inserts, then reads it).
+func (e *Exports) guardErased(ctx context.Context, clientID string, create func() error) (bool, error) {
+	if e.erasures == nil {
+		return false, create()
+	}
+	erased, err := e.erasures.Erased(ctx, clientID)
+	if err != nil || erased {
+		return erased, err
+	}
+	if err := create(); err != nil {
+		return false, err
+	}
+	if erased, err = e.erasures.Erased(ctx, clientID); err != nil || !erased {
+		return false, err
+	}
+	_, err = exportpart.DeleteParts(ctx, e.partsRaw.Collection(), clientID)
+	return true, err
 }
 
 // Request starts an export of the caller's data. Only the client may: a
@@ -80,6 +112,13 @@ func NewExports(repo ExportRepository, parts *docstore.Store[exportpart.Part], p
 func (e *Exports) Request(ctx context.Context, c Caller, clientID string, key RequestKey) (export.Request, error) {
 	if err := e.onlyTheClient(ctx, c, clientID, "RequestExport"); err != nil {
 		return export.Request{}, err
+	}
+	if e.erasures != nil {
+		if erased, err := e.erasures.Erased(ctx, clientID); err != nil {
+			return export.Request{}, err
+		} else if erased {
+			return export.Request{}, errErased()
+		}
 	}
 	now := storedNow(e.clk)
 	id := "ex-" + newID()
