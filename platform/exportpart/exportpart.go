@@ -30,6 +30,7 @@ import (
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/platform/retention"
 )
 
 // Collection is where each service keeps its export parts (in its own
@@ -64,10 +65,40 @@ type Part struct {
 	ExpireTime time.Time        `bson:"expire_time"`
 }
 
-// Indexes are the part collection's indexes (its outbox; parts are read by
-// _id).
+// Indexes are the part collection's indexes: its outbox, and the expiry
+// sweep (parts are read by _id).
 func Indexes() map[string][]mongo.IndexModel {
-	return map[string][]mongo.IndexModel{Collection: outbox.IndexModels()}
+	return map[string][]mongo.IndexModel{Collection: append(outbox.IndexModels(), ExpiryIndex())}
+}
+
+// ExpiryIndex is the index of the expiry sweep, on expire_time.
+func ExpiryIndex() mongo.IndexModel {
+	return mongo.IndexModel{Keys: bson.D{{Key: "expire_time", Value: 1}}, Options: options.Index().SetName("expire_time")}
+}
+
+// ExpiredKind names the retention job that deletes expired exports.
+const ExpiredKind = "expired_exports"
+
+// ExpiredGrace is how long after its expire time an export's documents are
+// deleted (nothing is served from expire time on; the grace only keeps a
+// download that began just before from losing its part).
+const ExpiredGrace = time.Hour
+
+// RetentionKind is the retention sweep of expired export documents in
+// colls (each with an expire_time): run as one platform/jobs job per
+// service (platform/retention).
+func RetentionKind(colls ...*mongo.Collection) retention.Kind {
+	return retention.Kind{Name: ExpiredKind, Period: ExpiredGrace, Sweep: func(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+		total := 0
+		for _, c := range colls {
+			n, err := retention.DeleteBatch(ctx, c, bson.D{{Key: "expire_time", Value: bson.D{{Key: "$lt", Value: cutoff}}}}, limit-total)
+			total += n
+			if err != nil || total >= limit {
+				return total, err
+			}
+		}
+		return total, nil
+	}}
 }
 
 // exportID is the charset of export ids plans hands out: an id that is

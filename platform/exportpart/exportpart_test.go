@@ -167,3 +167,32 @@ func TestOnlyTheClientOpensTheirPart(t *testing.T) {
 		t.Errorf("an expired part: %v, want FailedPrecondition", err)
 	}
 }
+
+// The expiry sweep deletes the parts past their expire time and the grace,
+// and only those.
+func TestExpiredPartsAreSwept(t *testing.T) {
+	f := newFixture(t)
+	b := f.builder()
+	for id, expire := range map[string]time.Time{"ex-old": now.Add(-2 * time.Hour), "ex-grace": now.Add(-time.Minute), "ex-live": now.Add(time.Hour)} {
+		// Built while still valid, then the clock is wherever it is.
+		f.clk.Set(expire.Add(-time.Hour))
+		if err := b.Handle(context.Background(), requested(id, "client-1", expire)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.Set(now)
+	kind := exportpart.RetentionKind(f.parts.Collection())
+	if kind.Name != exportpart.ExpiredKind || kind.Period != exportpart.ExpiredGrace {
+		t.Fatalf("kind = %s, %v", kind.Name, kind.Period)
+	}
+	n, err := kind.Sweep(context.Background(), now.Add(-kind.Period), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d (%v), want the one past its grace", n, err)
+	}
+	for id, want := range map[string]bool{"ex-old": false, "ex-grace": true, "ex-live": true} {
+		_, _, err := f.parts.Get(context.Background(), id)
+		if got := err == nil; got != want {
+			t.Errorf("%s kept = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -25,7 +25,7 @@ func ExportIndexes() map[string][]mongo.IndexModel {
 	out[CollExports] = append([]mongo.IndexModel{{
 		Keys:    bson.D{{Key: "client_id", Value: 1}, {Key: "create_time", Value: -1}},
 		Options: options.Index().SetName("client_created"),
-	}}, outbox.IndexModels()...)
+	}, exportpart.ExpiryIndex()}, outbox.IndexModels()...)
 	return out
 }
 
