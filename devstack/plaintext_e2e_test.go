@@ -168,6 +168,14 @@ func TestNoPlaintextOutsideTheSealedFields(t *testing.T) {
 	}
 	markers = append(markers, "webhook.secret "+secret)
 
+	// The client's export (issue 13): building and serving every part, and
+	// the archive, leave no plaintext behind (the archive itself holds it,
+	// as it must).
+	ex, _ := requestExport(t, s, &exportClient{id: client, tok: tok}, 30*time.Second)
+	if code, files := download(t, s, client, ex["id"].(string), tok); code != http.StatusOK || !bytes.Contains(files["entries.json"], []byte("qzmark"+tag+"-entry.body-end")) {
+		t.Fatalf("the export's archive = %d, entries %s", code, files["entries.json"])
+	}
+
 	waitAllPublished(t, s)
 	waitAllConsumed(t, s)
 

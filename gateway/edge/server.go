@@ -143,6 +143,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	if err := notifyv1.RegisterNotifyServiceHandler(ctx, mux, notifyConn); err != nil {
 		return nil, fmt.Errorf("register notify routes: %w", err)
 	}
+	if err := registerExport(ctx, mux, cfg, clk, log, plansConn, journalConn, notifyConn); err != nil {
+		return nil, err
+	}
 	// The dashboard is served over an in-process gRPC connection, like a
 	// service: see dashboard.go.
 	if s.dash, err = startDashboard(cfg, log, verifier, clk, tp, s.metrics, plansConn, journalConn, notifyConn); err != nil {

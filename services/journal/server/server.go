@@ -20,6 +20,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/erasure"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/keyjobs"
@@ -86,9 +87,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
 		Database: "journal",
-		Indexes:  withErasureIndexes(mongodb.Indexes()),
-		// PLANS: the erasure requests (plans owns the stream; every
-		// service that reads it ensures it the same way).
+		Indexes:  withExportIndexes(withErasureIndexes(mongodb.Indexes())),
+		// PLANS: the erasure and export requests (plans owns the stream;
+		// every service that reads it ensures it the same way).
 		Streams: map[string][]string{Stream: {"journal.>"}, "PLANS": {"plans.>"}},
 		Mongo:   opts.Mongo,
 	}, opts.Logger, opts.Clock)
@@ -105,7 +106,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess, erasure.Collection)
+	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess, erasure.Collection, exportpart.Collection)
 	plans := plansclient.New(plansConn)
 	access := app.NewAccess(plans, docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
@@ -119,6 +120,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
+	exports := app.NewExports(j, docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), d.Clock)
+	journalv1.RegisterJournalExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
 		return mongodb.Reseal(ctx, d.DB, keys, opts)
@@ -130,7 +133,18 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			runJobs,
 			erasure.ForgetEverywhere(d.JS, Stream, "journal", keys.Forget, d.Log),
 		},
-		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)), d.Consumer(jevents.ErasureSpec, jevents.ErasureHandler(j))})
+		[]bootstrap.Consumer{
+			d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)), d.Consumer(jevents.ErasureSpec, jevents.ErasureHandler(j)),
+			d.Consumer(jevents.ExportSpec, jevents.ExportHandler(exports)),
+		})
+}
+
+// withExportIndexes adds the export parts' indexes.
+func withExportIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for coll, models := range exportpart.Indexes() {
+		idx[coll] = models
+	}
+	return idx
 }
 
 // withErasureIndexes adds the erasure markers' indexes.

@@ -25,6 +25,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/erasure"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
 	"github.com/nocontact/backend/platform/keyjobs"
@@ -56,8 +57,9 @@ const (
 const Stream = "NOTIFY"
 
 // StreamSubjects are the NOTIFY stream's subjects: the access records and
-// the erasure confirmations. The plans service ensures the same list.
-var StreamSubjects = []string{app.AccessSubject, erasure.ConfirmedSubject("notify")}
+// the erasure confirmations and the export parts' readiness. The plans
+// service ensures the same list (its server.NotifySubjects).
+var StreamSubjects = []string{app.AccessSubject, erasure.ConfirmedSubject("notify"), exportpart.ReadySubject(app.ExportService)}
 
 // Config is the notify service's configuration.
 type Config struct {
@@ -145,6 +147,9 @@ func Indexes() map[string][]mongo.IndexModel {
 	out[CollDailyCaps] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1})}
 	out[CollNotifications] = append(out[CollNotifications], idx("client", bson.E{Key: "client_id", Value: 1}))
 	out[CollDeliveries] = append(out[CollDeliveries], idx("user", bson.E{Key: "user_id", Value: 1}), idx("notification", bson.E{Key: "notification_id", Value: 1}))
+	for coll, models := range exportpart.Indexes() {
+		out[coll] = models
+	}
 	return out
 }
 
@@ -177,7 +182,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(CollAccess, erasure.Collection)
+	relay := d.Relay(CollAccess, erasure.Collection, exportpart.Collection)
 	// Preferences from before version-checked writes get their version 1.
 	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
 		return err
@@ -202,6 +207,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	srv := d.NewServer(notifyv1.NotifyService_ServiceDesc.ServiceName)
 	notifyv1.RegisterNotifyServiceServer(srv.GRPC(), grpcapi.New(n))
+	exports := n.NewExports(docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick))
+	notifyv1.RegisterNotifyExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	every := func(interval time.Duration, name string, fn func(context.Context) (int, error)) bootstrap.Work {
 		return func(ctx context.Context) {
@@ -264,5 +271,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),
 		},
-		[]bootstrap.Consumer{d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n))})
+		[]bootstrap.Consumer{
+			d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n)),
+			d.Consumer(nevents.ExportSpec, nevents.ExportHandler(exports)),
+		})
 }

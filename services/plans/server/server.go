@@ -18,6 +18,7 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/keyjobs"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
@@ -39,9 +40,17 @@ const (
 )
 
 // NotifySubjects are the NOTIFY stream's subjects: notify's access records
-// and its erasure confirmations. Plans and notify both ensure the stream
-// and must give the same list.
-var NotifySubjects = []string{"notify.access.recorded", "notify.erasure.confirmed"}
+// and its erasure confirmations and export parts' readiness. Plans and
+// notify both ensure the stream and must give the same list.
+var NotifySubjects = []string{"notify.access.recorded", "notify.erasure.confirmed", exportpart.ReadySubject("notify")}
+
+// withExportIndexes adds the export collections' indexes.
+func withExportIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for coll, models := range mongodb.ExportIndexes() {
+		idx[coll] = models
+	}
+	return idx
+}
 
 // Config is the plans service's configuration.
 type Config struct {
@@ -64,6 +73,9 @@ type Config struct {
 	// KeyJobs re-wrap keysets under the current KEK and, when asked,
 	// re-encrypt stored values (platform/keyjobs, docs/operations.md).
 	KeyJobs keyjobs.Config
+	// ExportRetention is how long an export request and every service's
+	// part are served after the request (issue 13).
+	ExportRetention time.Duration `env:"EXPORT_RETENTION" envDefault:"168h"`
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -94,7 +106,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "plans",
 		Database: "plans",
-		Indexes:  mongodb.Indexes(),
+		Indexes:  withExportIndexes(mongodb.Indexes()),
 		Streams:  map[string][]string{Stream: {"plans.>"}, JournalStream: {"journal.>"}, NotifyStream: NotifySubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
@@ -105,7 +117,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents, mongodb.CollErasures)
+	relay := d.Relay(mongodb.CollPlans, mongodb.CollAssignments, mongodb.CollConsents, mongodb.CollErasures, mongodb.CollExports, exportpart.Collection)
 	assignments := docstore.New[care.Assignment](d.DB.Collection(mongodb.CollAssignments), relay.Kick)
 	consents := docstore.New[care.Consents](d.DB.Collection(mongodb.CollConsents), relay.Kick)
 	access := app.NewAccess(assignments, consents, d.DB.Collection(mongodb.CollAccessLog), d.Clock)
@@ -123,6 +135,10 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	careView := app.NewCareView(planStore, assignments, access, mongodb.NewReviewStore(d.DB.Collection(mongodb.CollReviews)), d.Clock)
 	plansv1.RegisterCareServiceServer(srv.GRPC(), grpcapi.NewCareServer(careApp, access, careView))
 	plansv1.RegisterErasureServiceServer(srv.GRPC(), grpcapi.NewErasureServer(erasureApp))
+	exports := app.NewExports(mongodb.NewExportStore(d.DB.Collection(mongodb.CollExports), relay.Kick),
+		docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), plans, careApp, access, d.Clock, cfg.ExportRetention).
+		WithErasures(erasures)
+	plansv1.RegisterExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
 		p, c, err := planStore.Reseal(ctx, opts)
@@ -138,5 +154,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			d.Consumer(planevents.ErasureSpec, planevents.ErasureHandler(erasureApp)),
 			d.Consumer(planevents.JournalConfirmSpec, planevents.ConfirmHandler(erasureApp, erasure.ServiceJournal)),
 			d.Consumer(planevents.NotifyConfirmSpec, planevents.ConfirmHandler(erasureApp, erasure.ServiceNotify)),
+			d.Consumer(planevents.ExportSpec, planevents.ExportHandler(exports)),
+			d.Consumer(planevents.PlansPartsSpec, planevents.PartsHandler(exports)),
+			d.Consumer(planevents.JournalPartsSpec, planevents.PartsHandler(exports)),
+			d.Consumer(planevents.NotifyPartsSpec, planevents.PartsHandler(exports)),
 		})
 }

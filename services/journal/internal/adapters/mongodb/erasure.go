@@ -6,6 +6,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/nocontact/backend/platform/exportpart"
 )
 
 // ClientData deletes what the journal database holds of one client: their
@@ -23,7 +25,8 @@ func NewClientData(db *mongo.Database) *ClientData { return &ClientData{db: db} 
 // Delete removes the client's documents; a second run deletes nothing.
 func (d *ClientData) Delete(ctx context.Context, clientID string) (int64, error) {
 	var total int64
-	for _, coll := range []string{CollCheckIns, CollEntries, CollUrges, CollFlags} {
+	// The export parts too (ids and counts of the client's export requests).
+	for _, coll := range []string{CollCheckIns, CollEntries, CollUrges, CollFlags, exportpart.Collection} {
 		res, err := d.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "client_id", Value: clientID}})
 		if err != nil {
 			return total, fmt.Errorf("erase %s of a client: %w", coll, err)

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/careview"
+	"github.com/nocontact/backend/platform/exportpart"
 )
 
 // Collections are the notify collections that hold a user's data.
@@ -68,6 +69,7 @@ func (d *ClientData) Delete(ctx context.Context, clientID string) (int64, error)
 		{d.c.Preferences, bson.D{{Key: "_id", Value: clientID}}},
 		{d.c.DailyCaps, bson.D{{Key: "user_id", Value: clientID}}},
 		{d.db.Collection(careview.CollLinks), bson.D{{Key: "client_id", Value: clientID}}},
+		{d.db.Collection(exportpart.Collection), bson.D{{Key: "client_id", Value: clientID}}},
 		{d.db.Collection(careview.CollConsents), bson.D{{Key: "client_id", Value: clientID}}},
 	}
 	var total int64

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/plans/internal/erasure"
 )
@@ -170,6 +171,8 @@ func (d *ClientData) Delete(ctx context.Context, clientID string) (int64, error)
 		{CollAssignments, bson.D{{Key: "client_id", Value: clientID}}},
 		{CollConsents, bson.D{{Key: "_id", Value: clientID}}},
 		{CollReviews, bson.D{{Key: "client_id", Value: clientID}}},
+		{CollExports, bson.D{{Key: "client_id", Value: clientID}}},
+		{exportpart.Collection, bson.D{{Key: "client_id", Value: clientID}}},
 	}
 	for _, s := range steps {
 		if s.coll == CollContacts && len(planIDs) == 0 {
