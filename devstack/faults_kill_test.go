@@ -61,6 +61,13 @@ func runFaultChild() int {
 // startChild starts the suite in a child process and waits for READY.
 func startChild(t *testing.T, dir, natsURL, mongoURI string) *exec.Cmd {
 	t.Helper()
+	cmd, _ := startChildAt(t, dir, natsURL, mongoURI)
+	return cmd
+}
+
+// startChildAt is startChild that also returns the gateway's address.
+func startChildAt(t *testing.T, dir, natsURL, mongoURI string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir, "NATS_URL="+natsURL, "MONGODB_URI="+mongoURI)
 	cmd.Stderr = os.Stderr
@@ -82,7 +89,7 @@ func startChild(t *testing.T, dir, natsURL, mongoURI string) *exec.Cmd {
 		t.Fatalf("child suite did not start: %q, %v", line, err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	return cmd
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "READY "))
 }
 
 // Fault 3: notify (with the rest of the suite: one process) killed with
@@ -124,7 +131,7 @@ func TestFaultNotifyKilledMidBurst(t *testing.T) {
 	publishMilestoneBurst(t, js, burst)
 	// Mid-burst: notify has stored some of the burst's notifications
 	// (and holds more in its hands).
-	eventually(t, 60*time.Second, func() string {
+	eventually(t, burstWait(60*time.Second, burst), func() string {
 		if n := count(); n < int64(burst/5) {
 			return fmt.Sprintf("%d of %d notifications stored before the kill", n, burst)
 		}
@@ -138,7 +145,7 @@ func TestFaultNotifyKilledMidBurst(t *testing.T) {
 	startChild(t, dir, ns.url(), uri)
 	s := &suite{t: t, nats: ns.url()}
 	// What the killed process held unacked comes back after AckWait.
-	eventually(t, 90*time.Second, func() string {
+	eventually(t, burstWait(90*time.Second, burst), func() string {
 		if n := count(); n < int64(burst) {
 			return fmt.Sprintf("%d of %d notifications stored after the restart", n, burst)
 		}
@@ -148,6 +155,13 @@ func TestFaultNotifyKilledMidBurst(t *testing.T) {
 	t.Logf("all %d stored after %v", burst, time.Since(began))
 
 	assertBurstOnce(t, notes, burst)
+}
+
+// burstWait scales a wait measured at the default burst of 300 events to
+// a burst of n (NOCONTACT_FAULT_BURST), never below it: notify stores
+// the notifications one at a time, so the time grows with the burst.
+func burstWait(at300 time.Duration, n int) time.Duration {
+	return max(at300, at300*time.Duration(n)/300)
 }
 
 func jetStream(t *testing.T, url string) jetstream.JetStream {
@@ -241,7 +255,7 @@ func TestFaultReplicaStoppedMidBurst(t *testing.T) {
 	s := startSuiteWith(t, t.TempDir(), atReplicas(2))
 	notes := s.stack.Mongo.Database("notify").Collection("notifications")
 	publishMilestoneBurst(t, jetStream(t, s.nats), burst)
-	eventually(t, 60*time.Second, func() string {
+	eventually(t, burstWait(60*time.Second, burst), func() string {
 		if n := countBurst(t, notes); n < int64(burst/5) {
 			return fmt.Sprintf("%d of %d notifications stored before the stop", n, burst)
 		}
@@ -251,7 +265,7 @@ func TestFaultReplicaStoppedMidBurst(t *testing.T) {
 		t.Fatal("no replica notify-1")
 	}
 	t.Logf("notify-1 stopped with %d of %d notifications stored", countBurst(t, notes), burst)
-	eventually(t, 90*time.Second, func() string {
+	eventually(t, burstWait(90*time.Second, burst), func() string {
 		if n := countBurst(t, notes); n < int64(burst) {
 			return fmt.Sprintf("%d of %d notifications stored with one replica; %s", n, burst, consumerState(t, s.nats))
 		}
