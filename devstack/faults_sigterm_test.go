@@ -67,8 +67,8 @@ type loadResult struct {
 	err            error  // the transport error when code is 0
 	id             string // the created plan's or entry's id
 	body           string
-	afterSIGTERM   bool // the answer came after SIGTERM was sent
-	beforeSIGTERM  bool // the request was sent before SIGTERM
+	afterFault     bool // the answer came after the fault (SIGTERM sent, a replica stopped)
+	beforeFault    bool // the request was sent before it
 	refusedConnErr bool // a connection-level refusal (refused, reset, closed before any answer)
 }
 
@@ -96,113 +96,13 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	child, addr := startChildAt(t, dir, ns.url(), uri)
 	base := "http://" + addr
-	// A connection per request: a request either reaches the server on a
-	// connection it accepted, or gets no connection at all.
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	defer hc.CloseIdleConnections()
-
-	var sigAt atomic.Pointer[time.Time]
-	do := func(what, method, path, tok string, body any, idOf func(map[string]any) string) loadResult {
-		b, _ := json.Marshal(body)
-		ctx, cancel := context.WithTimeout(context.Background(), loadDeadline)
-		defer cancel()
-		r := loadResult{what: what, began: time.Now()}
-		r.beforeSIGTERM = sigAt.Load() == nil
-		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(b))
-		if err != nil {
-			t.Error(err)
-			return r
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		r.ended = time.Now()
-		r.afterSIGTERM = sigAt.Load() != nil
-		if err != nil {
-			r.err = err
-			r.refusedConnErr = isConnRefusal(err)
-			return r
-		}
-		raw, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		r.ended = time.Now()
-		r.afterSIGTERM = sigAt.Load() != nil
-		r.code = resp.StatusCode
-		if err != nil {
-			// An answer begun and cut off is a failure, not a refusal.
-			r.err = err
-			return r
-		}
-		r.body = string(raw)
-		if r.code == http.StatusOK && idOf != nil {
-			out := map[string]any{}
-			if err := json.Unmarshal(raw, &out); err == nil {
-				r.id = idOf(out)
-			}
-		}
-		return r
-	}
-	planID := func(out map[string]any) string { id, _ := out["id"].(string); return id }
-	entryID := func(out map[string]any) string {
-		e, _ := out["entry"].(map[string]any)
-		id, _ := e["id"].(string)
-		return id
-	}
-
-	const callers = 8
-	var (
-		mu      sync.Mutex
-		results []loadResult
-		wg      sync.WaitGroup
-		// warm counts the requests answered 200 before SIGTERM: the load
-		// is steady once each caller has done a few.
-		warm atomic.Int64
-	)
-	start := time.Now().Add(-2 * 24 * time.Hour).UTC().Format(time.RFC3339)
-	for c := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := fmt.Sprintf("client-term-%d", c)
-			tok := token(t, client, auth.RoleClient)
-			record := func(r loadResult) bool {
-				mu.Lock()
-				results = append(results, r)
-				mu.Unlock()
-				if r.code == http.StatusOK && r.beforeSIGTERM && !r.afterSIGTERM {
-					warm.Add(1)
-				}
-				// A caller stops at its first refusal after SIGTERM (the
-				// suite is gone), or if anything else went wrong.
-				return r.code == http.StatusOK
-			}
-			for i := 0; ; i++ {
-				r := do("create plan", "POST", "/v1/plans", tok, map[string]any{"timeZone": "Europe/Berlin", "startTime": start}, planID)
-				if !record(r) {
-					return
-				}
-				if !record(do("get plan", "GET", "/v1/plans/"+r.id, tok, nil, nil)) {
-					return
-				}
-				if !record(do("create entry", "POST", "/v1/clients/"+client+"/entries", tok, map[string]any{"kind": "FREE", "body": fmt.Sprintf("A steady day, number %d.", i)}, entryID)) {
-					return
-				}
-			}
-		}()
-	}
-
+	ld := startLoad(t, base, "client-term")
 	// Mid-load: every caller has had answers, and they keep going.
-	eventually(t, 60*time.Second, func() string {
-		if n := warm.Load(); n < 30*callers {
-			return fmt.Sprintf("%d requests answered before SIGTERM, want %d", n, 30*callers)
-		}
-		return ""
-	})
+	ld.waitWarm(30)
 	// A dashboard's live feed is open too: it has no deadline, so the
 	// shutdown must end it rather than wait for it.
 	feedEnded := openLiveFeed(t, base, token(t, "client-term-0", auth.RoleClient))
-	now := time.Now()
-	sigAt.Store(&now)
+	now := ld.mark()
 	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +117,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("the suite did not exit within %v of SIGTERM", sigtermGrace)
 	}
 	took := time.Since(now)
-	wg.Wait()
+	ld.wait()
 	if exitErr != nil {
 		t.Errorf("the suite exited with %v after SIGTERM, want status 0 (a clean drain, nothing cut)", exitErr)
 	}
@@ -234,11 +134,11 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		bad                  []string
 		plans, entries       []string
 	)
-	for _, r := range results {
+	for _, r := range ld.all() {
 		switch {
 		case r.code == http.StatusOK:
 			ok++
-			if r.beforeSIGTERM && r.afterSIGTERM {
+			if r.beforeFault && r.afterFault {
 				drained++ // in flight when the signal came, answered
 			}
 			switch r.what {
@@ -247,13 +147,13 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 			case "create entry":
 				entries = append(entries, r.id)
 			}
-		case r.code == 0 && r.refusedConnErr && r.afterSIGTERM:
+		case r.code == 0 && r.refusedConnErr && r.afterFault:
 			refused++
 		default:
 			bad = append(bad, fmt.Sprintf("%s at %v from SIGTERM: %d %v %.200s", r.what, r.began.Sub(now).Round(time.Millisecond), r.code, r.err, r.body))
 		}
 	}
-	t.Logf("%d requests: %d answered (%d of them in flight at SIGTERM), %d refused after it; %d plans, %d entries created", len(results), ok, drained, refused, len(plans), len(entries))
+	t.Logf("%d requests: %d answered (%d of them in flight at SIGTERM), %d refused after it; %d plans, %d entries created", len(ld.all()), ok, drained, refused, len(plans), len(entries))
 	if len(bad) > 0 {
 		sort.Strings(bad)
 		t.Fatalf("%d accepted requests failed across SIGTERM:\n%s", len(bad), strings.Join(bad[:min(len(bad), 20)], "\n"))
@@ -287,6 +187,148 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	entryEvents := streamEvents(t, js, "JOURNAL", "journal.entry.created", func(e *eventsv1.Envelope) string { return e.GetEntryCreated().GetEntryId() })
 	assertOnceEach(t, "plans.plan.created", plans, planEvents)
 	assertOnceEach(t, "journal.entry.created", entries, entryEvents)
+}
+
+// load is eight callers through the gateway without pause, each in a
+// loop: create a plan, read it, write a journal entry; a connection per
+// request (a request either reaches the server on a connection it
+// accepted, or gets no connection at all) and a 10 s deadline each. A
+// caller stops at its first answer other than 200 (after a SIGTERM: its
+// first refusal), or at stop.
+type load struct {
+	t        *testing.T
+	base     string
+	hc       *http.Client
+	faultAt  atomic.Pointer[time.Time]
+	stopped  chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	results  []loadResult
+	// warm counts the requests answered 200 before the fault.
+	warm atomic.Int64
+}
+
+const loadCallers = 8
+
+func startLoad(t *testing.T, base, clientPrefix string) *load {
+	t.Helper()
+	ld := &load{t: t, base: base, hc: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, stopped: make(chan struct{})}
+	planID := func(out map[string]any) string { id, _ := out["id"].(string); return id }
+	entryID := func(out map[string]any) string {
+		e, _ := out["entry"].(map[string]any)
+		id, _ := e["id"].(string)
+		return id
+	}
+	start := time.Now().Add(-2 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	for c := range loadCallers {
+		ld.wg.Add(1)
+		go func() {
+			defer ld.wg.Done()
+			client := fmt.Sprintf("%s-%d", clientPrefix, c)
+			tok := token(t, client, auth.RoleClient)
+			for i := 0; ; i++ {
+				r := ld.do("create plan", "POST", "/v1/plans", tok, map[string]any{"timeZone": "Europe/Berlin", "startTime": start}, planID)
+				if !ld.record(r) {
+					return
+				}
+				if !ld.record(ld.do("get plan", "GET", "/v1/plans/"+r.id, tok, nil, nil)) {
+					return
+				}
+				if !ld.record(ld.do("create entry", "POST", "/v1/clients/"+client+"/entries", tok, map[string]any{"kind": "FREE", "body": fmt.Sprintf("A steady day, number %d.", i)}, entryID)) {
+					return
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { ld.stop(); ld.wait(); ld.hc.CloseIdleConnections() })
+	return ld
+}
+
+// record keeps r and says whether the caller goes on.
+func (ld *load) record(r loadResult) bool {
+	ld.mu.Lock()
+	ld.results = append(ld.results, r)
+	ld.mu.Unlock()
+	if r.code == http.StatusOK && r.beforeFault && !r.afterFault {
+		ld.warm.Add(1)
+	}
+	select {
+	case <-ld.stopped:
+		return false
+	default:
+	}
+	return r.code == http.StatusOK
+}
+
+// waitWarm waits until perCaller requests per caller were answered before
+// the fault: the load is steady.
+func (ld *load) waitWarm(perCaller int64) {
+	ld.t.Helper()
+	eventually(ld.t, 60*time.Second, func() string {
+		if n := ld.warm.Load(); n < perCaller*loadCallers {
+			return fmt.Sprintf("%d requests answered before the fault, want %d", n, perCaller*loadCallers)
+		}
+		return ""
+	})
+}
+
+// mark records the moment of the fault and returns it.
+func (ld *load) mark() time.Time {
+	now := time.Now()
+	ld.faultAt.Store(&now)
+	return now
+}
+
+func (ld *load) stop() { ld.stopOnce.Do(func() { close(ld.stopped) }) }
+
+func (ld *load) wait() { ld.wg.Wait() }
+
+func (ld *load) all() []loadResult {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	return append([]loadResult(nil), ld.results...)
+}
+
+func (ld *load) do(what, method, path, tok string, body any, idOf func(map[string]any) string) loadResult {
+	b, _ := json.Marshal(body)
+	ctx, cancel := context.WithTimeout(context.Background(), loadDeadline)
+	defer cancel()
+	r := loadResult{what: what, began: time.Now()}
+	r.beforeFault = ld.faultAt.Load() == nil
+	req, err := http.NewRequestWithContext(ctx, method, ld.base+path, bytes.NewReader(b))
+	if err != nil {
+		ld.t.Error(err)
+		return r
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := ld.hc.Do(req)
+	r.ended = time.Now()
+	r.afterFault = ld.faultAt.Load() != nil
+	if err != nil {
+		r.err = err
+		r.refusedConnErr = isConnRefusal(err)
+		return r
+	}
+	raw, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	r.ended = time.Now()
+	r.afterFault = ld.faultAt.Load() != nil
+	r.code = resp.StatusCode
+	if err != nil {
+		// An answer begun and cut off is a failure, not a refusal.
+		r.err = err
+		return r
+	}
+	r.body = string(raw)
+	if r.code == http.StatusOK && idOf != nil {
+		out := map[string]any{}
+		if err := json.Unmarshal(raw, &out); err == nil {
+			r.id = idOf(out)
+		}
+	}
+	return r
 }
 
 // openLiveFeed opens the caller's live feed through the gateway and
@@ -369,4 +411,70 @@ func assertOnceEach(t *testing.T, subject string, want []string, got map[string]
 		sort.Strings(bad)
 		t.Fatalf("%s events not exactly one per accepted write (%d of %d wrong): %s", subject, len(bad), len(want), strings.Join(bad[:min(len(bad), 10)], "; "))
 	}
+}
+
+// Fault 6b: a rolling restart's half: two replicas of each service, the
+// same load through the gateway, and plans-1 and journal-1 stopped
+// mid-load as their SIGTERM would stop them (Stack.StopReplica). The
+// gateway stays, so no request may fail at all: the other replicas take
+// the calls while the stopped ones drain theirs. Every accepted write's
+// event is published exactly once.
+func TestFaultReplicaStoppedUnderLoad(t *testing.T) {
+	skipFaultsIfShort(t)
+	s := startSuiteWith(t, t.TempDir(), func(st *Settings) {
+		st.Replicas = 2
+		st.RateLimitPerSecond, st.RateLimitBurst = "1000", "1000"
+	})
+	ld := startLoad(t, s.base, "client-roll")
+	ld.waitWarm(10)
+	stopAt := ld.mark()
+	for _, r := range []string{"plans-1", "journal-1"} {
+		if !s.stack.StopReplica(r) {
+			t.Fatalf("no replica %s", r)
+		}
+	}
+	stopped := time.Since(stopAt)
+	// The load goes on after the stop: as many answers again.
+	eventually(t, 60*time.Second, func() string {
+		n := 0
+		for _, r := range ld.all() {
+			if !r.beforeFault && r.code == http.StatusOK {
+				n++
+			}
+		}
+		if n < 10*loadCallers {
+			return fmt.Sprintf("%d requests answered after the stop, want %d", n, 10*loadCallers)
+		}
+		return ""
+	})
+	ld.stop()
+	ld.wait()
+
+	var bad, plans, entries []string
+	drained := 0
+	for _, r := range ld.all() {
+		if r.code != http.StatusOK {
+			bad = append(bad, fmt.Sprintf("%s at %v from the stop: %d %v %.200s", r.what, r.began.Sub(stopAt).Round(time.Millisecond), r.code, r.err, r.body))
+			continue
+		}
+		if r.beforeFault && r.afterFault {
+			drained++
+		}
+		switch r.what {
+		case "create plan":
+			plans = append(plans, r.id)
+		case "create entry":
+			entries = append(entries, r.id)
+		}
+	}
+	t.Logf("replicas stopped in %v; %d requests, %d in flight at the stop; %d plans, %d entries", stopped.Round(time.Millisecond), len(ld.all()), drained, len(plans), len(entries))
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		t.Fatalf("%d requests failed with one replica of each stopped:\n%s", len(bad), strings.Join(bad[:min(len(bad), 20)], "\n"))
+	}
+	s.waitPublished("plans", "plans", "care_assignments", "consents")
+	s.waitPublished("journal", "checkins", "entries", "urges", "risk_flags", "access_records")
+	js := jetStream(t, s.nats)
+	assertOnceEach(t, "plans.plan.created", plans, streamEvents(t, js, "PLANS", "plans.plan.created", func(e *eventsv1.Envelope) string { return e.GetPlanCreated().GetPlanId() }))
+	assertOnceEach(t, "journal.entry.created", entries, streamEvents(t, js, "JOURNAL", "journal.entry.created", func(e *eventsv1.Envelope) string { return e.GetEntryCreated().GetEntryId() }))
 }
