@@ -322,6 +322,10 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
+// gatewayDeadline is the gateway's backend timeout (BACKEND_TIMEOUT): a
+// call answered later than that was not answered within its deadline.
+const gatewayDeadline = 10 * time.Second
+
 // cutProxy is a TCP proxy in front of the database that a test can cut
 // (every connection closed, new ones closed at once) and restore.
 type cutProxy struct {
@@ -413,6 +417,24 @@ func (p *cutProxy) Restore() {
 // the events held in the outbox are published, once each, and notified.
 func TestFaultDatabaseUnreachable(t *testing.T) {
 	skipFaultsIfShort(t)
+	databaseUnreachable(t, 0)
+}
+
+// outageHold is how long TestFaultDatabaseUnreachableHeld holds the cut.
+const outageHold = 20 * time.Second
+
+// Fault 4b: the same with the cut held for 20 s (by the test's clock)
+// while the calls keep coming: every one answers 503 within its deadline
+// and /healthz stays non-200 all along; then the outbox drains.
+func TestFaultDatabaseUnreachableHeld(t *testing.T) {
+	skipSlowFaultUnlessAsked(t)
+	databaseUnreachable(t, outageHold)
+}
+
+// databaseUnreachable cuts the database, asserts what callers see (for at
+// least hold, polling), restores it and asserts that the held events
+// leave once.
+func databaseUnreachable(t *testing.T, hold time.Duration) {
 	if os.Getenv("MONGODB_URI") != "" {
 		t.Skip("runs against the embedded FerretDB only")
 	}
@@ -466,18 +488,38 @@ func TestFaultDatabaseUnreachable(t *testing.T) {
 		}
 		return ""
 	})
-	for _, c := range []struct{ method, path string }{
-		{"GET", "/v1/plans/" + id},
-		{"POST", "/v1/plans/" + id + ":pause"},
-	} {
-		began := time.Now()
-		code, out := s.call(c.method, c.path, client, map[string]any{})
-		took := time.Since(began)
-		if code != http.StatusServiceUnavailable {
-			t.Errorf("%s %s with the database cut = %d %v after %v, want 503", c.method, c.path, code, out, took)
+	cutAt := time.Now()
+	calls, slowest := 0, time.Duration(0)
+	for round := 0; round == 0 || time.Since(cutAt) < hold; round++ {
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/v1/plans/" + id},
+			{"POST", "/v1/plans/" + id + ":pause"},
+			{"GET", "/v1/clients/client-db/entries"},
+		} {
+			began := time.Now()
+			code, out := s.call(c.method, c.path, client, map[string]any{})
+			took := time.Since(began)
+			calls++
+			slowest = max(slowest, took)
+			if code != http.StatusServiceUnavailable || took >= gatewayDeadline {
+				t.Errorf("%s %s %v into the cut = %d %v after %v, want 503 within %v", c.method, c.path, began.Sub(cutAt).Round(time.Millisecond), code, out, took, gatewayDeadline)
+			}
+			if round == 0 {
+				t.Logf("%s %s with the database cut: %d after %v", c.method, c.path, code, took)
+			}
 		}
-		t.Logf("%s %s with the database cut: %d after %v", c.method, c.path, code, took)
+		if hold > 0 {
+			resp, err := s.http.Get(s.base + "/healthz")
+			if err != nil {
+				t.Fatalf("/healthz %v into the cut: %v", time.Since(cutAt), err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Errorf("/healthz 200 %v into the cut, want not ready", time.Since(cutAt).Round(time.Millisecond))
+			}
+		}
 	}
+	t.Logf("cut held %v: %d calls, each 503, the slowest in %v", time.Since(cutAt).Round(time.Millisecond), calls, slowest.Round(time.Millisecond))
 
 	proxy.Restore()
 	s.waitHealthy()

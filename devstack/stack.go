@@ -75,6 +75,9 @@ type Settings struct {
 	// KEK is the key-encryption key of the journal's per-client keysets
 	// (NOCONTACT_KEK of the services); DevKEK when not set.
 	KEK config.Secret `env:"NOCONTACT_KEK"`
+	// ConsumerAckWait is every service's NATS_CONSUMER_ACK_WAIT (empty:
+	// the services' default, 30 s); the fault tests shorten it.
+	ConsumerAckWait string `env:"NOCONTACT_CONSUMER_ACK_WAIT"`
 }
 
 // DevKEK is the development key-encryption key (the base64 of 32 bytes)
@@ -181,6 +184,9 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 		"TLS_CERT_FILE":        s.TLSCertFile,
 		"TLS_KEY_FILE":         s.TLSKeyFile,
 		"TLS_CA_FILE":          s.TLSCAFile,
+	}
+	if s.ConsumerAckWait != "" {
+		common["NATS_CONSUMER_ACK_WAIT"] = s.ConsumerAckWait
 	}
 	if s.JWKSURL != "" {
 		delete(common, "NOCONTACT_JWT_SECRET")

@@ -218,6 +218,9 @@ func (d *Deps) Consumer(spec natsx.ConsumerSpec, handler natsx.Handler) Consumer
 	spec.DeadLetterReplicas = d.base.NATS.StreamReplicas
 	spec.DeadLetterLimits = natsx.StreamLimits{MaxAge: d.base.NATS.DeadLetterMaxAge, MaxBytes: d.base.NATS.DeadLetterMaxBytes}
 	spec.Tracing = d.Tracing
+	if spec.AckWait == 0 {
+		spec.AckWait = d.base.NATS.ConsumerAckWait
+	}
 	if spec.Observe == nil {
 		spec.Observe = d.Metrics.ConsumerObserver(spec.Durable)
 	}

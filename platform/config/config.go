@@ -136,6 +136,13 @@ type NATS struct {
 	// DeadLetterMaxBytes bounds the DEADLETTER stream; when full, its
 	// oldest messages go first.
 	DeadLetterMaxBytes int64 `env:"NATS_DEADLETTER_MAX_BYTES" envDefault:"268435456"`
+	// ConsumerAckWait is how long JetStream waits for a consumer's answer
+	// to a delivery before it redelivers it, for every consumer of the
+	// service that does not set its own. A handler running longer sends
+	// in-progress acks every third of it, so it bounds a stalled or
+	// vanished consumer, not the slowest handler. Tests shorten it; 0 is
+	// natsx.DefaultAckWait (30 s).
+	ConsumerAckWait time.Duration `env:"NATS_CONSUMER_ACK_WAIT" envDefault:"30s"`
 }
 
 // minStreamMaxAge is the streams' duplicate window (natsx.DuplicateWindow):
@@ -155,6 +162,9 @@ func (n NATS) Validate() error {
 	}
 	if n.DeadLetterMaxAge > n.StreamMaxAge {
 		errs = append(errs, fmt.Errorf("NATS_DEADLETTER_MAX_AGE (%s) must not exceed NATS_STREAM_MAX_AGE (%s): a dead letter would keep the journal's health text longer than the journal's stream", n.DeadLetterMaxAge, n.StreamMaxAge))
+	}
+	if n.ConsumerAckWait < 0 {
+		errs = append(errs, errors.New("NATS_CONSUMER_ACK_WAIT must not be negative"))
 	}
 	if n.StreamMaxBytes <= 0 {
 		errs = append(errs, errors.New("NATS_STREAM_MAX_BYTES must be positive"))

@@ -30,7 +30,7 @@ func TestLoadFromDefaults(t *testing.T) {
 		GRPC:  config.GRPC{Addr: ":9090", ShutdownTimeout: 15 * time.Second, ReadinessInterval: 2 * time.Second, MaxConnectionAge: 5 * time.Minute, RateLimitPerSecond: 100, RateLimitBurst: 200},
 		Mongo: config.Mongo{},
 		NATS: config.NATS{URL: "nats://127.0.0.1:4222", StreamReplicas: 1, StreamMaxAge: 720 * time.Hour, StreamMaxBytes: 1 << 30,
-			DeadLetterMaxAge: 168 * time.Hour, DeadLetterMaxBytes: 256 << 20},
+			DeadLetterMaxAge: 168 * time.Hour, DeadLetterMaxBytes: 256 << 20, ConsumerAckWait: 30 * time.Second},
 		Auth: config.Auth{Issuer: "nocontact", Audience: "nocontact"},
 		Log:  config.Log{Format: config.LogJSON, Level: slog.LevelInfo},
 	}
@@ -55,6 +55,7 @@ func TestLoadFromOverrides(t *testing.T) {
 		"NATS_STREAM_MAX_BYTES":     "1048576",
 		"NATS_DEADLETTER_MAX_AGE":   "48h",
 		"NATS_DEADLETTER_MAX_BYTES": "1024",
+		"NATS_CONSUMER_ACK_WAIT":    "2s",
 		"NOCONTACT_JWT_SECRET":      "s3cret",
 		"NOCONTACT_JWT_ISSUER":      "iss",
 		"NOCONTACT_JWT_AUDIENCE":    "aud",
@@ -68,7 +69,7 @@ func TestLoadFromOverrides(t *testing.T) {
 		GRPC:  config.GRPC{Addr: "127.0.0.1:7000", ShutdownTimeout: 30 * time.Second, ReadinessInterval: 500 * time.Millisecond, MaxConnectionAge: 90 * time.Second, RateLimitPerSecond: 100, RateLimitBurst: 200},
 		Mongo: config.Mongo{URI: "mongodb://db:27017", Database: "plans", MaxPoolSize: 1},
 		NATS: config.NATS{URL: "nats://nats:4222", StreamReplicas: 3, StreamMaxAge: 72 * time.Hour, StreamMaxBytes: 1 << 20,
-			DeadLetterMaxAge: 48 * time.Hour, DeadLetterMaxBytes: 1 << 10},
+			DeadLetterMaxAge: 48 * time.Hour, DeadLetterMaxBytes: 1 << 10, ConsumerAckWait: 2 * time.Second},
 		Auth: config.Auth{JWTSecret: "s3cret", Issuer: "iss", Audience: "aud"},
 		Log:  config.Log{Format: config.LogText, Level: slog.LevelDebug},
 	}

@@ -333,11 +333,14 @@ func (c *consumer) callWithProgress(ctx context.Context, msg jetstream.Msg) erro
 			case <-done:
 				return
 			case <-t.C:
-				_ = msg.InProgress()
+				if fault(ctx, BeforeInProgress, c.spec.Durable, msg) == nil {
+					_ = msg.InProgress()
+				}
 			}
 		}
 	}()
 	err := c.call(ctx, msg)
+	_ = fault(ctx, AfterHandle, c.spec.Durable, msg)
 	close(done)
 	wg.Wait()
 	return err
@@ -349,6 +352,9 @@ func (c *consumer) call(ctx context.Context, msg jetstream.Msg) (err error) {
 			err = fmt.Errorf("handler panic: %v", r)
 		}
 	}()
+	if err := fault(ctx, BeforeHandle, c.spec.Durable, msg); err != nil {
+		return err
+	}
 	return c.handler(ctx, msg)
 }
 
