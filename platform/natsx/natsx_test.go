@@ -556,3 +556,49 @@ func TestStopHandsBackWhatItHadNotDone(t *testing.T) {
 	defer stop2()
 	waitFor(t, "the five handled by the next consumer", func() bool { return again.Load() == 5 })
 }
+
+// DrainAndWait returns once the connection is closed, with what it had
+// published delivered: a caller that stops the server next loses nothing.
+func TestDrainAndWaitReturnsOnceEverythingIsFlushed(t *testing.T) {
+	url, _ := testenv.NATS(t)
+	recv, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	got := make(chan struct{}, 100)
+	sub, err := recv.Subscribe("drain.test", func(*nats.Msg) { got <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := recv.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if err := nc.Publish("drain.test", []byte("last words")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := natsx.DrainAndWait(nc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !nc.IsClosed() {
+		t.Fatal("DrainAndWait returned before the connection was closed")
+	}
+	for i := range 50 {
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 50 messages published before the drain arrived", i)
+		}
+	}
+	// An already closed connection answers an error, not a hang.
+	if err := natsx.DrainAndWait(nc, time.Second); err == nil {
+		t.Fatal("draining a closed connection answered no error")
+	}
+}
