@@ -219,6 +219,12 @@ func keys(m map[string]bool) []string {
 func TestDashboardReviewAndClientPage(t *testing.T) {
 	s := startSuite(t)
 	f := newDashboardFixture(t, s)
+	// Every notification the set-up causes (assignments, milestones, the
+	// risk flag) is in before the review: one arriving after it would
+	// rightly count as new.
+	s.settle()
+	s.waitPublished("journal", "checkins", "entries", "urges", "risk_flags")
+	s.waitConsumed("JOURNAL", "notify-journal")
 
 	// Reviewed: the client leaves the "changed since my review" list…
 	review := s.mustCall(http.StatusOK, "POST", "/v1/clients/"+f.planOnly+"/reviews", f.counsellor, map[string]any{})
