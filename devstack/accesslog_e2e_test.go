@@ -10,7 +10,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -288,6 +290,22 @@ func accessLogCases() map[string]rpcCase {
 		}()},
 		"nocontact.plans.v1.CareService.ListAccessLog": ownerOnly(fixed("access-log"), clientReq(func(c string) proto.Message { return &plansv1.ListAccessLogRequest{ClientId: c} })),
 
+		// ErasureService: an admin's request with a ticket would erase this
+		// fixture's client, so it is tried in TestErasureWhoMayAsk and
+		// TestErasureAcrossTheSuite instead.
+		"nocontact.plans.v1.ErasureService.RequestErasure": {attempts: []attempt{
+			deniedTo(alCounsellor, pd, fixed("erasure"), clientReq(func(c string) proto.Message {
+				return &plansv1.RequestErasureRequest{ClientId: c, SupportTicket: "ZD-1"}
+			})),
+			deniedTo(alAdmin, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.RequestErasureRequest{ClientId: c} })),
+			deniedTo(alStranger, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.RequestErasureRequest{ClientId: c} })),
+		}},
+		"nocontact.plans.v1.ErasureService.GetErasure": {attempts: []attempt{
+			deniedTo(alCounsellor, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.GetErasureRequest{ClientId: c} })),
+			allowedBy(alAdmin, nf, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.GetErasureRequest{ClientId: c} })),
+			deniedTo(alStranger, pd, fixed("erasure"), clientReq(func(c string) proto.Message { return &plansv1.GetErasureRequest{ClientId: c} })),
+		}},
+
 		// JournalService
 		"nocontact.journal.v1.JournalService.RecordCheckIn": ownerOnly(fixed("journal/checkins"), clientReq(func(c string) proto.Message {
 			return &journalv1.RecordCheckInRequest{ClientId: c, CheckIn: &journalv1.CheckIn{TimeZone: "Europe/Berlin", Mood: 1, Difficulty: 2}}
@@ -410,15 +428,43 @@ func accessLogCases() map[string]rpcCase {
 		"nocontact.notify.v1.NotifyService.RotateWebhookSecret": ownerOnly(webhookRes, func(f *alFixture) proto.Message {
 			return &notifyv1.RotateWebhookSecretRequest{UserId: alClient, WebhookId: f.webhookID}
 		}),
+
+		// Export (issue 13): the client's alone, whatever a third party's
+		// assignment or consent; refused before the export is looked up.
+		"nocontact.plans.v1.ExportService.RequestExport": exportOnly(fixed("exports"), clientReq(func(c string) proto.Message {
+			return &plansv1.RequestExportRequest{ClientId: c}
+		})),
+		"nocontact.plans.v1.ExportService.GetExport": exportOnly(fixed("exports"), clientReq(func(c string) proto.Message {
+			return &plansv1.GetExportRequest{ClientId: c, ExportId: "ex-any"}
+		})),
+		"nocontact.plans.v1.ExportService.GetPlansExportPart": exportOnly(fixed("exports"), clientReq(func(c string) proto.Message {
+			return &plansv1.GetPlansExportPartRequest{ClientId: c, ExportId: "ex-any"}
+		})),
+		"nocontact.journal.v1.JournalExportService.GetJournalExportPart": exportOnly(fixed("journal/exports"), clientReq(func(c string) proto.Message {
+			return &journalv1.GetJournalExportPartRequest{ClientId: c, ExportId: "ex-any"}
+		})),
+		"nocontact.notify.v1.NotifyExportService.GetNotifyExportPart": exportOnly(fixed("notify/exports"), clientReq(func(c string) proto.Message {
+			return &notifyv1.GetNotifyExportPartRequest{ClientId: c, ExportId: "ex-any"}
+		})),
 	}
+}
+
+// exportOnly is an export RPC: every third party is refused with
+// PermissionDenied (an export is not something a care team or an admin
+// may do for a client).
+func exportOnly(res func(*alFixture) string, req func(*alFixture) proto.Message) rpcCase {
+	pd := codes.PermissionDenied
+	return rpcCase{attempts: []attempt{deniedTo(alCounsellor, pd, res, req), deniedTo(alAdmin, pd, res, req), deniedTo(alStranger, pd, res, req)}}
 }
 
 // services are every gRPC service of the suite, from their descriptors.
 func suiteServices() []protoreflect.ServiceDescriptor {
 	var out []protoreflect.ServiceDescriptor
 	for _, fd := range []protoreflect.FileDescriptor{
-		plansv1.File_nocontact_plans_v1_plans_proto, plansv1.File_nocontact_plans_v1_care_proto,
+		plansv1.File_nocontact_plans_v1_plans_proto, plansv1.File_nocontact_plans_v1_care_proto, plansv1.File_nocontact_plans_v1_erasure_proto,
 		journalv1.File_nocontact_journal_v1_journal_proto, notifyv1.File_nocontact_notify_v1_notify_proto,
+		plansv1.File_nocontact_plans_v1_export_proto, journalv1.File_nocontact_journal_v1_export_proto,
+		notifyv1.File_nocontact_notify_v1_export_proto,
 	} {
 		for i := 0; i < fd.Services().Len(); i++ {
 			out = append(out, fd.Services().Get(i))
@@ -439,6 +485,35 @@ func (f *alFixture) call(actor, method string, req, resp proto.Message) (string,
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.tokens[actor], "x-request-id", reqID)
 	return reqID, conn.Invoke(ctx, method, req, resp)
+}
+
+// callStream is call for a server-streaming RPC: it reads the first
+// message (or the refusal) into resp.
+func (f *alFixture) callStream(actor, method string, req, resp proto.Message) (string, error) {
+	f.t.Helper()
+	svc := method[1:strings.LastIndex(method, "/")]
+	conn := f.conns[svc]
+	if conn == nil {
+		f.t.Fatalf("no connection for %s", svc)
+	}
+	reqID := fmt.Sprintf("al-%d", f.seq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.tokens[actor], "x-request-id", reqID)
+	st, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method)
+	if err != nil {
+		return reqID, err
+	}
+	if err := st.SendMsg(req); err != nil {
+		return reqID, err
+	}
+	if err := st.CloseSend(); err != nil {
+		return reqID, err
+	}
+	if err := st.RecvMsg(resp); err != nil && !errors.Is(err, io.EOF) {
+		return reqID, err
+	}
+	return reqID, nil
 }
 
 func (f *alFixture) mustCall(actor, method string, req, resp proto.Message) {
@@ -568,10 +643,14 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 	s := startSuite(t)
 	f := &alFixture{t: t, conns: map[string]*grpc.ClientConn{}, tokens: map[string]string{}}
 	for svc, addr := range map[string]string{
-		"nocontact.plans.v1.PlansService":     s.stack.PlansAddr,
-		"nocontact.plans.v1.CareService":      s.stack.PlansAddr,
-		"nocontact.journal.v1.JournalService": s.stack.JournalAddr,
-		"nocontact.notify.v1.NotifyService":   s.stack.NotifyAddr,
+		"nocontact.plans.v1.PlansService":           s.stack.PlansAddr,
+		"nocontact.plans.v1.CareService":            s.stack.PlansAddr,
+		"nocontact.plans.v1.ErasureService":         s.stack.PlansAddr,
+		"nocontact.journal.v1.JournalService":       s.stack.JournalAddr,
+		"nocontact.notify.v1.NotifyService":         s.stack.NotifyAddr,
+		"nocontact.plans.v1.ExportService":          s.stack.PlansAddr,
+		"nocontact.journal.v1.JournalExportService": s.stack.JournalAddr,
+		"nocontact.notify.v1.NotifyExportService":   s.stack.NotifyAddr,
 	} {
 		// At NOCONTACT_REPLICAS > 1 an address lists every replica.
 		target, list := grpcclient.ListTarget(addr)
@@ -644,10 +723,11 @@ func TestAccessLogRecordsEveryAttemptOnEveryRPC(t *testing.T) {
 				}
 				method := "/" + string(sd.FullName()) + "/" + string(md.Name())
 				resp := messageOf(t, md.Output())
+				call := f.call
 				if md.IsStreamingServer() {
-					t.Fatalf("%s: streaming RPCs naming a client need a case here", full)
+					call = f.callStream
 				}
-				reqID, err := f.call(a.actor, method, a.req(f), resp)
+				reqID, err := call(a.actor, method, a.req(f), resp)
 				if got := status.Code(err); got != a.wantCode {
 					t.Errorf("%s as %s = %v (%v), want %v", full, a.actor, got, err, a.wantCode)
 				}

@@ -70,6 +70,12 @@ func startSuiteIn(t *testing.T, dir string) *suite {
 // startSuiteWith starts the suite with settings changed by adjust.
 func startSuiteWith(t testing.TB, dir string, adjust func(*Settings)) *suite {
 	t.Helper()
+	return startSuiteLogged(t, dir, adjust, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startSuiteLogged is startSuiteWith with every component logging to log.
+func startSuiteLogged(t testing.TB, dir string, adjust func(*Settings), log *slog.Logger) *suite {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := Settings{
 		HTTPAddr:              "127.0.0.1:0",
@@ -88,7 +94,6 @@ func startSuiteWith(t testing.TB, dir string, adjust func(*Settings)) *suite {
 	if adjust != nil {
 		adjust(&s)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := Start(ctx, s, log, clock.Real())
 	if err != nil {
 		cancel()

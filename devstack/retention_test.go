@@ -22,9 +22,9 @@ func TestRetentionSweepsAndStreamLimitsInEveryService(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	want := map[string][]string{
-		"plans":   {"retention.ended_plans", "retention.access_log"},
-		"journal": {"retention.sent_access_records"},
-		"notify":  {"retention.notifications", "retention.webhook_payloads", "retention.webhook_deliveries", "retention.sent_access_records", "retention.daily_caps"},
+		"plans":   {"retention.ended_plans", "retention.access_log", "retention.expired_exports"},
+		"journal": {"retention.sent_access_records", "retention.expired_exports"},
+		"notify":  {"retention.notifications", "retention.webhook_payloads", "retention.webhook_deliveries", "retention.sent_access_records", "retention.daily_caps", "retention.expired_exports"},
 	}
 	for db, names := range want {
 		for {

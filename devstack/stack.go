@@ -217,6 +217,7 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			"METRICS_ADDR":            metricsSetting(r.metricsAddr()),
 			"MONGODB_DATABASE":        "plans",
 			"MILESTONE_SCAN_INTERVAL": s.MilestoneScanInterval,
+			"NOCONTACT_KEK":           kek,
 		})); err != nil {
 			plans[i:].close()
 			return nil, err
@@ -272,6 +273,7 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 			"REMINDER_INTERVAL": "1s",
 			"WEBHOOK_INTERVAL":  "500ms",
 			"NOTIFY_DEV_MODE":   "true",
+			"NOCONTACT_KEK":     kek,
 		})); err != nil {
 			notify[i:].close()
 			return nil, err

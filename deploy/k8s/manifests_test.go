@@ -143,7 +143,7 @@ func TestSecretsAreReferencedNeverInlined(t *testing.T) {
 			// the operator creates (docs/operations.md): a misspelt name would
 			// leave the pods in CreateContainerConfigError (ContainerCreating
 			// for a volume).
-			external := []string{"nocontact-jwt", "plans-mongodb", "journal-mongodb", "notify-mongodb", "journal-kek"}
+			external := []string{"nocontact-jwt", "plans-mongodb", "journal-mongodb", "notify-mongodb", "journal-kek", "plans-kek", "notify-kek"}
 			for _, b := range binaries {
 				external = append(external, tlsSecretFor(b)) // cert-manager's (components/service-tls)
 			}

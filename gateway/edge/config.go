@@ -35,6 +35,9 @@ type Config struct {
 	// BackendTimeout bounds one call to a service (live feeds excepted:
 	// they last as long as the dashboard keeps them open).
 	BackendTimeout time.Duration `env:"BACKEND_TIMEOUT" envDefault:"10s"`
+	// ExportDownloadTimeout bounds the download of one export archive
+	// (every service's part, gathered; issue 13) instead of BackendTimeout.
+	ExportDownloadTimeout time.Duration `env:"EXPORT_DOWNLOAD_TIMEOUT" envDefault:"2m"`
 	// DashboardPlansTimeout bounds the dashboard's call to the plans
 	// service (who the clients are; the journal and notify calls wait for
 	// it). Plans plus the slower of the other two must fit in

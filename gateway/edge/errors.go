@@ -30,7 +30,12 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			st = badRequest(apperr.FieldViolation{Field: fe.field, Description: fe.desc})
 		}
 		switch st.Code() {
-		case codes.Internal, codes.Unknown, codes.DataLoss:
+		case codes.DataLoss:
+			// A sealed record that does not decrypt (issue 13): the
+			// services' message names ids only, and says the record is
+			// damaged rather than that the server failed (HTTP 500).
+			log.ErrorContext(ctx, "backend error", "code", st.Code().String(), "path", r.URL.Path, "error", st.Message())
+		case codes.Internal, codes.Unknown:
 			log.ErrorContext(ctx, "backend error", "code", st.Code().String(), "path", r.URL.Path, "error", st.Message())
 			st = status.New(codes.Internal, "internal error")
 		case codes.Unavailable:

@@ -200,6 +200,10 @@ func withTimeout(d time.Duration) middleware {
 				next.ServeHTTP(&streamWriter{ResponseWriter: w}, r)
 				return
 			}
+			if strings.HasSuffix(r.URL.Path, exportDownloadVerb) { // bounded by ExportDownloadTimeout
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
 			next.ServeHTTP(w, r.WithContext(ctx))

@@ -134,11 +134,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, verifier auth.Verifi
 	if err := plansv1.RegisterCareServiceHandler(ctx, mux, plansConn); err != nil {
 		return nil, fmt.Errorf("register care routes: %w", err)
 	}
+	if err := plansv1.RegisterErasureServiceHandler(ctx, mux, plansConn); err != nil {
+		return nil, fmt.Errorf("register erasure routes: %w", err)
+	}
 	if err := journalv1.RegisterJournalServiceHandler(ctx, mux, journalConn); err != nil {
 		return nil, fmt.Errorf("register journal routes: %w", err)
 	}
 	if err := notifyv1.RegisterNotifyServiceHandler(ctx, mux, notifyConn); err != nil {
 		return nil, fmt.Errorf("register notify routes: %w", err)
+	}
+	if err := registerExport(ctx, mux, cfg, clk, log, plansConn, journalConn, notifyConn); err != nil {
+		return nil, err
 	}
 	// The dashboard is served over an in-process gRPC connection, like a
 	// service: see dashboard.go.

@@ -39,6 +39,10 @@ const (
 	KindUnavailable
 	KindAborted
 	KindResourceExhausted
+	// KindDataLoss: a stored record is damaged (it fails its integrity
+	// check, e.g. a sealed field that does not decrypt); the message names
+	// ids only.
+	KindDataLoss
 )
 
 var kindInfo = map[Kind]struct {
@@ -55,6 +59,7 @@ var kindInfo = map[Kind]struct {
 	KindUnavailable:        {"Unavailable", codes.Unavailable, "service unavailable, try again later"},
 	KindAborted:            {"Aborted", codes.Aborted, "aborted by a concurrent change, try again"},
 	KindResourceExhausted:  {"ResourceExhausted", codes.ResourceExhausted, "resource exhausted"},
+	KindDataLoss:           {"DataLoss", codes.DataLoss, "a stored record is damaged and cannot be read"},
 }
 
 // String returns the kind's name, e.g. "NotFound".

@@ -338,7 +338,10 @@ func (d *Deps) Serve(ctx context.Context, srv *grpcserver.Server, lis, metricsLi
 		}
 		cancel()
 	}
-	if err := d.NC.Drain(); err != nil {
+	// Wait for the drain: the last acks and publishes reach the server
+	// before the process (or a devstack stopping its embedded server)
+	// goes on.
+	if err := natsx.DrainAndWait(d.NC, 5*time.Second); err != nil {
 		d.Log.Warn("nats drain", "error", err)
 	}
 	return serveErr

@@ -9,8 +9,8 @@ import (
 )
 
 // Codec transforms a stored document on its way to and from the database:
-// the journal's field encryption seals free-text fields in Seal and opens
-// them in Open. Both work on the whole stored form (the aggregate's fields
+// field encryption (platform/sealcodec) seals free-text fields in Seal and
+// opens them in Open. Both work on the whole stored form (the aggregate's fields
 // beside _id, version and the outbox), so the aggregate type keeps its
 // plain fields and never sees a ciphertext. id is the document's _id.
 // Open answers the whole document or an error, never part of it.

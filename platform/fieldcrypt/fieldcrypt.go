@@ -54,6 +54,10 @@ var (
 	ErrOpen = errors.New("fieldcrypt: ciphertext does not open for this client, document and field")
 	// ErrInvalidRef: a Ref with an empty part (a programming error).
 	ErrInvalidRef = errors.New("fieldcrypt: reference needs client, collection, document and field")
+	// ErrUnwrap: the client's stored keyset unwraps under no configured
+	// KEK (a KEK removed too early, or a keyset document tampered with or
+	// copied from another client). Nothing of the client opens.
+	ErrUnwrap = errors.New("fieldcrypt: the client's keyset unwraps under no configured KEK")
 )
 
 // Ref names where a value lives: the associated data of its ciphertext.
@@ -130,6 +134,7 @@ type hooks struct {
 
 type cached struct {
 	aead      tink.AEAD // nil for a tombstone
+	primary   uint32    // the keyset's primary key id
 	destroyed bool
 	loaded    time.Time
 }
@@ -141,9 +146,13 @@ type keysetDoc struct {
 	// KEKID names the KEK that wrapped Wrapped.
 	KEKID string `bson:"kek_id,omitempty"`
 	// Wrapped is the Tink EncryptedKeyset (binary protobuf).
-	Wrapped     []byte     `bson:"wrapped,omitempty"`
-	CreatedAt   time.Time  `bson:"created_at,omitempty"`
-	UpdatedAt   time.Time  `bson:"updated_at"`
+	Wrapped   []byte    `bson:"wrapped,omitempty"`
+	CreatedAt time.Time `bson:"created_at,omitempty"`
+	UpdatedAt time.Time `bson:"updated_at"`
+	// DEKTime is when the keyset's primary data key was made (at
+	// creation, then by each RotateDEK); absent on keysets written
+	// before it was recorded.
+	DEKTime     *time.Time `bson:"dek_time,omitempty"`
 	Destroyed   bool       `bson:"destroyed,omitempty"`
 	DestroyedAt *time.Time `bson:"destroyed_at,omitempty"`
 }
@@ -190,7 +199,7 @@ func (k *Keyring) Seal(ctx context.Context, ref Ref, plaintext string) ([]byte, 
 	if err := ref.validate(); err != nil {
 		return nil, err
 	}
-	a, _, err := k.aeadFor(ctx, ref.Client, true)
+	a, err := k.aeadFor(ctx, ref.Client, true)
 	if err != nil {
 		return nil, err
 	}
@@ -207,19 +216,19 @@ func (k *Keyring) Open(ctx context.Context, ref Ref, ciphertext []byte) (string,
 	if err := ref.validate(); err != nil {
 		return "", err
 	}
-	a, fromCache, err := k.aeadFor(ctx, ref.Client, false)
+	c, err := k.entry(ctx, ref.Client, false)
 	if err != nil {
 		return "", err
 	}
-	pt, err := a.Decrypt(ciphertext, ref.aad())
-	if err != nil && fromCache {
+	pt, err := c.aead.Decrypt(ciphertext, ref.aad())
+	if err != nil && c.fromCache {
 		// Another replica may have rotated the keyset (RotateDEK) and
 		// sealed with the new key: read the keyset again, once.
 		k.Forget(ref.Client)
-		if a, _, err = k.aeadFor(ctx, ref.Client, false); err != nil {
+		if c, err = k.entry(ctx, ref.Client, false); err != nil {
 			return "", err
 		}
-		pt, err = a.Decrypt(ciphertext, ref.aad())
+		pt, err = c.aead.Decrypt(ciphertext, ref.aad())
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w (%s)", ErrOpen, ref)
@@ -261,16 +270,59 @@ func (k *Keyring) Destroy(ctx context.Context, client string) error {
 	return nil
 }
 
-// aeadFor returns the client's AEAD from the cache (fromCache) or the
+// Primary returns the id of the key that seals the client's new values
+// (as this replica knows the keyset: a rotation on another replica shows
+// after its cache entry expires). Every Tink ciphertext names its key in
+// its first five bytes (KeyID), so a re-encryption job tells a value
+// already under the primary from one to re-seal without decrypting it.
+// It fails with ErrNoKeyset for a client who never had a value sealed.
+func (k *Keyring) Primary(ctx context.Context, client string) (uint32, error) {
+	if client == "" {
+		return 0, ErrInvalidRef
+	}
+	c, err := k.entry(ctx, client, false)
+	if err != nil {
+		return 0, err
+	}
+	return c.primary, nil
+}
+
+// KeyID is the id of the key a ciphertext names in its Tink prefix (a
+// version byte 0x01, then the key id, big-endian); ok is false for a
+// value too short or without that prefix.
+func KeyID(ciphertext []byte) (id uint32, ok bool) {
+	if len(ciphertext) < 5 || ciphertext[0] != 0x01 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(ciphertext[1:5]), true
+}
+
+// aeadFor returns the client's AEAD; create makes the keyset when there
+// is none.
+func (k *Keyring) aeadFor(ctx context.Context, client string, create bool) (tink.AEAD, error) {
+	c, err := k.entry(ctx, client, create)
+	if err != nil {
+		return nil, err
+	}
+	return c.aead, nil
+}
+
+// entryOf is a usable cache entry and whether it came from the cache.
+type entryOf struct {
+	cached
+	fromCache bool
+}
+
+// entry returns the client's keys from the cache (fromCache) or the
 // store; create makes the keyset when there is none.
-func (k *Keyring) aeadFor(ctx context.Context, client string, create bool) (_ tink.AEAD, fromCache bool, _ error) {
+func (k *Keyring) entry(ctx context.Context, client string, create bool) (entryOf, error) {
 	now := k.clock.Now()
 	if c, ok := k.cache.Get(client); ok {
 		if now.Sub(c.loaded) < k.ttl {
 			if c.destroyed {
-				return nil, true, ErrDestroyed
+				return entryOf{}, ErrDestroyed
 			}
-			return c.aead, true, nil
+			return entryOf{cached: c, fromCache: true}, nil
 		}
 		k.cache.Remove(client)
 	}
@@ -279,22 +331,23 @@ func (k *Keyring) aeadFor(ctx context.Context, client string, create bool) (_ ti
 		doc, err = k.create(ctx, client)
 	}
 	if err != nil {
-		return nil, false, err
+		return entryOf{}, err
 	}
 	if doc.Destroyed {
 		k.cache.Add(client, cached{destroyed: true, loaded: now})
-		return nil, false, ErrDestroyed
+		return entryOf{}, ErrDestroyed
 	}
 	h, err := k.unwrap(doc)
 	if err != nil {
-		return nil, false, err
+		return entryOf{}, err
 	}
 	a, err := aead.New(h)
 	if err != nil {
-		return nil, false, fmt.Errorf("fieldcrypt: keyset of client %s: %w", client, err)
+		return entryOf{}, fmt.Errorf("fieldcrypt: keyset of client %s: %w", client, err)
 	}
-	k.cache.Add(client, cached{aead: a, loaded: now})
-	return a, false, nil
+	c := cached{aead: a, primary: h.KeysetInfo().GetPrimaryKeyId(), loaded: now}
+	k.cache.Add(client, c)
+	return entryOf{cached: c}, nil
 }
 
 func (k *Keyring) load(ctx context.Context, client string) (keysetDoc, error) {
@@ -322,7 +375,7 @@ func (k *Keyring) create(ctx context.Context, client string) (keysetDoc, error) 
 		return keysetDoc{}, err
 	}
 	now := k.clock.Now().UTC()
-	doc := keysetDoc{Client: client, Version: 1, KEKID: k.keks.Current.ID, Wrapped: wrapped, CreatedAt: now, UpdatedAt: now}
+	doc := keysetDoc{Client: client, Version: 1, KEKID: k.keks.Current.ID, Wrapped: wrapped, CreatedAt: now, UpdatedAt: now, DEKTime: &now}
 	if k.hooks.beforeInsert != nil {
 		k.hooks.beforeInsert(client)
 	}
@@ -361,5 +414,5 @@ func (k *Keyring) unwrap(doc keysetDoc) (*keyset.Handle, error) {
 			return h, nil
 		}
 	}
-	return nil, fmt.Errorf("fieldcrypt: keyset of client %s does not unwrap under any configured KEK (wrapped by %q)", doc.Client, doc.KEKID)
+	return nil, fmt.Errorf("%w: client %s, wrapped by %q", ErrUnwrap, doc.Client, doc.KEKID)
 }

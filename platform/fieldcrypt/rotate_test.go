@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/core/registry"
@@ -310,4 +311,69 @@ func TestRotatedKeyOpensOnAReplicaWithACachedKeyset(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustOpen(t, b, r, mustSeal(t, a, r, "after"), "after")
+}
+
+// RotateDEKsBefore gives every keyset whose data key is older than the
+// cutoff a new primary, once: a second run, or a second replica that read
+// the keyset before the first one rotated it, rotates nothing more; a
+// destroyed keyset stays a tombstone; a cutoff in the future is refused.
+func TestRotateDEKsBeforeRotatesEachOldKeysetOnce(t *testing.T) {
+	db := testenv.Mongo(t)
+	ctx := context.Background()
+	kek := newKEK(t)
+	keks := fieldcrypt.KEKSet{Current: kek}
+	clk := clock.NewFake(t0)
+	seed := newKeyring(t, db, keks, clk)
+	old1 := mustSeal(t, seed, ref("client-1", "e1", "body"), "one")
+	mustSeal(t, seed, ref("client-2", "e1", "body"), "two")
+	mustSeal(t, seed, ref("client-3", "e1", "body"), "three")
+	if err := seed.Destroy(ctx, "client-3"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	cutoff := clk.Now()
+	mustSeal(t, seed, ref("client-4", "e1", "body"), "four") // made at the cutoff: not before it
+	clk.Advance(time.Minute)
+
+	a := newKeyring(t, db, keks, clk)
+	b := newKeyring(t, db, keks, clk)
+	var nB int
+	a.SetBeforeReplace(func(client string) {
+		if client != "client-1" {
+			return
+		}
+		a.SetBeforeReplace(nil)
+		// b runs the whole job between a's read of client-1 and its write.
+		var err error
+		if nB, err = b.RotateDEKsBefore(ctx, cutoff, 10); err != nil {
+			t.Error(err)
+		}
+	})
+	nA, err := a.RotateDEKsBefore(ctx, cutoff, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nA+nB != 2 {
+		t.Fatalf("a rotated %d, b %d: want clients 1 and 2 rotated once in all", nA, nB)
+	}
+	for client, want := range map[string]int64{"client-1": 2, "client-2": 2, "client-4": 1} {
+		if v := keysetDoc(t, db, client)["version"]; v != want && v != int32(want) {
+			t.Errorf("%s keyset version %v, want %d", client, v, want)
+		}
+	}
+	if _, ok := keysetDoc(t, db, "client-3")["wrapped"]; ok {
+		t.Fatal("the rotation resurrected a destroyed keyset")
+	}
+	if n, err := a.RotateDEKsBefore(ctx, cutoff, 10); err != nil || n != 0 {
+		t.Fatalf("a second run rotated %d (%v), want 0", n, err)
+	}
+	// Old values still open; new ones are sealed with the new primary.
+	fresh := newKeyring(t, db, keks, clk)
+	mustOpen(t, fresh, ref("client-1", "e1", "body"), old1, "one")
+	if after := mustSeal(t, fresh, ref("client-1", "e2", "body"), "after"); bytes.Equal(after[:5], old1[:5]) {
+		t.Fatal("client-1 still seals with its old data key")
+	}
+	if _, err := a.RotateDEKsBefore(ctx, clk.Now().Add(time.Hour), 10); err == nil {
+		t.Fatal("a cutoff in the future was accepted")
+	}
 }

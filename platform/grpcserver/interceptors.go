@@ -274,8 +274,13 @@ func (s *Server) toStatusError(ctx context.Context, method string, err error) er
 		err = apperr.Wrap(apperr.KindUnavailable, err, "database unavailable, try again later")
 	}
 	st := apperr.ToStatus(err)
-	if st.Code() == codes.Internal {
+	switch st.Code() {
+	case codes.Internal:
 		s.logger.ErrorContext(ctx, "rpc failed", "method", method, "error", err.Error())
+	case codes.DataLoss:
+		// A sealed record that does not decrypt (tampered or moved): the
+		// error names its ids (fieldcrypt.Ref), never a value.
+		s.logger.ErrorContext(ctx, "rpc failed: stored record damaged", "method", method, "error", err.Error())
 	}
 	return st.Err()
 }

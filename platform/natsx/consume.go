@@ -218,7 +218,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, han
 	halt := func() {
 		once.Do(func() {
 			close(c.stopped)
-			iter.Stop() // makes a blocked Next return ErrMsgIteratorClosed
+			// Drain, not Stop: the messages already fetched into the
+			// buffer still come out of Next, and the loop hands them back
+			// (a nak without delay) instead of leaving them to wait out
+			// AckWait on the server; then Next returns ErrMsgIteratorClosed.
+			iter.Drain()
 		})
 	}
 	// Cancelling ctx stops consumption too; stop still has to be called to
@@ -258,7 +262,25 @@ func (c *consumer) loop(ctx context.Context, iter jetstream.MessagesContext) {
 			}
 			continue
 		}
+		if c.stopping(ctx) {
+			// Fetched but not started: another replica, or this one
+			// restarted, gets it at once.
+			if err := msg.Nak(); err != nil {
+				c.log.Warn("hand back a message at stop", "err", err)
+			}
+			continue
+		}
 		c.handle(ctx, msg)
+	}
+}
+
+// stopping reports whether the consumer was stopped or its context ended.
+func (c *consumer) stopping(ctx context.Context) bool {
+	select {
+	case <-c.stopped:
+		return true
+	default:
+		return ctx.Err() != nil
 	}
 }
 
@@ -305,6 +327,12 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		outcome = c.deadLetter(ctx, msg, meta, err.Error(), log)
 	case meta.NumDelivered >= uint64(c.spec.MaxDeliver):
 		outcome = c.deadLetter(ctx, msg, meta, "max deliveries reached: "+err.Error(), log)
+	case ctx.Err() != nil:
+		// Stopped mid-handler (shutdown): hand the message back at once,
+		// as one not yet started, rather than after a retry's backoff.
+		if err := msg.Nak(); err != nil {
+			log.Warn("nak failed", "err", err)
+		}
 	default:
 		delay := c.retryDelay(meta.NumDelivered)
 		log.WarnContext(ctx, "handler failed, will retry", "err", err, "retry_in", delay)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -143,4 +144,29 @@ func EnsureStreamLimited(ctx context.Context, js jetstream.JetStream, name strin
 		return nil, fmt.Errorf("ensure stream %s: %w", name, err)
 	}
 	return s, nil
+}
+
+// DrainAndWait drains nc (subscriptions finish what they hold, and every
+// buffered publish and ack is flushed to the server) and waits until the
+// connection is closed, or closes it after timeout. nats.Conn.Drain alone
+// returns at once: a process, or a devstack that stops its embedded
+// server next, could then lose the last acks, and the server would hand
+// those messages out again only after AckWait.
+func DrainAndWait(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	var once sync.Once
+	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return fmt.Errorf("nats drain: %w", err)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-closed:
+		return nil
+	case <-t.C:
+		nc.Close()
+		return fmt.Errorf("nats drain did not finish within %s: closed", timeout)
+	}
 }

@@ -500,3 +500,105 @@ func TestConsumeObservesOutcomes(t *testing.T) {
 		t.Fatalf("observed %s, want ok/1,dead_letter/1,retry/1,ok/2", got)
 	}
 }
+
+// A consumer stopped with messages fetched but not yet handled hands them
+// back, and the one its handler was cut off in too: the server can give
+// them to another replica (or this one, restarted) at once, not after
+// AckWait (30 s by default).
+func TestStopHandsBackWhatItHadNotDone(t *testing.T) {
+	ctx := ctxT(t)
+	js := setup(t)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	entered := make(chan struct{})
+	var calls atomic.Int32
+	stop, err := natsx.Consume(cctx, js, natsx.ConsumerSpec{Stream: "PLANS", Durable: "handback"},
+		func(hctx context.Context, _ jetstream.Msg) error {
+			if calls.Add(1) == 1 {
+				close(entered)
+			}
+			<-hctx.Done() // shutdown cuts the work off
+			return hctx.Err()
+		}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"m1", "m2", "m3", "m4", "m5"} {
+		publish(t, js, "plans.a", m)
+	}
+	<-entered
+	info := func() *jetstream.ConsumerInfo {
+		c, err := js.Consumer(ctx, "PLANS", "handback")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	// All five are with this consumer: one in the handler, four buffered.
+	waitFor(t, "five messages delivered", func() bool { return info().NumAckPending == 5 })
+	cancel() // the service shuts down
+	stop()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the stopped consumer started %d messages, want only the one in flight", n)
+	}
+	// A new consumer on the same durable gets them at once: within
+	// waitFor's 10 s, where AckWait would keep them 30 s.
+	var again atomic.Int32
+	stop2, err := natsx.Consume(ctx, js, natsx.ConsumerSpec{Stream: "PLANS", Durable: "handback"},
+		func(context.Context, jetstream.Msg) error { again.Add(1); return nil }, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop2()
+	waitFor(t, "the five handled by the next consumer", func() bool { return again.Load() == 5 })
+}
+
+// DrainAndWait returns once the connection is closed, with what it had
+// published delivered: a caller that stops the server next loses nothing.
+func TestDrainAndWaitReturnsOnceEverythingIsFlushed(t *testing.T) {
+	url, _ := testenv.NATS(t)
+	recv, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	got := make(chan struct{}, 100)
+	sub, err := recv.Subscribe("drain.test", func(*nats.Msg) { got <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := recv.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if err := nc.Publish("drain.test", []byte("last words")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := natsx.DrainAndWait(nc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !nc.IsClosed() {
+		t.Fatal("DrainAndWait returned before the connection was closed")
+	}
+	for i := range 50 {
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 50 messages published before the drain arrived", i)
+		}
+	}
+	// An already closed connection answers an error, not a hang.
+	if err := natsx.DrainAndWait(nc, time.Second); err == nil {
+		t.Fatal("draining a closed connection answered no error")
+	}
+}

@@ -206,7 +206,19 @@ func operation(method string, op obj, renames map[string]string, schemas obj) (o
 		nr := obj{"description": strings.TrimSuffix(str(r["description"]), "(streaming responses)")}
 		if s, ok := r["schema"]; ok {
 			s := asObj(s)
-			if strings.HasPrefix(str(s["title"]), "Stream result of") {
+			if result, ok := strings.CutPrefix(str(s["title"]), "Stream result of "); ok && result != "v1StreamNotificationsResponse" {
+				// Any other stream (an export part): a line schema of its own.
+				line := strings.TrimSuffix(strings.TrimPrefix(result, "v1"), "Response") + "Line"
+				schemas[line] = obj{
+					"description": "One line of the stream (NDJSON): a message, or the error that ended the stream.",
+					"oneOf": []any{
+						obj{"type": "object", "required": []any{"result"}, "properties": obj{"result": obj{"$ref": "#/components/schemas/" + result}}},
+						obj{"type": "object", "required": []any{"error"}, "properties": obj{"error": obj{"$ref": "#/components/schemas/rpcStatus"}}},
+					},
+				}
+				nr["description"] = "A stream of newline-delimited JSON lines (NDJSON), one per message, until the stream ends or an error ends it."
+				nr["content"] = obj{"application/x-ndjson": obj{"schema": obj{"$ref": "#/components/schemas/" + line}}}
+			} else if strings.HasPrefix(str(s["title"]), "Stream result of") {
 				nr["description"] = "A stream of newline-delimited JSON lines (NDJSON), one per notification, until the client disconnects or an error ends it."
 				nr["content"] = obj{"application/x-ndjson": obj{"schema": obj{"$ref": "#/components/schemas/StreamNotificationsLine"}}}
 			} else {
@@ -389,6 +401,29 @@ func addGatewayPaths(paths obj) {
 		"operationId": "Gateway_Livez", "summary": "Liveness", "tags": []any{"Gateway"}, "security": open,
 		"description": "Answers while the gateway process runs; checks nothing else.",
 		"responses":   obj{"200": obj{"description": "The gateway is alive.", "content": json("Liveness")}},
+	}}
+	download := obj{
+		"200":     obj{"description": "The archive.", "content": obj{"application/zip": obj{"schema": obj{"type": "string", "contentMediaType": "application/zip"}}}},
+		"default": obj{"$ref": "#/components/responses/Unexpected"},
+	}
+	for _, e := range errorResponses {
+		if e.code != "413" {
+			download[e.code] = obj{"$ref": "#/components/responses/" + e.name}
+		}
+	}
+	// The export archive is the gateway's own handler (gateway/edge/export.go):
+	// it gathers every service's part of a ready export into one zip.
+	paths["/v1/clients/{clientId}/exports/{exportId}:download"] = obj{"get": obj{
+		"operationId": "Gateway_DownloadExport", "summary": "Download an export's archive", "tags": []any{"ExportService"},
+		"description": "The client's archive of a READY export (GDPR Art. 20): a zip of README.md (the format), export.json " +
+			"(the export and its progress) and one JSON file per kind of record (plans.json, contacts.json, entries.json, ...), " +
+			"each an array of the API's own messages. Only the client may download it; an export that is not READY answers 400 " +
+			"(FAILED_PRECONDITION). A failure after the archive began cuts the connection, so a truncated archive never unzips.",
+		"parameters": []any{
+			obj{"name": "clientId", "in": "path", "required": true, "description": "The client.", "schema": obj{"type": "string"}},
+			obj{"name": "exportId", "in": "path", "required": true, "description": "The export id.", "schema": obj{"type": "string"}},
+		},
+		"responses": download,
 	}}
 	paths["/openapi.json"] = obj{"get": obj{
 		"operationId": "Gateway_OpenAPI", "summary": "This document", "tags": []any{"Gateway"}, "security": open,

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/retention"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
@@ -38,5 +39,6 @@ func RetentionJobs(r Retention, db *mongo.Database, clk clock.Clock, log *slog.L
 	s := mongodb.NewRetention(db)
 	return retention.Jobs(r.Config, clk, log, nil,
 		retention.Kind{Name: "sent_access_records", Period: r.SentAccessRecords, Sweep: s.SentAccessRecords},
+		exportpart.RetentionKind(db.Collection(exportpart.Collection)),
 	)
 }

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,8 +19,11 @@ import (
 	"github.com/nocontact/backend/platform/bootstrap"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/keyjobs"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -52,6 +56,9 @@ type Config struct {
 	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 	// Retention periods and their sweeps (retention.go).
 	Retention Retention
+	// KeyJobs re-wrap keysets under the current KEK and, when asked,
+	// re-encrypt stored values (platform/keyjobs, docs/operations.md).
+	KeyJobs keyjobs.Config
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -74,15 +81,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Retention.Validate(); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.KeyJobs.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "journal",
 		Database: "journal",
-		Indexes:  mongodb.Indexes(),
-		Streams:  map[string][]string{Stream: {"journal.>"}},
-		Mongo:    opts.Mongo,
+		Indexes:  withExportIndexes(withErasureIndexes(mongodb.Indexes())),
+		// PLANS: the erasure and export requests (plans owns the stream;
+		// every service that reads it ensures it the same way).
+		Streams: map[string][]string{Stream: {"journal.>"}, "PLANS": {"plans.>"}},
+		Mongo:   opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
 		return err
@@ -97,7 +106,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess)
+	relay := d.Relay(mongodb.CollCheckIns, mongodb.CollEntries, mongodb.CollUrges, mongodb.CollFlags, mongodb.CollAccess, erasure.Collection, exportpart.Collection)
 	plans := plansclient.New(plansConn)
 	access := app.NewAccess(plans, docstore.New[app.AccessRecord](d.DB.Collection(mongodb.CollAccess), relay.Kick), d.Clock)
 	j := app.NewJournal(app.Stores{
@@ -106,18 +115,44 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Urges:    mongodb.Sealed(docstore.New[journal.Urge](d.DB.Collection(mongodb.CollUrges), relay.Kick), keys),
 		Flags:    docstore.New[journal.RiskFlag](d.DB.Collection(mongodb.CollFlags), relay.Kick),
 		Care:     mongodb.NewCareStore(d.DB, keys),
-	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter})
+	}, access, plans, d.Clock, d.Log, app.Options{SupportTimeout: cfg.SupportTimeout, EscalateAfter: cfg.RiskEscalateAfter}).
+		WithErasure(erasure.NewMarks(d.DB, "journal", relay.Kick), mongodb.NewClientData(d.DB), keys)
 
 	srv := d.NewServer(journalv1.JournalService_ServiceDesc.ServiceName)
 	journalv1.RegisterJournalServiceServer(srv.GRPC(), grpcapi.New(j))
+	exports := app.NewExports(j, docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick), d.Clock)
+	journalv1.RegisterJournalExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
-	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log)...)
+	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
+		return mongodb.Reseal(ctx, d.DB, keys, opts)
+	}
+	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, d.DB, d.Clock, d.Log), keyjobs.Jobs(cfg.KeyJobs, keys, reseal, d.Log)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			func(ctx context.Context) { escalate(ctx, j, cfg.EscalationScanInterval, d.Log) },
 			runJobs,
+			erasure.ForgetEverywhere(d.JS, Stream, "journal", keys.Forget, d.Log),
 		},
-		[]bootstrap.Consumer{d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j))})
+		[]bootstrap.Consumer{
+			d.Consumer(jevents.RiskSpec, jevents.RiskHandler(j)), d.Consumer(jevents.ErasureSpec, jevents.ErasureHandler(j)),
+			d.Consumer(jevents.ExportSpec, jevents.ExportHandler(exports)),
+		})
+}
+
+// withExportIndexes adds the export parts' indexes.
+func withExportIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for coll, models := range exportpart.Indexes() {
+		idx[coll] = models
+	}
+	return idx
+}
+
+// withErasureIndexes adds the erasure markers' indexes.
+func withErasureIndexes(idx map[string][]mongo.IndexModel) map[string][]mongo.IndexModel {
+	for k, v := range erasure.Indexes() {
+		idx[k] = v
+	}
+	return idx
 }
 
 // escalate scans for unacknowledged risk flags until ctx is done.

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/retention"
 	"github.com/nocontact/backend/services/notify/internal/adapters/mongodb"
@@ -67,5 +68,6 @@ func RetentionJobs(r Retention, streamMaxAge time.Duration, db *mongo.Database, 
 		retention.Kind{Name: "webhook_deliveries", Period: r.WebhookDeliveries, Sweep: s.Deliveries},
 		retention.Kind{Name: "sent_access_records", Period: r.SentAccessRecords, Sweep: s.SentAccessRecords},
 		retention.Kind{Name: "daily_caps", Period: streamMaxAge + DailyCapsMargin, Sweep: s.DailyCaps},
+		exportpart.RetentionKind(db.Collection(exportpart.Collection)),
 	)
 }

@@ -77,8 +77,8 @@ func TestRetentionSweepsRemoveWhatIsPastOnce(t *testing.T) {
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
 	}
-	if len(ranA) != 5 || len(ranB) != 0 {
-		t.Errorf("a ran %v, b ran %v; want each of the 5 sweeps once", ranA, ranB)
+	if len(ranA) != 6 || len(ranB) != 0 {
+		t.Errorf("a ran %v, b ran %v; want each of the 6 sweeps once", ranA, ranB)
 	}
 
 	ids := func(coll string, filter bson.D) []string {

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,8 +24,13 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
+	"github.com/nocontact/backend/platform/exportpart"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/grpcclient"
+	"github.com/nocontact/backend/platform/keyjobs"
 	"github.com/nocontact/backend/platform/outbox"
+	notifymongo "github.com/nocontact/backend/services/notify/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/notify/internal/adapters/plansclient"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	nevents "github.com/nocontact/backend/services/notify/internal/ports/events"
@@ -50,6 +56,11 @@ const (
 // core NATS signals, notify.live.*, stay outside every stream).
 const Stream = "NOTIFY"
 
+// StreamSubjects are the NOTIFY stream's subjects: the access records and
+// the erasure confirmations and the export parts' readiness. The plans
+// service ensures the same list (its server.NotifySubjects).
+var StreamSubjects = []string{app.AccessSubject, erasure.ConfirmedSubject("notify"), exportpart.ReadySubject(app.ExportService)}
+
 // Config is the notify service's configuration.
 type Config struct {
 	bootstrap.Base
@@ -66,8 +77,18 @@ type Config struct {
 	// DevMode allows webhooks over plain HTTP to loopback receivers. Never
 	// in production.
 	DevMode bool `env:"NOTIFY_DEV_MODE" envDefault:"false"`
+	// Crypto is the key-encryption key of the users' keysets (webhook
+	// secrets are sealed at rest, issue 13): NOCONTACT_KEK or
+	// NOCONTACT_KEK_URI.
+	Crypto fieldcrypt.Config
+	// RequireKMS refuses a key-encryption key from the environment (set it
+	// in production once a KMS client is wired: docs/decisions.md).
+	RequireKMS bool `env:"KEK_REQUIRE_KMS" envDefault:"false"`
 	// Retention periods and their sweeps (retention.go).
 	Retention Retention
+	// KeyJobs re-wrap keysets under the current KEK and, when asked,
+	// re-encrypt stored values (platform/keyjobs, docs/operations.md).
+	KeyJobs keyjobs.Config
 }
 
 // Options are what the caller supplies beyond configuration.
@@ -119,20 +140,34 @@ func Indexes() map[string][]mongo.IndexModel {
 		idx("next_prompt", bson.E{Key: "next_prompt_at", Value: 1}),
 	}
 	out[CollAccess] = append(outbox.IndexModels(), idx("sent_time", bson.E{Key: outbox.FieldPending, Value: 1}, bson.E{Key: "time", Value: 1})) // retention sweep
+	// The users' keysets (platform/fieldcrypt): the Rewrap scan.
+	out[fieldcrypt.Collection] = fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection]
+	out[erasure.Collection] = erasure.Indexes()[erasure.Collection]
+	// The erasure's deletions of a user's data.
+	out[CollDailyCaps] = []mongo.IndexModel{idx("user", bson.E{Key: "user_id", Value: 1})}
+	out[CollNotifications] = append(out[CollNotifications], idx("client", bson.E{Key: "client_id", Value: 1}))
+	out[CollDeliveries] = append(out[CollDeliveries], idx("user", bson.E{Key: "user_id", Value: 1}), idx("notification", bson.E{Key: "notification_id", Value: 1}))
+	for coll, models := range exportpart.Indexes() {
+		out[coll] = models
+	}
 	return out
 }
 
 // Run serves the notify service until ctx is done, then shuts down in the
 // order of DESIGN.md §7 (see bootstrap).
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := cfg.Retention.Validate(); err != nil {
+	if err := errors.Join(cfg.Retention.Validate(), cfg.KeyJobs.Validate()); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	keks, err := cfg.Crypto.KEKs(cfg.RequireKMS)
+	if err != nil {
+		return err
 	}
 	d, err := bootstrap.Start(ctx, cfg.Base, bootstrap.Spec{
 		Name:     "notify",
 		Database: "notify",
 		Indexes:  Indexes(),
-		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: {app.AccessSubject}},
+		Streams:  map[string][]string{"PLANS": {"plans.>"}, "JOURNAL": {"journal.>"}, Stream: StreamSubjects},
 		Mongo:    opts.Mongo,
 	}, opts.Logger, opts.Clock)
 	if err != nil {
@@ -143,15 +178,25 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return fmt.Errorf("dial plans: %w", err)
 	}
 	defer plansConn.Close()
-	relay := d.Relay(CollAccess)
+	keys, err := fieldcrypt.New(d.DB, keks, fieldcrypt.Options{Clock: d.Clock, CacheSize: cfg.Crypto.CacheSize, CacheTTL: cfg.Crypto.CacheTTL})
+	if err != nil {
+		return err
+	}
+	relay := d.Relay(CollAccess, erasure.Collection, exportpart.Collection)
 	// Preferences from before version-checked writes get their version 1.
 	if err := app.VersionPreferences(ctx, d.DB.Collection(CollPreferences)); err != nil {
 		return err
 	}
+	webhooks := app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), keys, cfg.DevMode)
 	n := app.New(d.DB.Collection(CollNotifications), d.DB.Collection(CollPreferences), careview.New(d.DB), d.NC, d.Clock, d.Log, ctx.Done()).
-		WithWebhooks(app.NewWebhooks(d.DB.Collection(CollWebhooks), d.DB.Collection(CollDeliveries), cfg.DevMode)).
+		WithWebhooks(webhooks).
 		WithCareAuthority(plansclient.New(plansConn)).
-		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick))
+		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick)).
+		// No keyset yet: notify seals nothing of its own (nil Shredder).
+		WithErasure(erasure.NewMarks(d.DB, "notify", relay.Kick), notifymongo.NewClientData(notifymongo.Collections{
+			Notifications: d.DB.Collection(CollNotifications), Preferences: d.DB.Collection(CollPreferences),
+			Webhooks: d.DB.Collection(CollWebhooks), Deliveries: d.DB.Collection(CollDeliveries), DailyCaps: d.DB.Collection(CollDailyCaps),
+		}), keys)
 	releaseLag, releaseRan := d.Metrics.Scheduler("release")
 	reminderLag, reminderRan := d.Metrics.Scheduler("reminders")
 	n.WithObservers(app.Observers{
@@ -162,6 +207,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 	srv := d.NewServer(notifyv1.NotifyService_ServiceDesc.ServiceName)
 	notifyv1.RegisterNotifyServiceServer(srv.GRPC(), grpcapi.New(n))
+	exports := n.NewExports(docstore.New[exportpart.Part](d.DB.Collection(exportpart.Collection), relay.Kick))
+	notifyv1.RegisterNotifyExportServiceServer(srv.GRPC(), grpcapi.NewExportServer(exports))
 
 	every := func(interval time.Duration, name string, fn func(context.Context) (int, error)) bootstrap.Work {
 		return func(ctx context.Context) {
@@ -212,7 +259,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			}
 		}
 	}
-	_, runJobs := d.Jobs(RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log)...)
+	reseal := func(ctx context.Context, opts docstore.ResealOptions) (map[string]docstore.ResealResult, error) {
+		r, err := webhooks.Reseal(ctx, opts)
+		return map[string]docstore.ResealResult{CollWebhooks: r}, err
+	}
+	_, runJobs := d.Jobs(append(RetentionJobs(cfg.Retention, cfg.NATS.StreamMaxAge, d.DB, d.Clock, d.Log), keyjobs.Jobs(cfg.KeyJobs, keys, reseal, d.Log)...)...)
 	return d.Serve(ctx, srv, opts.Listener, opts.MetricsListener, relay,
 		[]bootstrap.Work{
 			runJobs,
@@ -220,5 +271,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			every(cfg.ReminderInterval, "daily reminders", n.SendReminders),
 			overlapping(cfg.WebhookInterval, "webhook deliveries", webhook.MaxInFlight+1, n.SendWebhooks),
 		},
-		[]bootstrap.Consumer{d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n))})
+		[]bootstrap.Consumer{
+			d.Consumer(nevents.PlansSpec, nevents.Handler(n)), d.Consumer(nevents.JournalSpec, nevents.Handler(n)),
+			d.Consumer(nevents.ExportSpec, nevents.ExportHandler(exports)),
+		})
 }

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/retention"
 	"github.com/nocontact/backend/services/plans/internal/adapters/mongodb"
@@ -51,5 +52,6 @@ func RetentionJobs(r Retention, db *mongo.Database, clk clock.Clock, log *slog.L
 	return retention.Jobs(r.Config, clk, log, nil,
 		retention.Kind{Name: "ended_plans", Period: r.EndedPlans, Sweep: s.EndedPlans},
 		retention.Kind{Name: "access_log", Period: r.AccessLog, Sweep: s.AccessLog},
+		exportpart.RetentionKind(db.Collection(mongodb.CollExports), db.Collection(exportpart.Collection)),
 	)
 }

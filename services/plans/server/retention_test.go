@@ -100,8 +100,8 @@ func TestRetentionSweepsRemoveWhatIsPastOnce(t *testing.T) {
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
 	}
-	if len(ranA) != 2 || len(ranB) != 0 {
-		t.Errorf("a ran %v, b ran %v; want each of the 2 sweeps once", ranA, ranB)
+	if len(ranA) != 3 || len(ranB) != 0 {
+		t.Errorf("a ran %v, b ran %v; want each of the 3 sweeps once", ranA, ranB)
 	}
 
 	wantPlans := []string{"p-active-old", "p-closed-recent", "p-completed-old", "p-ended-old-unpublished"}

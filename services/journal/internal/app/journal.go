@@ -75,6 +75,9 @@ type Journal struct {
 	// beforeCreate, set by tests only, runs before a keyed create inserts
 	// (a check-in, entry or urge under a request id).
 	beforeCreate func(id string)
+	// erasure is the journal's part of erasures (erasure.go); nil in tests
+	// that do not erase.
+	erasure *erasureDeps
 }
 
 // Options tune the journal use cases.

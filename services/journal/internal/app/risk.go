@@ -15,6 +15,7 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/journal/internal/journal"
@@ -135,12 +136,22 @@ func (j *Journal) RaiseFlags(ctx context.Context, env *eventsv1.Envelope) error 
 	if sev := severityFromProto(words.GetSeverity()); sev >= screening.SeverityModerate {
 		sigs = append([]flagSignal{{reason: screening.ReasonCrisisLanguage, category: categoryFromProto(words.GetCategory()), severity: sev}}, sigs...)
 	}
-	for _, s := range sigs {
-		if err := j.raiseFlag(ctx, env.GetClientId(), env.GetCorrelationId(), kind, sourceID, s); err != nil {
-			return fmt.Errorf("raise %s flag for %s %s: %w", s.reason, kind, sourceID, err)
-		}
+	if len(sigs) == 0 {
+		return nil
 	}
-	return nil
+	// An erased client's event (a redelivery, a replay) raises nothing.
+	err := j.guardErased(ctx, env.GetClientId(), func() error {
+		for _, s := range sigs {
+			if err := j.raiseFlag(ctx, env.GetClientId(), env.GetCorrelationId(), kind, sourceID, s); err != nil {
+				return fmt.Errorf("raise %s flag for %s %s: %w", s.reason, kind, sourceID, err)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, erasure.ErrErased) {
+		return nil
+	}
+	return err
 }
 
 var flagReasons = map[string]journalv1.RiskReason{

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/services/journal/internal/adapters/mongodb"
 	"github.com/nocontact/backend/services/journal/internal/app"
@@ -175,7 +176,7 @@ func TestCiphertextCopiedIntoAnotherEntryDoesNotOpen(t *testing.T) {
 			if got.Body != "" || got.Title != "" {
 				t.Fatalf("partial answer %+v", got)
 			}
-			if st := apperr.ToStatus(err); st.Code().String() != "Internal" || strings.Contains(st.Message(), marker) {
+			if st := apperr.ToStatus(err); st.Code().String() != "DataLoss" || strings.Contains(st.Message(), marker) {
 				t.Fatalf("status = %v", st)
 			}
 			if strings.Contains(err.Error(), marker) {
@@ -270,5 +271,51 @@ func TestPlaintextWrittenBeforeEncryptionStillReads(t *testing.T) {
 	}
 	if got, err := f.journal.GetEntry(ctx, client, client.ID, "legacy-1"); err != nil || got.Body != "old words" || !got.Shared {
 		t.Fatalf("after the write = %+v, %v", got, err)
+	}
+}
+
+// After a DEK rotation the re-encryption job brings every entry, check-in
+// and urge under the new key, every text reads back, and a second run
+// finds nothing to do.
+func TestResealJournalAfterRotation(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, sealedStart, "")
+	entries, ci, _ := writeEveryTextField(t, f)
+	if err := f.keys.RotateDEK(ctx, client.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err := mongodb.Reseal(ctx, f.db, f.keys, docstore.ResealOptions{Batch: 2})
+	if err != nil || res[mongodb.CollEntries].Resealed != 3 || res[mongodb.CollCheckIns].Resealed != 1 || res[mongodb.CollUrges].Resealed != 1 {
+		t.Fatalf("reseal = %+v, %v", res, err)
+	}
+	primary, err := f.keys.Primary(ctx, client.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for coll, id := range map[string]string{mongodb.CollEntries: entries[0].ID, mongodb.CollCheckIns: ci.ID} {
+		raw, err := f.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, field := range mongodb.SealedFields[coll] {
+			_, ct := raw.Lookup(field).Binary()
+			if k, _ := fieldcrypt.KeyID(ct); k != primary {
+				t.Fatalf("%s/%s.%s under key %d, want %d", coll, id, field, k, primary)
+			}
+		}
+	}
+	for _, e := range entries {
+		got, err := f.journal.GetEntry(ctx, client, client.ID, e.ID)
+		if err != nil || got.Body != marker+" body "+e.Kind {
+			t.Fatalf("entry after reseal = %q, %v", got.Body, err)
+		}
+	}
+	res, err = mongodb.Reseal(ctx, f.db, f.keys, docstore.ResealOptions{})
+	for coll, r := range res {
+		r.Last = ""
+		res[coll] = r
+	}
+	if err != nil || res[mongodb.CollEntries] != (docstore.ResealResult{Current: 3}) || res[mongodb.CollUrges] != (docstore.ResealResult{Current: 1}) {
+		t.Fatalf("second run = %+v, %v", res, err)
 	}
 }

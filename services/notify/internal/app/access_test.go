@@ -43,7 +43,7 @@ func (f *fixture) accessRecords(t *testing.T, user string) []string {
 // in the owner's access log, and is answered NotFound.
 func TestAttemptsOnAnotherUsersDataAreRecordedForTheOwner(t *testing.T) {
 	f := newFixture(t, time.Date(2026, 6, 10, 10, 0, 0, 0, time.UTC))
-	n := f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
+	n := f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), true)).
 		WithAccessLog(docstore.New[app.AccessRecord](f.db.Collection(server.CollAccess), nil))
 	f.careTeam(t, clientID, counsellorID, plansv1.ConsentScope_PLAN_PROGRESS)
 	f.deliver(t, milestone(clientID, 3))

@@ -70,6 +70,8 @@ type Notify struct {
 	race raceHooks
 	// beforeReleaseWebhooks runs between a release and its webhooks (tests).
 	beforeReleaseWebhooks func(noteID string) error
+	// erasure is notify's part of erasures (erasure.go); nil: off.
+	erasure *erasureDeps
 }
 
 // raceHooks run, when set, between a read and the write that depends on
@@ -534,7 +536,7 @@ func (n *Notify) preferences(ctx context.Context, userID, tz string) (inbox.Pref
 // reminder job on another replica) all survive. The first write is an
 // insert: when another writer inserted first, it updates theirs. fn may run
 // more than once; an error from fn is returned as is, nothing written.
-func (n *Notify) changePreferences(ctx context.Context, userID, tz string, fn func(*inbox.Preferences) error) (inbox.Preferences, error) {
+func (n *Notify) changePreferencesNow(ctx context.Context, userID, tz string, fn func(*inbox.Preferences) error) (inbox.Preferences, error) {
 	apply := func(p *inbox.Preferences) error {
 		if err := fn(p); err != nil {
 			return err

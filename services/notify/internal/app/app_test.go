@@ -31,6 +31,7 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/testenv"
@@ -93,6 +94,23 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 	f := &fixture{db: db, js: js, nc: nc, clk: clock.NewFake(now), pull: map[string]jetstream.Consumer{}}
 	f.n = f.replica()
 	return f
+}
+
+// testKEK is the fixed key-encryption key of the tests (the base64 of 32
+// bytes).
+const testKEK = "dGVzdC1rZWstb2YtdGhlLW5vdGlmeS1zZXJ2aWNlLSE="
+
+// keys is a replica's own keyring (its own key cache) over the database.
+func (f *fixture) keys() *fieldcrypt.Keyring {
+	keks, err := fieldcrypt.Config{KEK: testKEK}.KEKs(false)
+	if err != nil {
+		panic(err)
+	}
+	k, err := fieldcrypt.New(f.db, keks, fieldcrypt.Options{Clock: f.clk})
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
 
 // replica is one instance of the notify app, as another process would

@@ -68,7 +68,7 @@ func TestCounsellorSeesAClientsNotificationsOnlyWhilePlansAllows(t *testing.T) {
 	}))
 	defer srv.Close()
 	team := &authority{allowed: map[app.CareQuery]bool{}}
-	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
+	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), true)).
 		WithCareAuthority(team)
 	if _, err := f.n.CreateWebhook(ctxT(t), caller(counsellorID), counsellorID, srv.URL+"/hook", "", app.RequestKey{}); err != nil {
 		t.Fatal(err)

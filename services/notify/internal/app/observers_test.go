@@ -161,7 +161,7 @@ func TestWebhookAttemptOutcomes(t *testing.T) {
 	defer srv.Close()
 	m := metrics.New("notify")
 	observe, outcomes := webhookOutcomes(m)
-	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
+	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), true)).
 		WithObservers(app.Observers{WebhookAttempt: observe})
 	for _, path := range []string{"/recovers", "/broken"} {
 		if _, err := f.n.CreateWebhook(ctxT(t), caller(clientID), clientID, srv.URL+path, "", app.RequestKey{}); err != nil {
@@ -214,7 +214,7 @@ func TestWebhookRefusedByTheGuard(t *testing.T) {
 	defer srv.Close()
 	m := metrics.New("notify")
 	observe, outcomes := webhookOutcomes(m)
-	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), false)).
+	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), false)).
 		WithObservers(app.Observers{WebhookAttempt: observe})
 	if _, err := f.db.Collection(server.CollWebhooks).InsertOne(ctxT(t), app.Webhook{
 		ID: "wh-rebound", UserID: clientID, URL: srv.URL + "/internal", Secret: strings.Repeat("s", 32), CreateTime: f.clk.Now(),
@@ -248,7 +248,7 @@ func TestDeliveryOfAVanishedWebhookEnds(t *testing.T) {
 	f := newFixture(t, time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC))
 	m := metrics.New("notify")
 	observe, outcomes := webhookOutcomes(m)
-	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true)).
+	f.n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), true)).
 		WithObservers(app.Observers{WebhookAttempt: observe})
 	srv := httptest.NewServer(&receiver{failures: map[string]int{}, calls: map[string]int{}})
 	defer srv.Close()

@@ -34,7 +34,7 @@ func once(fn func()) func(string) {
 }
 
 func (f *fixture) webhookReplica() *app.Notify {
-	return f.replica().WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true))
+	return f.replica().WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), true))
 }
 
 const hookSecret = "0123456789abcdef0123456789abcdef"

@@ -21,6 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nocontact/backend/platform/sealcodec"
 	"github.com/nocontact/backend/services/notify/internal/app"
 	"github.com/nocontact/backend/services/notify/internal/message"
 	"github.com/nocontact/backend/services/notify/internal/webhook"
@@ -97,8 +98,12 @@ func (f *fixture) toNextDue(t *testing.T) bool {
 
 func (f *fixture) hook(t *testing.T, id string) app.Webhook {
 	t.Helper()
-	var h app.Webhook
-	if err := f.db.Collection(server.CollWebhooks).FindOne(ctxT(t), bson.D{{Key: "_id", Value: id}}).Decode(&h); err != nil {
+	raw, err := f.db.Collection(server.CollWebhooks).FindOne(ctxT(t), bson.D{{Key: "_id", Value: id}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h app.Webhook // with its secrets opened
+	if err := sealcodec.New(f.keys(), app.SealedSpec).Decode(ctxT(t), raw, &h); err != nil {
 		t.Fatal(err)
 	}
 	return h

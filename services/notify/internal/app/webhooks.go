@@ -23,7 +23,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/apperr"
+	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/idempotency"
+	"github.com/nocontact/backend/platform/sealcodec"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 	"github.com/nocontact/backend/services/notify/internal/localtime"
 	"github.com/nocontact/backend/services/notify/internal/message"
@@ -31,7 +34,8 @@ import (
 )
 
 // Webhook is a registered endpoint. The secret signs deliveries; it is
-// never returned. (Production should encrypt it at rest with a KMS key.)
+// never returned after its creation or rotation. Secret and PrevSecret are
+// sealed at rest with the owner's keyset (SealedSpec).
 type Webhook struct {
 	ID         string    `bson:"_id"`
 	UserID     string    `bson:"user_id"`
@@ -64,7 +68,19 @@ type Webhook struct {
 	// cleared once the owner's notification is stored: a crash between
 	// the two loses nothing (noticeOwners).
 	NoticeDue bool `bson:"notice_due,omitempty"`
+
+	// stored is the secret as stored (its ciphertext), for a write
+	// conditioned on it.
+	stored bson.RawValue
 }
+
+// SealedSpec names the webhook fields sealed at rest (issue 13): the
+// secrets, with the keyset of the webhook's owner (user_id: a counsellor,
+// an admin or a client, whoever registered it), bound to the webhook's id
+// and the field. Nothing filters on them but RotateWebhookSecret's
+// condition, which compares the stored ciphertext as read.
+var SealedSpec = sealcodec.Spec{Collection: "webhooks", ClientField: "user_id", Paths: []string{"secret", "prev_secret"},
+	Erased: "this user's data was erased: their webhooks can no longer be read or written"}
 
 // Why a webhook is disabled.
 const (
@@ -134,7 +150,9 @@ const (
 // Webhooks sends notifications to users' signed webhooks, in its own loop:
 // a slow or failing receiver never holds up event consumption.
 type Webhooks struct {
-	hooks      *mongo.Collection
+	hooks *mongo.Collection
+	// sealed seals and opens the webhooks' secrets.
+	sealed     *sealcodec.Codec
 	deliveries *mongo.Collection
 	client     *http.Client
 	resolver   webhook.Resolver
@@ -149,10 +167,13 @@ type Webhooks struct {
 	busy map[string]int
 }
 
-// NewWebhooks builds the webhook sender. devMode allows plain HTTP to
-// loopback receivers (a developer's machine); never in production.
-func NewWebhooks(hooks, deliveries *mongo.Collection, devMode bool) *Webhooks {
-	return &Webhooks{hooks: hooks, deliveries: deliveries, client: webhook.HTTPClient(devMode, webhook.AttemptTimeout),
+// NewWebhooks builds the webhook sender; keys seal the secrets at rest.
+// devMode allows plain HTTP to loopback receivers (a developer's machine);
+// never in production.
+func NewWebhooks(hooks, deliveries *mongo.Collection, keys *fieldcrypt.Keyring, devMode bool) *Webhooks {
+	spec := SealedSpec
+	spec.Collection = hooks.Name()
+	return &Webhooks{hooks: hooks, sealed: sealcodec.New(keys, spec), deliveries: deliveries, client: webhook.HTTPClient(devMode, webhook.AttemptTimeout),
 		resolver: net.DefaultResolver, devMode: devMode, lease: webhook.Lease,
 		slots: make(chan struct{}, webhook.MaxInFlight), busy: map[string]int{}}
 }
@@ -209,7 +230,11 @@ func (n *Notify) CreateWebhook(ctx context.Context, c Caller, userID, url, secre
 		}
 		n.race.run(n.race.webhookCounted, userID)
 		w.Slot = slot
-		_, err = n.hooks.hooks.InsertOne(ctx, w)
+		doc, err := n.hooks.sealed.Encode(ctx, w.ID, w)
+		if err != nil {
+			return Webhook{}, err
+		}
+		_, err = n.hooks.hooks.InsertOne(ctx, doc)
 		if err == nil {
 			break
 		}
@@ -248,8 +273,7 @@ func (n *Notify) webhookChannelOn(ctx context.Context, userID string) error {
 // true when there is one, with it when the request is the same, or
 // idempotency.ErrReused when the request_id was used for another request.
 func (w *Webhooks) sameRequest(ctx context.Context, id string, key RequestKey) (Webhook, bool, error) {
-	var first Webhook
-	err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&first)
+	first, err := w.findOne(ctx, id, true)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Webhook{}, false, nil
 	}
@@ -302,12 +326,55 @@ func (n *Notify) ListWebhooks(ctx context.Context, c Caller, userID string) ([]W
 	if n.hooks == nil {
 		return nil, nil
 	}
-	cur, err := n.hooks.hooks.Find(ctx, bson.D{{Key: "user_id", Value: userID}}, options.Find().SetSort(bson.D{{Key: "create_time", Value: 1}}))
+	cur, err := n.hooks.hooks.Find(ctx, bson.D{{Key: "user_id", Value: userID}}, options.Find().SetSort(bson.D{{Key: "create_time", Value: 1}}).SetProjection(noSecrets))
 	if err != nil {
 		return nil, err
 	}
 	var out []Webhook
 	return out, cur.All(ctx, &out)
+}
+
+// noSecrets leaves the sealed secrets out of a read that does not sign:
+// nothing is decrypted, and a webhook whose secret is damaged can still be
+// listed, disabled or deleted by its owner.
+var noSecrets = bson.D{{Key: "secret", Value: 0}, {Key: "prev_secret", Value: 0}}
+
+// findOne reads the webhook id; withSecrets opens its secrets (the whole
+// webhook, or DataLoss when one does not decrypt), otherwise they are not
+// read. mongo.ErrNoDocuments when there is none.
+func (w *Webhooks) findOne(ctx context.Context, id string, withSecrets bool) (Webhook, error) {
+	if !withSecrets {
+		var h Webhook
+		err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(noSecrets)).Decode(&h)
+		return h, err
+	}
+	raw, err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if err != nil {
+		return Webhook{}, err
+	}
+	return w.decode(ctx, raw)
+}
+
+func (w *Webhooks) decode(ctx context.Context, raw bson.Raw) (Webhook, error) {
+	var h Webhook
+	if err := w.sealed.Decode(ctx, raw, &h); err != nil {
+		return Webhook{}, err
+	}
+	h.stored = raw.Lookup("secret")
+	return h, nil
+}
+
+// Reseal re-encrypts, under each owner's current key, every webhook whose
+// secrets are not all under it (after a RotateDEK; docstore.Reseal:
+// idempotent, resumable, and a rotation or any other write in between is
+// never lost: the re-seal's write is conditioned on the values it read).
+func (w *Webhooks) Reseal(ctx context.Context, opts docstore.ResealOptions) (docstore.ResealResult, error) {
+	return docstore.Reseal(ctx, w.hooks, w.sealed, opts)
+}
+
+// sealSecret is plain sealed as field of the webhook h (ids only).
+func (w *Webhooks) sealSecret(ctx context.Context, h Webhook, field, plain string) (bson.Binary, error) {
+	return w.sealed.SealValue(ctx, h.UserID, h.ID, field, plain)
 }
 
 // ListDeliveries lists a webhook's deliveries, newest first.
@@ -336,8 +403,8 @@ func (n *Notify) ownedWebhook(ctx context.Context, c Caller, userID, webhookID, 
 	if n.hooks == nil {
 		return Webhook{}, notFound
 	}
-	var h Webhook
-	if err := n.hooks.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: webhookID}}).Decode(&h); errors.Is(err, mongo.ErrNoDocuments) {
+	h, err := n.hooks.findOne(ctx, webhookID, false)
+	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Webhook{}, notFound
 	} else if err != nil {
 		return Webhook{}, fmt.Errorf("load webhook: %w", err)
@@ -417,15 +484,25 @@ func (n *Notify) EnableWebhook(ctx context.Context, c Caller, userID, webhookID 
 // replaces, so of two rotations at once each keeps the secret the other
 // returned as the previous one, or tries again: none is lost unseen.
 func (n *Notify) RotateWebhookSecret(ctx context.Context, c Caller, userID, webhookID string) (Webhook, error) {
-	h, err := n.ownedWebhook(ctx, c, userID, webhookID, "RotateWebhookSecret")
+	h, err := n.ownedSecrets(ctx, c, userID, webhookID)
 	if err != nil {
 		return Webhook{}, err
 	}
 	for range 5 {
 		n.race.run(n.race.secretRead, webhookID)
 		fresh, until := webhook.NewSecret(), n.now().Add(SecretOverlap)
-		res, err := n.hooks.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: webhookID}, {Key: "secret", Value: h.Secret}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "secret", Value: fresh}, {Key: "prev_secret", Value: h.Secret}, {Key: "prev_secret_until", Value: until}}}})
+		sealedFresh, err := n.hooks.sealSecret(ctx, h, "secret", fresh)
+		if err != nil {
+			return Webhook{}, err
+		}
+		sealedPrev, err := n.hooks.sealSecret(ctx, h, "prev_secret", h.Secret)
+		if err != nil {
+			return Webhook{}, err
+		}
+		// Conditioned on the secret's ciphertext as read: a rotation in
+		// between wrote another one.
+		res, err := n.hooks.hooks.UpdateOne(ctx, bson.D{{Key: "_id", Value: webhookID}, {Key: "secret", Value: h.stored}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "secret", Value: sealedFresh}, {Key: "prev_secret", Value: sealedPrev}, {Key: "prev_secret_until", Value: until}}}})
 		if err != nil {
 			return Webhook{}, fmt.Errorf("rotate webhook secret: %w", err)
 		}
@@ -434,22 +511,41 @@ func (n *Notify) RotateWebhookSecret(ctx context.Context, c Caller, userID, webh
 			return h, nil
 		}
 		// Rotated meanwhile (or deleted): read again.
-		if h, err = n.ownedWebhook(ctx, c, userID, webhookID, "RotateWebhookSecret"); err != nil {
+		if h, err = n.ownedSecrets(ctx, c, userID, webhookID); err != nil {
 			return Webhook{}, err
 		}
 	}
 	return Webhook{}, apperr.Aborted("the webhook's secret changed while it was being rotated, please retry")
 }
 
-// load reads one webhook.
+// ownedSecrets is ownedWebhook for a rotation, with the secrets opened: a
+// secret that does not decrypt fails it with DataLoss (ids only).
+func (n *Notify) ownedSecrets(ctx context.Context, c Caller, userID, webhookID string) (Webhook, error) {
+	if _, err := n.ownedWebhook(ctx, c, userID, webhookID, "RotateWebhookSecret"); err != nil {
+		return Webhook{}, err
+	}
+	h, err := n.hooks.findOne(ctx, webhookID, true)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Webhook{}, apperr.NotFound("webhook %q not found", webhookID)
+	}
+	return h, err
+}
+
+// load reads one webhook (without its secrets).
 func (w *Webhooks) load(ctx context.Context, id string) (Webhook, error) {
-	var h Webhook
-	if err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&h); errors.Is(err, mongo.ErrNoDocuments) {
+	h, err := w.findOne(ctx, id, false)
+	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Webhook{}, apperr.NotFound("webhook %q not found", id)
 	} else if err != nil {
 		return Webhook{}, fmt.Errorf("load webhook: %w", err)
 	}
 	return h, nil
+}
+
+// undecryptable reports an error of a webhook whose secrets will never
+// open: damaged or moved ciphertext, a lost keyset, an erased owner.
+func undecryptable(err error) bool {
+	return errors.Is(err, fieldcrypt.ErrOpen) || errors.Is(err, fieldcrypt.ErrUnwrap) || errors.Is(err, fieldcrypt.ErrDestroyed)
 }
 
 // EventNotificationCreated is the type of every delivery's payload.
@@ -670,8 +766,13 @@ func (n *Notify) attempt(ctx context.Context, d Delivery) attemptResult {
 		}
 		return attemptResult{err: err}
 	}
-	var h Webhook
-	if err := w.hooks.FindOne(ctx, bson.D{{Key: "_id", Value: d.WebhookID}}).Decode(&h); err != nil {
+	h, err := w.findOne(ctx, d.WebhookID, true)
+	if err != nil {
+		if undecryptable(err) {
+			// Its secret will never open (damaged, or its owner erased):
+			// nothing can sign this delivery.
+			return giveUp("the webhook's secret cannot be read")
+		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
 			// The lease runs out and a later pass tries again.
 			return attemptResult{}
@@ -801,7 +902,7 @@ func (n *Notify) afterAttempt(ctx context.Context, h Webhook, delivered bool, di
 // the (idempotent) insert on the next pass.
 func (n *Notify) noticeOwners(ctx context.Context, filter bson.D) error {
 	w := n.hooks
-	cur, err := w.hooks.Find(ctx, append(filter, bson.E{Key: "notice_due", Value: true}), options.Find().SetLimit(100))
+	cur, err := w.hooks.Find(ctx, append(filter, bson.E{Key: "notice_due", Value: true}), options.Find().SetLimit(100).SetProjection(noSecrets))
 	if err != nil {
 		return fmt.Errorf("find webhook notices: %w", err)
 	}

@@ -119,7 +119,7 @@ func wait(t *testing.T, what string, c <-chan passResult) passResult {
 
 // sender gives replica n its own webhook sender over the fixture's database.
 func (f *fixture) sender(n *app.Notify) *app.Notify {
-	return n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), true))
+	return n.WithWebhooks(app.NewWebhooks(f.db.Collection(server.CollWebhooks), f.db.Collection(server.CollDeliveries), f.keys(), true))
 }
 
 func (f *fixture) webhookFor(t *testing.T, n *app.Notify, user, url string) app.Webhook {

@@ -24,6 +24,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/idempotency"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
@@ -60,6 +61,23 @@ func newFixture(t testing.TB, start time.Time) *fixture {
 	return &fixture{db: db, js: js, clk: clock.NewFake(start)}
 }
 
+// testKEK is the fixed key-encryption key of the tests (the base64 of 32
+// bytes).
+const testKEK = "dGVzdC1rZWstb2YtdGhlLXBsYW5zLXNlcnZpY2UtISE="
+
+// newKeyring is a replica's own keyring (its own key cache) over db.
+func newKeyring(f *fixture, db *mongo.Database) *fieldcrypt.Keyring {
+	keks, err := fieldcrypt.Config{KEK: testKEK}.KEKs(false)
+	if err != nil {
+		panic(err)
+	}
+	k, err := fieldcrypt.New(db, keks, fieldcrypt.Options{Clock: f.clk})
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
 // replica is one instance of the plans service's app layer, as a separate
 // process would build it; replicas share only the database and JetStream.
 type replica struct {
@@ -71,6 +89,8 @@ type replica struct {
 	store     *mongodb.PlanStore
 	relay     *outbox.Relay
 	sched     *scheduler.Scheduler
+	// erasureRelay publishes the erasure requests (erasure_test.go).
+	erasureRelay *outbox.Relay
 }
 
 func (f *fixture) replica() *replica { return f.replicaWith(mongodb.Hooks{}) }
@@ -84,7 +104,7 @@ func (f *fixture) replicaWith(hooks mongodb.Hooks) *replica {
 	assignments := docstore.New[care.Assignment](assignColl, nil)
 	consents := docstore.New[care.Consents](consentColl, nil)
 	access := app.NewAccess(assignments, consents, f.db.Collection(mongodb.CollAccessLog), f.clk)
-	store := mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), nil).WithHooks(hooks)
+	store := mongodb.NewPlanStore(planColl, f.db.Collection(mongodb.CollContacts), newKeyring(f, f.db), nil).WithHooks(hooks)
 	plans := app.NewPlans(store, assignments, access, f.clk)
 	reviews := mongodb.NewReviewStore(f.db.Collection(mongodb.CollReviews))
 	return &replica{plans: plans, store: store, relay: relay, sched: scheduler.New(plans, f.clk, quiet, time.Hour),

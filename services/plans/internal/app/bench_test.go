@@ -66,7 +66,7 @@ func benchPlan(b *testing.B, f *fixture, r *replica, n int) string {
 	if err := r.store.Create(ctx, p.ID, *p); err != nil {
 		b.Fatal(err)
 	}
-	if err := r.store.ImportContacts(ctx, p.ID, log); err != nil {
+	if err := r.store.ImportContacts(ctx, p.ClientID, p.ID, log); err != nil {
 		b.Fatal(err)
 	}
 	return p.ID

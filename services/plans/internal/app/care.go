@@ -26,6 +26,9 @@ type Care struct {
 	consents    *docstore.Store[care.Consents]
 	access      *Access
 	clk         clock.Clock
+	// erasures and erasedData keep an erased client's id retired (erasure.go).
+	erasures   ErasureMarks
+	erasedData ClientEraser
 }
 
 // NewCare builds the care use cases.
@@ -33,11 +36,12 @@ func NewCare(assignments *docstore.Store[care.Assignment], consents *docstore.St
 	return &Care{assignments: assignments, consents: consents, access: access, clk: clk}
 }
 
-// CreateAssignment assigns a counsellor to a client: an admin's assignment
-// is active at once; a counsellor may ask to join a client's care team
-// (counsellorID empty or their own), which waits for the client to accept.
-// Creating an assignment that already exists answers it unchanged.
-func (c *Care) CreateAssignment(ctx context.Context, caller Caller, clientID, counsellorID string) (care.Assignment, error) {
+// createAssignment is CreateAssignment without the erasure guard. It
+// assigns a counsellor to a client: an admin's assignment is active at
+// once; a counsellor may ask to join a client's care team (counsellorID
+// empty or their own), which waits for the client to accept. Creating an
+// assignment that already exists answers it unchanged.
+func (c *Care) createAssignment(ctx context.Context, caller Caller, clientID, counsellorID string) (care.Assignment, error) {
 	clientID, counsellorID = strings.TrimSpace(clientID), strings.TrimSpace(counsellorID)
 	if caller.Role == auth.RoleCounsellor && counsellorID == "" {
 		counsellorID = caller.ID
@@ -217,9 +221,10 @@ func (c *Care) Consents(ctx context.Context, caller Caller, clientID string) (ca
 	return cs, err
 }
 
-// SetConsent grants or revokes a scope. Only the client may; the change
-// holds from the next query on.
-func (c *Care) SetConsent(ctx context.Context, caller Caller, clientID string, scope care.Scope, grant bool) (care.Consents, error) {
+// setConsent is SetConsent without the erasure guard. It grants or
+// revokes a scope. Only the client may; the change holds from the next
+// query on.
+func (c *Care) setConsent(ctx context.Context, caller Caller, clientID string, scope care.Scope, grant bool) (care.Consents, error) {
 	if caller.Role != auth.RoleClient || caller.ID != clientID {
 		action := "RevokeConsent"
 		if grant {

@@ -41,7 +41,7 @@ type PlanRepository interface {
 	// ListByClients lists the plans of several clients in one query.
 	ListByClients(ctx context.Context, clientIDs []string) ([]plan.Plan, error)
 	// ContactsSince lists the contacts (not voided) of several plans that
-	// occurred at or after since, in one query.
+	// occurred at or after since, in one query, without their notes.
 	ContactsSince(ctx context.Context, planIDs []string, since time.Time) ([]plan.PlanContact, error)
 	// ClaimDue leases one active plan with something due (docstore.Claim);
 	// docstore.ErrNotFound when none is left unclaimed.
@@ -54,6 +54,10 @@ type Plans struct {
 	assignments *docstore.Store[care.Assignment]
 	access      *Access
 	clk         clock.Clock
+	// erasures and erasedData keep an erased client's id retired (erasure.go).
+	erasures   ErasureMarks
+	erasedData ClientEraser
+	hooks      planHooks
 }
 
 // NewPlans builds the plan use cases.
@@ -95,6 +99,10 @@ func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams,
 	if c.Role != auth.RoleClient {
 		return View{}, apperr.PermissionDenied("only a client can create their plan")
 	}
+	if err := refuseErased(ctx, s.erasures, c.ID); err != nil {
+		return View{}, err
+	}
+	s.hooks.run(s.hooks.afterCheck)
 	now := storedNow(s.clk)
 	params.ClientID = c.ID
 	params.ID = newID()
@@ -113,10 +121,16 @@ func (s *Plans) Create(ctx context.Context, c Caller, params plan.NewPlanParams,
 		if err := s.repo.Create(ctx, p.ID, *p, events...); err != nil {
 			return View{}, err
 		}
+		if err := s.undoIfErased(ctx, c.ID, p.ID); err != nil {
+			return View{}, err
+		}
 		return s.view(ctx, *p, care.AllowOwner)
 	}
 	stored, _, err := s.repo.CreateOnce(ctx, p.ID, key.Hash, *p, events...)
 	if err != nil {
+		return View{}, err
+	}
+	if err := s.undoIfErased(ctx, c.ID, p.ID); err != nil {
 		return View{}, err
 	}
 	return s.view(ctx, stored, care.AllowOwner)

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/fieldcrypt"
+	"github.com/nocontact/backend/platform/sealcodec"
 	"github.com/nocontact/backend/services/journal/internal/app"
 	"github.com/nocontact/backend/services/journal/internal/insights"
 	"github.com/nocontact/backend/services/journal/internal/journal"
@@ -32,7 +33,7 @@ type CareStore struct {
 	db *mongo.Database
 	// entries opens the sealed fields of the shared entries it reads (nil:
 	// a store without field encryption, in tests of other things).
-	entries *Sealer
+	entries *sealcodec.Codec
 }
 
 // NewCareStore returns the care views over the journal database; keys
@@ -257,7 +258,7 @@ func (s *CareStore) SharedEntries(ctx context.Context, clientID string, limit in
 	var out []journal.Entry
 	for cur.Next(ctx) {
 		var e journal.Entry
-		if err := s.entries.decode(ctx, cur.Current, &e); err != nil {
+		if err := s.entries.Decode(ctx, cur.Current, &e); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

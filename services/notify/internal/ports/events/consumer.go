@@ -19,6 +19,8 @@ var JournalSpec = natsx.ConsumerSpec{
 	FilterSubjects: []string{"journal.urge.logged", "journal.risk.flag_raised", "journal.risk.flag_updated"},
 }
 
-// Handler turns events into notifications. A payload that does not decode
-// is a poison message: dead-lettered, and consumption goes on.
-func Handler(n *app.Notify) natsx.Handler { return events.Handler(n.Handle) }
+// Handler turns events into notifications, and erases a client on their
+// erasure request (which comes on the plans stream, in order with the care
+// events before it). A payload that does not decode is a poison message:
+// dead-lettered, and consumption goes on.
+func Handler(n *app.Notify) natsx.Handler { return events.Handler(n.HandleEvent) }

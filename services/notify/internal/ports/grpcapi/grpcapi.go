@@ -262,7 +262,9 @@ func webhookProto(w app.Webhook, withSecret bool) *notifyv1.Webhook {
 			out.DisableTime = timestamppb.New(*w.DisableTime)
 		}
 	}
-	if w.PrevSecret != "" && w.PrevSecretUntil != nil {
+	// prev_secret_until is set with prev_secret, and only with it; reads
+	// that do not sign leave the (sealed) secrets out, so it alone tells.
+	if w.PrevSecretUntil != nil {
 		out.PreviousSecretExpireTime = timestamppb.New(*w.PrevSecretUntil)
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/outbox"
 )
 
@@ -46,6 +47,9 @@ var HotQueries = []HotQuery{
 	{"recent contacts of the roster's plans (care summaries)", CollContacts, []string{"plan_id", "occurred_at"}},
 	{"a client's access log by one actor (care timeline)", CollAccessLog, []string{"client_id", "actor_id", "time"}},
 	{"a counsellor's review marks", CollReviews, []string{"counsellor_id", "client_id"}},
+	{"unpublished erasure events", CollErasures, []string{outbox.FieldPending}},
+	{"erasures to resend (Erasure.ResendUnconfirmed)", CollErasures, []string{"sent_time"}},
+	{"a client's review marks (erasure)", CollReviews, []string{"client_id"}},
 	{"stopped plans past retention (Retention.EndedPlans)", CollPlans, []string{"status", "end_time"}},
 	{"access log past retention (Retention.AccessLog)", CollAccessLog, []string{"time"}},
 }
@@ -78,6 +82,9 @@ func Indexes() map[string][]mongo.IndexModel {
 		CollConsents:  outbox.IndexModels(),
 		CollAccessLog: {idx("client_time", "client_id", "time", "_id"), idx("client_actor_time", "client_id", "actor_id", "time"), idx("time", "time")},
 		CollContacts:  {idx("plan_seq", "plan_id", "seq"), idx("plan_occurred", "plan_id", "occurred_at")},
-		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id")},
+		CollReviews:   {idx("counsellor_client", "counsellor_id", "client_id"), idx("client", "client_id")},
+		CollErasures:  append(outbox.IndexModels(), idx("sent", "sent_time")),
+		// The clients' keysets (platform/fieldcrypt): the Rewrap scan.
+		fieldcrypt.Collection: fieldcrypt.IndexesOf(fieldcrypt.Collection)[fieldcrypt.Collection],
 	}
 }

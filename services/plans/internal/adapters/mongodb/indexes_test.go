@@ -1,6 +1,7 @@
 package mongodb
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,6 +62,28 @@ func TestContactsPageIsTheHotQuery(t *testing.T) {
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("page query (before %d) uses keys %v, hot query declares %v", before, got, want)
+			}
+		}
+	}
+}
+
+// No declared query or index filters or sorts on a sealed field: the
+// database holds only its ciphertext there.
+func TestSealedPathsAreNeverQueried(t *testing.T) {
+	for coll := range SealedPaths {
+		sealed := SealedKeys(coll)
+		for _, q := range HotQueries {
+			for _, k := range q.Keys {
+				if q.Collection == coll && slices.Contains(sealed, k) {
+					t.Errorf("hot query %q uses sealed field %s", q.Name, k)
+				}
+			}
+		}
+		for _, m := range Indexes()[coll] {
+			for _, e := range m.Keys.(bson.D) {
+				if slices.Contains(sealed, e.Key) {
+					t.Errorf("index on %s uses sealed field %s", coll, e.Key)
+				}
 			}
 		}
 	}

@@ -12,7 +12,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/outbox"
+	"github.com/nocontact/backend/platform/sealcodec"
 	"github.com/nocontact/backend/services/plans/internal/plan"
 )
 
@@ -35,7 +37,10 @@ import (
 type PlanStore struct {
 	plans    *docstore.Store[plan.Plan]
 	contacts *mongo.Collection
-	hooks    Hooks
+	// sealed seals the contacts' notes (the plans' free text is sealed by
+	// the plans store's codec).
+	sealed *sealcodec.Codec
+	hooks  Hooks
 }
 
 // Hooks let tests stop a write between its steps.
@@ -59,9 +64,93 @@ func (s *PlanStore) beforeHeal() {
 }
 
 // NewPlanStore returns the plan store over the plans and contacts
-// collections; kick wakes the relay.
-func NewPlanStore(plans, contacts *mongo.Collection, kick func()) *PlanStore {
-	return &PlanStore{plans: docstore.New[plan.Plan](plans, kick), contacts: contacts}
+// collections, with every free-text field sealed by keys (SealedPaths);
+// kick wakes the relay.
+func NewPlanStore(plans, contacts *mongo.Collection, keys *fieldcrypt.Keyring, kick func()) *PlanStore {
+	return &PlanStore{
+		plans:    sealcodec.Sealed(docstore.New[plan.Plan](plans, kick), keys, sealcodec.Spec{Collection: plans.Name(), Paths: SealedPaths[CollPlans], Erased: erased}),
+		contacts: contacts,
+		sealed:   sealcodec.New(keys, sealcodec.Spec{Collection: contacts.Name(), Paths: SealedPaths[CollContacts], Erased: erased}),
+	}
+}
+
+// Reseal re-encrypts the plans and contacts not all under their client's
+// current key (docstore.Reseal: idempotent, resumable, safe beside every
+// other write); run it after a RotateDEK. opts.After resumes the plans'
+// scan only (contacts' ids are of another form); opts.BeforeWrite is for
+// tests.
+func (s *PlanStore) Reseal(ctx context.Context, opts docstore.ResealOptions) (plans, contacts docstore.ResealResult, err error) {
+	if plans, err = s.plans.Reseal(ctx, opts); err != nil {
+		return plans, contacts, err
+	}
+	if err := s.ownContacts(ctx, opts.Batch); err != nil {
+		return plans, contacts, err
+	}
+	opts.After = ""
+	contacts, err = docstore.Reseal(ctx, s.contacts, s.sealed, opts)
+	return plans, contacts, err
+}
+
+// ownContacts gives every contact stored before notes were sealed (no
+// client_id, a plaintext note) its plan's client id, so that Reseal can
+// seal its note with that client's keyset. Each write is conditioned on
+// the field still missing (idempotent, and a copy written meanwhile,
+// which has the id, is left alone); contacts of a plan that is gone are
+// skipped.
+func (s *PlanStore) ownContacts(ctx context.Context, batch int) error {
+	if batch <= 0 {
+		batch = 100
+	}
+	after := ""
+	for {
+		cur, err := s.contacts.Find(ctx,
+			bson.D{{Key: "client_id", Value: bson.D{{Key: "$exists", Value: false}}}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}},
+			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(batch)).SetProjection(bson.D{{Key: "plan_id", Value: 1}}))
+		if err != nil {
+			return fmt.Errorf("contacts without a client: %w", err)
+		}
+		var docs []struct {
+			ID     string `bson:"_id"`
+			PlanID string `bson:"plan_id"`
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return fmt.Errorf("contacts without a client: %w", err)
+		}
+		ids := make([]string, 0, len(docs))
+		for _, d := range docs {
+			ids = append(ids, d.PlanID)
+		}
+		owners := map[string]string{}
+		if len(ids) > 0 {
+			pc, err := s.plans.Collection().Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find().SetProjection(bson.D{{Key: "client_id", Value: 1}}))
+			if err != nil {
+				return fmt.Errorf("owners of contacts: %w", err)
+			}
+			var ps []struct {
+				ID       string `bson:"_id"`
+				ClientID string `bson:"client_id"`
+			}
+			if err := pc.All(ctx, &ps); err != nil {
+				return fmt.Errorf("owners of contacts: %w", err)
+			}
+			for _, p := range ps {
+				owners[p.ID] = p.ClientID
+			}
+		}
+		for _, d := range docs {
+			after = d.ID
+			if owners[d.PlanID] == "" {
+				continue
+			}
+			if _, err := s.contacts.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "client_id", Value: bson.D{{Key: "$exists", Value: false}}}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "client_id", Value: owners[d.PlanID]}}}}); err != nil {
+				return fmt.Errorf("own contact %s: %w", d.ID, err)
+			}
+		}
+		if len(docs) < batch {
+			return nil
+		}
+	}
 }
 
 // WithHooks sets test hooks.
@@ -72,8 +161,11 @@ func (s *PlanStore) Collection() *mongo.Collection { return s.plans.Collection()
 
 // contactDoc is a contact as stored in the contacts collection.
 type contactDoc struct {
-	ID           string `bson:"_id"`
-	PlanID       string `bson:"plan_id"`
+	ID     string `bson:"_id"`
+	PlanID string `bson:"plan_id"`
+	// ClientID owns the keyset the note is sealed with (contacts from
+	// before the note was sealed have none, and a plaintext note).
+	ClientID     string `bson:"client_id,omitempty"`
 	plan.Contact `bson:",inline"`
 }
 
@@ -126,7 +218,7 @@ func (s *PlanStore) Update(ctx context.Context, id string, fn func(*plan.Plan) (
 			// Copied before this write drops them from the plan: whatever
 			// the plan committed is in the collection first.
 			s.beforeHeal()
-			if err := s.copyContacts(ctx, id, p.PendingContacts); err != nil {
+			if err := s.copyContacts(ctx, p.ClientID, id, p.PendingContacts); err != nil {
 				return nil, err
 			}
 			p.PendingContacts, p.PendingToken = nil, ""
@@ -168,7 +260,7 @@ func (s *PlanStore) Update(ctx context.Context, id string, fn func(*plan.Plan) (
 // version's content, so a writer that read it and writes over it loses
 // nothing.
 func (s *PlanStore) settle(ctx context.Context, id string, p *plan.Plan, cond bson.E) error {
-	if err := s.copyContacts(ctx, id, p.PendingContacts); err != nil {
+	if err := s.copyContacts(ctx, p.ClientID, id, p.PendingContacts); err != nil {
 		return err
 	}
 	p.PendingContacts, p.PendingToken = nil, ""
@@ -185,23 +277,27 @@ func (s *PlanStore) settle(ctx context.Context, id string, p *plan.Plan, cond bs
 // copyContacts writes each contact unless the collection holds the same or
 // a newer revision of it: idempotent, and safe when two replicas copy
 // different revisions in either order.
-func (s *PlanStore) copyContacts(ctx context.Context, planID string, cs []plan.Contact) error {
+func (s *PlanStore) copyContacts(ctx context.Context, clientID, planID string, cs []plan.Contact) error {
 	for _, c := range cs {
-		doc := contactDoc{ID: contactKey(planID, c.ID), PlanID: planID, Contact: c}
+		id := contactKey(planID, c.ID)
+		doc, err := s.sealed.Encode(ctx, id, contactDoc{ID: id, PlanID: planID, ClientID: clientID, Contact: c})
+		if err != nil {
+			return err
+		}
 		if c.Rev <= 1 {
 			// A contact as logged: nothing older can be stored, so an
 			// insert is the whole copy (one point write; FerretDB would
 			// scan the collection for the guarded replace).
 			if _, err := s.contacts.InsertOne(ctx, doc); err != nil && !mongo.IsDuplicateKeyError(err) {
-				return fmt.Errorf("copy contact %s: %w", doc.ID, err)
+				return fmt.Errorf("copy contact %s: %w", id, err)
 			}
 			continue
 		}
-		older := bson.D{{Key: "_id", Value: doc.ID}, {Key: "rev", Value: bson.D{{Key: "$lt", Value: c.Rev}}}}
+		older := bson.D{{Key: "_id", Value: id}, {Key: "rev", Value: bson.D{{Key: "$lt", Value: c.Rev}}}}
 		for try := 0; ; try++ {
 			res, err := s.contacts.ReplaceOne(ctx, older, doc)
 			if err != nil {
-				return fmt.Errorf("copy contact %s: %w", doc.ID, err)
+				return fmt.Errorf("copy contact %s: %w", id, err)
 			}
 			if res.MatchedCount == 1 || try == 1 {
 				break // written, or the stored one is at least as new
@@ -211,7 +307,7 @@ func (s *PlanStore) copyContacts(ctx context.Context, planID string, cs []plan.C
 				break
 			}
 			if !mongo.IsDuplicateKeyError(err) {
-				return fmt.Errorf("copy contact %s: %w", doc.ID, err)
+				return fmt.Errorf("copy contact %s: %w", id, err)
 			}
 			// Someone stored it meanwhile: replace it if it is older.
 		}
@@ -222,13 +318,18 @@ func (s *PlanStore) copyContacts(ctx context.Context, planID string, cs []plan.C
 // ImportContacts inserts contacts of a plan that the contacts collection
 // does not hold yet, in bulk: a data load (such as the benchmarks' plans
 // with 10,000 contacts) whose plan document already summarises them.
-func (s *PlanStore) ImportContacts(ctx context.Context, planID string, cs []plan.Contact) error {
+func (s *PlanStore) ImportContacts(ctx context.Context, clientID, planID string, cs []plan.Contact) error {
 	const batch = 1000
 	for len(cs) > 0 {
 		n := min(batch, len(cs))
 		docs := make([]any, n)
 		for i, c := range cs[:n] {
-			docs[i] = contactDoc{ID: contactKey(planID, c.ID), PlanID: planID, Contact: c}
+			id := contactKey(planID, c.ID)
+			doc, err := s.sealed.Encode(ctx, id, contactDoc{ID: id, PlanID: planID, ClientID: clientID, Contact: c})
+			if err != nil {
+				return err
+			}
+			docs[i] = doc
 		}
 		if _, err := s.contacts.InsertMany(ctx, docs); err != nil {
 			return fmt.Errorf("import contacts of %s: %w", planID, err)
@@ -241,12 +342,15 @@ func (s *PlanStore) ImportContacts(ctx context.Context, planID string, cs []plan
 // Contact returns one contact of a plan.
 func (s *PlanStore) Contact(ctx context.Context, planID, contactID string) (plan.Contact, bool, error) {
 	var doc contactDoc
-	err := s.contacts.FindOne(ctx, bson.D{{Key: "_id", Value: contactKey(planID, contactID)}}).Decode(&doc)
+	raw, err := s.contacts.FindOne(ctx, bson.D{{Key: "_id", Value: contactKey(planID, contactID)}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return plan.Contact{}, false, nil
 	}
 	if err != nil {
 		return plan.Contact{}, false, fmt.Errorf("get contact %s/%s: %w", planID, contactID, err)
+	}
+	if err := s.sealed.Decode(ctx, raw, &doc); err != nil {
+		return plan.Contact{}, false, err
 	}
 	return doc.Contact, true, nil
 }
@@ -269,8 +373,8 @@ func (s *PlanStore) ListContacts(ctx context.Context, planID string, beforeSeq i
 	if err != nil {
 		return nil, fmt.Errorf("list contacts of %s: %w", planID, err)
 	}
-	var docs []contactDoc
-	if err := cur.All(ctx, &docs); err != nil {
+	docs, err := s.decodeContacts(ctx, cur)
+	if err != nil {
 		return nil, fmt.Errorf("list contacts of %s: %w", planID, err)
 	}
 	out := make([]plan.Contact, len(docs))
@@ -278,6 +382,20 @@ func (s *PlanStore) ListContacts(ctx context.Context, planID string, beforeSeq i
 		out[i] = docs[i].Contact
 	}
 	return out, nil
+}
+
+// decodeContacts opens every contact of cur: all of them, or an error.
+func (s *PlanStore) decodeContacts(ctx context.Context, cur *mongo.Cursor) ([]contactDoc, error) {
+	defer cur.Close(ctx)
+	var docs []contactDoc
+	for cur.Next(ctx) {
+		var d contactDoc
+		if err := s.sealed.Decode(ctx, cur.Current, &d); err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+	return docs, cur.Err()
 }
 
 // ListByClient lists a client's plans, newest first (their summaries; a
@@ -309,7 +427,9 @@ func (s *PlanStore) ListByClients(ctx context.Context, clientIDs []string) ([]pl
 }
 
 // ContactsSince lists the contacts of several plans that occurred at or
-// after since, in one query (not voided ones only).
+// after since, in one query (not voided ones only), without their notes:
+// the roster reads when and what, never the client's words, so nothing is
+// decrypted for it.
 func (s *PlanStore) ContactsSince(ctx context.Context, planIDs []string, since time.Time) ([]plan.PlanContact, error) {
 	if len(planIDs) == 0 {
 		return nil, nil
@@ -317,12 +437,12 @@ func (s *PlanStore) ContactsSince(ctx context.Context, planIDs []string, since t
 	cur, err := s.contacts.Find(ctx, bson.D{
 		{Key: "plan_id", Value: bson.D{{Key: "$in", Value: planIDs}}},
 		{Key: "occurred_at", Value: bson.D{{Key: "$gte", Value: since}}},
-	})
+	}, options.Find().SetProjection(bson.D{{Key: "note", Value: 0}}))
 	if err != nil {
 		return nil, fmt.Errorf("recent contacts: %w", err)
 	}
-	var docs []contactDoc
-	if err := cur.All(ctx, &docs); err != nil {
+	docs, err := s.decodeContacts(ctx, cur)
+	if err != nil {
 		return nil, fmt.Errorf("recent contacts: %w", err)
 	}
 	out := make([]plan.PlanContact, 0, len(docs))

@@ -23,6 +23,7 @@ import (
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
 	"github.com/nocontact/backend/platform/events"
+	"github.com/nocontact/backend/platform/fieldcrypt"
 	"github.com/nocontact/backend/platform/mongox"
 	"github.com/nocontact/backend/platform/natsx"
 	"github.com/nocontact/backend/platform/outbox"
@@ -74,7 +75,15 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 	assignments := docstore.New[care.Assignment](assignColl, nil)
 	consents := docstore.New[care.Consents](consentColl, nil)
 	access := app.NewAccess(assignments, consents, db.Collection(mongodb.CollAccessLog), clk)
-	plans := app.NewPlans(mongodb.NewPlanStore(planColl, db.Collection(mongodb.CollContacts), nil), assignments, access, clk)
+	keks, err := fieldcrypt.Config{KEK: "dGVzdC1rZWstb2YtdGhlLXBsYW5zLXNlcnZpY2UtISE="}.KEKs(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := fieldcrypt.New(db, keks, fieldcrypt.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := app.NewPlans(mongodb.NewPlanStore(planColl, db.Collection(mongodb.CollContacts), keys, nil), assignments, access, clk)
 	return &fixture{db: db, js: js, clk: clk, plans: plans, access: access, relay: relay, handle: planevents.JournalHandler(plans, access)}
 }
 

@@ -69,6 +69,10 @@ type Envelope struct {
 	//	*Envelope_RiskFlagRaised
 	//	*Envelope_RiskFlagUpdated
 	//	*Envelope_AccessRecorded
+	//	*Envelope_ErasureRequested
+	//	*Envelope_ErasureConfirmed
+	//	*Envelope_ExportRequested
+	//	*Envelope_ExportPartReady
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -374,6 +378,42 @@ func (x *Envelope) GetAccessRecorded() *AccessRecorded {
 	return nil
 }
 
+func (x *Envelope) GetErasureRequested() *ErasureRequested {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ErasureRequested); ok {
+			return x.ErasureRequested
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetErasureConfirmed() *ErasureConfirmed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ErasureConfirmed); ok {
+			return x.ErasureConfirmed
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetExportRequested() *ExportRequested {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ExportRequested); ok {
+			return x.ExportRequested
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetExportPartReady() *ExportPartReady {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ExportPartReady); ok {
+			return x.ExportPartReady
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -494,6 +534,27 @@ type Envelope_AccessRecorded struct {
 	AccessRecorded *AccessRecorded `protobuf:"bytes,48,opt,name=access_recorded,json=accessRecorded,proto3,oneof"`
 }
 
+type Envelope_ErasureRequested struct {
+	// plans.erasure.requested
+	ErasureRequested *ErasureRequested `protobuf:"bytes,60,opt,name=erasure_requested,json=erasureRequested,proto3,oneof"`
+}
+
+type Envelope_ErasureConfirmed struct {
+	// journal.erasure.confirmed, notify.erasure.confirmed
+	ErasureConfirmed *ErasureConfirmed `protobuf:"bytes,61,opt,name=erasure_confirmed,json=erasureConfirmed,proto3,oneof"`
+}
+
+type Envelope_ExportRequested struct {
+	// plans.export.requested
+	ExportRequested *ExportRequested `protobuf:"bytes,70,opt,name=export_requested,json=exportRequested,proto3,oneof"`
+}
+
+type Envelope_ExportPartReady struct {
+	// plans.export.part_ready, journal.export.part_ready,
+	// notify.export.part_ready
+	ExportPartReady *ExportPartReady `protobuf:"bytes,71,opt,name=export_part_ready,json=exportPartReady,proto3,oneof"`
+}
+
 func (*Envelope_PlanCreated) isEnvelope_Payload() {}
 
 func (*Envelope_PlanUpdated) isEnvelope_Payload() {}
@@ -540,11 +601,19 @@ func (*Envelope_RiskFlagUpdated) isEnvelope_Payload() {}
 
 func (*Envelope_AccessRecorded) isEnvelope_Payload() {}
 
+func (*Envelope_ErasureRequested) isEnvelope_Payload() {}
+
+func (*Envelope_ErasureConfirmed) isEnvelope_Payload() {}
+
+func (*Envelope_ExportRequested) isEnvelope_Payload() {}
+
+func (*Envelope_ExportPartReady) isEnvelope_Payload() {}
+
 var File_nocontact_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xf1\x10\n" +
+	"\"nocontact/events/v1/envelope.proto\x12\x13nocontact.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!nocontact/events/v1/erasure.proto\x1a nocontact/events/v1/export.proto\x1a!nocontact/events/v1/journal.proto\x1a\x1fnocontact/events/v1/plans.proto\"\xc4\x13\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -579,7 +648,11 @@ const file_nocontact_events_v1_envelope_proto_rawDesc = "" +
 	"\rurge_resolved\x18- \x01(\v2!.nocontact.events.v1.UrgeResolvedH\x00R\furgeResolved\x12O\n" +
 	"\x10risk_flag_raised\x18. \x01(\v2#.nocontact.events.v1.RiskFlagRaisedH\x00R\x0eriskFlagRaised\x12R\n" +
 	"\x11risk_flag_updated\x18/ \x01(\v2$.nocontact.events.v1.RiskFlagUpdatedH\x00R\x0friskFlagUpdated\x12N\n" +
-	"\x0faccess_recorded\x180 \x01(\v2#.nocontact.events.v1.AccessRecordedH\x00R\x0eaccessRecordedB\t\n" +
+	"\x0faccess_recorded\x180 \x01(\v2#.nocontact.events.v1.AccessRecordedH\x00R\x0eaccessRecorded\x12T\n" +
+	"\x11erasure_requested\x18< \x01(\v2%.nocontact.events.v1.ErasureRequestedH\x00R\x10erasureRequested\x12T\n" +
+	"\x11erasure_confirmed\x18= \x01(\v2%.nocontact.events.v1.ErasureConfirmedH\x00R\x10erasureConfirmed\x12Q\n" +
+	"\x10export_requested\x18F \x01(\v2$.nocontact.events.v1.ExportRequestedH\x00R\x0fexportRequested\x12R\n" +
+	"\x11export_part_ready\x18G \x01(\v2$.nocontact.events.v1.ExportPartReadyH\x00R\x0fexportPartReadyB\t\n" +
 	"\apayloadBHZFgithub.com/nocontact/backend/proto/gen/go/nocontact/events/v1;eventsv1b\x06proto3"
 
 var (
@@ -621,6 +694,10 @@ var file_nocontact_events_v1_envelope_proto_goTypes = []any{
 	(*RiskFlagRaised)(nil),        // 22: nocontact.events.v1.RiskFlagRaised
 	(*RiskFlagUpdated)(nil),       // 23: nocontact.events.v1.RiskFlagUpdated
 	(*AccessRecorded)(nil),        // 24: nocontact.events.v1.AccessRecorded
+	(*ErasureRequested)(nil),      // 25: nocontact.events.v1.ErasureRequested
+	(*ErasureConfirmed)(nil),      // 26: nocontact.events.v1.ErasureConfirmed
+	(*ExportRequested)(nil),       // 27: nocontact.events.v1.ExportRequested
+	(*ExportPartReady)(nil),       // 28: nocontact.events.v1.ExportPartReady
 }
 var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: nocontact.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -647,11 +724,15 @@ var file_nocontact_events_v1_envelope_proto_depIdxs = []int32{
 	22, // 21: nocontact.events.v1.Envelope.risk_flag_raised:type_name -> nocontact.events.v1.RiskFlagRaised
 	23, // 22: nocontact.events.v1.Envelope.risk_flag_updated:type_name -> nocontact.events.v1.RiskFlagUpdated
 	24, // 23: nocontact.events.v1.Envelope.access_recorded:type_name -> nocontact.events.v1.AccessRecorded
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	25, // 24: nocontact.events.v1.Envelope.erasure_requested:type_name -> nocontact.events.v1.ErasureRequested
+	26, // 25: nocontact.events.v1.Envelope.erasure_confirmed:type_name -> nocontact.events.v1.ErasureConfirmed
+	27, // 26: nocontact.events.v1.Envelope.export_requested:type_name -> nocontact.events.v1.ExportRequested
+	28, // 27: nocontact.events.v1.Envelope.export_part_ready:type_name -> nocontact.events.v1.ExportPartReady
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_nocontact_events_v1_envelope_proto_init() }
@@ -659,6 +740,8 @@ func file_nocontact_events_v1_envelope_proto_init() {
 	if File_nocontact_events_v1_envelope_proto != nil {
 		return
 	}
+	file_nocontact_events_v1_erasure_proto_init()
+	file_nocontact_events_v1_export_proto_init()
 	file_nocontact_events_v1_journal_proto_init()
 	file_nocontact_events_v1_plans_proto_init()
 	file_nocontact_events_v1_envelope_proto_msgTypes[0].OneofWrappers = []any{
@@ -685,6 +768,10 @@ func file_nocontact_events_v1_envelope_proto_init() {
 		(*Envelope_RiskFlagRaised)(nil),
 		(*Envelope_RiskFlagUpdated)(nil),
 		(*Envelope_AccessRecorded)(nil),
+		(*Envelope_ErasureRequested)(nil),
+		(*Envelope_ErasureConfirmed)(nil),
+		(*Envelope_ExportRequested)(nil),
+		(*Envelope_ExportPartReady)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
