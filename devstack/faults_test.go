@@ -185,7 +185,14 @@ func TestFaultPlansStopBeforePublish(t *testing.T) {
 			restore()
 
 			second := startSuiteIn(t, dir)
-			second.settle()
+			// A delivery to the first suite's notify still in flight when it
+			// stopped is lost with its connection and comes back after the
+			// consumer's AckWait (seen once after the merge with main: "0
+			// pending, 1 waiting for an ack" after 20 s); notify's
+			// idempotency absorbs it. So wait longer than that.
+			second.waitScans(time.Now())
+			second.waitPublished("plans", "plans", "care_assignments", "consents")
+			second.waitConsumedWithin("PLANS", "notify-plans", natsx.DefaultAckWait+20*time.Second)
 			assertMilestonesOnce(t, second, id)
 		})
 	}
