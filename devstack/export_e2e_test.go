@@ -121,10 +121,10 @@ func waitExport(t testing.TB, s *suite, c *exportClient, id string, within time.
 	t.Helper()
 	var progress []string
 	seen := map[string]bool{}
-	deadline := time.Now().Add(within)
-	for {
+	var ex map[string]any
+	eventually(t, within, func() string {
 		out := s.mustCall(http.StatusOK, "GET", "/v1/clients/"+c.id+"/exports/"+id, c.tok, nil)
-		ex := out
+		ex = out
 		if e, ok := out["export"].(map[string]any); ok {
 			ex = e
 		}
@@ -136,13 +136,11 @@ func waitExport(t testing.TB, s *suite, c *exportClient, id string, within time.
 			}
 		}
 		if done(ex) {
-			return ex, progress
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("export %s after %v: %v", id, within, ex)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Sprintf("export %s after %v: %v", id, within, ex)
+	})
+	return ex, progress
 }
 
 // download fetches the archive and answers its files by name.
