@@ -192,7 +192,6 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		WithWebhooks(webhooks).
 		WithCareAuthority(plansclient.New(plansConn)).
 		WithAccessLog(docstore.New[app.AccessRecord](d.DB.Collection(CollAccess), relay.Kick)).
-		// No keyset yet: notify seals nothing of its own (nil Shredder).
 		WithErasure(erasure.NewMarks(d.DB, "notify", relay.Kick), notifymongo.NewClientData(notifymongo.Collections{
 			Notifications: d.DB.Collection(CollNotifications), Preferences: d.DB.Collection(CollPreferences),
 			Webhooks: d.DB.Collection(CollWebhooks), Deliveries: d.DB.Collection(CollDeliveries), DailyCaps: d.DB.Collection(CollDailyCaps),

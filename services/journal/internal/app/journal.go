@@ -16,6 +16,7 @@ import (
 	"github.com/nocontact/backend/platform/apperr"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/journal/internal/coping"
@@ -77,7 +78,7 @@ type Journal struct {
 	beforeCreate func(id string)
 	// erasure is the journal's part of erasures (erasure.go); nil in tests
 	// that do not erase.
-	erasure *erasureDeps
+	erasure *erasure.Part
 }
 
 // Options tune the journal use cases.

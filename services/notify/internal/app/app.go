@@ -27,6 +27,7 @@ import (
 	"github.com/nocontact/backend/platform/careview"
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
+	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
@@ -71,7 +72,7 @@ type Notify struct {
 	// beforeReleaseWebhooks runs between a release and its webhooks (tests).
 	beforeReleaseWebhooks func(noteID string) error
 	// erasure is notify's part of erasures (erasure.go); nil: off.
-	erasure *erasureDeps
+	erasure *erasure.Part
 }
 
 // raceHooks run, when set, between a read and the write that depends on

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
@@ -12,28 +11,11 @@ import (
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 )
 
-// ClientEraser deletes what the notify database holds of a client
-// (adapters/mongodb.ClientData).
-type ClientEraser interface {
-	Delete(ctx context.Context, clientID string) (int64, error)
-}
-
-// Shredder destroys a client's keyset (fieldcrypt.Keyring), for the fields
-// notify seals; nil while it seals none.
-type Shredder interface {
-	Destroy(ctx context.Context, clientID string) error
-	Forget(clientID string)
-}
-
-type erasureDeps struct {
-	marks *erasure.Marks
-	data  ClientEraser
-	keys  Shredder
-}
-
-// WithErasure gives notify its part of erasures; keys may be nil.
-func (n *Notify) WithErasure(marks *erasure.Marks, data ClientEraser, keys Shredder) *Notify {
-	n.erasure = &erasureDeps{marks: marks, data: data, keys: keys}
+// WithErasure gives notify its part of erasures: the markers, the
+// deletion of a user's documents (adapters/mongodb.ClientData) and the
+// keysets of the secrets it seals (fieldcrypt.Keyring).
+func (n *Notify) WithErasure(marks *erasure.Marks, data erasure.ClientData, keys erasure.Shredder) *Notify {
+	n.erasure = &erasure.Part{Marks: marks, Data: data, Keys: keys}
 	return n
 }
 
@@ -58,41 +40,16 @@ func (n *Notify) HandleEvent(ctx context.Context, env *eventsv1.Envelope, seq in
 	return err
 }
 
-// Erase is notify's part of a client's erasure: the marker first (no
-// event makes anything for the client from then on), the keyset destroyed
-// when notify seals, the documents deleted, then the confirmation queued.
-// Idempotent: a redelivery finishes what a crash left.
+// Erase is notify's part of a client's erasure (erasure.Part.Erase).
 func (n *Notify) Erase(ctx context.Context, clientID, erasureID string, requested time.Time) error {
-	if n.erasure == nil {
-		return errors.New("erasure is not wired")
-	}
-	e := n.erasure
-	if err := e.marks.Mark(ctx, clientID, erasureID, requested); err != nil {
-		return err
-	}
-	if e.keys != nil {
-		if err := e.keys.Destroy(ctx, clientID); err != nil {
-			return fmt.Errorf("destroy keyset: %w", err)
-		}
-		e.keys.Forget(clientID)
-	}
-	if _, err := e.data.Delete(ctx, clientID); err != nil {
-		return err
-	}
-	return e.marks.Confirm(ctx, clientID, n.now())
+	return n.erasure.Erase(ctx, clientID, erasureID, requested, n.now())
 }
 
-// guardErased runs create for userID under the erasure marker (nothing
-// for an erased client; a create that raced the erasure is deleted
-// again). It answers erasure.ErrErased then.
+// guardErased runs create for userID under the erasure marker
+// (erasure.Part.Guard): nothing for an erased user, and a create that
+// raced the erasure is deleted again. It answers erasure.ErrErased then.
 func (n *Notify) guardErased(ctx context.Context, userID string, create func() error) error {
-	if n.erasure == nil {
-		return create()
-	}
-	return n.erasure.marks.Guard(ctx, userID, create, func(ctx context.Context, id string) error {
-		_, err := n.erasure.data.Delete(ctx, id)
-		return err
-	})
+	return n.erasure.Guard(ctx, userID, create)
 }
 
 // changePreferences is changePreferencesNow under the erasure marker: an
