@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"google.golang.org/protobuf/proto"
@@ -360,15 +359,8 @@ func TestErasureAcrossTheSuite(t *testing.T) {
 
 	// A replay of every old event about the erased client re-creates
 	// nothing in any service; a redelivered confirmation changes nothing.
-	nc, err := nats.Connect(s.stack.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, closeJS := s.jetStream()
+	defer closeJS()
 	replayed := republish(t, js, "PLANS", erasee) + republish(t, js, "JOURNAL", erasee)
 	if replayed < 8 {
 		t.Fatalf("only %d events of the client to replay", replayed)

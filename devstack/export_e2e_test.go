@@ -143,6 +143,21 @@ func waitExport(t testing.TB, s *suite, c *exportClient, id string, within time.
 	return ex, progress
 }
 
+// lastExportRequest is the newest ExportRequested event on the PLANS
+// stream, to publish again as a replay.
+func lastExportRequest(ctx context.Context, t testing.TB, js jetstream.JetStream) *jetstream.RawStreamMsg {
+	t.Helper()
+	stream, err := js.Stream(ctx, "PLANS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := stream.GetLastMsgForSubject(ctx, "plans.export.requested")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orig
+}
+
 // download fetches the archive and answers its files by name.
 func download(t testing.TB, s *suite, clientID, exportID, tok string) (int, map[string][]byte) {
 	t.Helper()
@@ -430,25 +445,11 @@ func TestExportRequestRedeliveredBuildsOnePart(t *testing.T) {
 	ex, _ := requestExport(t, s, a, 30*time.Second)
 	id := ex["id"].(string)
 
-	nc, err := nats.Connect(s.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, closeJS := s.jetStream()
+	defer closeJS()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stream, err := js.Stream(ctx, "PLANS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig, err := stream.GetLastMsgForSubject(ctx, "plans.export.requested")
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := lastExportRequest(ctx, t, js)
 	// The same event again, past the duplicate window (a new message id):
 	// twice, so that both replicas of each consumer may take one.
 	for i := range 2 {
@@ -593,25 +594,11 @@ func TestExportOfAnErasedClientBuildsNothing(t *testing.T) {
 		t.Fatalf("after the erasure the client still has export documents: %v", got)
 	}
 
-	nc, err := nats.Connect(s.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, closeJS := s.jetStream()
+	defer closeJS()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stream, err := js.Stream(ctx, "PLANS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig, err := stream.GetLastMsgForSubject(ctx, "plans.export.requested")
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := lastExportRequest(ctx, t, js)
 	if _, err := js.Publish(ctx, "plans.export.requested", orig.Data, jetstream.WithMsgID("replay-after-erasure")); err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/nocontact/backend/platform/auth"
@@ -245,15 +243,8 @@ func waitAllPublished(t *testing.T, s *suite) {
 // acknowledged everything.
 func waitAllConsumed(t *testing.T, s *suite) {
 	t.Helper()
-	nc, err := nats.Connect(s.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, closeJS := s.jetStream()
+	defer closeJS()
 	ctx := context.Background()
 	eventually(t, 30*time.Second, func() string {
 		streams := js.ListStreams(ctx)

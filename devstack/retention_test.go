@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/nocontact/backend/platform/jobs"
 	"github.com/nocontact/backend/platform/natsx"
 )
@@ -52,15 +49,8 @@ func TestRetentionSweepsAndStreamLimitsInEveryService(t *testing.T) {
 		}
 	}
 
-	nc, err := nats.Connect(s.nats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, closeJS := s.jetStream()
+	defer closeJS()
 	for _, name := range []string{"PLANS", "JOURNAL", "NOTIFY", natsx.DeadLetterStream} {
 		str, err := js.Stream(ctx, name)
 		if err != nil {

@@ -78,19 +78,27 @@ func (s *suite) waitConsumed(stream, durable string) {
 	s.waitConsumedWithin(stream, durable, 20*time.Second)
 }
 
-// waitConsumedWithin is waitConsumed with a given patience (a fault test
-// whose acks were lost waits out the consumer's AckWait).
-func (s *suite) waitConsumedWithin(stream, durable string, within time.Duration) {
+// jetStream connects to the suite's NATS; call closeJS when done.
+func (s *suite) jetStream() (js jetstream.JetStream, closeJS func()) {
 	s.t.Helper()
 	nc, err := nats.Connect(s.nats)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err = jetstream.New(nc)
 	if err != nil {
+		nc.Close()
 		s.t.Fatal(err)
 	}
+	return js, nc.Close
+}
+
+// waitConsumedWithin is waitConsumed with a given patience (a fault test
+// whose acks were lost waits out the consumer's AckWait).
+func (s *suite) waitConsumedWithin(stream, durable string, within time.Duration) {
+	s.t.Helper()
+	js, closeJS := s.jetStream()
+	defer closeJS()
 	eventually(s.t, within, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
