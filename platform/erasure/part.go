@@ -67,3 +67,14 @@ func (p *Part) Guard(ctx context.Context, clientID string, create func() error) 
 		return err
 	})
 }
+
+// Skip is Guard for work that an erased client's event should simply not
+// do (an export part of a replayed request): erased answers true, with no
+// error, instead of ErrErased.
+func (p *Part) Skip(ctx context.Context, clientID string, create func() error) (erased bool, err error) {
+	err = p.Guard(ctx, clientID, create)
+	if errors.Is(err, ErrErased) {
+		return true, nil
+	}
+	return false, err
+}

@@ -24,10 +24,3 @@ func (j *Journal) WithErasure(marks *erasure.Marks, data erasure.ClientData, key
 func (j *Journal) Erase(ctx context.Context, clientID, erasureID string, requested time.Time) error {
 	return j.erasure.Erase(ctx, clientID, erasureID, requested, storedNow(j.clk))
 }
-
-// guardErased runs create for clientID under the erasure marker
-// (erasure.Marks.Guard): nothing for an erased client, and what raced the
-// erasure deleted again. It answers erasure.ErrErased then.
-func (j *Journal) guardErased(ctx context.Context, clientID string, create func() error) error {
-	return j.erasure.Guard(ctx, clientID, create)
-}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/nocontact/backend/platform/clock"
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/services/journal/internal/journal"
 )
@@ -50,11 +48,7 @@ func NewExports(j *Journal, parts *docstore.Store[exportpart.Part], clk clock.Cl
 	e := &Exports{j: j}
 	e.parts = exportpart.NewBuilder(ExportService, parts, clk, e.count).WithGuard(func(ctx context.Context, clientID string, create func() error) (bool, error) {
 		// An erased client's part is never built (a replayed request).
-		err := j.guardErased(ctx, clientID, create)
-		if errors.Is(err, erasure.ErrErased) {
-			return true, nil
-		}
-		return false, err
+		return j.erasure.Skip(ctx, clientID, create)
 	})
 	return e
 }

@@ -15,7 +15,6 @@ import (
 	journalv1 "github.com/nocontact/backend/proto/gen/go/nocontact/journal/v1"
 
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/events"
 	"github.com/nocontact/backend/platform/outbox"
 	"github.com/nocontact/backend/services/journal/internal/journal"
@@ -140,7 +139,7 @@ func (j *Journal) RaiseFlags(ctx context.Context, env *eventsv1.Envelope) error 
 		return nil
 	}
 	// An erased client's event (a redelivery, a replay) raises nothing.
-	err := j.guardErased(ctx, env.GetClientId(), func() error {
+	_, err := j.erasure.Skip(ctx, env.GetClientId(), func() error {
 		for _, s := range sigs {
 			if err := j.raiseFlag(ctx, env.GetClientId(), env.GetCorrelationId(), kind, sourceID, s); err != nil {
 				return fmt.Errorf("raise %s flag for %s %s: %w", s.reason, kind, sourceID, err)
@@ -148,9 +147,6 @@ func (j *Journal) RaiseFlags(ctx context.Context, env *eventsv1.Envelope) error 
 		}
 		return nil
 	})
-	if errors.Is(err, erasure.ErrErased) {
-		return nil
-	}
 	return err
 }
 

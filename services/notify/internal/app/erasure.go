@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
@@ -33,10 +32,7 @@ func (n *Notify) HandleEvent(ctx context.Context, env *eventsv1.Envelope, seq in
 	if n.erasure == nil || env.GetClientId() == "" {
 		return n.Handle(ctx, env, seq)
 	}
-	err := n.guardErased(ctx, env.GetClientId(), func() error { return n.Handle(ctx, env, seq) })
-	if errors.Is(err, erasure.ErrErased) {
-		return nil
-	}
+	_, err := n.erasure.Skip(ctx, env.GetClientId(), func() error { return n.Handle(ctx, env, seq) })
 	return err
 }
 
@@ -45,18 +41,11 @@ func (n *Notify) Erase(ctx context.Context, clientID, erasureID string, requeste
 	return n.erasure.Erase(ctx, clientID, erasureID, requested, n.now())
 }
 
-// guardErased runs create for userID under the erasure marker
-// (erasure.Part.Guard): nothing for an erased user, and a create that
-// raced the erasure is deleted again. It answers erasure.ErrErased then.
-func (n *Notify) guardErased(ctx context.Context, userID string, create func() error) error {
-	return n.erasure.Guard(ctx, userID, create)
-}
-
 // changePreferences is changePreferencesNow under the erasure marker: an
 // erased user's preferences are never written again.
 func (n *Notify) changePreferences(ctx context.Context, userID, tz string, fn func(*inbox.Preferences) error) (inbox.Preferences, error) {
 	var out inbox.Preferences
-	err := n.guardErased(ctx, userID, func() error {
+	err := n.erasure.Guard(ctx, userID, func() error {
 		var err error
 		out, err = n.changePreferencesNow(ctx, userID, tz, fn)
 		return err

@@ -12,7 +12,6 @@ import (
 	eventsv1 "github.com/nocontact/backend/proto/gen/go/nocontact/events/v1"
 
 	"github.com/nocontact/backend/platform/docstore"
-	"github.com/nocontact/backend/platform/erasure"
 	"github.com/nocontact/backend/platform/exportpart"
 	"github.com/nocontact/backend/services/notify/internal/inbox"
 )
@@ -46,11 +45,7 @@ func (n *Notify) NewExports(parts *docstore.Store[exportpart.Part]) *Exports {
 	e := &Exports{n: n}
 	e.parts = exportpart.NewBuilder(ExportService, parts, n.clk, e.count).WithGuard(func(ctx context.Context, clientID string, create func() error) (bool, error) {
 		// An erased client's part is never built (a replayed request).
-		err := n.guardErased(ctx, clientID, create)
-		if errors.Is(err, erasure.ErrErased) {
-			return true, nil
-		}
-		return false, err
+		return n.erasure.Skip(ctx, clientID, create)
 	})
 	return e
 }
