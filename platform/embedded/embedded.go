@@ -143,9 +143,19 @@ func StartFerretDB(ctx context.Context, opts FerretOptions) (uri string, stop fu
 		defer close(done)
 		_ = f.Run(runCtx) // always nil; it returns when runCtx is cancelled
 	}()
+	// The _id indexes (idindex.go) are added beside the server and stopped
+	// before it, so that no pass opens a file the server is closing.
+	indexCtx, stopIndexer := context.WithCancel(context.Background())
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		newIDIndexer(opts.Dir, logger).run(indexCtx, IDIndexInterval)
+	}()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
+			stopIndexer()
+			<-indexed
 			cancel()
 			<-done
 		})
