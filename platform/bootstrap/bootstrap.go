@@ -46,6 +46,10 @@ type Base struct {
 	// OutboxInterval is how often the relay polls for unpublished events
 	// (it is also woken after every write).
 	OutboxInterval time.Duration `env:"OUTBOX_INTERVAL" envDefault:"1s"`
+	// OutboxIdleInterval is how far that period grows while the relay
+	// finds nothing (doubling from OutboxInterval): each write wakes the
+	// relay anyway, so the poll only catches what a stopped replica left.
+	OutboxIdleInterval time.Duration `env:"OUTBOX_IDLE_INTERVAL" envDefault:"15s"`
 	// MetricsAddr is where Prometheus metrics are served (GET /metrics, a
 	// listener of its own); "" or "off" serves none.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9464"`
@@ -353,7 +357,7 @@ func (d *Deps) Relay(collections ...string) *outbox.Relay {
 	for i, c := range collections {
 		colls[i] = d.DB.Collection(c)
 	}
-	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval, Observe: d.Metrics.OutboxObserver(), Tracing: d.Tracing}, colls...)
+	return outbox.NewRelay(d.JS, d.Log, outbox.Options{Interval: d.base.OutboxInterval, IdleInterval: d.base.OutboxIdleInterval, Observe: d.Metrics.OutboxObserver(), Tracing: d.Tracing}, colls...)
 }
 
 // DialOptions are the options for grpcclient.Dial of another service:

@@ -33,6 +33,15 @@ type Options struct {
 	// Interval between polls when nothing woke the relay (DefaultInterval
 	// when 0). Kick makes a write's events go out without waiting for it.
 	Interval time.Duration
+	// IdleInterval, when longer than Interval, is how far the poll period
+	// grows while passes find nothing pending: it doubles from Interval
+	// after each empty pass up to IdleInterval, and falls back to Interval
+	// as soon as a pass finds a pending document. Every write of this
+	// replica kicks the relay, so the poll only catches what a kick missed
+	// (another process stopped between its write and its publish); on a
+	// store that scans for the pending documents (FerretDB) an idle
+	// service then polls rarely. 0 keeps the period at Interval.
+	IdleInterval time.Duration
 	// BatchSize bounds the documents read per collection per pass
 	// (DefaultBatchSize when 0), so one pass holds bounded memory.
 	BatchSize int
@@ -110,6 +119,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	kick := r.kick
+	idle := time.Duration(0) // the poll period after the last pass; 0 before the first
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,7 +127,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-kick:
 		}
-		n, more, err := r.pass(ctx)
+		n, pending, more, err := r.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -133,6 +143,8 @@ func (r *Relay) Run(ctx context.Context) error {
 			next = 0
 		default:
 			b.Reset()
+			idle = idleNext(idle, pending > 0, r.opts.Interval, r.opts.IdleInterval)
+			next = idle
 		}
 		timer.Reset(next)
 	}
@@ -144,20 +156,29 @@ func (r *Relay) Run(ctx context.Context) error {
 // (duplicates included) and the errors met; a document that could not be
 // published or cleared stays pending for the next pass.
 func (r *Relay) Flush(ctx context.Context) (published int, err error) {
-	n, _, err := r.pass(ctx)
+	n, _, _, err := r.pass(ctx)
 	return n, err
 }
 
-// pass is Flush that also reports whether a collection returned a full
-// batch, i.e. more documents may be pending.
-func (r *Relay) pass(ctx context.Context) (published int, more bool, err error) {
+// idleNext is the poll period after a pass that succeeded without a full
+// batch: Interval when the pass found pending documents (or growth is off),
+// else the previous period doubled, from Interval up to IdleInterval.
+func idleNext(prev time.Duration, found bool, interval, idleMax time.Duration) time.Duration {
+	if found || idleMax <= interval || prev < interval {
+		return interval
+	}
+	return min(prev*2, idleMax)
+}
+
+// pass is Flush that also reports how many pending documents it found and
+// whether a collection returned a full batch, i.e. more may be pending.
+func (r *Relay) pass(ctx context.Context) (published, pending int, more bool, err error) {
 	r.passMu.Lock()
 	defer r.passMu.Unlock()
 
 	var (
-		errs    []error
-		pending int
-		oldest  time.Time
+		errs   []error
+		oldest time.Time
 	)
 	for _, coll := range r.colls {
 		n, docs, first, full, err := r.passCollection(ctx, coll)
@@ -178,7 +199,7 @@ func (r *Relay) pass(ctx context.Context) (published int, more bool, err error) 
 		}
 		r.opts.Observe(pending, age, published)
 	}
-	return published, more, errors.Join(errs...)
+	return published, pending, more, errors.Join(errs...)
 }
 
 // pendingDoc is the part of an aggregate document the relay reads. _id stays
