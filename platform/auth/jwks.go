@@ -47,6 +47,8 @@ type JWKSVerifier struct {
 	url      string
 	keyfunc  keyfunc.Keyfunc
 	parser   *jwt.Parser
+	times    *jwt.Validator // the parser's time checks, for the cache
+	clk      clock.Clock
 	issuer   string
 	audience string
 }
@@ -98,6 +100,8 @@ func NewJWKSVerifier(ctx context.Context, url, issuer, audience string, clk cloc
 		url:      url,
 		keyfunc:  kf,
 		parser:   newParser(asymmetricAlgorithms, issuer, audience, clk),
+		times:    newTimeValidator(clk),
+		clk:      clk,
 		issuer:   issuer,
 		audience: audience,
 	}, nil
@@ -106,11 +110,23 @@ func NewJWKSVerifier(ctx context.Context, url, issuer, audience string, clk cloc
 // Verify implements Verifier: an asymmetric signature by a key of the set
 // (the one its kid names), then the same claims as NewHS256Verifier asks.
 func (v *JWKSVerifier) Verify(ctx context.Context, token string) (Identity, error) {
+	id, _, err := v.verifyTimes(ctx, token)
+	return id, err
+}
+
+// verifyTimes implements timedVerifier.
+func (v *JWKSVerifier) verifyTimes(ctx context.Context, token string) (Identity, tokenTimes, error) {
 	if v.issuer == "" || v.audience == "" {
-		return Identity{}, fmt.Errorf("%w: verifier has no issuer or audience", ErrInvalidToken)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: verifier has no issuer or audience", ErrInvalidToken)
 	}
 	return parseIdentity(v.parser, token, v.keyfunc.KeyfuncCtx(ctx))
 }
+
+// checkTimes implements timedVerifier.
+func (v *JWKSVerifier) checkTimes(t tokenTimes) error { return v.times.Validate(t) }
+
+// now implements timedVerifier.
+func (v *JWKSVerifier) now() time.Time { return v.clk.Now() }
 
 // Ready reports an error while no key is known (the set could not be
 // fetched yet, or it is empty): every token would be refused.
@@ -127,12 +143,18 @@ func (v *JWKSVerifier) Ready(ctx context.Context) error {
 
 // NewVerifier builds the verifier cfg describes: JWKS when
 // NOCONTACT_JWT_JWKS_URL is set, else HS256 with the current and previous
-// secrets. cfg must have passed Validate. A JWKS verifier refreshes its
-// keys until ctx is done.
+// secrets, behind the verified-token cache cfg sizes (NewCachingVerifier;
+// off when cfg.TokenCacheSize or TokenCacheMaxAge is 0). cfg must have
+// passed Validate. A JWKS verifier refreshes its keys until ctx is done.
 func NewVerifier(ctx context.Context, cfg config.Auth, clk clock.Clock, log *slog.Logger) (Verifier, error) {
+	cache := TokenCacheOptions{Size: cfg.TokenCacheSize, MaxAge: cfg.TokenCacheMaxAge}
 	if cfg.JWKSURL != "" {
-		return NewJWKSVerifier(ctx, cfg.JWKSURL, cfg.Issuer, cfg.Audience, clk, JWKSOptions{Log: log})
+		v, err := NewJWKSVerifier(ctx, cfg.JWKSURL, cfg.Issuer, cfg.Audience, clk, JWKSOptions{Log: log})
+		if err != nil {
+			return nil, err
+		}
+		return NewCachingVerifier(v, cache), nil
 	}
 	keys := cfg.Keys()
-	return NewHS256Verifier(keys[0], cfg.Issuer, cfg.Audience, clk, keys[1:]...), nil
+	return NewCachingVerifier(NewHS256Verifier(keys[0], cfg.Issuer, cfg.Audience, clk, keys[1:]...), cache), nil
 }

@@ -69,6 +69,8 @@ type hs256Verifier struct {
 	issuer   string
 	audience string
 	parser   *jwt.Parser
+	times    *jwt.Validator // the parser's time checks, for the cache
+	clk      clock.Clock
 }
 
 // NewHS256Verifier returns a Verifier for HS256 tokens signed with secret
@@ -101,53 +103,89 @@ func NewHS256Verifier(secret []byte, issuer, audience string, clk clock.Clock, p
 		// Pinning the algorithm stops "alg: none" and algorithm confusion
 		// attacks.
 		parser: newParser([]string{jwt.SigningMethodHS256.Alg()}, issuer, audience, clk),
+		times:  newTimeValidator(clk),
+		clk:    clk,
 	}
 }
 
 // newParser checks what every token must carry whatever its signature:
-// one of the algorithms, an expiry (required), the issuer and audience,
-// with Leeway for clock skew.
+// one of the algorithms, the issuer and audience, and the time claims of
+// timeOptions.
 func newParser(algorithms []string, issuer, audience string, clk clock.Clock) *jwt.Parser {
-	return jwt.NewParser(
+	return jwt.NewParser(append([]jwt.ParserOption{
 		jwt.WithValidMethods(algorithms),
 		// Non-canonical base64 (stray padding bits) is refused too.
 		jwt.WithStrictDecoding(),
-		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(issuer),
 		jwt.WithAudience(audience),
+	}, timeOptions(clk)...)...)
+}
+
+// timeOptions are the time checks of every token: an expiry (required),
+// nbf and iat, with Leeway for clock skew, against clk. The parser applies
+// them at verification and the token cache again on every hit
+// (newTimeValidator), so both judge a token's times the same way.
+func timeOptions(clk clock.Clock) []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(Leeway),
 		jwt.WithTimeFunc(clk.Now),
-	)
+	}
 }
 
+// newTimeValidator checks tokenTimes with timeOptions.
+func newTimeValidator(clk clock.Clock) *jwt.Validator { return jwt.NewValidator(timeOptions(clk)...) }
+
+// tokenTimes are a verified token's exp, nbf and iat (nil when absent), as
+// the parser read them: what may turn a token that verified into one that
+// does not without any change to it or to the keys.
+type tokenTimes struct {
+	exp, nbf, iat *jwt.NumericDate
+}
+
+var _ jwt.Claims = tokenTimes{}
+
+func (t tokenTimes) GetExpirationTime() (*jwt.NumericDate, error) { return t.exp, nil }
+func (t tokenTimes) GetNotBefore() (*jwt.NumericDate, error)      { return t.nbf, nil }
+func (t tokenTimes) GetIssuedAt() (*jwt.NumericDate, error)       { return t.iat, nil }
+func (t tokenTimes) GetIssuer() (string, error)                   { return "", nil }
+func (t tokenTimes) GetSubject() (string, error)                  { return "", nil }
+func (t tokenTimes) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+
 // parseIdentity verifies token with parser and keyfunc and returns the
-// identity it proves: a non-empty sub and a known role.
-func parseIdentity(parser *jwt.Parser, token string, keyfunc jwt.Keyfunc) (Identity, error) {
+// identity it proves (a non-empty sub and a known role) and its times.
+func parseIdentity(parser *jwt.Parser, token string, keyfunc jwt.Keyfunc) (Identity, tokenTimes, error) {
 	if token == "" {
-		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidToken)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: empty token", ErrInvalidToken)
 	}
 	var c claims
 	if _, err := parser.ParseWithClaims(token, &c, keyfunc); err != nil {
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Subject == "" {
-		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
 	if !ValidUserID(c.Subject) {
-		return Identity{}, fmt.Errorf("%w: subject is not a user id (%s)", ErrInvalidToken, UserIDRule)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: subject is not a user id (%s)", ErrInvalidToken, UserIDRule)
 	}
 	role, err := ParseRole(c.Role)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return Identity{Subject: c.Subject, Role: role}, nil
+	return Identity{Subject: c.Subject, Role: role}, tokenTimes{exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt}, nil
 }
 
 // Verify implements Verifier.
-func (v *hs256Verifier) Verify(_ context.Context, token string) (Identity, error) {
+func (v *hs256Verifier) Verify(ctx context.Context, token string) (Identity, error) {
+	id, _, err := v.verifyTimes(ctx, token)
+	return id, err
+}
+
+// verifyTimes implements timedVerifier.
+func (v *hs256Verifier) verifyTimes(_ context.Context, token string) (Identity, tokenTimes, error) {
 	if len(v.secret) == 0 || v.issuer == "" || v.audience == "" {
-		return Identity{}, fmt.Errorf("%w: verifier has no secret, issuer or audience", ErrInvalidToken)
+		return Identity{}, tokenTimes{}, fmt.Errorf("%w: verifier has no secret, issuer or audience", ErrInvalidToken)
 	}
 	return parseIdentity(v.parser, token, func(*jwt.Token) (any, error) {
 		if len(v.keys.Keys) == 1 {
@@ -156,6 +194,12 @@ func (v *hs256Verifier) Verify(_ context.Context, token string) (Identity, error
 		return v.keys, nil // each key is tried in turn
 	})
 }
+
+// checkTimes implements timedVerifier.
+func (v *hs256Verifier) checkTimes(t tokenTimes) error { return v.times.Validate(t) }
+
+// now implements timedVerifier.
+func (v *hs256Verifier) now() time.Time { return v.clk.Now() }
 
 // IssueHS256 signs a token for sub with role, valid for ttl from clk's now.
 // It exists for the devstack and tests; production tokens come from the

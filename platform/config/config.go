@@ -191,7 +191,21 @@ type Auth struct {
 	Issuer string `env:"NOCONTACT_JWT_ISSUER" envDefault:"nocontact"`
 	// Audience is the expected `aud` claim.
 	Audience string `env:"NOCONTACT_JWT_AUDIENCE" envDefault:"nocontact"`
+	// TokenCacheSize bounds the verified-token cache (auth.NewVerifier):
+	// a token seen again within TokenCacheMaxAge skips the signature
+	// check, never the exp/nbf/iat checks. An entry is ~300 bytes (the
+	// token's SHA-256, not the token), so 10,000 are ~3 MB. 0 turns the
+	// cache off.
+	TokenCacheSize int `env:"NOCONTACT_JWT_CACHE_SIZE" envDefault:"10000"`
+	// TokenCacheMaxAge is how long a verified token is trusted without
+	// checking its signature again: with JWKS, how much longer a key
+	// withdrawn from the set is honoured. 0 turns the cache off.
+	TokenCacheMaxAge time.Duration `env:"NOCONTACT_JWT_CACHE_MAX_AGE" envDefault:"1m"`
 }
+
+// MaxTokenCacheMaxAge bounds Auth.TokenCacheMaxAge: the key-withdrawal lag
+// it adds stays short of the key set's own 15-minute refresh.
+const MaxTokenCacheMaxAge = 10 * time.Minute
 
 // MinJWTSecretLen is the shortest HS256 key accepted: RFC 7518 section 3.2
 // requires a key at least as long as the hash output (256 bits).
@@ -223,6 +237,12 @@ func (a Auth) Validate() error {
 	}
 	if a.Audience == "" {
 		errs = append(errs, errors.New("NOCONTACT_JWT_AUDIENCE is empty"))
+	}
+	if a.TokenCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_CACHE_SIZE is %d: want 0 (off) or more", a.TokenCacheSize))
+	}
+	if a.TokenCacheMaxAge < 0 || a.TokenCacheMaxAge > MaxTokenCacheMaxAge {
+		errs = append(errs, fmt.Errorf("NOCONTACT_JWT_CACHE_MAX_AGE is %v: want 0 (off) up to %v", a.TokenCacheMaxAge, MaxTokenCacheMaxAge))
 	}
 	return errors.Join(errs...)
 }
