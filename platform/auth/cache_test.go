@@ -401,3 +401,42 @@ func TestNewVerifierCaches(t *testing.T) {
 		t.Error("NOCONTACT_JWT_CACHE_MAX_AGE=0 still caches")
 	}
 }
+
+// BenchmarkVerify compares a verifier with and without the cache on an
+// accepted token (a hit, with the cache) and on a refused one (a bad
+// signature: verified in full either way, the cache adds a hash and a
+// lookup).
+func BenchmarkVerify(b *testing.B) {
+	clk := clock.NewFake(now)
+	plain := auth.NewHS256Verifier(secret, issuer, audience, clk)
+	cached := auth.NewCachingVerifier(plain, cacheOpts)
+	good, err := auth.IssueHS256(secret, issuer, audience, "client-1", auth.RoleClient, time.Hour, clk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bad, err := auth.IssueHS256([]byte("another-secret-another-secret-!!"), issuer, audience, "client-1", auth.RoleClient, time.Hour, clk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name  string
+		v     auth.Verifier
+		token string
+		ok    bool
+	}{
+		{"accepted/plain", plain, good, true},
+		{"accepted/cached", cached, good, true},
+		{"refused/plain", plain, bad, false},
+		{"refused/cached", cached, bad, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.v.Verify(ctx, bc.token); (err == nil) != bc.ok {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

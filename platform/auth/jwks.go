@@ -123,7 +123,7 @@ func (v *JWKSVerifier) verifyTimes(ctx context.Context, token string) (Identity,
 }
 
 // checkTimes implements timedVerifier.
-func (v *JWKSVerifier) checkTimes(t tokenTimes) error { return v.times.Validate(t) }
+func (v *JWKSVerifier) checkTimes(t *tokenTimes) error { return v.times.Validate(t) }
 
 // now implements timedVerifier.
 func (v *JWKSVerifier) now() time.Time { return v.clk.Now() }

@@ -144,14 +144,14 @@ type tokenTimes struct {
 	exp, nbf, iat *jwt.NumericDate
 }
 
-var _ jwt.Claims = tokenTimes{}
+var _ jwt.Claims = (*tokenTimes)(nil)
 
-func (t tokenTimes) GetExpirationTime() (*jwt.NumericDate, error) { return t.exp, nil }
-func (t tokenTimes) GetNotBefore() (*jwt.NumericDate, error)      { return t.nbf, nil }
-func (t tokenTimes) GetIssuedAt() (*jwt.NumericDate, error)       { return t.iat, nil }
-func (t tokenTimes) GetIssuer() (string, error)                   { return "", nil }
-func (t tokenTimes) GetSubject() (string, error)                  { return "", nil }
-func (t tokenTimes) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+func (t *tokenTimes) GetExpirationTime() (*jwt.NumericDate, error) { return t.exp, nil }
+func (t *tokenTimes) GetNotBefore() (*jwt.NumericDate, error)      { return t.nbf, nil }
+func (t *tokenTimes) GetIssuedAt() (*jwt.NumericDate, error)       { return t.iat, nil }
+func (t *tokenTimes) GetIssuer() (string, error)                   { return "", nil }
+func (t *tokenTimes) GetSubject() (string, error)                  { return "", nil }
+func (t *tokenTimes) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
 // parseIdentity verifies token with parser and keyfunc and returns the
 // identity it proves (a non-empty sub and a known role) and its times.
@@ -196,7 +196,7 @@ func (v *hs256Verifier) verifyTimes(_ context.Context, token string) (Identity, 
 }
 
 // checkTimes implements timedVerifier.
-func (v *hs256Verifier) checkTimes(t tokenTimes) error { return v.times.Validate(t) }
+func (v *hs256Verifier) checkTimes(t *tokenTimes) error { return v.times.Validate(t) }
 
 // now implements timedVerifier.
 func (v *hs256Verifier) now() time.Time { return v.clk.Now() }
