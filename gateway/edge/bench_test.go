@@ -40,17 +40,30 @@ const benchPlanID = "0193a5b0-7c3e-7000-8000-000000000001"
 // GetPlan read over the gateway (HTTP/JSON, the whole middleware stack,
 // grpc-gateway, protojson, one gRPC hop) and over direct gRPC to the same
 // plans server (the platform's server behind both), side by side in one
-// run, 8 concurrent callers each.
+// run, 8 concurrent callers each. The gateway and the plans server each
+// have the verifier auth.NewVerifier builds from the default
+// configuration (its token cache included), as in production where they
+// are separate processes.
 func BenchmarkGatewayVsDirect(b *testing.B) {
 	clk := clock.NewFake(testNow)
-	verifier := auth.NewHS256Verifier([]byte(testSecret), "nocontact", "nocontact", clk)
+	newVerifier := func() auth.Verifier {
+		var cfg config.Auth
+		if err := config.LoadFrom(&cfg, map[string]string{"NOCONTACT_JWT_SECRET": testSecret}); err != nil {
+			b.Fatal(err)
+		}
+		v, err := auth.NewVerifier(context.Background(), cfg, clk, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
 	days := int32(30)
 	plans := cannedPlans{resp: &plansv1.GetPlanResponse{Plan: &plansv1.Plan{
 		Id: benchPlanID, ClientId: "client-1", Status: plansv1.PlanStatus_PLAN_STATUS_ACTIVE, TargetDays: &days,
 		TimeZone: "Europe/Berlin", StartTime: timestamppb.New(testNow.Add(-72 * time.Hour)),
 		Reasons: []string{"I deserve peace", "Sleep again", "Focus on work"},
 	}}}
-	plansAddr := serveFake(b, verifier, clk, false, func(r grpc.ServiceRegistrar) { plansv1.RegisterPlansServiceServer(r, plans) })
+	plansAddr := serveFake(b, newVerifier(), clk, false, func(r grpc.ServiceRegistrar) { plansv1.RegisterPlansServiceServer(r, plans) })
 	tok, err := auth.IssueHS256([]byte(testSecret), "nocontact", "nocontact", "client-1", auth.RoleClient, time.Hour, clk)
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +96,7 @@ func BenchmarkGatewayVsDirect(b *testing.B) {
 			b.Fatal(err)
 		}
 		log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		gw, err := New(context.Background(), cfg, log, verifier, clk)
+		gw, err := New(context.Background(), cfg, log, newVerifier(), clk)
 		if err != nil {
 			b.Fatal(err)
 		}

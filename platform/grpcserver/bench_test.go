@@ -21,6 +21,7 @@ import (
 	"github.com/nocontact/backend/platform/auth"
 	"github.com/nocontact/backend/platform/benchx"
 	"github.com/nocontact/backend/platform/clock"
+	"github.com/nocontact/backend/platform/config"
 	"github.com/nocontact/backend/platform/grpcserver"
 	"github.com/nocontact/backend/platform/metrics"
 	"github.com/nocontact/backend/platform/tracing"
@@ -78,17 +79,27 @@ func bareServer(b *testing.B) *grpc.ClientConn {
 
 // sharedServer is the server every service runs, wired as
 // bootstrap.NewServer wires it: the full interceptor chain (recovery,
-// request id, access log at Info, JWT auth, rate limit off, protovalidate,
-// error mapping), RPC metrics and tracing with every call sampled (no
-// exporter: span creation is measured, not export).
+// request id, access log at Info, JWT auth with the verifier
+// auth.NewVerifier builds from the default configuration, its token cache
+// included, rate limit off, protovalidate, error mapping), RPC metrics and
+// tracing with every call sampled (no exporter: span creation is measured,
+// not export).
 func sharedServer(b *testing.B) *grpc.ClientConn {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	m := metrics.New("bench")
+	var cfg config.Auth
+	if err := config.LoadFrom(&cfg, map[string]string{"NOCONTACT_JWT_SECRET": string(testSecret), "NOCONTACT_JWT_ISSUER": testIssuer, "NOCONTACT_JWT_AUDIENCE": testAudience}); err != nil {
+		b.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(context.Background(), cfg, clock.Real(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	return benchConn(b, func(lis net.Listener) func() {
 		srv := grpcserver.New(grpcserver.Options{
 			Logger:        slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
-			Verifier:      auth.NewHS256Verifier(testSecret, testIssuer, testAudience, clock.Real()),
+			Verifier:      verifier,
 			ServiceName:   "nocontact.plans.v1.PlansService",
 			ObserveRPC:    m.ObserveRPC,
 			ServerOptions: []grpc.ServerOption{tracing.FromSDK("bench", tp).ServerOption()},
