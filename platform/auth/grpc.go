@@ -104,8 +104,8 @@ func authenticate(ctx context.Context, v Verifier) (context.Context, error) {
 // entry. Several authorization entries are refused: which one would win is
 // ambiguous, and ambiguity in authentication is a bug waiting to be used.
 func bearerToken(ctx context.Context) (string, bool) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	values := md.Get(AuthorizationHeader)
+	// The one key, not FromIncomingContext's copy of every header.
+	values := metadata.ValueFromIncomingContext(ctx, AuthorizationHeader)
 	if len(values) != 1 {
 		return "", false
 	}

@@ -107,8 +107,8 @@ func validRequestID(id string) bool {
 // requestID returns the caller's request id when it sent a usable one (the
 // gateway does), else a new one.
 func requestID(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if ids := md.Get(logging.RequestIDHeader); len(ids) == 1 && validRequestID(ids[0]) {
+	// The one key, not FromIncomingContext's copy of every header.
+	if ids := metadata.ValueFromIncomingContext(ctx, logging.RequestIDHeader); len(ids) == 1 && validRequestID(ids[0]) {
 		return ids[0]
 	}
 	return uuid.NewString()
