@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
@@ -33,6 +34,9 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runFaultChild())
+	}
+	if os.Getenv(loadChildEnv) != "" {
+		os.Exit(runLoadChild())
 	}
 	goleak.VerifyTestMain(m,
 		// The HTTP client's idle keep-alive connections and FerretDB's
@@ -76,6 +80,13 @@ func startSuiteWith(t testing.TB, dir string, adjust func(*Settings)) *suite {
 // startSuiteLogged is startSuiteWith with every component logging to log.
 func startSuiteLogged(t testing.TB, dir string, adjust func(*Settings), log *slog.Logger) *suite {
 	t.Helper()
+	return startSuiteClocked(t, dir, adjust, log, clock.Real())
+}
+
+// startSuiteClocked is startSuiteLogged on a given clock (a load test
+// moves a fake one to make milestones fall due).
+func startSuiteClocked(t testing.TB, dir string, adjust func(*Settings), log *slog.Logger, clk clock.Clock, mongoOpts ...*options.ClientOptions) *suite {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := Settings{
 		HTTPAddr:              "127.0.0.1:0",
@@ -94,7 +105,7 @@ func startSuiteLogged(t testing.TB, dir string, adjust func(*Settings), log *slo
 	if adjust != nil {
 		adjust(&s)
 	}
-	st, err := Start(ctx, s, log, clock.Real())
+	st, err := start(ctx, s, log, clk, mongoOpts...)
 	if err != nil {
 		cancel()
 		t.Fatalf("start devstack: %v", err)

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nocontact/backend/gateway/edge"
 	"github.com/nocontact/backend/platform/auth"
@@ -127,6 +128,12 @@ type Stack struct {
 // Start brings the whole suite up and returns once every listener is bound.
 // The services run until ctx is done; Wait then returns their first error.
 func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (st *Stack, err error) {
+	return start(ctx, s, log, clk)
+}
+
+// start is Start with options added to the one MongoDB client (a load
+// test's command monitor).
+func start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock, mongoOpts ...*options.ClientOptions) (st *Stack, err error) {
 	st = &Stack{NATSURL: s.NATSURL, MongoURI: s.MongoURI}
 	defer func() {
 		if err != nil {
@@ -195,7 +202,7 @@ func Start(ctx context.Context, s Settings, log *slog.Logger, clk clock.Clock) (
 
 	// One client for every service and replica: FerretDB isolates nothing
 	// across connections (DESIGN §6); on MongoDB one pooled client is as good.
-	mongoClient, err := mongox.Connect(ctx, st.MongoURI, 0)
+	mongoClient, err := mongox.Connect(ctx, st.MongoURI, 0, mongoOpts...)
 	if err != nil {
 		return nil, err
 	}
