@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/nocontact/backend/platform/auth"
+	"github.com/nocontact/backend/platform/outbox"
 )
 
 // TestLoadIdleCPU measures the idle devstack's CPU (issue 15 wants it
@@ -133,7 +136,6 @@ func TestLoadMemorySoak(t *testing.T) {
 	}
 	tick.Stop()
 	<-done
-	waitQuiet(t, c.mongo, c.natsURL, 5*time.Minute)
 	after := c.stats()
 	afterRSS := c.rss()
 
@@ -143,7 +145,7 @@ func TestLoadMemorySoak(t *testing.T) {
 	}
 	t.Logf("samples under load:\n%s", b.String())
 	t.Logf("load: %s", ld.report())
-	t.Logf("idle after the soak: RSS %s, live heap %s, %d goroutines; %s", mib(afterRSS), mib(int64(after.HeapLive)), after.Goroutines, uptime())
+	t.Logf("right after the soak: RSS %s, live heap %s, %d goroutines; %s; %s", mib(afterRSS), mib(int64(after.HeapLive)), after.Goroutines, outboxBacklog(t, c), uptime())
 
 	warm := samples[len(samples)/5:]
 	if len(warm) < 6 {
@@ -317,4 +319,33 @@ func (ld *soakLoad) report() string {
 		fmt.Fprintf(&b, "; %s %s", op, summarize(ld.took[op]))
 	}
 	return b.String()
+}
+
+// outboxBacklog says how many documents of each database still hold an
+// unpublished event (the roster's reads are audited: each writes access
+// records whose events the journal's and plans' relays publish).
+func outboxBacklog(t *testing.T, c *loadChild) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var parts []string
+	for _, name := range []string{"plans", "journal", "notify"} {
+		colls, err := c.mongo.Database(name).ListCollectionNames(ctx, bson.D{})
+		if err != nil {
+			return err.Error()
+		}
+		for _, coll := range colls {
+			n, err := c.mongo.Database(name).Collection(coll).CountDocuments(ctx, bson.D{{Key: outbox.FieldPending, Value: true}})
+			if err != nil {
+				return err.Error()
+			}
+			if n > 0 {
+				parts = append(parts, fmt.Sprintf("%s.%s %d", name, coll, n))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "no event waiting in any outbox"
+	}
+	return "events waiting in outboxes: " + strings.Join(parts, ", ")
 }
