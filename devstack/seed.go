@@ -163,6 +163,24 @@ func (s *seeder) call(ctx context.Context, method, path, tok string, body any, o
 	return nil
 }
 
+// startAt is a plan's start whole local days before today in the demo's
+// time zone, a minute past midnight (never after now): the plan's day
+// count is in local calendar days, so a start taken as now minus so many
+// hours would give "day 8" for the day-7 client in the hour after Berlin's
+// midnight.
+func (s *seeder) startAt(daysAgo float64) string {
+	loc, err := time.LoadLocation(demoTimeZone)
+	if err != nil {
+		return s.at(daysAgo)
+	}
+	local := s.now.In(loc)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 1, 0, 0, loc).AddDate(0, 0, -int(daysAgo))
+	if day.After(s.now) {
+		day = s.now
+	}
+	return day.UTC().Format(time.RFC3339)
+}
+
 func (s *seeder) at(daysAgo float64) string {
 	return s.now.Add(-time.Duration(daysAgo * float64(24*time.Hour))).UTC().Format(time.RFC3339)
 }
@@ -294,7 +312,7 @@ func (s *seeder) client(ctx context.Context, admin, id string, c demoClient) err
 	if len(plans.Plans) > 0 {
 		planID, status = plans.Plans[0].ID, plans.Plans[0].Status
 	} else {
-		plan := map[string]any{"timeZone": demoTimeZone, "startTime": s.at(c.startDays), "reasons": []string{"I want my peace back"}}
+		plan := map[string]any{"timeZone": demoTimeZone, "startTime": s.startAt(c.startDays), "reasons": []string{"I want my peace back"}}
 		if c.targetDays > 0 {
 			plan["targetDays"] = c.targetDays
 		}
